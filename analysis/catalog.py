@@ -1,0 +1,330 @@
+"""Load and validate the sourced tables in ``data/``.
+
+* ``data/gpus.csv`` -> :class:`GpuSpec` (peaks are **dense**; FP16 = BF16 on every listed GPU)
+* ``data/clusters/*.yaml`` -> :class:`Cluster` made of :class:`Pool` s of one GPU type each
+* ``data/models.yaml`` -> transformer architectures by id (plain dicts, the ``mfu`` run schema)
+
+Every loader fails with one :class:`~analysis.errors.InputError` line naming the file, the
+row (or key path), the column, the value and what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis.errors import InputError
+from analysis.params import Param, Spec, parse_param
+from analysis.paths import CLUSTER_DIR, DATA_DIR
+
+PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
+
+# Vendor dense peaks (TFLOPS) used only as a sanity ceiling when loading gpus.csv: a value
+# above it is almost surely the 2:4-sparse figure. Sources: NVIDIA datasheets as tabulated in
+# shared/reference/hardware_power_cost.md Sec. 3a (dense = sparse / 2).
+KNOWN_DENSE_PEAK_TFLOPS = {
+    "A100": {"bf16": 312},
+    "H100": {"bf16": 989, "fp8": 1979},
+    "H800": {"bf16": 989, "fp8": 1979},
+    "H200": {"bf16": 989, "fp8": 1979},
+    "B200": {"bf16": 2250, "fp8": 4500, "fp4": 9000},
+    "GB200": {"bf16": 2500, "fp8": 5000, "fp4": 10000},
+    "GB300": {"bf16": 2500, "fp8": 5000, "fp4": 15000},
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    spec: Spec | None = None        # None: text
+    required: bool = True           # False: may be empty (NaN)
+
+
+GPU_COLUMNS = (
+    Column("id"), Column("name"),
+    Column("bf16_tflops_dense", Spec("TFLOPS", min=0, min_inclusive=False, max=20000)),
+    Column("fp8_tflops_dense", Spec("TFLOPS", min=0, min_inclusive=False, max=40000), required=False),
+    Column("fp4_tflops_dense", Spec("TFLOPS", min=0, min_inclusive=False, max=80000), required=False),
+    Column("hbm_gb", Spec("GB", min=0, min_inclusive=False, max=2000)),
+    Column("hbm_tb_s", Spec("TB/s", min=0, min_inclusive=False, max=100)),
+    Column("nvlink_gb_s_per_gpu", Spec("GB/s", min=0, max=20000)),
+    Column("nvlink_domain_gpus", Spec("GPUs", min=1, max=100000, integer=True)),
+    Column("scale_out_gb_s_per_gpu", Spec("GB/s", min=0, min_inclusive=False, max=10000)),
+    Column("tdp_w", Spec("W", min=0, min_inclusive=False, max=10000)),
+    Column("system"),
+    Column("system_gpus", Spec("GPUs", min=1, max=1000, integer=True)),
+    Column("system_power_kw", Spec("kW", min=0, min_inclusive=False, max=2000), required=False),
+    Column("launch_year", Spec("year", min=2010, max=2040, integer=True)),
+    Column("price_usd_low", Spec("USD", min=0, min_inclusive=False)),
+    Column("price_usd_central", Spec("USD", min=0, min_inclusive=False)),
+    Column("price_usd_high", Spec("USD", min=0, min_inclusive=False)),
+    Column("price_source"), Column("source"), Column("source_date"),
+)
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU type, per GPU. All TFLOPS are dense (no 2:4 sparsity)."""
+
+    id: str
+    name: str
+    bf16_tflops_dense: float
+    fp8_tflops_dense: float
+    fp4_tflops_dense: float
+    hbm_gb: float
+    hbm_tb_s: float
+    nvlink_gb_s_per_gpu: float
+    nvlink_domain_gpus: int
+    scale_out_gb_s_per_gpu: float
+    tdp_w: float
+    system: str
+    system_gpus: int
+    system_power_kw: float
+    launch_year: int
+    price_usd_low: float
+    price_usd_central: float
+    price_usd_high: float
+    price_source: str
+    source: str
+    source_date: str
+
+    def peak_tflops(self, precision: str = "bf16") -> float:
+        """Dense peak TFLOPS at ``precision`` (bf16 | fp16 | fp8 | fp4); NaN if unsupported."""
+        if precision not in PRECISIONS:
+            raise InputError(f"precision: {precision!r} is not allowed; use one of {', '.join(PRECISIONS)}")
+        column = "bf16" if precision == "fp16" else precision
+        return getattr(self, f"{column}_tflops_dense")
+
+    @property
+    def price(self) -> Param:
+        return Param(self.price_usd_central, self.price_usd_low, self.price_usd_high, self.price_source)
+
+
+def _where(path: Path) -> str:
+    try:
+        return str(path.relative_to(DATA_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, key: str = "id") -> pd.DataFrame:
+    """Check columns, types, bounds, sources and unique ``key``; return the typed frame."""
+    where = _where(path)
+    missing = [c.name for c in columns if c.name not in df.columns]
+    if missing:
+        raise InputError(f"{where}: missing column {missing[0]!r}; required columns are {', '.join(c.name for c in columns)}")
+    df = df.copy()
+    for row_number, (_, row) in enumerate(df.iterrows(), start=2):  # line 1 is the header
+        label = f"{where} row {row_number} ({key}={row.get(key)!r})"
+        for column in columns:
+            value = row[column.name]
+            empty = value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
+            if empty:
+                if column.required:
+                    what = "a source (URL or paper + table, with date) or 'assumption: ...'" if "source" in column.name else (column.spec.allowed() if column.spec else "text")
+                    raise InputError(f"{label} column {column.name!r}: empty; expected {what}")
+                continue
+            if column.spec is not None:
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    raise InputError(f"{label} column {column.name!r}: {value!r} is not a number; expected {column.spec.allowed()}") from None
+                column.spec.check(f"{label} column {column.name!r}", int(number) if column.spec.integer and number == int(number) else number)
+    duplicated = df[key][df[key].duplicated()]
+    if len(duplicated):
+        raise InputError(f"{where}: duplicate {key} {duplicated.iloc[0]!r}; every {key} must be unique")
+    return df
+
+
+def _check_dense_peaks(df: pd.DataFrame, path: Path) -> None:
+    """Reject sparse (2:4) figures written into the dense columns."""
+    for row_number, (_, row) in enumerate(df.iterrows(), start=2):
+        label = f"{_where(path)} row {row_number} ({row['id']!r})"
+        for precision, ceiling in KNOWN_DENSE_PEAK_TFLOPS.get(row["id"], {}).items():
+            value = row[f"{precision}_tflops_dense"]
+            if pd.notna(value) and value > ceiling * 1.02:
+                raise InputError(f"{label} column '{precision}_tflops_dense': {value:g} exceeds the known dense peak {ceiling:g} TFLOPS; "
+                                 "this looks like the 2:4-sparse figure (dense = sparse / 2)")
+        if pd.notna(row["fp8_tflops_dense"]) and row["fp8_tflops_dense"] > 2.05 * row["bf16_tflops_dense"]:
+            raise InputError(f"{label} column 'fp8_tflops_dense': {row['fp8_tflops_dense']:g} is more than 2x the BF16 dense peak; "
+                             "one of the two is probably a sparse figure")
+        if not row["price_usd_low"] <= row["price_usd_central"] <= row["price_usd_high"]:
+            raise InputError(f"{label} columns price_usd_low/central/high: {row['price_usd_low']:g}/{row['price_usd_central']:g}/"
+                             f"{row['price_usd_high']:g} are not ordered; need low <= central <= high")
+
+
+@lru_cache(maxsize=8)
+def _load_gpus_cached(path: str) -> pd.DataFrame:
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{_where(file)}: file not found")
+    df = validate_table(pd.read_csv(file, dtype={"id": str, "source_date": str}), GPU_COLUMNS, file)
+    _check_dense_peaks(df, file)
+    for c in ("nvlink_domain_gpus", "system_gpus", "launch_year"):
+        df[c] = df[c].astype(int)
+    return df.set_index("id", drop=False)
+
+
+def load_gpus(path: Path | str | None = None) -> pd.DataFrame:
+    """The validated GPU table indexed by ``id`` (a copy; callers may modify it)."""
+    return _load_gpus_cached(str(path or DATA_DIR / "gpus.csv")).copy()
+
+
+def gpu_ids() -> list[str]:
+    return list(load_gpus().index)
+
+
+def gpu(gpu_id: str, path: Path | str | None = None) -> GpuSpec:
+    """The :class:`GpuSpec` of ``gpu_id``; an unknown id lists the known ones."""
+    table = load_gpus(path)
+    if gpu_id not in table.index:
+        raise InputError(f"gpu: unknown GPU {gpu_id!r}; known GPUs are {', '.join(table.index)}")
+    row = table.loc[gpu_id]
+    cast = {"float": float, "int": int, "str": str}
+    values = {f.name: cast[f.type](row[f.name]) if pd.notna(row[f.name]) else float("nan") for f in fields(GpuSpec)}
+    return GpuSpec(**values)
+
+
+# --------------------------------------------------------------------------- clusters
+POOL_SPECS = {
+    "count": Spec("GPUs", min=1, integer=False),
+    "scale_out_gb_s_per_gpu": Spec("GB/s", min=0, min_inclusive=False),
+}
+CLUSTER_KEYS = {"id", "name", "description", "site_power_mw", "pools", "notes"}
+POOL_KEYS = {"name", "gpu", "count", "scale_out_gb_s_per_gpu", "network"}
+
+
+@dataclass(frozen=True)
+class Pool:
+    """GPUs of one type in a cluster."""
+
+    name: str
+    gpu: GpuSpec
+    count: Param
+    scale_out_gb_s_per_gpu: Param
+    network: str = ""
+
+    @property
+    def gpus(self) -> float:
+        return float(self.count.value)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: str
+    name: str
+    description: str
+    pools: tuple[Pool, ...]
+    site_power_mw: Param | None
+
+    @property
+    def gpus(self) -> float:
+        return sum(p.gpus for p in self.pools)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per pool: count, peaks (dense EFLOPS), HBM, nameplate IT power."""
+        rows = []
+        for p in self.pools:
+            n, g = p.gpus, p.gpu
+            system_kw = g.system_power_kw if np.isfinite(g.system_power_kw) else np.nan
+            rows.append({
+                "pool": p.name, "gpu": g.id, "gpus": n,
+                "peak_eflops_bf16_dense": n * g.bf16_tflops_dense / 1e6,
+                "peak_eflops_fp8_dense": n * g.fp8_tflops_dense / 1e6,
+                "hbm_pb": n * g.hbm_gb / 1e6,
+                "gpu_tdp_mw": n * g.tdp_w / 1e6,
+                "system_nameplate_mw": n / g.system_gpus * system_kw / 1e3,
+                "nvlink_domain_gpus": g.nvlink_domain_gpus,
+                "scale_out_gb_s_per_gpu": p.scale_out_gb_s_per_gpu.value,
+                "count_source": p.count.source,
+            })
+        return pd.DataFrame(rows)
+
+
+def _require(mapping: dict, key: str, where: str):
+    if key not in mapping:
+        raise InputError(f"{where}: missing key {key!r}")
+    return mapping[key]
+
+
+def read_yaml(path: Path) -> dict:
+    """Read a YAML mapping with the safe loader; errors name the file."""
+    if not path.exists():
+        raise InputError(f"{_where(path)}: file not found")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise InputError(f"{_where(path)}{at}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{_where(path)}: expected a mapping at the top level, got {type(doc).__name__}")
+    return doc
+
+
+def parse_cluster(doc: dict, path: Path) -> Cluster:
+    where = _where(path)
+    unknown = set(doc) - CLUSTER_KEYS
+    if unknown:
+        raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed keys are {', '.join(sorted(CLUSTER_KEYS))}")
+    pools_raw = _require(doc, "pools", where)
+    if not isinstance(pools_raw, list) or not pools_raw:
+        raise InputError(f"{where} pools: expected a non-empty list of pools")
+    pools, names = [], set()
+    for i, raw in enumerate(pools_raw):
+        at = f"{where} pools[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(f"{at}: expected a mapping with keys {', '.join(sorted(POOL_KEYS))}")
+        unknown = set(raw) - POOL_KEYS
+        if unknown:
+            raise InputError(f"{at}: unknown key {sorted(unknown)[0]!r}; allowed keys are {', '.join(sorted(POOL_KEYS))}")
+        spec = gpu(str(_require(raw, "gpu", at)))
+        name = str(raw.get("name", spec.id))
+        if name in names:
+            raise InputError(f"{at}.name: duplicate pool name {name!r}; pool names must be unique")
+        names.add(name)
+        count = parse_param(f"{at}.count", _require(raw, "count", at), POOL_SPECS["count"], require_source=True)
+        bw_raw = raw.get("scale_out_gb_s_per_gpu", {"value": spec.scale_out_gb_s_per_gpu, "source": f"default of {spec.id} in data/gpus.csv"})
+        bw = parse_param(f"{at}.scale_out_gb_s_per_gpu", bw_raw, POOL_SPECS["scale_out_gb_s_per_gpu"], require_source=True)
+        pools.append(Pool(name, spec, count, bw, str(raw.get("network", ""))))
+    site = doc.get("site_power_mw")
+    site_param = parse_param(f"{where} site_power_mw", site, Spec("MW", min=0, min_inclusive=False), require_source=True) if site is not None else None
+    return Cluster(str(_require(doc, "id", where)), str(doc.get("name", doc["id"])), str(doc.get("description", "")).strip(),
+                   tuple(pools), site_param)
+
+
+def cluster_ids() -> list[str]:
+    return sorted(p.stem for p in CLUSTER_DIR.glob("*.yaml"))
+
+
+def load_cluster(cluster_id: str) -> Cluster:
+    """The cluster ``data/clusters/<cluster_id>.yaml``; an unknown id lists the known ones."""
+    path = CLUSTER_DIR / f"{cluster_id}.yaml"
+    if not path.exists():
+        raise InputError(f"cluster: unknown cluster {cluster_id!r}; known clusters are {', '.join(cluster_ids())}")
+    cluster = parse_cluster(read_yaml(path), path)
+    if cluster.id != cluster_id:
+        raise InputError(f"{_where(path)} id: {cluster.id!r} does not match the file name {cluster_id!r}")
+    return cluster
+
+
+# --------------------------------------------------------------------------- model architectures
+def load_models() -> dict[str, dict]:
+    """Transformer architectures by id from ``data/models.yaml`` (keys as in the ``mfu`` run schema)."""
+    path = DATA_DIR / "models.yaml"
+    doc = read_yaml(path)
+    for model_id, spec in doc.items():
+        if not isinstance(spec, dict) or not str(spec.get("source", "")).strip():
+            raise InputError(f"{_where(path)} {model_id}: every model needs a mapping with a 'source'")
+    return doc
+
+
+def model(model_id: str) -> dict:
+    models = load_models()
+    if model_id not in models:
+        raise InputError(f"model: unknown model {model_id!r}; known models are {', '.join(models)}")
+    return dict(models[model_id])

@@ -1,0 +1,79 @@
+"""What every notebook does first and last, so notebooks stay thin.
+
+``sc = setup(scenario)`` loads and validates the scenario, applies the plot theme and shows
+the scenario's title and parameter table (the injected parameters cell is hidden in HTML
+exports, so the values used must be visible in an output). ``record({...})`` publishes a
+notebook's headline numbers as a JSON output that tests and the report index read back.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from analysis.scenario import Scenario, load_scenario
+
+METRICS_MIME = "application/vnd.cluster-economics.metrics+json"
+
+
+def _display(obj, **kwargs):
+    from IPython.display import display
+    display(obj, **kwargs)
+
+
+def setup(scenario: str, show_parameters: bool = True) -> Scenario:
+    """Load ``scenario`` (name or YAML path), set the plot theme, display what it uses."""
+    from analysis import plots
+    from IPython.display import Markdown
+
+    plots.set_theme()
+    sc = load_scenario(scenario)
+    pd.set_option("display.float_format", lambda v: f"{v:,.4g}")
+    pd.set_option("display.max_colwidth", 120)
+    _display(Markdown(f"**Scenario:** `{sc.name}` — {sc.title} (cluster `{sc.cluster.id}`, {sc.cluster.gpus:,.0f} GPUs; "
+                      f"scenario hash `{sc.hash}`)"))
+    if show_parameters:
+        table = sc.table()
+        if len(table):
+            shown = table[table["set_by_scenario"]] if table["set_by_scenario"].any() else table.head(0)
+            _display(Markdown(f"Parameters set by this scenario ({len(shown)} of {len(table)}; the rest are the sourced "
+                              "defaults in `data/parameters/`, listed under *Assumptions* at the end):"))
+            if len(shown):
+                _display(shown.drop(columns="set_by_scenario").set_index("parameter"))
+    return sc
+
+
+def show_assumptions(sc: Scenario, sections: list[str] | None = None) -> pd.DataFrame:
+    """The full parameter table with sources (optionally only some sections)."""
+    table = sc.table()
+    if sections:
+        table = table[table["parameter"].str.split(".").str[0].isin(sections)]
+    return table.set_index("parameter")
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def record(metrics: dict) -> dict:
+    """Publish headline numbers (a flat ``{name: number or text}``) as a hidden JSON output."""
+    clean = {str(k): _plain(v) for k, v in metrics.items()}
+    json.dumps(clean)  # fail here, not in the runner, on values JSON cannot hold
+    _display({METRICS_MIME: clean, "text/plain": ""}, raw=True)
+    return clean
+
+
+def read_metrics(nb) -> dict:
+    """Merge every :func:`record` output of an executed notebook (an nbformat node)."""
+    metrics = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if METRICS_MIME in data:
+                metrics.update(data[METRICS_MIME])
+    return metrics

@@ -1,0 +1,194 @@
+"""Scenarios: a cluster plus every model parameter as a sourced central value with a range.
+
+A scenario file (``data/scenarios/<name>.yaml``) names a cluster and overrides some of the
+defaults in ``data/parameters/<section>.yaml``. Each section belongs to one model module,
+which declares what its parameters may be in ``PARAMETERS: dict[str, Spec]``::
+
+    name: colossus1
+    title: Colossus 1 as operated
+    cluster: colossus1
+    power:
+      pue: {value: 1.2, low: 1.1, high: 1.3, source: "..."}
+
+The same object serves a point estimate (:meth:`Scenario.values`) and Monte Carlo
+(:meth:`Scenario.sample`). Unknown keys, wrong types, out-of-range values and unknown
+cluster or GPU ids raise :class:`InputError` naming the key path and what is allowed.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.catalog import Cluster, load_cluster, read_yaml
+from analysis.errors import InputError
+from analysis.params import Param, Spec, parse_param
+from analysis.paths import PARAMETER_DIR, SCENARIO_DIR
+
+# Scenario sections and the analysis module that owns (declares PARAMETERS for) each.
+SECTIONS = {"job": "utilization", "heterogeneity": "heterogeneity", "goodput": "goodput", "power": "power",
+            "cost": "cost", "inference": "inference", "economics": "economics"}
+TOP_LEVEL_KEYS = ("name", "title", "description", "cluster")
+
+
+@lru_cache(maxsize=None)
+def section_specs() -> dict[str, dict[str, Spec]]:
+    """``{section: {key: Spec}}`` from the modules that exist."""
+    specs = {}
+    for section, module_name in SECTIONS.items():
+        try:
+            module = importlib.import_module(f"analysis.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"analysis.{module_name}":
+                continue
+            raise
+        if hasattr(module, "PARAMETERS"):
+            specs[section] = dict(module.PARAMETERS)
+    return specs
+
+
+@lru_cache(maxsize=None)
+def defaults() -> dict[str, dict[str, Param]]:
+    """Sourced defaults for every parameter, from ``data/parameters/<section>.yaml``."""
+    out = {}
+    for section, specs in section_specs().items():
+        path = PARAMETER_DIR / f"{section}.yaml"
+        doc = read_yaml(path)
+        where = f"data/parameters/{section}.yaml"
+        unknown = set(doc) - set(specs)
+        if unknown:
+            raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r}; {section} takes {', '.join(sorted(specs))}")
+        missing = set(specs) - set(doc)
+        if missing:
+            raise InputError(f"{where}: missing default for {sorted(missing)[0]!r}")
+        out[section] = {key: parse_param(f"{where} {section}.{key}", doc[key], spec, require_source=spec.choices is None)
+                        for key, spec in specs.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. ``params[section][key]`` is a :class:`Param`."""
+
+    name: str
+    title: str
+    description: str
+    cluster: Cluster
+    params: dict[str, dict[str, Param]]
+    overridden: frozenset[str] = field(default_factory=frozenset)
+    path: Path | None = None
+
+    def param(self, path: str) -> Param:
+        section, _, key = path.partition(".")
+        try:
+            return self.params[section][key]
+        except KeyError:
+            raise InputError(f"{path}: no such parameter; sections are {', '.join(self.params)}") from None
+
+    def value(self, path: str):
+        return self.param(path).value
+
+    def values(self, section: str) -> dict:
+        """Central values of one section, as keyword arguments for its model functions."""
+        return {key: p.value for key, p in self.params[section].items()}
+
+    def sample(self, n: int, seed: int = 0, vary: set[str] | None = None) -> dict[str, np.ndarray | str]:
+        """``{"section.key": array of n draws}`` for every numeric parameter (triangular
+        within its range; constant when it has none). ``vary`` limits which ones vary.
+        Draw order is fixed (sorted paths), so a seed reproduces the draws exactly."""
+        rng = np.random.default_rng(seed)
+        out = {}
+        for path in sorted(f"{s}.{k}" for s in self.params for k in self.params[s]):
+            p = self.param(path)
+            if isinstance(p.value, str):
+                out[path] = p.value
+            elif vary is None or path in vary:
+                out[path] = p.sample(n, rng)
+            else:
+                out[path] = np.full(n, float(p.value))
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """Every parameter with unit, central value, range, source and whether the scenario set it."""
+        specs = section_specs()
+        rows = [{"parameter": f"{s}.{k}", "value": p.value, "low": p.low, "high": p.high,
+                 "unit": specs[s][k].unit, "set_by_scenario": f"{s}.{k}" in self.overridden, "source": p.source}
+                for s, section in self.params.items() for k, p in section.items()]
+        return pd.DataFrame(rows)
+
+    @property
+    def hash(self) -> str:
+        """Short SHA-256 of everything the scenario resolves to (cluster and parameters)."""
+        payload = {"name": self.name, "cluster": self.cluster.id,
+                   "pools": [(p.name, p.gpu.id, p.count.value, p.scale_out_gb_s_per_gpu.value) for p in self.cluster.pools],
+                   "params": {f"{s}.{k}": [p.value, p.low, p.high] for s in self.params for k, p in self.params[s].items()}}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def resolve_path(name_or_file: str | Path) -> Path:
+    """A scenario name from ``data/scenarios`` or a path to a YAML file."""
+    candidate = Path(name_or_file)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.exists():
+            raise InputError(f"scenario: file {str(candidate)!r} not found")
+        return candidate
+    path = SCENARIO_DIR / f"{name_or_file}.yaml"
+    if not path.exists():
+        raise InputError(f"scenario: unknown scenario {str(name_or_file)!r}; known scenarios are {', '.join(scenario_names())}")
+    return path
+
+
+def parse_scenario(doc: dict, path: Path | None = None) -> Scenario:
+    """Validate a scenario mapping against the section specs and merge it over the defaults."""
+    specs, base = section_specs(), defaults()
+    allowed = set(TOP_LEVEL_KEYS) | set(specs)
+    unknown = set(doc) - allowed
+    if unknown:
+        raise InputError(f"{sorted(unknown)[0]}: unknown key; a scenario takes {', '.join(TOP_LEVEL_KEYS)} and the sections {', '.join(specs)}")
+    if "cluster" not in doc:
+        raise InputError("cluster: missing; name one of the clusters in data/clusters/")
+    if not isinstance(doc["cluster"], str):
+        raise InputError(f"cluster: {doc['cluster']!r} is not a cluster id (text)")
+    name = str(doc.get("name") or (path.stem if path else "scenario"))
+    params = {section: dict(values) for section, values in base.items()}
+    overridden = set()
+    for section in specs:
+        given = doc.get(section) or {}
+        if not isinstance(given, dict):
+            raise InputError(f"{section}: expected a mapping of parameters, got {given!r}")
+        for key, raw in given.items():
+            if key not in specs[section]:
+                raise InputError(f"{section}.{key}: unknown parameter; {section} takes {', '.join(sorted(specs[section]))}")
+            params[section][key] = parse_param(f"{section}.{key}", raw, specs[section][key])
+            overridden.add(f"{section}.{key}")
+    cluster = load_cluster(doc["cluster"])
+    for section, validate in _cross_checks():
+        if section in params:
+            validate({k: p.value for k, p in params[section].items()}, cluster)
+    return Scenario(name, str(doc.get("title", name)), str(doc.get("description", "")).strip(), cluster,
+                    params, frozenset(overridden), path)
+
+
+def _cross_checks():
+    """Optional ``validate_section(values, cluster)`` hooks of the section modules (e.g. a
+    GPU id in a parameter must exist, a split must be one the cluster supports)."""
+    for section in section_specs():
+        module = importlib.import_module(f"analysis.{SECTIONS[section]}")
+        if hasattr(module, "validate_section"):
+            yield section, module.validate_section
+
+
+def load_scenario(name_or_file: str | Path) -> Scenario:
+    """Load and validate a scenario by name (``data/scenarios/<name>.yaml``) or file path."""
+    path = resolve_path(name_or_file)
+    return parse_scenario(read_yaml(path), path)
