@@ -22,8 +22,9 @@ def _print_json(obj) -> None:
 
 def cmd_reports(args) -> int:
     from analysis import reports
-    return reports.run_reports(args.scenario or None, out_dir=args.out, jobs=args.jobs,
-                               notebooks=args.notebook or None, timeout_s=args.timeout)
+    results = reports.run_reports(args.scenario or None, out_dir=args.out, jobs=args.jobs,
+                                  notebooks=args.notebook or None, timeout_s=args.timeout)
+    return 1 if any(r.status != "ok" for r in results) else 0
 
 
 def cmd_evaluate(args) -> int:

@@ -225,6 +225,12 @@ class Cluster:
     def gpus(self) -> float:
         return sum(p.gpus for p in self.pools)
 
+    def totals(self) -> dict[str, float]:
+        """Whole-cluster sums of :meth:`summary` (GPUs, dense peaks, HBM, nameplate power)."""
+        table = self.summary()
+        columns = ["gpus", "peak_eflops_bf16_dense", "peak_eflops_fp8_dense", "hbm_pb", "gpu_tdp_mw", "system_nameplate_mw"]
+        return {c: float(table[c].sum(min_count=1)) for c in columns}
+
     def summary(self) -> pd.DataFrame:
         """One row per pool: count, peaks (dense EFLOPS), HBM, nameplate IT power."""
         rows = []

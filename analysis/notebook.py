@@ -22,6 +22,15 @@ def _display(obj, **kwargs):
     display(obj, **kwargs)
 
 
+def format_number(value: float) -> str:
+    """Readable numbers in tables: thousands separators for large values, 4 significant digits otherwise."""
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}" if abs(value) < 1e15 else f"{value:.3e}"
+    return f"{value:.4g}"
+
+
 def setup(scenario: str, show_parameters: bool = True) -> Scenario:
     """Load ``scenario`` (name or YAML path), set the plot theme, display what it uses."""
     from analysis import plots
@@ -29,7 +38,7 @@ def setup(scenario: str, show_parameters: bool = True) -> Scenario:
 
     plots.set_theme()
     sc = load_scenario(scenario)
-    pd.set_option("display.float_format", lambda v: f"{v:,.4g}")
+    pd.set_option("display.float_format", format_number)
     pd.set_option("display.max_colwidth", 120)
     _display(Markdown(f"**Scenario:** `{sc.name}` — {sc.title} (cluster `{sc.cluster.id}`, {sc.cluster.gpus:,.0f} GPUs; "
                       f"scenario hash `{sc.hash}`)"))

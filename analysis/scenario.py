@@ -120,7 +120,8 @@ class Scenario:
         rows = [{"parameter": f"{s}.{k}", "value": p.value, "low": p.low, "high": p.high,
                  "unit": specs[s][k].unit, "set_by_scenario": f"{s}.{k}" in self.overridden, "source": p.source}
                 for s, section in self.params.items() for k, p in section.items()]
-        return pd.DataFrame(rows)
+        columns = ["parameter", "value", "low", "high", "unit", "set_by_scenario", "source"]
+        return pd.DataFrame(rows, columns=columns)
 
     @property
     def hash(self) -> str:

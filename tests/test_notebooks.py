@@ -1,0 +1,103 @@
+"""Notebooks: committed clean, parameterized alike, and executed end to end through the runner.
+
+The whole report path runs once per session (every notebook, scenario ``colossus1``,
+``quick=True``); the tests below then check each executed notebook and its HTML export.
+"""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis import reports
+from analysis.notebook import read_metrics
+from analysis.paths import NOTEBOOK_DIR
+
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+REQUIRED = {"00_cluster_overview", "10_step_model", "20_utilization", "21_goodput", "30_power", "31_cost",
+            "32_inference", "33_lease_vs_rebuild", "01_executive_summary"}
+from conftest import SMOKE_SCENARIO
+
+
+def test_every_required_notebook_exists():
+    missing = REQUIRED - {p.stem for p in NOTEBOOKS}
+    assert not missing, f"missing notebooks: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean_and_parameterized(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit notebooks without outputs"
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert re.search(r"^scenario\s*=", tagged[0].source, re.M) and re.search(r"^quick\s*=", tagged[0].source, re.M)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "first cell is the title"
+    headings = [line[3:] for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
+    assert headings and all(h.isascii() for h in headings), "## headings (ASCII) build the table of contents"
+    assert "Assumptions" in headings
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_records_metrics(executed, path):
+    out, results = executed
+    result = results[path.stem]
+    assert result.status == "ok", result.error
+    nb = nbformat.read(out / SMOKE_SCENARIO / f"{path.stem}.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"]["quick"] is True
+    metrics = read_metrics(nb)
+    assert metrics, "each notebook records its headline numbers with nbk.record"
+    assert all(v is None or isinstance(v, (int, float, str)) for v in metrics.values())
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.remote, self.images, self.ids, self.anchors, self.classes = [], [], set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            if re.match(r"^(https?:)?//", value) and tag in ("script", "link", "img", "iframe"):
+                self.remote.append((tag, value))
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and (attrs.get("href") or "").startswith("#"):
+            self.anchors.append(attrs["href"][1:])
+        self.classes.extend((attrs.get("class") or "").split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_html_is_self_contained_without_code(executed, path):
+    out, _ = executed
+    page = _Page()
+    page.feed((out / SMOKE_SCENARIO / f"{path.stem}.html").read_text())
+    assert not page.remote, f"remote resources: {page.remote[:3]}"
+    assert "jp-InputArea" not in page.classes, "code inputs must be hidden"
+    assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert page.anchors, "a table of contents"
+    unresolved = [a for a in page.anchors if a not in page.ids]
+    assert not unresolved, f"TOC anchors without target: {unresolved}"
+
+
+@pytest.mark.slow
+def test_index_and_manifest(executed):
+    out, results = executed
+    index = (out / "index.html").read_text()
+    for stem in results:
+        assert f'{SMOKE_SCENARIO}/{stem}.html' in index
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["scenarios"]) == {SMOKE_SCENARIO} and len(manifest["scenarios"][SMOKE_SCENARIO]["hash"]) == 16
+    assert "data/gpus.csv" in manifest["data_files"] and manifest["packages"]["papermill"] != "not installed"
+    assert "commit" in manifest and len(manifest["reports"]) == len(NOTEBOOKS)
+    assert not list(out.rglob(".*partial*")), "no temporary files left behind"
