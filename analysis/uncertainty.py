@@ -1,0 +1,175 @@
+"""Monte Carlo over the sourced ranges, "what must be true", and sensitivity.
+
+* :func:`sample_inputs` draws every ranged parameter of a scenario (triangular within its
+  sourced range, see :meth:`analysis.params.Param.sample`) plus the pool counts.
+* :func:`utilization_draws` runs :func:`analysis.utilization.chain` on all draws at once.
+* :func:`what_must_be_true` keeps the draws that land within a band around an observed figure
+  (e.g. 11% +/- 1.5 points) and compares their inputs with all draws: which parameter values an
+  explanation of the observation needs. The observation is never used to fit anything.
+* :func:`standardized_regression` gives standardized regression coefficients (SRC) from a
+  statsmodels OLS on z-scored draws, with R^2 (Saltelli et al., *Global Sensitivity Analysis:
+  The Primer*, 2008, Sec. 1.2.5): SRC ranks inputs when R^2 is high (>= 0.7); below that,
+  rank-transformed SRRC is reported as well.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from analysis import utilization
+
+UTILIZATION_SECTIONS = ("job", "heterogeneity", "goodput")
+
+
+def sample_pool_counts(cluster, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``(draws, pools)`` GPU counts, each pool triangular within its sourced range."""
+    return np.stack([p.count.sample(draws, rng) for p in cluster.pools], axis=-1)
+
+
+def sample_inputs(sc, draws: int, seed: int = 0, sections=UTILIZATION_SECTIONS) -> tuple[dict, np.ndarray]:
+    """``({"section.key": draws or text}, pool_counts)`` for ``sections``; reproducible by ``seed``."""
+    values = {k: v for k, v in sc.sample(draws, seed).items() if k.split(".")[0] in sections}
+    counts = sample_pool_counts(sc.cluster, draws, np.random.default_rng([seed, 1]))
+    return values, counts
+
+
+def _section(values: dict, name: str) -> dict:
+    prefix = f"{name}."
+    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+
+
+@dataclass
+class UtilizationDraws:
+    """Monte Carlo draws of a scenario's utilization: ``inputs`` (varied parameters) and ``outputs``."""
+
+    scenario: str
+    denominator: str
+    inputs: pd.DataFrame
+    outputs: pd.DataFrame
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.outputs["utilization"].to_numpy()
+
+    def quantiles(self, qs=(0.05, 0.5, 0.95)) -> dict:
+        return {f"p{int(round(q * 100)):02d}": float(np.quantile(self.value, q)) for q in qs}
+
+    def share_at_or_below(self, observed: float) -> float:
+        """Share of draws at or below ``observed`` (where an observation falls in the distribution)."""
+        return float(np.mean(self.value <= observed))
+
+    def summary(self) -> str:
+        q = self.quantiles()
+        return (f"{self.scenario}: utilization ({self.denominator} peak) over {len(self.outputs):,} draws: "
+                f"p05 {q['p05']:.1%}, median {q['p50']:.1%}, p95 {q['p95']:.1%}")
+
+
+def utilization_draws(sc, draws: int = 10_000, seed: int = 0) -> UtilizationDraws:
+    """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation)."""
+    values, counts = sample_inputs(sc, draws, seed)
+    job = _section(values, "job")
+    out = utilization.chain(sc.cluster, job, _section(values, "heterogeneity"), _section(values, "goodput"), gpus=counts)
+    varied = {k: v for k, v in values.items() if not isinstance(v, str) and np.ptp(v) > 0}
+    if len(sc.cluster.pools) > 1 or np.ptp(counts) > 0:
+        varied.update({f"gpus.{p.name}": counts[:, i] for i, p in enumerate(sc.cluster.pools) if np.ptp(counts[:, i]) > 0})
+    outputs = pd.DataFrame({"utilization": out["value"], "utilization_other_denominator": out["value_other"],
+                            **{f"factor: {k}": v for k, v in out["factors"].items()}})
+    denominator = "fp8 dense" if job["precision"] == "fp8" else "bf16 dense"
+    return UtilizationDraws(sc.name, denominator, pd.DataFrame(varied), outputs)
+
+
+def what_must_be_true(inputs: pd.DataFrame, output: np.ndarray, observed: float, tolerance: float) -> pd.DataFrame:
+    """Compare the draws whose output lies within ``observed +/- tolerance`` with all draws.
+
+    Returns one row per input: median of all draws, median of the kept draws, the shift in
+    units of the input's standard deviation, and the kept share (same in every row). An empty
+    kept set returns NaN medians: then no combination of the sourced ranges reproduces it.
+    """
+    keep = np.abs(np.asarray(output) - observed) <= tolerance
+    rows = []
+    for column in inputs.columns:
+        x = inputs[column].to_numpy(float)
+        kept = x[keep]
+        sd = x.std(ddof=1) if len(x) > 1 else np.nan
+        rows.append({"parameter": column, "median_all": float(np.median(x)),
+                     "median_kept": float(np.median(kept)) if kept.size else np.nan,
+                     "p10_kept": float(np.quantile(kept, 0.1)) if kept.size else np.nan,
+                     "p90_kept": float(np.quantile(kept, 0.9)) if kept.size else np.nan,
+                     "shift_in_sd": float((np.median(kept) - np.median(x)) / sd) if kept.size and sd > 0 else np.nan,
+                     "kept_share": float(keep.mean())})
+    table = pd.DataFrame(rows).set_index("parameter")
+    return table.reindex(table["shift_in_sd"].abs().sort_values(ascending=False).index)
+
+
+@dataclass
+class SensitivityResult:
+    """Standardized regression coefficients (SRC) and rank SRC (SRRC) with their R^2."""
+
+    src: pd.Series
+    r_squared: float
+    srrc: pd.Series
+    r_squared_rank: float
+    output: str
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"src": self.src, "srrc": self.srrc}).reindex(self.src.abs().sort_values(ascending=False).index)
+
+    def summary(self) -> str:
+        top = ", ".join(f"{k} {v:+.2f}" for k, v in self.src.abs().sort_values(ascending=False).head(5).items())
+        return f"SRC of {self.output} (R^2 {self.r_squared:.2f}; rank R^2 {self.r_squared_rank:.2f}): {top}"
+
+
+def _src(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series, float]:
+    Z = (X - X.mean()) / X.std(ddof=1)
+    yz = (y - y.mean()) / y.std(ddof=1)
+    fit = sm.OLS(yz, Z).fit()
+    return fit.params, float(fit.rsquared)
+
+
+def standardized_regression(inputs: pd.DataFrame, output, name: str = "output") -> SensitivityResult:
+    """SRC: OLS of the z-scored output on z-scored inputs (no intercept); SRC_j = b_j sd(x_j)/sd(y).
+
+    Inputs with no variance are dropped. SRRC repeats the fit on ranks (robust to monotone
+    non-linearity). Both R^2 are reported: SRC is a valid ranking only when R^2 is high.
+    """
+    X = inputs.loc[:, inputs.std(ddof=1) > 0].astype(float)
+    y = pd.Series(np.asarray(output, float), index=X.index)
+    src, r2 = _src(X, y)
+    srrc, r2_rank = _src(X.rank(), y.rank())
+    return SensitivityResult(src, r2, srrc, r2_rank, name)
+
+
+def one_at_a_time(evaluate, sc_params: dict, names: list[str]) -> pd.DataFrame:
+    """Tornado data: ``evaluate(overrides)`` at each parameter's low and high, others central.
+
+    ``sc_params`` maps ``"section.key"`` to :class:`~analysis.params.Param`. Returns a frame
+    with ``low``, ``high`` (outputs) and ``base``, indexed by parameter.
+    """
+    base = evaluate({})
+    rows = {}
+    for name in names:
+        p = sc_params[name]
+        if not p.has_range:
+            continue
+        rows[name] = {"low": evaluate({name: p.low}), "high": evaluate({name: p.high}), "base": base}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def utilization_one_at_a_time(sc) -> pd.DataFrame:
+    """Tornado of the utilization chain over every ranged parameter of job/heterogeneity/goodput."""
+    params = {f"{s}.{k}": p for s in UTILIZATION_SECTIONS for k, p in sc.params[s].items() if not isinstance(p.value, str)}
+    grids = (utilization.mfu_grid(sc.cluster, sc.value("job.model"), sc.value("job.precision"), False),
+             utilization.mfu_grid(sc.cluster, sc.value("job.model"), sc.value("job.precision"), True))
+
+    def evaluate(overrides: dict) -> float:
+        sections = {s: dict(sc.values(s)) for s in UTILIZATION_SECTIONS}
+        for path, value in overrides.items():
+            section, key = path.split(".", 1)
+            sections[section][key] = value
+        return float(utilization.chain(sc.cluster, sections["job"], sections["heterogeneity"], sections["goodput"],
+                                       grids=grids)["value"])
+
+    return one_at_a_time(evaluate, params, list(params))
