@@ -97,10 +97,15 @@ def granularity_efficiency(units, rate_per_gpu):
     return ideal / actual
 
 
-def aware_split_throughput(gpus, rate_per_gpu, planning_efficiency, work_units):
-    """Tokens/s of a heterogeneity-aware split: ``sum(n_i r_i) * granularity * planning``."""
+def aware_split_throughput(gpus, rate_per_gpu, planning_efficiency, work_units, uniform_rate_per_gpu=None):
+    """Tokens/s of a heterogeneity-aware planner: the better of its proportional split
+    (``sum(n_i r_i) * granularity * planning``) and the uniform split it also considers
+    (Metis and Sailor search over plans that include the homogeneous one), so it is never
+    below :func:`uniform_split_throughput` at ``uniform_rate_per_gpu`` (default ``rate_per_gpu``)."""
     gpus, rate = np.asarray(gpus, float), np.asarray(rate_per_gpu, float)
-    return (gpus * rate).sum(axis=-1) * granularity_efficiency(work_units, rate) * np.asarray(planning_efficiency, float)
+    proportional = (gpus * rate).sum(axis=-1) * granularity_efficiency(work_units, rate) * np.asarray(planning_efficiency, float)
+    uniform = uniform_split_throughput(gpus, rate if uniform_rate_per_gpu is None else uniform_rate_per_gpu)
+    return np.maximum(proportional, uniform)
 
 
 def straggler_factor(hosts, slow_host_fraction, slow_host_slowdown, mitigation=0.0):

@@ -118,7 +118,8 @@ class SensitivityResult:
         return pd.DataFrame({"src": self.src, "srrc": self.srrc}).reindex(self.src.abs().sort_values(ascending=False).index)
 
     def summary(self) -> str:
-        top = ", ".join(f"{k} {v:+.2f}" for k, v in self.src.abs().sort_values(ascending=False).head(5).items())
+        order = self.src.abs().sort_values(ascending=False).index[:5]
+        top = ", ".join(f"{k} {self.src[k]:+.2f}" for k in order)
         return f"SRC of {self.output} (R^2 {self.r_squared:.2f}; rank R^2 {self.r_squared_rank:.2f}): {top}"
 
 

@@ -41,6 +41,8 @@ PARAMETERS = {
     "global_batch_tokens": Spec("tokens", "global batch per optimizer step", min=1e5, max=2e9),
     "step_mfu_multiplier": Spec("-", "step-model calibration error applied to every pool's MFU (Monte Carlo only)",
                                 min=0.5, max=1.5),
+    "max_job_gpus": Spec("GPUs", "largest synchronous job; a larger cluster runs several equal jobs side by side",
+                         min=1, max=1e8),
 }
 REFERENCE_GPUS = 8192                               # job size at which per-GPU MFU is tabulated
 TOKENS_PER_GPU_GRID = 2.0 ** np.arange(3, 17)       # 8 .. 65,536 tokens per GPU per step
@@ -182,6 +184,10 @@ def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grid
                                                     mfu_grid(cluster, job["model"], precision, True))
     sched = goodput.scheduling_goodput(good["spare_fraction"], good["repair_fraction"], good["fragmentation_fraction"])
     running = n * np.asarray(sched)[..., None]                   # GPUs in jobs, by pool
+    cap = np.asarray(job["max_job_gpus"], float)[..., None]
+    per_job = running if split == "islands" else running.sum(axis=-1, keepdims=True)
+    jobs = np.maximum(1.0, np.ceil(per_job / cap - 1e-9))        # equal jobs side by side, each at the global batch
+    running = running / jobs
     if split == "islands":
         tokens = batch[..., None] / running                       # each pool trains its own job at the same global batch
     elif split == "aware":
@@ -195,21 +201,27 @@ def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grid
     best = mfu_own.max(axis=-1)
     mix_own = (weight * mfu_own).sum(axis=-1)                      # peak-weighted MFU, each pool at its own limits
     factors = {"step model (best pool)": best, "pool mix": _safe_ratio(mix_own, best)}
-    if split == "uniform":
+    if split in ("uniform", "aware"):
         mix_common = (weight * mfu_common).sum(axis=-1)
-        rate = mfu_common * peak                                  # useful FLOP/s per GPU, by pool
-        factors["memory and NVLink-domain limits"] = _safe_ratio(mix_common, mix_own)
-        factors["pacing by slowest GPU type"] = _safe_ratio(running.sum(axis=-1) * rate.min(axis=-1), (running * rate).sum(axis=-1))
-    elif split == "aware":
+        rate = mfu_common * peak                                  # useful FLOP/s per GPU, by pool, common layout
+        uniform = {"memory and NVLink-domain limits": _safe_ratio(mix_common, mix_own),
+                   "pacing by slowest GPU type": _safe_ratio(running.sum(axis=-1) * rate.min(axis=-1), (running * rate).sum(axis=-1))}
+        factors.update(uniform)
+    if split == "aware":
         rate = mfu_own * peak
-        factors["split granularity"] = np.where(rate.min(axis=-1) > 0, heterogeneity.granularity_efficiency(
-            np.broadcast_to(np.asarray(hetero["aware_work_units"], float), shape), np.maximum(rate, 1e-30)), 0.0)
-        factors["aware planning"] = np.broadcast_to(np.asarray(hetero["aware_planning_efficiency"], float), shape)
+        aware = {"memory and NVLink-domain limits": np.ones(shape), "pacing by slowest GPU type": np.ones(shape),
+                 "split granularity": np.where(rate.min(axis=-1) > 0, heterogeneity.granularity_efficiency(
+                     np.broadcast_to(np.asarray(hetero["aware_work_units"], float), shape), np.maximum(rate, 1e-30)), 0.0),
+                 "aware planning": np.broadcast_to(np.asarray(hetero["aware_planning_efficiency"], float), shape)}
+        # the planner also considers the uniform plan and keeps whichever is faster (per draw)
+        use_aware = np.prod(list(aware.values()), axis=0) >= np.prod(list(uniform.values()), axis=0)
+        factors.update({k: np.where(use_aware, v, uniform.get(k, 1.0)) for k, v in aware.items()})
     job_gpus = running.sum(axis=-1) if split != "islands" else running
-    hosts = job_gpus / 8.0
-    straggle = heterogeneity.straggler_factor(hosts, hetero["slow_host_fraction"], hetero["slow_host_slowdown"],
-                                              hetero["straggler_mitigation"])
-    gp = goodput.from_scenario_values(good, n if split == "islands" else n.sum(axis=-1))
+    per_pool = _with_pool_axis if split == "islands" else (lambda d: d)   # islands: one job per pool (last axis)
+    h = per_pool(hetero)
+    straggle = heterogeneity.straggler_factor(job_gpus / 8.0, h["slow_host_fraction"], h["slow_host_slowdown"],
+                                              h["straggler_mitigation"])
+    gp = goodput.from_scenario_values(per_pool(good), n / jobs if split == "islands" else (n / jobs).sum(axis=-1))
     runtime = {k: np.asarray(gp.factors[k], float) for k in ("checkpoint", "lost_work", "restart", "planned_maintenance")}
     if split == "islands":                                        # per-pool jobs: throughput-weighted means
         useful = weight * mfu_own
@@ -227,6 +239,11 @@ def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grid
     other = value * total_peak / (n * other_peak).sum(axis=-1)
     return {"factors": factors, "value": value, "value_other": other, "tokens_per_gpu": tokens, "mfu_own": mfu_own,
             "mfu_common": mfu_common, "goodput": gp, "job_gpus": job_gpus}
+
+
+def _with_pool_axis(values: dict) -> dict:
+    """Give array draws a trailing pool axis so they broadcast against per-pool jobs."""
+    return {k: v if isinstance(v, str) or np.ndim(v) == 0 else np.asarray(v, float)[..., None] for k, v in values.items()}
 
 
 def _safe_ratio(a, b):
