@@ -174,3 +174,13 @@ def utilization_one_at_a_time(sc) -> pd.DataFrame:
                                        grids=grids)["value"])
 
     return one_at_a_time(evaluate, params, list(params))
+
+
+def benchmark(seconds: float = 1.5) -> dict[str, float]:
+    """Monte Carlo draws of the whole utilization chain per second (Colossus 1, 100,000 draws a call)."""
+    from analysis.bench import throughput
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario("colossus1")
+    draws = 100_000
+    return {"utilization_monte_carlo_draws_per_s": throughput(lambda: utilization_draws(sc, draws, seed=0), seconds, draws)}

@@ -1,0 +1,31 @@
+"""``python -m analysis bench``: throughput of the model code (speed targets live here, not in tests).
+
+Each model module may expose ``benchmark(seconds) -> {name: per-second figure}``; this
+collects them in a fixed order. Figures are per second on one process (numpy may use its
+own threads).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+
+MODULES = ("training", "uncertainty", "goodput", "inference", "economics")
+
+
+def throughput(fn, seconds: float = 1.0, units_per_call: float = 1.0) -> float:
+    """Calls of ``fn`` per second x ``units_per_call`` (at least 3 calls, about ``seconds`` long)."""
+    fn()  # warm caches (grids, imports)
+    calls, start = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        fn()
+        calls += 1
+    return calls * units_per_call / (time.perf_counter() - start)
+
+
+def run(seconds: float = 1.5) -> dict[str, float]:
+    figures = {}
+    for name in MODULES:
+        module = importlib.import_module(f"analysis.{name}")
+        if hasattr(module, "benchmark"):
+            figures.update(module.benchmark(seconds))
+    return figures
