@@ -334,3 +334,28 @@ def model(model_id: str) -> dict:
     if model_id not in models:
         raise InputError(f"model: unknown model {model_id!r}; known models are {', '.join(models)}")
     return dict(models[model_id])
+
+
+# --------------------------------------------------------------------------- sourced reference tables
+def load_reference_table(name: str, required: tuple[str, ...] = ("source",)) -> pd.DataFrame:
+    """A small sourced CSV from ``data/`` (published figures to compare against); every row
+    must have each column in ``required`` filled."""
+    path = DATA_DIR / name
+    if not path.exists():
+        raise InputError(f"{_where(path)}: file not found")
+    df = pd.read_csv(path)
+    for column in required:
+        if column not in df.columns:
+            raise InputError(f"{_where(path)}: missing column {column!r}")
+        empty = df[column].isna() | (df[column].astype(str).str.strip() == "")
+        if empty.any():
+            raise InputError(f"{_where(path)} row {int(empty.idxmax()) + 2} column {column!r}: empty; every row needs it")
+    return df
+
+
+def observed_utilization() -> dict:
+    """The reported xAI figure (~11% MFU, whole fleet, basis unstated) from data/utilization_references.csv."""
+    table = load_reference_table("utilization_references.csv", ("label", "utilization", "source", "date"))
+    row = table[table["label"].str.startswith("xAI")].iloc[0]
+    return {"value": float(row["utilization"]), "label": row["label"], "basis": row["basis"], "source": row["source"],
+            "date": row["date"]}

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis import uncertainty, utilization
+from analysis.catalog import observed_utilization
 from analysis.scenario import Scenario, load_scenario
-
-OBSERVED_UTILIZATION = 0.11  # The Information, 2026-04-29 (xAI memo, whole fleet, denominator unknown)
 
 
 def _plain(value):
@@ -44,7 +43,7 @@ class EvaluateResult:
         u = d["utilization"]
         lines = [f"{self.scenario}: {self.title}",
                  f"  utilization {u['value']:.1%} of {u['denominator']} peak (p05 {u['p05']:.1%}, p50 {u['p50']:.1%}, "
-                 f"p95 {u['p95']:.1%}; {u['draws']:,} draws); observed ~{OBSERVED_UTILIZATION:.0%} sits at the "
+                 f"p95 {u['p95']:.1%}; {u['draws']:,} draws); observed ~{u['observed']:.0%} sits at the "
                  f"{u['share_at_or_below_observed']:.0%} quantile",
                  "  factors: " + ", ".join(f"{k} {v:.3f}" for k, v in u["factors"].items())]
         g = d.get("goodput")
@@ -60,10 +59,11 @@ class EvaluateResult:
 def utilization_section(sc: Scenario, draws: int, seed: int) -> tuple[dict, dict, utilization.UtilizationResult]:
     result = utilization.point(sc)
     mc = uncertainty.utilization_draws(sc, draws=draws, seed=seed)
+    observed = observed_utilization()["value"]
     section = {"value": result.value, **mc.quantiles(), "denominator": result.denominator,
                f"value_{result.other_denominator.replace(' ', '_')}": result.value_other_denominator,
                "split": result.split, "factors": result.factors, "draws": draws, "seed": seed,
-               "observed": OBSERVED_UTILIZATION, "share_at_or_below_observed": mc.share_at_or_below(OBSERVED_UTILIZATION),
+               "observed": observed, "share_at_or_below_observed": mc.share_at_or_below(observed),
                "largest_job_gpus": result.largest_job_gpus}
     gp = result.goodput
     interval = np.asarray(gp.checkpoint_interval_s, float)

@@ -91,3 +91,433 @@ def coefficient_bars(coefficients: pd.Series, xlabel: str, title: str = "") -> p
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- goodput (analysis.goodput)
+def goodput_interruptions(table: pd.DataFrame, published: pd.DataFrame | None = None, marks: dict[str, float] | None = None,
+                          title: str = "") -> plt.Figure:
+    """Job interruptions per day vs GPUs in one job (log-log), with the rate's CI as a band.
+
+    ``table`` from ``goodput.interruptions_table``; ``published`` (``goodput.published_interruptions``)
+    adds labelled points; ``marks`` ``{label: gpus}`` draws vertical reference lines.
+    """
+    pal = sns.color_palette(PALETTE)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.fill_between(table["gpus"], table["interruptions_per_day_low"], table["interruptions_per_day_high"],
+                    color=pal[0], alpha=0.25, label="95% CI of the per-GPU rate (Poisson GLM)")
+    ax.plot(table["gpus"], table["interruptions_per_day"], color=pal[0], label="N x per-GPU rate")
+    if published is not None and len(published):
+        for (source, group), color, marker in zip(published.groupby("label", sort=False), pal[1:], "osD^v<>"):
+            ax.scatter(group["gpus"], group["interruptions_per_day"], color=color, marker=marker, zorder=3, label=source)
+    for i, (label, gpus) in enumerate((marks or {}).items()):
+        ax.axvline(gpus, color="0.4", lw=0.8, ls="--")
+        ax.text(gpus, 0.02, f" {label}", transform=ax.get_xaxis_transform(), fontsize=8, va="bottom", rotation=90)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("GPUs in one synchronous job")
+    ax.set_ylabel("job interruptions per day")
+    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def checkpoint_tradeoff(curve: pd.DataFrame, optima_min: dict[str, float], title: str = "") -> plt.Figure:
+    """Effective training time vs checkpoint interval (log x) with the optima marked.
+
+    ``curve`` from ``goodput.interval_tradeoff``; ``optima_min`` ``{label: interval in minutes}``.
+    """
+    pal = sns.color_palette(PALETTE)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    ax.plot(curve["checkpoint_interval_min"], 100 * curve["effective_training_time"], color=pal[0],
+            label="effective training time (Daly complete model)")
+    ax.plot(curve["checkpoint_interval_min"], 100 * curve["effective_training_time_young"], color=pal[0], ls=":",
+            label="first-order (Young) approximation")
+    ax.plot(curve["checkpoint_interval_min"], 100 * curve["checkpoint_overhead"], color=pal[1], ls="--",
+            label="lost to checkpoint writes")
+    ax.plot(curve["checkpoint_interval_min"], 100 * curve["lost_work"], color=pal[3], ls="--", label="lost work at failures")
+    for i, ((label, minutes), color) in enumerate(zip(optima_min.items(), pal[2:])):
+        ax.axvline(minutes, color=color, lw=1)
+        ax.text(minutes, 0.97 - 0.07 * i, f" {label} optimum: {minutes:.3g} min", transform=ax.get_xaxis_transform(),
+                fontsize=8, va="top", color=color)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("compute time between checkpoints (min)")
+    ax.set_ylabel("% of wall-clock time")
+    ax.legend(fontsize=8, loc="center right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def analytic_vs_simulated(df: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Analytic (Daly complete, Young first-order) vs simulated effective training time across
+    job sizes (``goodput.analytic_vs_simulated``), with the job MTBF / restart ratio on a top axis."""
+    pal = sns.color_palette(PALETTE)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.fill_between(df["gpus"], 100 * df["simulated_ci_low"], 100 * df["simulated_ci_high"], color=pal[2], alpha=0.3)
+    ax.plot(df["gpus"], 100 * df["simulated"], "o", color=pal[2], label="event simulation (mean, 95% CI)")
+    ax.plot(df["gpus"], 100 * df["analytic_daly"], color=pal[0], label="analytic: Daly complete model")
+    ax.plot(df["gpus"], 100 * df["analytic_young"], color=pal[3], ls="--", label="analytic: first-order (Young)")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("GPUs in one synchronous job")
+    ax.set_ylabel("effective training time (%)")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(df["gpus"].iloc[::2], [f"{v:.2g}" for v in df["mtbf_over_restart"].iloc[::2]], fontsize=7)
+    top.set_xlabel("job MTBF / restart time", fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def published_vs_model(df: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Published effective training time (points; '>' rows drawn as lower bounds) beside the
+    model's at the same job size (``goodput.published_comparison``)."""
+    pal = sns.color_palette(PALETTE)
+    labels = [f"{s}\n{g:,.0f} GPUs" for s, g in zip(df["system"], df["gpus"])]
+    y = np.arange(len(df))
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 * len(df) + 1.5))
+    ax.barh(y - 0.2, 100 * df["model_daly"], height=0.4, color=pal[0], label="model (Daly complete)")
+    ax.barh(y + 0.2, 100 * df["published_ettr"], height=0.4, color=pal[1], label="published")
+    for yi, (value, rel) in enumerate(zip(df["published_ettr"], df["relation"])):
+        ax.text(100 * value, yi + 0.2, f" {'>' if rel == '>' else ''}{100 * value:.0f}%", va="center", fontsize=8)
+    for yi, value in enumerate(df["model_daly"]):
+        ax.text(100 * value, yi - 0.2, f" {100 * value:.0f}%", va="center", fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("effective training time (%)")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- power and cost (power.py / cost.py)
+def stacked_bars(table: pd.DataFrame, category: str, components: dict[str, str], ylabel: str, title: str = "",
+                 hlines: dict[str, float] | None = None, ax: plt.Axes | None = None, fmt: str = "{:,.3g}") -> plt.Figure:
+    """Stacked bars: one bar per ``category`` row, one segment per component ``{column: label}``;
+    the total is written on top; ``hlines`` adds labelled horizontal reference lines."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(table) + 3), 4))
+    else:
+        fig = ax.figure
+    pal = sns.color_palette(PALETTE, len(components) + len(hlines or {}))
+    bottom = np.zeros(len(table))
+    x = np.arange(len(table))
+    for i, (column, label) in enumerate(components.items()):
+        values = table[column].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=pal[i], label=label, width=0.6)
+        bottom = bottom + values
+    for xi, total in zip(x, bottom):
+        ax.text(xi, total, fmt.format(total), ha="center", va="bottom", fontsize=8)
+    for j, (label, value) in enumerate((hlines or {}).items()):
+        ax.axhline(value, color=pal[len(components) + j], ls="--", lw=1.2, label=label)
+    ax.set_xticks(x, table[category].astype(str))
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def estimate_bars(estimates: pd.Series, xlabel: str, title: str = "", reference: tuple[str, float] | None = None,
+                  band: tuple[float, float] | None = None) -> plt.Figure:
+    """Horizontal bars of alternative estimates of one quantity (index = label), with an
+    optional reference line (label, value) and a shaded tolerance band (low, high)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(estimates) + 1.6))
+    pal = sns.color_palette(PALETTE)
+    y = np.arange(len(estimates))
+    ax.barh(y, estimates.to_numpy(dtype=float), color=pal[0])
+    for yi, value in zip(y, estimates.to_numpy(dtype=float)):
+        ax.text(value, yi, f" {value:,.0f}", va="center", fontsize=8)
+    if band is not None:
+        ax.axvspan(band[0], band[1], color=pal[2], alpha=0.15)
+    if reference is not None:
+        ax.axvline(reference[1], color=pal[3], ls="--", lw=1.2, label=reference[0])
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(y, estimates.index)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def utilization_curve(utilization, curves: dict[str, np.ndarray], ylabel: str, title: str = "",
+                      marks: dict[str, tuple[float, float]] | None = None, references: dict[str, float] | None = None,
+                      logy: bool = True) -> plt.Figure:
+    """A quantity per useful FLOP against utilization (fraction of peak): one line per curve,
+    labelled points ``marks`` {label: (u, y)} (modelled values) and dashed vertical lines
+    ``references`` {label: u} (published observations)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    pal = sns.color_palette(PALETTE)
+    u = np.asarray(utilization, dtype=float)
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(u * 100, y, color=pal[i], lw=2, label=label)
+    ref_colors = [pal[i % len(pal)] for i in (3, 2, 4, 1, 5, 6, 7)]
+    ref_styles = ["--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))]
+    for j, (label, value) in enumerate((references or {}).items()):
+        ax.axvline(value * 100, color=ref_colors[j % len(ref_colors)], ls=ref_styles[j % len(ref_styles)], lw=1.4, label=label)
+    for k, (label, (ux, yx)) in enumerate((marks or {}).items()):
+        ax.plot([ux * 100], [float(np.mean(yx))], marker="o", ms=8, color="k" if k == 0 else pal[(k + 6) % len(pal)],
+                ls="none", label=label)
+    if logy:
+        ax.set_yscale("log")
+        from matplotlib.ticker import FuncFormatter
+        fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
+        ax.yaxis.set_major_formatter(fmt)
+        ax.yaxis.set_minor_formatter(fmt)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlabel("utilization (% of BF16 dense peak that becomes model FLOPs)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_area(x, components: dict[str, np.ndarray], xlabel: str, ylabel: str, title: str = "",
+                 hlines: dict[str, float] | None = None, vlines: dict[str, float] | None = None) -> plt.Figure:
+    """Stacked areas of components over ``x`` with optional labelled reference lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    pal = sns.color_palette(PALETTE)
+    ax.stackplot(np.asarray(x, dtype=float), *[np.asarray(v, dtype=float) for v in components.values()],
+                 labels=list(components), colors=pal[:len(components)], alpha=0.85)
+    n = len(components)
+    for j, (label, value) in enumerate((hlines or {}).items()):
+        ax.axhline(value, color=pal[(n + j) % len(pal)], ls="--", lw=1.2, label=label)
+    for j, (label, value) in enumerate((vlines or {}).items()):
+        ax.axvline(value, color="k", ls=":", lw=1.0, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def rate_comparison(modelled: pd.Series, rates: pd.DataFrame, xlabel: str = "$ per GPU-hour", title: str = "") -> plt.Figure:
+    """Market rental rates (one row each: ``rates`` with columns gpu, rate_usd_per_gpu_hour, kind,
+    date) as points, each beside the modelled cost per GPU-hour of its GPU type (``modelled``
+    indexed by GPU id; rows of other GPU types are left out)."""
+    obs = rates[rates["gpu"].isin(modelled.index)].copy()
+    obs["order"] = obs["gpu"].map({g: i for i, g in enumerate(modelled.index)})
+    obs = obs.sort_values(["order", "rate_usd_per_gpu_hour"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(obs) + 1.8))
+    pal = sns.color_palette(PALETTE)
+    y = np.arange(len(obs))
+    tco = obs["gpu"].map(modelled).to_numpy(dtype=float)
+    ax.hlines(y, np.minimum(tco, obs["rate_usd_per_gpu_hour"]), np.maximum(tco, obs["rate_usd_per_gpu_hour"]),
+              color="0.75", lw=1)
+    ax.scatter(tco, y, marker="|", s=200, color="k", zorder=3, label="modelled TCO of that GPU type")
+    ax.scatter(obs["rate_usd_per_gpu_hour"], y, color=pal[1], s=30, zorder=4, label="market rate (observation)")
+    for gpu_id, group in obs.groupby("order"):
+        if gpu_id > 0:
+            ax.axhline(group.index.min() - 0.5, color="0.5", lw=0.6)
+    ax.set_yticks(y, [f"{r.gpu}: {r.kind} ({r.date})" for r in obs.itertuples()], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, 1.08 * max(obs["rate_usd_per_gpu_hour"].max(), np.nanmax(tco)))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tolerance_pct: float = 25.0,
+           xlabel: str = "measured", ylabel: str = "model", title: str = "") -> plt.Figure:
+    """Model vs measured on log axes with the y = x line and a +/- ``tolerance_pct`` band; points labelled."""
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    m, p = np.asarray(measured, float), np.asarray(predicted, float)
+    lo, hi = 0.7 * min(m.min(), p.min()), 1.4 * max(m.max(), p.max())
+    line = np.geomspace(lo, hi, 50)
+    ax.plot(line, line, color="k", lw=0.8, label="model = measured")
+    ax.fill_between(line, line * (1 - tolerance_pct / 100), line * (1 + tolerance_pct / 100), color="0.85",
+                    label=f"±{tolerance_pct:g}%")
+    ax.scatter(m, p, s=40, color=sns.color_palette(PALETTE)[0], zorder=3)
+    for x, y, text in zip(m, p, labels):
+        ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, xlabel: str, ylabel: str, title: str = "",
+           logx: bool = True, logy: bool = True, styles: dict[str, str] | None = None) -> plt.Figure:
+    """Line chart of one or more ``y`` columns against ``x``, one colour per ``hue`` value; extra
+    ``y`` columns are drawn dashed/dotted (``styles``: {column: legend text})."""
+    ys = [y] if isinstance(y, str) else list(y)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colours = dict(zip(frame[hue].unique(), sns.color_palette(PALETTE)))
+    dashes = ["-", "--", ":", "-."]
+    for key, group in frame.groupby(hue, sort=False):
+        for i, column in enumerate(ys):
+            label = f"{key}" if i == 0 else f"{key} {(styles or {}).get(column, column)}"
+            ax.plot(group[x], group[column], dashes[i % len(dashes)], color=colours[key], lw=1.6 if i == 0 else 1.0, label=label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, ncol=2 if len(ys) > 1 else 1)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lease versus rebuild (economics.py)
+def distributions_by_group(frame: pd.DataFrame, value: str, group: str, xlabel: str, title: str = "", scale: float = 1.0,
+                           vlines: dict[str, float] | None = None) -> plt.Figure:
+    """Monte Carlo distributions of ``value`` (divided by ``scale``), one histogram per ``group``,
+    with dashed vertical reference lines ``vlines`` {label: value (unscaled)}."""
+    data = frame.assign(_v=frame[value] / scale)
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    sns.histplot(data=data, x="_v", hue=group, element="step", stat="density", common_norm=False, bins=60, ax=ax)
+    pal = sns.color_palette(PALETTE)
+    for i, (label, v) in enumerate((vlines or {}).items()):
+        ax.axvline(v / scale, color=pal[(i + 4) % len(pal)], ls="--", lw=1.2, label=label)
+    if vlines:
+        ax.legend(handles=ax.get_legend().legend_handles + ax.get_lines(), labels=[t.get_text() for t in ax.get_legend().get_texts()]
+                  + list(vlines), fontsize=8)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def monthly_cash_flows(frame: pd.DataFrame, title: str = "", scale: float = 1e9, unit: str = "$B") -> plt.Figure:
+    """Two panels from a long cash-flow table (option, component, month, period, usd):
+    net operating cash flow per month by option, and cumulative cash flow including the
+    month-0 capital and the residual value at the end."""
+    net = frame.groupby(["option", "month"], sort=False)["usd"].sum().reset_index()
+    periods = frame.drop_duplicates("month").set_index("month")["period"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    pal = dict(zip(net["option"].unique(), sns.color_palette(PALETTE)))
+    operating = frame[~frame["component"].isin(["capital", "transition"])].groupby(["option", "month"], sort=False)["usd"].sum()
+    for option, group in net.groupby("option", sort=False):
+        op = operating[option]
+        op = op[op.index >= 1]
+        axes[0].plot(op.index, op.to_numpy() / scale, color=pal[option], lw=1.8, label=option)
+        axes[1].plot(group["month"], group["usd"].cumsum() / scale, color=pal[option], lw=1.8, label=option)
+    axes[0].set_title("operating cash flow per month", fontsize=10)
+    axes[1].set_title("cumulative cash flow incl. capital, undiscounted", fontsize=10)
+    axes[0].set_ylabel(f"{unit} per month")
+    axes[1].set_ylabel(unit)
+    for ax in axes:
+        ax.axhline(0, color="k", lw=0.8)
+        ticks = [m for m in periods.index if m % 6 == 0]
+        ax.set_xticks(ticks, [periods[m] for m in ticks], rotation=35, ha="right")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_hbars(table: pd.DataFrame, label: str, value: str, group: str, xlabel: str, title: str = "",
+                  fmt: str = "{:,.2f}", logx: bool = False) -> plt.Figure:
+    """Horizontal bars (one per row of ``table``), coloured by ``group``, each labelled with ``fmt``."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.6))
+    colours = dict(zip(table[group].unique(), sns.color_palette(PALETTE)))
+    y = np.arange(len(table))
+    values = table[value].to_numpy(dtype=float)
+    ax.barh(y, values, color=[colours[g] for g in table[group]])
+    for yi, v in zip(y, values):
+        ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=8)
+    ax.set_yticks(y, table[label])
+    ax.invert_yaxis()
+    if logx:
+        ax.set_xscale("log")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    ax.legend(handles, list(colours), fontsize=8, loc="lower right")
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def distribution_with_observation(values, observed: float, observed_label: str, xlabel: str, title: str = "",
+                                  band: float | None = None, percent: bool = True) -> plt.Figure:
+    """Histogram of Monte Carlo draws with an observed figure (and optional +/- band) marked."""
+    scale = 100 if percent else 1
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    sns.histplot(np.asarray(values) * scale, bins=60, stat="probability", ax=ax, color=sns.color_palette(PALETTE)[0])
+    ax.axvline(observed * scale, color="k", ls="--", lw=1.2, label=observed_label)
+    if band:
+        ax.axvspan((observed - band) * scale, (observed + band) * scale, color="0.6", alpha=0.25, label=f"±{band * scale:g} points")
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def kept_vs_all(inputs: pd.DataFrame, keep, columns: list[str], title: str = "") -> plt.Figure:
+    """Distributions of selected inputs over all draws and over the kept ("must be true") draws."""
+    keep = np.asarray(keep, bool)
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.4 * len(columns), 3.2))
+    axes = np.atleast_1d(axes)
+    pal = sns.color_palette(PALETTE)
+    for ax, column in zip(axes, columns):
+        x = inputs[column].to_numpy(float)
+        bins = np.histogram_bin_edges(x, bins=30)
+        ax.hist(x, bins=bins, density=True, color=pal[0], alpha=0.45, label="all draws")
+        if keep.any():
+            ax.hist(x[keep], bins=bins, density=True, color=pal[3], alpha=0.6, label="kept draws")
+        ax.set_xlabel(column, fontsize=8)
+        ax.set_yticks([])
+    axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xlabel: str, title: str = "",
+                       reference: dict[str, float] | None = None, percent: bool = True) -> plt.Figure:
+    """Point estimate per scenario with a p05-p95 interval; optional labelled reference lines."""
+    scale = 100 if percent else 1
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(table) + 1.8))
+    y = np.arange(len(table))
+    pal = sns.color_palette(PALETTE)
+    ax.barh(y, table[value] * scale, color=pal[0], alpha=0.8)
+    ax.errorbar(table[value] * scale, y, xerr=[(table[value] - table[low]).clip(lower=0) * scale,
+                                              (table[high] - table[value]).clip(lower=0) * scale],
+                fmt="none", ecolor="k", capsize=3, lw=1)
+    for yi, v in zip(y, table[value]):
+        ax.text(v * scale, yi + 0.3, f" {v * scale:.1f}{'%' if percent else ''}", va="center", fontsize=8)
+    for i, (label, ref) in enumerate((reference or {}).items()):
+        ax.axvline(ref * scale, color=pal[(i + 3) % len(pal)], ls="--", lw=1.1, label=label)
+    ax.set_yticks(y, table.index)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    if reference:
+        ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

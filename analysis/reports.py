@@ -114,6 +114,20 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- one notebook
+def _quiet_kernel_manager():
+    """A KernelManager that negotiates transport encryption, so ipykernel >= 7.3 does not print
+    'Kernel is running over TCP without encryption' at every start (ipykernel PR #1515)."""
+    from jupyter_client import KernelManager
+
+    if "transport_encryption" not in KernelManager.class_traits():
+        return KernelManager
+
+    class QuietKernelManager(KernelManager):
+        transport_encryption = "auto"
+
+    return QuietKernelManager
+
+
 def _is_kernel_start_error(exc: Exception) -> bool:
     text = f"{type(exc).__name__} {exc}"
     return any(s in text for s in ("Address already in use", "Kernel didn't respond", "DeadKernelError", "ZMQError"))
@@ -140,7 +154,8 @@ def run_one(job: ReportJob) -> ReportResult:
         try:
             pm.execute_notebook(str(Path(job.notebook_dir) / job.notebook), str(tmp_ipynb), parameters=parameters,
                                 kernel_name="python3", cwd=job.notebook_dir, progress_bar=False,
-                                execution_timeout=job.timeout_s, start_timeout=120)
+                                execution_timeout=job.timeout_s, start_timeout=120,
+                                kernel_manager_class=_quiet_kernel_manager())
             error = None
             break
         except Exception as exc:  # noqa: BLE001 - any failure is reported, the batch goes on

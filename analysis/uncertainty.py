@@ -184,3 +184,18 @@ def benchmark(seconds: float = 1.5) -> dict[str, float]:
     sc = load_scenario("colossus1")
     draws = 100_000
     return {"utilization_monte_carlo_draws_per_s": throughput(lambda: utilization_draws(sc, draws, seed=0), seconds, draws)}
+
+
+def compare_scenarios(names, draws: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Point estimate and Monte Carlo quantiles of utilization for several scenarios."""
+    from analysis.scenario import load_scenario
+
+    rows = []
+    for name in names:
+        sc = load_scenario(name)
+        point = utilization.point(sc)
+        mc = utilization_draws(sc, draws, seed)
+        rows.append({"scenario": sc.name, "title": sc.title, "split": point.split, "gpus": sc.cluster.gpus,
+                     "utilization": point.value, **mc.quantiles(), "denominator": point.denominator,
+                     "utilization_other_denominator": point.value_other_denominator})
+    return pd.DataFrame(rows).set_index("scenario")
