@@ -79,10 +79,38 @@ def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult
     sc = load_scenario(name_or_file)
     util, good, point = utilization_section(sc, draws, seed)
     sections = {"utilization": util, "goodput": good}
-    sections.update(_economics_sections(sc, point))
+    sections.update(_economics_sections(sc, point, draws, seed))
     return EvaluateResult(sc.name, sc.title, sc.hash, sections)
 
 
-def _economics_sections(sc: Scenario, point: utilization.UtilizationResult) -> dict:
+def _economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> dict:
     """Power, TCO, cost per useful exaFLOP, inference and lease-versus-rebuild figures."""
-    return {}
+    from analysis import cost, economics, inference, power
+
+    pw = power.cluster_power(sc.cluster, sc.values("power"))
+    tco = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
+    u = point.value_bf16_dense
+    fleet = inference.fleet_capacity(sc.cluster, sc.values("inference"))
+    out = {
+        "power": {"it_mw": pw.it_mw, "facility_mw": pw.facility_mw, "epoch_method_mw": pw.epoch_method_mw,
+                  "facility_nameplate_mw": pw.facility_nameplate_mw,
+                  "site_power_mw": sc.cluster.site_power_mw.value if sc.cluster.site_power_mw else None,
+                  "stall_swing_mw": pw.stall_swing_mw},
+        "tco_usd_per_gpu_hour": {k: float(v) for k, v in tco.tco_by_gpu().items()},
+        "usd_per_useful_exaflop": float(tco.usd_per_useful_exaflop(u)),
+        "energy_mwh_per_useful_exaflop": float(pw.energy_mwh_per_useful_exaflop(u)),
+        "inference": {"tokens_per_s": fleet.tokens_per_s, "tokens_per_day": fleet.tokens_per_day,
+                      "usd_per_million_tokens": fleet.usd_per_million_output_tokens,
+                      "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour},
+    }
+    point_options = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc)).to_dict()
+    mc_draws = max(2, min(draws, 5_000))
+    mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed,
+                                 utilization_by_option=economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed)).to_dict()
+    out["economics"] = {key: point_options[key] for key in ("npv_usd", "irr", "break_even_lease_usd_per_gpu_hour",
+                                                            "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
+                                                            "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "best_option",
+                                                            "horizon_months")}
+    out["economics"].update({"monte_carlo_draws": mc_draws, "p_lease_beats_keep": mc["p_lease_beats_keep"],
+                             "p_lease_beats_islands": mc["p_lease_beats_islands"], "npv_usd_quantiles": mc["npv_usd_quantiles"]})
+    return out

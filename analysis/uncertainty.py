@@ -67,10 +67,13 @@ class UtilizationDraws:
                 f"p05 {q['p05']:.1%}, median {q['p50']:.1%}, p95 {q['p95']:.1%}")
 
 
-def utilization_draws(sc, draws: int = 10_000, seed: int = 0) -> UtilizationDraws:
-    """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation)."""
+def utilization_draws(sc, draws: int = 10_000, seed: int = 0, split: str | None = None) -> UtilizationDraws:
+    """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation);
+    ``split`` overrides the scenario's ``job.split``."""
     values, counts = sample_inputs(sc, draws, seed)
     job = _section(values, "job")
+    if split is not None:
+        job["split"] = split
     out = utilization.chain(sc.cluster, job, _section(values, "heterogeneity"), _section(values, "goodput"), gpus=counts)
     varied = {k: v for k, v in values.items() if not isinstance(v, str) and np.ptp(v) > 0}
     if len(sc.cluster.pools) > 1 or np.ptp(counts) > 0:

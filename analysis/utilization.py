@@ -136,6 +136,11 @@ class UtilizationResult:
     job_gpus: object = None
     largest_job_gpus: float = 0.0
 
+    @property
+    def value_bf16_dense(self):
+        """Utilization against the dense BF16 peak, whatever the job's precision (cost and economics use it)."""
+        return self.value if self.denominator == "bf16 dense" else self.value_other_denominator
+
     def to_dict(self) -> dict:
         def plain(v):
             a = np.asarray(v, dtype=float)
@@ -251,30 +256,39 @@ def _safe_ratio(a, b):
     return np.where(b > 0, np.minimum(a / np.where(b > 0, b, 1.0), 1.0), 0.0)
 
 
-def _step_factors(sc, tokens_per_gpu: np.ndarray, mfu_own: np.ndarray) -> dict:
+def _step_factors(sc, job: dict, tokens_per_gpu: np.ndarray, mfu_own: np.ndarray) -> dict:
     """Named step-model factors of the best pool at its operating point (point estimate only)."""
-    job = sc.values("job")
     i = int(np.argmax(mfu_own))
     pool = sc.cluster.pools[i]
-    best = pool_step(job["model"], pool.gpu.id, float(tokens_per_gpu[i]), job["precision"],
+    # the nearest grid point (a power of two tokens per GPU: a batch real layouts divide evenly)
+    tokens = float(2.0 ** np.round(np.log2(float(np.asarray(tokens_per_gpu).reshape(-1)[i]))))
+    best = pool_step(job["model"], pool.gpu.id, tokens, job["precision"],
                      scale_out_gb_s_per_gpu=float(pool.scale_out_gb_s_per_gpu.value))
     if best is None:
         return {}
     return {f"{STEP_FACTOR_PREFIX}{k}": float(v) for k, v in best.factors.items()}
 
 
-def point(sc) -> UtilizationResult:
-    """Utilization at the scenario's central values, with the step model's own factors expanded."""
+def point(sc, split: str | None = None) -> UtilizationResult:
+    """Utilization at the scenario's central values, with the step model's own factors expanded.
+    ``split`` overrides the scenario's ``job.split`` (e.g. the islands counterfactual)."""
     job, het, good = sc.values("job"), sc.values("heterogeneity"), sc.values("goodput")
+    if split is not None:
+        if split not in SPLITS:
+            raise InputError(f"split: {split!r} is not allowed; use one of {', '.join(SPLITS)}")
+        job = dict(job, split=split)
     out = chain(sc.cluster, job, het, good)
     factors = {k: float(v) for k, v in out["factors"].items()}
-    step = _step_factors(sc, np.asarray(out["tokens_per_gpu"]), np.asarray(out["mfu_own"]))
+    step = _step_factors(sc, job, np.asarray(out["tokens_per_gpu"]), np.asarray(out["mfu_own"]))
     best = factors.pop("step model (best pool)")
-    if step and np.isclose(np.prod(list(step.values())), best, rtol=0.02):
-        scale = best / np.prod(list(step.values()))       # grid interpolation vs exact point: < 2% apart
-        first = next(iter(step))
-        step[first] = min(1.0, step[first] * scale)
-        factors = {**step, **factors}
+    if step and best > 0:
+        # The chain interpolates MFU on a grid of tokens per GPU; the expanded factors come from an
+        # exact search at the operating point. GEMM efficiency (the largest loss) absorbs the
+        # interpolation difference so the product stays the chain's value.
+        key = f"{STEP_FACTOR_PREFIX}gemm_efficiency" if f"{STEP_FACTOR_PREFIX}gemm_efficiency" in step else next(iter(step))
+        step[key] = step[key] * best / np.prod(list(step.values()))
+    if step and best > 0 and 0 < step[key] <= 1:
+        factors = {**{k: v for k, v in step.items() if v != 1.0}, **factors}
     else:
         factors = {"step model (best pool)": best, **factors}
     value = float(np.prod(list(factors.values())))
@@ -287,5 +301,6 @@ def point(sc) -> UtilizationResult:
     denominator = "fp8 dense" if job["precision"] == "fp8" else "bf16 dense"
     ratio = float(out["value_other"]) / float(out["value"]) if float(out["value"]) > 0 else 0.0
     job_gpus = np.asarray(out["job_gpus"], float)
-    return UtilizationResult(sc.name, job["split"], denominator, value, value * ratio, other_name, factors, pools,
+    return UtilizationResult(sc.name if split is None else f"{sc.name} ({split} split)", job["split"], denominator, value,
+                             value * ratio, other_name, factors, pools,
                              out["goodput"], job_gpus, float(job_gpus.max()))
