@@ -75,9 +75,6 @@ PARAMETERS: dict[str, Spec] = {
     "value_reference_gpu": Spec("", "GPU type whose rental market prices a useful training FLOP", choices=tuple(gpu_ids())),
     "market_rent_usd_per_gpu_hour": Spec("USD/GPU-h", "market rental of the reference GPU (1-year contract)", min=0, min_inclusive=False),
     "market_reference_utilization": Spec("fraction", "useful-FLOP utilization of a well-run homogeneous job on rented GPUs (BF16 dense peak)", min=0, max=1, min_inclusive=False),
-    "utilization_keep": Spec("fraction", "Colossus 1 cluster utilization as operated, BF16 dense (used when analysis.utilization gives none)", min=0, max=1, min_inclusive=False),
-    "utilization_islands": Spec("fraction", "Colossus 1 utilization as homogeneous islands, BF16 dense (used when analysis.utilization gives none)", min=0, max=1, min_inclusive=False),
-    "utilization_colossus2": Spec("fraction", "Colossus 2 training utilization, BF16 dense (used when analysis.utilization gives none)", min=0, max=1, min_inclusive=False),
     "c2_cost_basis": Spec("", "what a Colossus 2 GPU-hour costs the training: its TCO (analysis.cost) or its market rent (opportunity cost)", choices=("tco", "market")),
     "c2_market_usd_per_gpu_hour": Spec("USD/GPU-h", "market rent of a Blackwell GPU-hour (used when c2_cost_basis is market)", min=0),
 }
@@ -603,8 +600,8 @@ def derive_inputs(econ: Mapping[str, Any], power_values: Mapping[str, Any], cost
     * a Colossus 2 GPU-hour costs its TCO per GPU-hour (``analysis.cost``: capital charge over
       ``cost.life_years``, the 5-year term of the SPV that leases the GPUs to xAI, Bloomberg
       2025-10-08, + power + operations), or the market rent when ``c2_cost_basis`` is ``market``;
-    * utilizations ``{keep, islands, colossus2}`` from ``utilization_by_option`` (analysis.utilization)
-      or else the fallback ``utilization_*`` parameters;
+    * utilizations ``{keep, islands, colossus2}`` from ``utilization_by_option`` (fractions of BF16
+      dense peak; :func:`modelled_utilization` computes them with analysis.utilization);
     * ``overrides`` replace any core input.
     """
     from analysis import cost as cost_model
@@ -623,7 +620,10 @@ def derive_inputs(econ: Mapping[str, Any], power_values: Mapping[str, Any], cost
     unknown = set(util) - {"keep", "islands", "colossus2"}
     if unknown:
         raise InputError(f"utilization_by_option: unknown option {sorted(unknown)[0]!r}; use keep, islands, colossus2")
-    util = {o: util.get(o, e[f"utilization_{o}"]) for o in ("keep", "islands", "colossus2")}
+    missing = {"keep", "islands", "colossus2"} - set(util)
+    if missing:
+        raise InputError(f"utilization_by_option: missing {sorted(missing)[0]!r}; give keep, islands and colossus2 "
+                         "(economics.modelled_utilization computes them from the utilization chain)")
 
     tco1 = cost_model.cluster_tco(c1, power_values, cost_values)
     tco2 = cost_model.cluster_tco(c2, power_values, cost_values)
@@ -713,6 +713,8 @@ def from_scenario(sc, n_draws: int | None = None, seed: int = 0, utilization_by_
     if n_draws is not None and (int(n_draws) != n_draws or n_draws < 2):
         raise InputError(f"n_draws: {n_draws!r} is not allowed; expected an integer >= 2 (or None for a point estimate)")
     draws = None if n_draws is None else sc.sample(int(n_draws), seed=seed)
+    if utilization_by_option is None:
+        utilization_by_option = modelled_utilization(sc, colossus2, n_draws, seed)
     values = _section_values(sc, draws)
     drivers = None
     if draws is not None:
@@ -744,6 +746,7 @@ def one_at_a_time(sc, output: str = "npv_lease_minus_keep_usd", colossus2: str =
     for i, (s, k, p) in enumerate(ranged):
         values[s][k][2 * i] = p.low
         values[s][k][2 * i + 1] = p.high
+    kwargs.setdefault("utilization_by_option", modelled_utilization(sc, colossus2))
     inputs = derive_inputs(values["economics"], values["power"], values["cost"], sc.cluster, load_cluster(colossus2), **kwargs)
     result = compare_options(inputs, with_irr=False)
     y = _outputs(result, output)
@@ -754,25 +757,6 @@ def one_at_a_time(sc, output: str = "npv_lease_minus_keep_usd", colossus2: str =
 
 
 # --------------------------------------------------------------------------- sensitivity
-@dataclass
-class SensitivityResult:
-    """Standardized regression coefficients (SRC) of an output on the Monte Carlo inputs."""
-
-    coefficients: pd.Series
-    r_squared: float
-    output: str
-    n_draws: int
-
-    def to_dict(self) -> dict:
-        return {"output": self.output, "r_squared": float(self.r_squared), "n_draws": self.n_draws,
-                "coefficients": {k: float(v) for k, v in self.coefficients.items()}}
-
-    def summary(self) -> str:
-        lines = [f"SRC of {self.output} on {len(self.coefficients)} inputs ({self.n_draws:,} draws), R^2 = {self.r_squared:.3f}"]
-        lines += [f"  {k:<55} {v:+.3f}" for k, v in self.coefficients.reindex(self.coefficients.abs().sort_values(ascending=False).index).items()]
-        return "\n".join(lines)
-
-
 def _outputs(result: OptionsResult, output: str) -> np.ndarray:
     outputs = {"npv_lease_minus_keep_usd": result.npv_lease_minus_keep_usd,
                "break_even_lease_usd_per_gpu_hour": result.break_even_lease_usd_per_gpu_hour,
@@ -782,14 +766,14 @@ def _outputs(result: OptionsResult, output: str) -> np.ndarray:
     return np.asarray(outputs[output], dtype=float)
 
 
-def sensitivity(result: OptionsResult, output: str = "npv_lease_minus_keep_usd") -> SensitivityResult:
-    """SRC via statsmodels OLS of the z-scored ``output`` on the z-scored varying drivers
-    (Saltelli et al. 2008, *Global Sensitivity Analysis: The Primer*, Sec. 1.2.5: for a
-    near-linear model R^2 ~ 1 and SRC^2 is each input's share of the variance).
+def sensitivity(result: OptionsResult, output: str = "npv_lease_minus_keep_usd"):
+    """Standardized regression coefficients (SRC, with rank-based SRRC and both R^2) of
+    ``output`` on the varying Monte Carlo drivers, by :func:`analysis.uncertainty.standardized_regression`
+    (Saltelli et al. 2008, *Global Sensitivity Analysis: The Primer*, Sec. 1.2.5).
 
     ``output``: ``npv_lease_minus_keep_usd``, ``npv_<option>_usd``, ``break_even_lease_usd_per_gpu_hour``.
     """
-    import statsmodels.api as sm
+    from analysis.uncertainty import standardized_regression
 
     if result.drivers is None or result.n_draws < 3:
         raise InputError("result: has no Monte Carlo draws; call from_scenario(sc, n_draws=...) first")
@@ -797,9 +781,7 @@ def sensitivity(result: OptionsResult, output: str = "npv_lease_minus_keep_usd")
     X = result.drivers.loc[:, result.drivers.std() > 0]
     if X.shape[1] == 0 or np.std(y) == 0:
         raise InputError(f"{output}: nothing varies across the draws; give parameters ranges (low/high)")
-    z = (X - X.mean()) / X.std()
-    fit = sm.OLS((y - y.mean()) / y.std(), sm.add_constant(z)).fit()
-    return SensitivityResult(fit.params.drop("const"), float(fit.rsquared), output, result.n_draws)
+    return standardized_regression(X, y, output)
 
 
 # --------------------------------------------------------------------------- modelled utilization per option

@@ -350,6 +350,10 @@ def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tol
         ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(xlabel)
@@ -366,7 +370,7 @@ def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, x
     """Line chart of one or more ``y`` columns against ``x``, one colour per ``hue`` value; extra
     ``y`` columns are drawn dashed/dotted (``styles``: {column: legend text})."""
     ys = [y] if isinstance(y, str) else list(y)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.4))
     colours = dict(zip(frame[hue].unique(), sns.color_palette(PALETTE)))
     dashes = ["-", "--", ":", "-."]
     for key, group in frame.groupby(hue, sort=False):
@@ -379,7 +383,7 @@ def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, x
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, ncol=2 if len(ys) > 1 else 1)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -451,7 +455,8 @@ def grouped_hbars(table: pd.DataFrame, label: str, value: str, group: str, xlabe
     if logx:
         ax.set_xscale("log")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    ax.legend(handles, list(colours), fontsize=8, loc="lower right")
+    ax.legend(handles, list(colours), fontsize=8, loc="best")
+    ax.set_xlim(0, values.max() * 1.15)
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
@@ -517,6 +522,67 @@ def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xla
     ax.set_xlabel(xlabel)
     if reference:
         ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def parity_plot(table: pd.DataFrame, interval: pd.DataFrame | None = None, band_points: float = 3.0,
+                title: str = "") -> plt.Figure:
+    """Predicted vs published MFU (in %), one colour per ``group``; error bars from ``interval``
+    (columns mfu_q05 / mfu_q95, same index); hollow markers for rows not in the fit
+    (``in_fit`` False); dashed lines at +-``band_points`` percentage points."""
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    pal = sns.color_palette(PALETTE)
+    for i, (group, rows) in enumerate(table.groupby("group", sort=False)):
+        for in_fit, sub in rows.groupby("in_fit"):
+            x, y = 100 * sub["published_mfu"], 100 * sub["predicted_mfu"]
+            yerr = None
+            if interval is not None:
+                lo, hi = 100 * interval.loc[sub.index, "mfu_q05"], 100 * interval.loc[sub.index, "mfu_q95"]
+                yerr = np.vstack([np.maximum(y - lo, 0), np.maximum(hi - y, 0)])
+            ax.errorbar(x, y, yerr=yerr, fmt="o", ms=6, color=pal[i % len(pal)], mfc=pal[i % len(pal)] if in_fit else "white",
+                        capsize=2, lw=0.8, label=group + ("" if in_fit else " (not in fit)"))
+    lo = 100 * min(table["published_mfu"].min(), table["predicted_mfu"].min()) - 3
+    hi = 100 * max(table["published_mfu"].max(), table["predicted_mfu"].max()) + 3
+    grid = np.array([lo, hi])
+    ax.plot(grid, grid, color="k", lw=0.8)
+    for sign in (-1, 1):
+        ax.plot(grid, grid + sign * band_points, color="0.5", lw=0.8, ls="--")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("published MFU (% of BF16 dense peak)")
+    ax.set_ylabel("predicted MFU (% of BF16 dense peak)")
+    ax.legend(fontsize=7, loc="upper left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_plot(curves: dict[str, pd.DataFrame], points: pd.DataFrame | None = None, fit: pd.DataFrame | None = None,
+                 title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
+    """MFU (%) against GPU count (log2 axis): model ``curves`` ({label: frame with gpus, mfu}),
+    published ``points`` (gpus, mfu, label) and a regression ``fit`` (gpus, mean, lower, upper in %)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+    else:
+        fig = ax.figure
+    pal = sns.color_palette(PALETTE)
+    for i, (label, frame) in enumerate(curves.items()):
+        ax.plot(frame["gpus"], 100 * frame["mfu"], marker=".", color=pal[i % len(pal)], label=label)
+    if fit is not None:
+        ax.plot(fit["gpus"], fit["mean"], color="0.3", ls="--", label="OLS on published (HC3 95% CI)")
+        ax.fill_between(fit["gpus"], fit["lower"], fit["upper"], color="0.6", alpha=0.25)
+    if points is not None:
+        for j, (label, sub) in enumerate(points.groupby("label", sort=False)):
+            ax.scatter(sub["gpus"], 100 * sub["mfu"], marker="D", s=36, color=pal[(len(curves) + j) % len(pal)], zorder=5,
+                       edgecolor="k", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("GPUs (log2 scale)")
+    ax.set_ylabel("MFU (% of BF16 dense peak)")
+    ax.legend(fontsize=7)
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -117,6 +117,15 @@ class SensitivityResult:
     r_squared_rank: float
     output: str
 
+    @property
+    def coefficients(self) -> pd.Series:
+        """The SRC (alias used by the economics report)."""
+        return self.src
+
+    def to_dict(self) -> dict:
+        return {"output": self.output, "r_squared": self.r_squared, "r_squared_rank": self.r_squared_rank,
+                "src": {k: float(v) for k, v in self.src.items()}, "srrc": {k: float(v) for k, v in self.srrc.items()}}
+
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"src": self.src, "srrc": self.srrc}).reindex(self.src.abs().sort_values(ascending=False).index)
 

@@ -1,0 +1,242 @@
+"""Best-configuration search: every feasible layout of a model on one GPU type, evaluated as arrays.
+
+:func:`best_configuration` enumerates (tp, pp, dp, cp, ep, micro-batch, interleave,
+recompute, embedding slots) as one numpy grid, keeps the valid ones (the same rules as the run
+validation), evaluates them in one :func:`~analysis.training.step.step_model` call, drops those
+that do not fit HBM, and returns the fastest with the top alternatives. :func:`benchmark`
+measures how many configurations per second the vectorized model evaluates.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis import catalog
+from analysis.errors import InputError
+from analysis.training.flops import RECOMPUTE_MODES
+from analysis.training.run import RUN_PRECISIONS, StepResult, normalize_model, result_from_arrays
+from analysis.training.step import step_model
+
+MICRO_BATCHES = (1, 2, 4, 8)
+CONTEXT_PARALLEL = (1, 2, 4, 8, 16)
+MAX_INTERLEAVE = 16
+TABLE_COLUMNS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "recompute", "embedding_slots",
+                 "step_time_s", "tokens_per_s", "mfu", "hfu", "memory_gb_per_gpu")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Fastest feasible configuration (``best``, a StepResult; None if nothing fits) and the
+    ``table`` of the top alternatives (fastest first)."""
+
+    best: StepResult | None
+    table: pd.DataFrame
+    evaluated: int
+    feasible: int
+    smallest_memory_gb: float
+    limits: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"best": self.best.to_dict() if self.best else None, "evaluated": self.evaluated, "feasible": self.feasible,
+                "smallest_memory_gb": float(self.smallest_memory_gb), "limits": dict(self.limits),
+                "table": self.table.to_dict(orient="records")}
+
+    def summary(self) -> str:
+        head = (f"Searched {self.evaluated:,} valid configurations, {self.feasible:,} fit in "
+                f"{self.limits.get('hbm_gb', float('nan')):g} GB (max tp {self.limits.get('max_tp')}, scale-out "
+                f"{self.limits.get('scale_out_gb_s_per_gpu', float('nan')):g} GB/s per GPU)")
+        if self.best is None:
+            return head + f"\n  none fits: the smallest needs {self.smallest_memory_gb:,.1f} GB per GPU"
+        return head + "\n" + self.best.summary() + "\n  top alternatives:\n" + self.table.to_string(index=False)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro_batches=MICRO_BATCHES,
+                   recompute_modes=RECOMPUTE_MODES) -> dict[str, np.ndarray]:
+    """All valid layouts as flat integer arrays (validity as :func:`~analysis.training.run.parse_run`)."""
+    L, heads, seq, experts = model["layers"], model["heads"], model["seq_len"], model["experts"]
+    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= max_tp and heads % t == 0 and gpus % t == 0]
+    cps = [c for c in CONTEXT_PARALLEL if seq % c == 0 and gpus % c == 0]
+    pps = [p for p in _divisors(gpus) if p <= L]
+    vs = list(range(1, MAX_INTERLEAVE + 1))
+    eps = [e for e in _divisors(experts)] if experts > 1 else [1]
+    codes = [RECOMPUTE_MODES.index(r) for r in recompute_modes]
+    grids = np.meshgrid(np.array(tps), np.array(cps), np.array(pps), np.array(vs), np.array(micro_batches),
+                        np.array(codes), np.array([0, 1]), np.array(eps), indexing="ij")
+    tp, cp, pp, v, mb, rc, slots, ep = (g.ravel() for g in grids)
+    dp = np.maximum(gpus // (tp * cp * pp), 1)        # rows where tp*cp*pp does not divide gpus are dropped below
+    layer_slots = L + 2 * slots * (pp > 1)
+    ok = (tp * cp * pp * dp == gpus)
+    ok &= layer_slots % (pp * v) == 0
+    ok &= (v == 1) | (pp > 1)
+    ok &= (slots == 0) | ((pp > 1) & (layer_slots // pp > slots))
+    ok &= global_batch % (dp * mb) == 0
+    ok &= (v == 1) | ((global_batch // np.maximum(dp * mb, 1)) % pp == 0)
+    ok &= ((dp * cp) % ep == 0)
+    return {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok], "interleave": v[ok], "micro_batch": mb[ok],
+            "recompute": rc[ok], "embedding_slots": slots[ok], "ep": ep[ok]}
+
+
+def _hardware(gpu_id: str, precision: str, max_tp, hbm_gb, scale_out_gb_s_per_gpu) -> tuple:
+    spec = catalog.gpu(gpu_id)
+    if precision not in RUN_PRECISIONS:
+        raise InputError(f"precision: {precision!r} is not allowed; use one of {', '.join(RUN_PRECISIONS)}")
+    if not np.isfinite(spec.peak_tflops(precision)):
+        raise InputError(f"precision: {precision!r} has no dense peak for GPU {spec.id} in data/gpus.csv; use bf16 or fp16")
+    limits = {"max_tp": int(max_tp if max_tp is not None else spec.nvlink_domain_gpus),
+              "hbm_gb": float(hbm_gb if hbm_gb is not None else spec.hbm_gb),
+              "scale_out_gb_s_per_gpu": float(scale_out_gb_s_per_gpu if scale_out_gb_s_per_gpu is not None else spec.scale_out_gb_s_per_gpu)}
+    for key, value in limits.items():
+        if not value > 0:
+            raise InputError(f"{key}: {value!r} is not positive")
+    hardware = dict(peak_tflops=spec.peak_tflops(precision), bf16_peak_tflops=spec.bf16_tflops_dense, fp8=precision == "fp8",
+                    hbm_tb_s=spec.hbm_tb_s, hbm_gb=limits["hbm_gb"], nvlink_gb_s_per_gpu=spec.nvlink_gb_s_per_gpu,
+                    # the NVLink domain seen by the job is the smaller of the GPU's and the imposed limit
+                    nvlink_domain_gpus=min(spec.nvlink_domain_gpus, limits["max_tp"]),
+                    scale_out_gb_s_per_gpu=limits["scale_out_gb_s_per_gpu"])
+    return spec, hardware, limits
+
+
+def _model_arrays(model: dict) -> dict:
+    return {key: model[key] for key in ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len", "experts",
+                                        "top_k", "gated_ffn", "tied_embeddings")}
+
+
+def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: int, precision: str = "bf16",
+                       max_tp: int | None = None, hbm_gb: float | None = None, scale_out_gb_s_per_gpu: float | None = None,
+                       top: int = 5, calibration=None, micro_batches=MICRO_BATCHES,
+                       recompute_modes=RECOMPUTE_MODES) -> SearchResult:
+    """Fastest feasible layout of ``model`` on ``gpus`` x ``gpu_id`` at ``global_batch`` sequences.
+
+    ``max_tp``, ``hbm_gb`` and ``scale_out_gb_s_per_gpu`` override the GPU's NVLink domain, HBM
+    and network (the heterogeneity module imposes the smallest common limits across GPU types).
+    MoE models (``experts`` > 1) also search the expert-parallel degree ``ep``. Software
+    settings are the modern defaults (flash attention, overlapped gradient reduce, no TP
+    overlap, distributed optimizer, sequence parallelism with TP).
+    """
+    model = normalize_model(model)
+    for name, value in (("gpus", gpus), ("global_batch", global_batch), ("top", top)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name}: {value!r} is not a positive integer")
+    spec, hardware, limits = _hardware(gpu_id, precision, max_tp, hbm_gb, scale_out_gb_s_per_gpu)
+    grid = candidate_grid(model, int(gpus), int(global_batch), limits["max_tp"], micro_batches, recompute_modes)
+    evaluated = int(grid["tp"].size)
+    if evaluated == 0:
+        raise InputError(f"gpus: no valid layout of {gpus} GPUs for this model at global_batch {global_batch} "
+                         f"(heads {model['heads']}, layers {model['layers']}, max tp {limits['max_tp']})")
+    if calibration is None:
+        from analysis.calibration import load_calibration
+        calibration = load_calibration()
+    efficiency = calibration.for_gpu(spec.id)
+    out = step_model(**_model_arrays(model), **grid, global_batch=global_batch, sequence_parallel=grid["tp"] > 1, zero=1,
+                     overlap_grad_reduce=True, overlap_tp_comm=False, flash_attention=True, **hardware, efficiency=efficiency)
+    fits = np.asarray(out["fits_in_memory"])
+    feasible = int(fits.sum())
+    smallest = float(np.min(out["memory_gb_per_gpu"]))
+    if feasible == 0:
+        return SearchResult(None, pd.DataFrame(columns=list(TABLE_COLUMNS)), evaluated, 0, smallest, limits)
+    step = np.where(fits, out["step_time_s"], np.inf)
+    order = np.argsort(step, kind="stable")[:min(top, feasible)]
+    rows = {key: grid[key][order] for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "embedding_slots")}
+    rows["recompute"] = np.array(RECOMPUTE_MODES)[grid["recompute"][order]]
+    for key in ("step_time_s", "tokens_per_s", "mfu", "hfu", "memory_gb_per_gpu"):
+        rows[key] = np.asarray(out[key])[order]
+    table = pd.DataFrame(rows)[list(TABLE_COLUMNS)]
+    i = int(order[0])
+    par = {key: int(grid[key][i]) for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "embedding_slots")}
+    par.update(global_batch=int(global_batch), sequence_parallel=bool(par["tp"] > 1), zero=1,
+               recompute=RECOMPUTE_MODES[int(grid["recompute"][i])])
+    config = {"name": f"best {spec.id} x {gpus}", "gpu": spec.id, "gpus": int(gpus), "precision": precision,
+              "network": {"scale_out_gb_s_per_gpu": limits["scale_out_gb_s_per_gpu"]}, "model": model, "parallelism": par,
+              "software": {"flash_attention": True, "overlap_grad_reduce": True, "overlap_tp_comm": False}, "limits": limits}
+    best = result_from_arrays(out, None, i, name=config["name"], gpu=spec.id, gpus=int(gpus), precision=precision,
+                              peak_tflops=hardware["peak_tflops"], model=model, config_dict=config, calibration=calibration.label)
+    return SearchResult(best, table, evaluated, feasible, smallest, limits)
+
+
+def benchmark(seconds: float = 2.0) -> dict[str, float]:
+    """Configurations per second of the vectorized step model and of the whole search (one core).
+
+    Evaluates the valid layouts of Llama 3 405B on 16,384 H100 (data/models.yaml) repeatedly
+    for about ``seconds``; ``step_model_configurations_per_s`` counts configurations evaluated
+    by :func:`~analysis.training.step.step_model`, ``search_configurations_per_s`` includes
+    enumeration, filtering and ranking in :func:`best_configuration`.
+    """
+    from analysis.calibration import load_calibration
+
+    model = normalize_model(catalog.model("llama3-405b"))
+    calibration = load_calibration()
+    _, hardware, limits = _hardware("H100", "bf16", None, None, None)
+    grid = candidate_grid(model, 16384, 2048, limits["max_tp"])
+    reps = max(1, 200_000 // grid["tp"].size)
+    tiled = {key: np.tile(value, reps) for key, value in grid.items()}
+    efficiency = calibration.for_gpu("H100")
+    kwargs = dict(**_model_arrays(model), **tiled, global_batch=2048, sequence_parallel=tiled["tp"] > 1, **hardware,
+                  efficiency=efficiency)
+    count, start = 0, time.perf_counter()
+    while True:
+        step_model(**kwargs)
+        count += tiled["tp"].size
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds / 2:
+            break
+    per_s = count / elapsed
+    searches, start = 0, time.perf_counter()
+    while True:
+        result = best_configuration(model, "H100", 16384, 2048, calibration=calibration)
+        searches += result.evaluated
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds / 2:
+            break
+    return {"step_model_configurations_per_s": per_s, "search_configurations_per_s": searches / elapsed,
+            "search_grid_configurations": float(grid["tp"].size)}
+
+
+def layout_scaling(config, gpu_counts, calibration=None) -> pd.DataFrame:
+    """A run's layout (tp, pp, cp, micro-batch, interleave, recompute) at other GPU counts and the
+    same global batch: dp = gpus / (tp pp cp). Counts the layout cannot use (dp not whole, batch not
+    divisible, interleave needing micro-batches % pp == 0) are left out. One vectorized call."""
+    from analysis.calibration import load_calibration
+    from analysis.training.run import RunConfig
+
+    if not isinstance(config, RunConfig):
+        raise InputError(f"config: expected a RunConfig (analysis.training.load_run), got {type(config).__name__}")
+    par = config.parallelism
+    per_replica = par["tp"] * par["pp"] * par["cp"]
+    gpus = np.asarray(sorted(set(int(g) for g in gpu_counts)))
+    dp = gpus // per_replica
+    ok = (dp >= 1) & (dp * per_replica == gpus)
+    ok &= par["global_batch"] % np.maximum(dp * par["micro_batch"], 1) == 0
+    ok &= (par["interleave"] == 1) | ((par["global_batch"] // np.maximum(dp * par["micro_batch"], 1)) % par["pp"] == 0)
+    ok &= (dp * par["cp"]) % par["ep"] == 0
+    gpus, dp = gpus[ok], dp[ok]
+    calibration = calibration or load_calibration()
+    kwargs = config.arrays()
+    kwargs["dp"] = dp
+    out = step_model(**kwargs, efficiency=calibration.for_gpu(config.gpu.id))
+    return pd.DataFrame({"gpus": gpus, "dp": dp, "micro_batches": np.broadcast_to(out["micro_batches"], gpus.shape),
+                         "mfu": np.where(out["fits_in_memory"], out["mfu"], np.nan),
+                         "step_time_s": np.where(out["fits_in_memory"], out["step_time_s"], np.nan),
+                         "fits_in_memory": np.broadcast_to(out["fits_in_memory"], gpus.shape)})
+
+
+def strong_scaling(model, gpu_id: str, gpu_counts, global_batch: int, precision: str = "bf16", calibration=None,
+                   **limits) -> pd.DataFrame:
+    """MFU of the best feasible configuration at each GPU count, same global batch (one search each)."""
+    rows = []
+    for gpus in gpu_counts:
+        res = best_configuration(model, gpu_id, int(gpus), global_batch, precision=precision, calibration=calibration, top=1,
+                                 **limits)
+        par = res.best.config["parallelism"] if res.best else {}
+        rows.append({"gpus": int(gpus), "mfu": res.best.mfu if res.best else np.nan,
+                     "step_time_s": res.best.step_time_s if res.best else np.nan,
+                     "layout": (f"tp{par['tp']} pp{par['pp']} dp{par['dp']} cp{par['cp']} ep{par['ep']} mb{par['micro_batch']} "
+                                f"v{par['interleave']} {par['recompute']}") if res.best else "none fits",
+                     "feasible": res.feasible})
+    return pd.DataFrame(rows)
