@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from analysis import uncertainty, utilization
 from analysis.catalog import observed_utilization
@@ -34,29 +35,57 @@ class EvaluateResult:
     title: str
     scenario_hash: str
     sections: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict, repr=False)   # the result objects behind the figures
+
+    def headlines(self) -> pd.DataFrame:
+        """The few figures a stakeholder needs, each with its 5-95% range and the report behind it."""
+        d = self.to_dict()
+        u, g, e, inf = d["utilization"], d["goodput"], d["economics"], d["inference"]
+        rows = [
+            ("Training utilization of the cluster", u["value"] * 100, u["p05"] * 100, u["p95"] * 100,
+             f"% of {u['denominator']} peak", "20_utilization"),
+            ("Effective training time of the job (failures, checkpoints, restarts)", g["effective_training_time"] * 100,
+             g["effective_training_time_p05"] * 100, g["effective_training_time_p95"] * 100, "% of wall-clock time", "21_goodput"),
+            ("NPV of lease-and-rebuild minus keep-for-training", e["npv_lease_minus_keep_usd"] / 1e9,
+             e["npv_lease_minus_keep_usd_p05"] / 1e9, e["npv_lease_minus_keep_usd_p95"] / 1e9,
+             f"$B over {e['horizon_months']} months", "33_lease_vs_rebuild"),
+            ("Break-even lease rate (lease = keep)", e["break_even_lease_usd_per_gpu_hour"],
+             e["break_even_lease_usd_per_gpu_hour_p05"], e["break_even_lease_usd_per_gpu_hour_p95"],
+             f"$/GPU-hour (S-1 implies {e['lease_usd_per_gpu_hour']:.2f})", "33_lease_vs_rebuild"),
+            ("Lessee's cost per million output tokens at the lease rate", inf["usd_per_million_tokens"], np.nan, np.nan,
+             "$ per million tokens", "32_inference"),
+        ]
+        return pd.DataFrame(rows, columns=["figure", "value", "p05", "p95", "unit", "report"]).set_index("figure")
 
     def to_dict(self) -> dict:
         return _plain({"scenario": self.scenario, "title": self.title, "scenario_hash": self.scenario_hash, **self.sections})
 
     def summary(self) -> str:
         d = self.to_dict()
-        u = d["utilization"]
-        lines = [f"{self.scenario}: {self.title}",
-                 f"  utilization {u['value']:.1%} of {u['denominator']} peak (p05 {u['p05']:.1%}, p50 {u['p50']:.1%}, "
-                 f"p95 {u['p95']:.1%}; {u['draws']:,} draws); observed ~{u['observed']:.0%} sits at the "
-                 f"{u['share_at_or_below_observed']:.0%} quantile",
-                 "  factors: " + ", ".join(f"{k} {v:.3f}" for k, v in u["factors"].items())]
-        g = d.get("goodput")
-        if g:
-            lines.append(f"  goodput: effective training time {g['effective_training_time']:.1%}, "
-                         f"{g['interruptions_per_day']:.3g} interruptions/day, checkpoint every {g['checkpoint_interval_min']:.3g} min")
-        for key in ("power", "tco_usd_per_gpu_hour", "usd_per_useful_exaflop", "economics", "inference"):
-            if key in d:
-                lines.append(f"  {key}: {d[key]}")
+        u, p = d["utilization"], d["power"]
+        lines = [f"{self.scenario}: {self.title} (scenario hash {self.scenario_hash})", ""]
+        for figure, row in self.headlines().iterrows():
+            span = "" if not np.isfinite(row.p05) else f"  (5-95%: {row.p05:,.3g} to {row.p95:,.3g})"
+            lines.append(f"  {figure:<66} {row.value:>10,.3g} {row.unit}{span}")
+        lines += ["", f"  reported ~{u['observed']:.0%} sits at the {u['share_at_or_below_observed']:.0%} quantile of "
+                      f"{u['draws']:,} utilization draws; {u['split']} split; largest job {u['largest_job_gpus']:,.0f} GPUs",
+                  "  utilization factors: " + ", ".join(f"{k} {v:.3f}" for k, v in u["factors"].items()),
+                  f"  power: IT {p['it_mw']:,.0f} MW, facility {p['facility_mw']:,.0f} MW (Epoch method {p['epoch_method_mw']:,.0f} MW; "
+                  f"site {p['site_power_mw'] or float('nan'):,.0f} MW)",
+                  "  TCO $/GPU-hour: " + ", ".join(f"{k} {v:.2f}" for k, v in d["tco_usd_per_gpu_hour"].items()),
+                  f"  cost per useful exaFLOP: ${d['usd_per_useful_exaflop']:.2f}",
+                  "  NPV ($B): " + ", ".join(f"{k} {v / 1e9:,.2f}" for k, v in d["economics"]["npv_usd"].items())
+                  + f"; P(lease beats keep) {d['economics']['p_lease_beats_keep']:.0%}",
+                  f"  inference: {d['inference']['tokens_per_s'] / 1e6:,.1f} M tokens/s"]
         return "\n".join(lines)
 
 
-def utilization_section(sc: Scenario, draws: int, seed: int) -> tuple[dict, dict, utilization.UtilizationResult]:
+def _q(values, qs=(0.05, 0.95)) -> tuple[float, float]:
+    return tuple(float(np.quantile(np.asarray(values, float), q)) for q in qs)
+
+
+def utilization_section(sc: Scenario, draws: int, seed: int):
+    """Utilization (point + Monte Carlo) and the goodput of the scenario's job."""
     result = utilization.point(sc)
     mc = uncertainty.utilization_draws(sc, draws=draws, seed=seed)
     observed = observed_utilization()["value"]
@@ -71,26 +100,25 @@ def utilization_section(sc: Scenario, draws: int, seed: int) -> tuple[dict, dict
             "interruptions_per_day": float(np.sum(gp.interruptions_per_day)),
             "checkpoint_interval_min": float(np.mean(interval)) / 60,
             "scheduling_goodput": float(np.mean(gp.scheduling_goodput))}
-    return section, good, result
+    ettr = np.prod([mc.outputs[c] for c in mc.outputs if c.startswith("factor: goodput:")], axis=0)
+    good["effective_training_time_p05"], good["effective_training_time_p95"] = _q(ettr)
+    return section, good, result, mc
 
 
-def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:
-    """All headline figures of a scenario (utilization, goodput, power, cost, inference, economics)."""
-    sc = load_scenario(name_or_file)
-    util, good, point = utilization_section(sc, draws, seed)
-    sections = {"utilization": util, "goodput": good}
-    sections.update(_economics_sections(sc, point, draws, seed))
-    return EvaluateResult(sc.name, sc.title, sc.hash, sections)
-
-
-def _economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> dict:
-    """Power, TCO, cost per useful exaFLOP, inference and lease-versus-rebuild figures."""
+def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> tuple[dict, dict]:
+    """Power, TCO, cost per useful exaFLOP, inference and lease-versus-rebuild figures, plus
+    the result objects they came from (for notebooks)."""
     from analysis import cost, economics, inference, power
 
     pw = power.cluster_power(sc.cluster, sc.values("power"))
     tco = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
     u = point.value_bf16_dense
     fleet = inference.fleet_capacity(sc.cluster, sc.values("inference"))
+    options = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc))
+    mc_draws = max(2, min(draws, 5_000))
+    options_mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed,
+                                         utilization_by_option=economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed))
+    point_options, mc = options.to_dict(), options_mc.to_dict()
     out = {
         "power": {"it_mw": pw.it_mw, "facility_mw": pw.facility_mw, "epoch_method_mw": pw.epoch_method_mw,
                   "facility_nameplate_mw": pw.facility_nameplate_mw,
@@ -102,15 +130,23 @@ def _economics_sections(sc: Scenario, point: utilization.UtilizationResult, draw
         "inference": {"tokens_per_s": fleet.tokens_per_s, "tokens_per_day": fleet.tokens_per_day,
                       "usd_per_million_tokens": fleet.usd_per_million_output_tokens,
                       "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour},
+        "economics": {key: point_options[key] for key in (
+            "npv_usd", "irr", "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
+            "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "npv_lease_minus_keep_usd", "best_option", "horizon_months")},
     }
-    point_options = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc)).to_dict()
-    mc_draws = max(2, min(draws, 5_000))
-    mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed,
-                                 utilization_by_option=economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed)).to_dict()
-    out["economics"] = {key: point_options[key] for key in ("npv_usd", "irr", "break_even_lease_usd_per_gpu_hour",
-                                                            "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
-                                                            "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "best_option",
-                                                            "horizon_months")}
+    gap_low, gap_high = _q(options_mc.npv_lease_minus_keep_usd)
+    be_low, be_high = _q(options_mc.break_even_lease_usd_per_gpu_hour)
     out["economics"].update({"monte_carlo_draws": mc_draws, "p_lease_beats_keep": mc["p_lease_beats_keep"],
-                             "p_lease_beats_islands": mc["p_lease_beats_islands"], "npv_usd_quantiles": mc["npv_usd_quantiles"]})
-    return out
+                             "p_lease_beats_islands": mc["p_lease_beats_islands"], "npv_usd_quantiles": mc["npv_usd_quantiles"],
+                             "npv_lease_minus_keep_usd_p05": gap_low, "npv_lease_minus_keep_usd_p95": gap_high,
+                             "break_even_lease_usd_per_gpu_hour_p05": be_low, "break_even_lease_usd_per_gpu_hour_p95": be_high})
+    return out, {"power": pw, "cost": tco, "fleet": fleet, "options": options, "options_mc": options_mc}
+
+
+def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:
+    """All headline figures of a scenario (utilization, goodput, power, cost, inference, economics)."""
+    sc = load_scenario(name_or_file)
+    util, good, point, mc = utilization_section(sc, draws, seed)
+    money, objects = economics_sections(sc, point, draws, seed)
+    return EvaluateResult(sc.name, sc.title, sc.hash, {"utilization": util, "goodput": good, **money},
+                          {"utilization": point, "utilization_draws": mc, **objects})

@@ -304,3 +304,26 @@ def point(sc, split: str | None = None) -> UtilizationResult:
     return UtilizationResult(sc.name if split is None else f"{sc.name} ({split} split)", job["split"], denominator, value,
                              value * ratio, other_name, factors, pools,
                              out["goodput"], job_gpus, float(job_gpus.max()))
+
+
+FACTOR_GROUPS = {
+    "step model (one GPU type)": lambda k: k.startswith(STEP_FACTOR_PREFIX) or k == "step model (best pool)",
+    "mixing GPU types": lambda k: k in ("pool mix", "memory and NVLink-domain limits", "pacing by slowest GPU type",
+                                        "split granularity", "aware planning"),
+    "stragglers": lambda k: k == "straggler tail",
+    "scheduling (spares, repair, fragmentation)": lambda k: k.startswith("scheduling:"),
+    "failures and checkpoints": lambda k: k.startswith("goodput:"),
+}
+
+
+def group_factors(factors: dict) -> dict:
+    """Collapse the named factors into the five loss families (products), for a one-glance waterfall."""
+    grouped = {}
+    for group, member in FACTOR_GROUPS.items():
+        values = [v for k, v in factors.items() if member(k)]
+        if values:
+            grouped[group] = float(np.prod(values))
+    unassigned = [k for k in factors if not any(member(k) for member in FACTOR_GROUPS.values())]
+    if unassigned:
+        raise InputError(f"factors: {unassigned[0]!r} belongs to no loss family; add it to FACTOR_GROUPS")
+    return grouped
