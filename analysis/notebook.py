@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
+from IPython.display import Markdown as _IPythonMarkdown
 
 from analysis.scenario import Scenario, load_scenario
 
 METRICS_MIME = "application/vnd.cluster-economics.metrics+json"
+
+
+class Markdown(_IPythonMarkdown):
+    """IPython's Markdown with literal dollar signs: ``$5.27`` stays money, never a LaTeX span
+    (JupyterLab would typeset ``$5.27 ... $12$`` as math, and the offline HTML has no MathJax)."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        if isinstance(data, str):
+            data = re.sub(r"(?<!\\)\$", r"\\$", data)
+        super().__init__(data, *args, **kwargs)
 
 
 def _display(obj, **kwargs):
@@ -34,7 +46,6 @@ def format_number(value: float) -> str:
 def setup(scenario: str, show_parameters: bool = True) -> Scenario:
     """Load ``scenario`` (name or YAML path), set the plot theme, display what it uses."""
     from analysis import plots
-    from IPython.display import Markdown
 
     plots.set_theme()
     sc = load_scenario(scenario)

@@ -36,7 +36,7 @@ def test_reports_render_offline_in_chromium(executed):
                 if path.name == "index.html":
                     assert page.locator("a").count() >= len(results)
                 else:
-                    assert page.locator(".jp-InputArea").count() == 0
+                    assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0
                 page.close()
         finally:
             browser.close()

@@ -41,6 +41,9 @@ def test_notebook_is_clean_and_parameterized(path):
     headings = [line[3:] for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
     assert headings and all(h.isascii() for h in headings), "## headings (ASCII) build the table of contents"
     assert "Assumptions" in headings
+    sources = "\n".join(c.source for c in code)
+    assert not re.search(r"from IPython\.display import .*\bMarkdown\b", sources), \
+        "use analysis.notebook.Markdown (keeps $ amounts literal)"
 
 
 @pytest.mark.slow
@@ -83,7 +86,7 @@ def test_html_is_self_contained_without_code(executed, path):
     page = _Page()
     page.feed((out / SMOKE_SCENARIO / f"{path.stem}.html").read_text())
     assert not page.remote, f"remote resources: {page.remote[:3]}"
-    assert "jp-InputArea" not in page.classes, "code inputs must be hidden"
+    assert "jp-InputArea-editor" not in page.classes and "hl-ipython3" not in page.classes, "code inputs must be hidden"
     assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
     assert page.anchors, "a table of contents"
     unresolved = [a for a in page.anchors if a not in page.ids]
