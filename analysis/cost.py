@@ -34,7 +34,7 @@ import pandas as pd
 from analysis import power as power_model
 from analysis.catalog import Cluster, Column, validate_table
 from analysis.errors import InputError
-from analysis.params import Spec
+from analysis.params import Spec, require_keys
 from analysis.paths import DATA_DIR
 from analysis.power import NETWORK_REFERENCE_GB_S, SECONDS_PER_HOUR, _check, _scalar
 
@@ -276,10 +276,7 @@ class CostResult:
 
 
 def _cost_values(values: dict) -> dict:
-    missing = [k for k in PARAMETERS if k not in values]
-    if missing:
-        raise InputError(f"cost.{missing[0]}: missing; the cost section takes {', '.join(PARAMETERS)}")
-    return values
+    return require_keys("cost", values, PARAMETERS)
 
 
 def cluster_tco(cluster: Cluster, power_values: dict, cost_values: dict, load_fraction=None) -> CostResult:

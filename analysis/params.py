@@ -112,3 +112,11 @@ def parse_param(path: str, raw: Any, spec: Spec, require_source: bool = False) -
     if require_source:
         raise InputError(f"{path}: {raw!r} has no source; write {{value: {raw!r}, source: '...'}}")
     return Param(spec.check(path, raw))
+
+
+def require_keys(section: str, values: dict, specs: dict) -> dict:
+    """``values`` if it has every parameter of ``specs``, else a one-line error naming the first missing one."""
+    missing = [k for k in specs if k not in values]
+    if missing:
+        raise InputError(f"{section}.{missing[0]}: missing; the {section} section takes {', '.join(specs)}")
+    return values

@@ -35,30 +35,33 @@ def pool_bars(summary: pd.DataFrame, columns: dict[str, str], title: str) -> plt
 
 def waterfall(factors: dict[str, float], start_label: str = "peak", end_label: str = "result",
               title: str = "", ax: plt.Axes | None = None, percent: bool = True) -> plt.Figure:
-    """Multiplicative waterfall: from 1.0 (``start_label``) each factor removes its share.
-
-    Bars show the level after each named factor; the red part is what that factor loses.
-    """
+    """Multiplicative waterfall, read top to bottom: from 100% (``start_label``) each named
+    factor keeps its share. Blue is the level after the factor, orange what the factor removes;
+    each row is labelled with the factor (x0.91) and the last with the result."""
     names = list(factors)
     levels = np.cumprod([factors[n] for n in names])
     before = np.concatenate([[1.0], levels[:-1]])
+    scale = 100 if percent else 1
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(6, 1.0 * len(names) + 3), 4))
+        fig, ax = plt.subplots(figsize=(8.5, 0.3 * len(names) + 1.6))
     else:
         fig = ax.figure
-    scale = 100 if percent else 1
-    x = np.arange(len(names) + 2)
-    ax.bar(x[0], scale, color="0.55")
-    ax.bar(x[1:-1], levels * scale, color=sns.color_palette(PALETTE)[0])
-    ax.bar(x[1:-1], (before - levels) * scale, bottom=levels * scale, color=sns.color_palette(PALETTE)[3], alpha=0.8)
-    ax.bar(x[-1], levels[-1] * scale, color="0.25")
-    for xi, level, name in zip(x[1:-1], levels, names):
-        ax.text(xi, level * scale, f"×{factors[name]:.2f}", ha="center", va="bottom", fontsize=8)
-    ax.text(x[-1], levels[-1] * scale, f"{levels[-1] * scale:.1f}{'%' if percent else ''}", ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(x, [start_label, *names, end_label], rotation=35, ha="right")
-    ax.set_ylabel("% of peak" if percent else "fraction of peak")
+    pal = sns.color_palette(PALETTE)
+    y = np.arange(len(names) + 2)
+    ax.barh(y[0], scale, color="0.55")
+    ax.barh(y[1:-1], levels * scale, color=pal[0])
+    ax.barh(y[1:-1], (before - levels) * scale, left=levels * scale, color=pal[3], alpha=0.8)
+    ax.barh(y[-1], levels[-1] * scale, color="0.25")
+    for yi, b, name in zip(y[1:-1], before, names):
+        ax.text(b * scale, yi, f" ×{factors[name]:.2f}", va="center", fontsize=7)
+    ax.text(levels[-1] * scale, y[-1], f" {levels[-1] * scale:.1f}{'%' if percent else ''}", va="center", fontsize=8,
+            fontweight="bold")
+    ax.set_yticks(y, [start_label, *names, end_label], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, scale * 1.08)
+    ax.set_xlabel("% of peak" if percent else "fraction of peak")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from analysis.catalog import Cluster
 from analysis.errors import InputError
-from analysis.params import Spec
+from analysis.params import Spec, require_keys
 
 #: Epoch AI's chip-to-server power multiplier for NVIDIA GPUs: DGX H100 10.2 kW / 8 GPUs / 0.7 kW.
 EPOCH_SERVER_OVERHEAD = 10.2 / 8 / 0.7
@@ -280,10 +280,7 @@ class PowerResult:
 
 
 def _values(values: dict) -> dict:
-    missing = [k for k in PARAMETERS if k not in values]
-    if missing:
-        raise InputError(f"power.{missing[0]}: missing; the power section takes {', '.join(PARAMETERS)}")
-    return values
+    return require_keys("power", values, PARAMETERS)
 
 
 def cluster_power(cluster: Cluster, values: dict, load_fraction=None) -> PowerResult:
