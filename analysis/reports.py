@@ -57,6 +57,7 @@ class ReportResult:
     ipynb: str | None = None
     error: str | None = None
     metrics: dict = field(default_factory=dict)
+    title: str = ""
 
 
 # --------------------------------------------------------------------------- discovery
@@ -175,13 +176,14 @@ def run_one(job: ReportJob) -> ReportResult:
         _write_atomic(final_html, body)
         os.replace(tmp_ipynb, final_ipynb)
         metrics = read_metrics(nb)
+        title = notebook_title(nb, stem)
     except Exception as exc:  # noqa: BLE001
         tmp_ipynb.unlink(missing_ok=True)
         final_html.unlink(missing_ok=True)
         return ReportResult(job.scenario, job.notebook, "FAILED", time.perf_counter() - started,
                             error=f"HTML export: {type(exc).__name__}: {exc}"[:500])
     return ReportResult(job.scenario, job.notebook, "ok", time.perf_counter() - started,
-                        final_html.name, final_ipynb.name, None, metrics)
+                        final_html.name, final_ipynb.name, None, metrics, title)
 
 
 # --------------------------------------------------------------------------- manifest and index
@@ -214,17 +216,25 @@ def build_manifest(results: list[ReportResult], scenarios: list[tuple[str, str]]
         "started_utc": started,
         "commit": _git_commit(),
         "packages": _versions(),
-        "scenarios": {name: {"argument": arg, "hash": load_scenario(arg).hash} for name, arg in scenarios},
+        "scenarios": {name: {"argument": arg, "hash": sc.hash, "title": sc.title, "cluster": sc.cluster.id}
+                      for name, arg in scenarios for sc in [load_scenario(arg)]},
         "data_files": {str(p.relative_to(PROJ_ROOT)): _sha256(p) for p in sorted(DATA_DIR.rglob("*")) if p.is_file()},
         "reports": [asdict(r) for r in results],
     }
 
 
+def _compact(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    magnitude = abs(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if magnitude >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:,.0f}" if magnitude >= 1e4 else f"{value:.3g}"
+
+
 def _metric_text(metrics: dict, limit: int = 4) -> str:
-    parts = []
-    for key, value in list(metrics.items())[:limit]:
-        parts.append(f"{key} = {value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{key} = {value}")
-    return "; ".join(parts)
+    return "; ".join(f"{key} = {_compact(value)}" for key, value in list(metrics.items())[:limit])
 
 
 def render_index(manifest: dict) -> str:
@@ -236,12 +246,14 @@ def render_index(manifest: dict) -> str:
     for name, info in manifest["scenarios"].items():
         rows = []
         for r in (r for r in reports if r["scenario"] == name):
-            link = f'<a href="{esc(name)}/{esc(r["html"])}">{esc(Path(r["notebook"]).stem)}</a>' if r["html"] else esc(Path(r["notebook"]).stem)
+            label = esc(Path(r["notebook"]).stem) + (f'<br><span class="meta">{esc(r["title"])}</span>' if r.get("title") else "")
+            link = f'<a href="{esc(name)}/{esc(r["html"])}">{label}</a>' if r["html"] else label
             nb_link = f' (<a href="{esc(name)}/{esc(r["ipynb"])}">ipynb</a>)' if r["ipynb"] else ""
             status = '<span class="ok">ok</span>' if r["status"] == "ok" else '<span class="failed">FAILED</span>'
             detail = esc(r["error"] or "") if r["status"] != "ok" else esc(_metric_text(r["metrics"]))
             rows.append(f"<tr><td>{link}{nb_link}</td><td>{status}</td><td>{r['seconds']:.1f} s</td><td>{detail}</td></tr>")
-        sections.append(f'<h2 id="{esc(name)}">{esc(name)}</h2><p class="hash">scenario hash <code>{esc(info["hash"])}</code></p>'
+        sections.append(f'<h2 id="{esc(name)}">{esc(name)}</h2><p>{esc(info.get("title", ""))}</p>'
+                        f'<p class="hash">cluster <code>{esc(info.get("cluster", ""))}</code>, scenario hash <code>{esc(info["hash"])}</code></p>'
                         f"<table><thead><tr><th>report</th><th>status</th><th>run time</th><th>headline / error</th></tr></thead>"
                         f"<tbody>{''.join(rows)}</tbody></table>")
     summary = f"{len(reports) - failed} of {len(reports)} reports ok" + (f", <span class='failed'>{failed} FAILED</span>" if failed else "")
