@@ -336,26 +336,27 @@ def model(model_id: str) -> dict:
     return dict(models[model_id])
 
 
-# --------------------------------------------------------------------------- sourced reference tables
-def load_reference_table(name: str, required: tuple[str, ...] = ("source",)) -> pd.DataFrame:
-    """A small sourced CSV from ``data/`` (published figures to compare against); every row
-    must have each column in ``required`` filled."""
-    path = DATA_DIR / name
-    if not path.exists():
-        raise InputError(f"{_where(path)}: file not found")
-    df = pd.read_csv(path)
-    for column in required:
-        if column not in df.columns:
-            raise InputError(f"{_where(path)}: missing column {column!r}")
-        empty = df[column].isna() | (df[column].astype(str).str.strip() == "")
-        if empty.any():
-            raise InputError(f"{_where(path)} row {int(empty.idxmax()) + 2} column {column!r}: empty; every row needs it")
-    return df
+# --------------------------------------------------------------------------- published utilization figures
+UTILIZATION_REFERENCE_COLUMNS = (
+    Column("label"), Column("utilization", Spec("fraction of peak", min=0, min_inclusive=False, max=1)), Column("basis"),
+    Column("source"), Column("date"), Column("confidence"),
+)
+
+
+def load_utilization_references(path: Path | str | None = None) -> pd.DataFrame:
+    """Published utilization observations (fraction of peak that became model FLOPs) with basis
+    and source (``data/utilization_references.csv``), indexed by label; a utilization outside
+    (0, 1] or a row without a source is rejected."""
+    file = Path(path or DATA_DIR / "utilization_references.csv")
+    if not file.exists():
+        raise InputError(f"{_where(file)}: file not found")
+    table = validate_table(pd.read_csv(file, dtype={"date": str}), UTILIZATION_REFERENCE_COLUMNS, file, key="label")
+    return table.set_index("label", drop=False)
 
 
 def observed_utilization() -> dict:
     """The reported xAI figure (~11% MFU, whole fleet, basis unstated) from data/utilization_references.csv."""
-    table = load_reference_table("utilization_references.csv", ("label", "utilization", "source", "date"))
+    table = load_utilization_references()
     row = table[table["label"].str.startswith("xAI")].iloc[0]
     return {"value": float(row["utilization"]), "label": row["label"], "basis": row["basis"], "source": row["source"],
             "date": row["date"]}

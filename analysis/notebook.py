@@ -55,12 +55,14 @@ def setup(scenario: str, show_parameters: bool = True) -> Scenario:
                       f"scenario hash `{sc.hash}`)"))
     if show_parameters:
         table = sc.table()
-        if len(table):
-            shown = table[table["set_by_scenario"]] if table["set_by_scenario"].any() else table.head(0)
+        shown = table[table["set_by_scenario"]]
+        if len(shown):
             _display(Markdown(f"Parameters set by this scenario ({len(shown)} of {len(table)}; the rest are the sourced "
                               "defaults in `data/parameters/`, listed under *Assumptions* at the end):"))
-            if len(shown):
-                _display(shown.drop(columns="set_by_scenario").set_index("parameter"))
+            _display(shown.drop(columns="set_by_scenario").set_index("parameter"))
+        else:
+            _display(Markdown(f"This scenario uses the sourced defaults of all {len(table)} parameters "
+                              "(`data/parameters/`, listed with their sources under *Assumptions* at the end)."))
     return sc
 
 

@@ -406,11 +406,6 @@ def section_draws(draws: dict, section: str) -> dict:
 
 
 def load_utilization_references() -> pd.DataFrame:
-    """Published utilization observations (fraction of peak that became model FLOPs) with
-    basis and source (``data/utilization_references.csv``), indexed by label."""
-    from analysis.catalog import Column, validate_table
-    from analysis.paths import DATA_DIR
-    path = DATA_DIR / "utilization_references.csv"
-    columns = (Column("label"), Column("utilization", Spec("fraction", min=0, min_inclusive=False, max=1)), Column("basis"),
-               Column("source"), Column("date"), Column("confidence"))
-    return validate_table(pd.read_csv(path, dtype={"date": str}), columns, path, key="label").set_index("label", drop=False)
+    """Published utilization observations; see :func:`analysis.catalog.load_utilization_references`."""
+    from analysis.catalog import load_utilization_references as load
+    return load()

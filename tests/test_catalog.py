@@ -119,3 +119,14 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     path.write_text("a: [1, 2\nb: 3\n")
     with pytest.raises(InputError, match=r"bad.yaml line \d+: not valid YAML"):
         catalog.read_yaml(path)
+
+
+def test_utilization_references_reject_impossible_values(tmp_path):
+    table = catalog.load_utilization_references()
+    assert catalog.observed_utilization()["value"] == 0.11 and (table["utilization"] <= 1).all()
+    broken = pd.read_csv(catalog.DATA_DIR / "utilization_references.csv", dtype=str)
+    broken.loc[0, "utilization"] = "1.1"
+    path = tmp_path / "utilization_references.csv"
+    broken.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"row 2 .*'utilization': 1.1 is above 1"):
+        catalog.load_utilization_references(path)
