@@ -285,6 +285,8 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
     if not paths:
         raise InputError(f"notebooks: no .ipynb found in {notebook_dir}")
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.glob("*/.*.partial*"):  # from an earlier run that was interrupted
+        leftover.unlink()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     work = [ReportJob(name, arg, p.name, str(out), timeout_s, dict(extra_parameters or {}), str(notebook_dir))
             for name, arg in resolved for p in paths]

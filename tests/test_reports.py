@@ -27,6 +27,7 @@ def test_failing_notebook_is_marked_and_others_still_run(tmp_path):
     # a stale success from an earlier run must not survive a failure now
     (out / "colossus1").mkdir(parents=True)
     (out / "colossus1" / "b_bad.html").write_text("old")
+    (out / "colossus1" / ".a_good.partial.ipynb").write_text("interrupted")
     lines = []
     results = reports.run_reports(["colossus1"], out_dir=out, jobs=1, notebook_dir=notebooks,
                                   echo=lambda *a, **k: lines.append(" ".join(map(str, a))))
