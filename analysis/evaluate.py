@@ -52,8 +52,8 @@ class EvaluateResult:
             ("Break-even lease rate (lease = keep)", e["break_even_lease_usd_per_gpu_hour"],
              e["break_even_lease_usd_per_gpu_hour_p05"], e["break_even_lease_usd_per_gpu_hour_p95"],
              f"$/GPU-hour (S-1 implies {e['lease_usd_per_gpu_hour']:.2f})", "33_lease_vs_rebuild"),
-            ("Lessee's cost per million output tokens at the lease rate", inf["usd_per_million_tokens"], np.nan, np.nan,
-             "$ per million tokens", "32_inference"),
+            ("Lessee's cost per million output tokens at the lease rate", inf["usd_per_million_tokens"],
+             inf["usd_per_million_tokens_p05"], inf["usd_per_million_tokens_p95"], "$ per million tokens", "32_inference"),
         ]
         return pd.DataFrame(rows, columns=["figure", "value", "p05", "p95", "unit", "report"]).set_index("figure")
 
@@ -134,6 +134,11 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
             "npv_usd", "irr", "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
             "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "npv_lease_minus_keep_usd", "best_option", "horizon_months")},
     }
+    draws_inf = {k.split(".", 1)[1]: v for k, v in sc.sample(mc_draws, seed).items() if k.startswith("inference.")}
+    fleet_mc = inference.fleet_draws(sc.cluster, draws_inf)
+    out["inference"]["usd_per_million_tokens_p05"], out["inference"]["usd_per_million_tokens_p95"] = \
+        _q(fleet_mc["usd_per_million_output_tokens"])
+    out["inference"]["tokens_per_s_p05"], out["inference"]["tokens_per_s_p95"] = _q(fleet_mc["tokens_per_s"])
     gap_low, gap_high = _q(options_mc.npv_lease_minus_keep_usd)
     be_low, be_high = _q(options_mc.break_even_lease_usd_per_gpu_hour)
     out["economics"].update({"monte_carlo_draws": mc_draws, "p_lease_beats_keep": mc["p_lease_beats_keep"],

@@ -252,12 +252,14 @@ def best_replica(spec: GpuSpec, values: dict, scale_out_gb_s_per_gpu: float | No
     size with the most tokens/s per GPU (sizes whose weights do not fit give zero). Returns the
     throughput at the chosen size, the size (array) and the serving precision."""
     precision = serving_precision(spec, values["weight_precision"])
-    sizes = np.array([s for s in REPLICA_SIZES if s <= values["max_gpus_per_replica"]], float)
+    largest = np.asarray(values["max_gpus_per_replica"], float)
+    sizes = np.array([s for s in REPLICA_SIZES if s <= largest.max()], float)
     kwargs = _model_kwargs(values)
     kwargs = {k: (np.asarray(v)[..., None] if not isinstance(v, str) else v) for k, v in kwargs.items()}
     grid = replica_throughput(**kwargs, gpus_per_replica=sizes, weight_bytes_per_param=PRECISION_BYTES[precision],
                               **_gpu_kwargs(spec, precision, scale_out_gb_s_per_gpu))
-    best = np.argmax(grid.tokens_per_s_per_gpu, axis=-1)
+    allowed = sizes <= largest[..., None]                    # per draw, when the largest size varies
+    best = np.argmax(np.where(allowed, grid.tokens_per_s_per_gpu, -1.0), axis=-1)
     pick = lambda a: np.take_along_axis(np.broadcast_to(a, grid.tokens_per_s_per_gpu.shape), best[..., None], axis=-1)[..., 0]
     chosen = Throughput(**{f: pick(getattr(grid, f)) for f in Throughput.__dataclass_fields__})
     return chosen, sizes[best], precision
@@ -754,3 +756,18 @@ def calibration_sweep(input_tokens, grid=None) -> pd.DataFrame:
     """:func:`calibrate` refitted at several assumed MLPerf mean prompt lengths (one row each)."""
     return pd.DataFrame([{"assumed_mean_prompt_tokens": float(i), **calibrate(grid=grid, input_tokens=i)}
                          for i in input_tokens]).set_index("assumed_mean_prompt_tokens")
+
+
+def fleet_draws(cluster: Cluster, values: dict) -> dict:
+    """Fleet tokens/s and cost per million output tokens for ``values`` that may hold arrays of
+    Monte Carlo draws (``Scenario.sample``); the same arithmetic as :func:`fleet_capacity`,
+    vectorized over the draws (pools and replica sizes are the only loops)."""
+    total = 0.0
+    for pool in cluster.pools:
+        thr, size, _ = best_replica(pool.gpu, values, pool.scale_out_gb_s_per_gpu.value)
+        per_gpu = np.asarray(thr.tokens_per_s_per_gpu, float)
+        replicas = np.where(per_gpu > 0, np.floor(pool.gpus / np.asarray(size, float)), 0.0)
+        total = total + replicas * np.asarray(thr.tokens_per_s_per_replica, float)
+    lease, load = np.asarray(values["lease_usd_per_gpu_hour"], float), np.asarray(values["load_factor"], float)
+    cost = usd_per_million_tokens(lease * cluster.gpus, total * load)
+    return {"tokens_per_s": total, "usd_per_million_output_tokens": cost}

@@ -217,3 +217,18 @@ def test_cli_json_and_errors(tmp_path):
         r = run_cli(*args)
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_fleet_draws_match_fleet_capacity_and_vectorize():
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario("colossus1")
+    central = sc.values("inference")
+    point = inf.fleet_capacity(sc.cluster, central)
+    same = inf.fleet_draws(sc.cluster, central)
+    assert float(same["tokens_per_s"]) == pytest.approx(point.tokens_per_s)
+    assert float(same["usd_per_million_output_tokens"]) == pytest.approx(point.usd_per_million_output_tokens)
+    draws = {k.split(".", 1)[1]: v for k, v in sc.sample(300, 1).items() if k.startswith("inference.")}
+    many = inf.fleet_draws(sc.cluster, draws)
+    assert many["tokens_per_s"].shape == (300,) and np.all(many["tokens_per_s"] >= 0)
+    assert np.quantile(many["usd_per_million_output_tokens"], 0.05) < point.usd_per_million_output_tokens
