@@ -175,75 +175,96 @@ def _aware_tokens_per_gpu(batch, gpus, peak, grid):
 
 def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grids=None) -> dict:
     """The vectorized chain. ``job``/``hetero``/``good`` are section values (scalars or arrays
-    of draws); ``gpus`` overrides the pool counts (shape ``(..., pools)``). Returns factor
-    arrays (in waterfall order, step factors aggregated as ``"step model"``) and totals."""
+    of draws); ``gpus`` overrides the pool counts (shape ``(..., pools)``); ``grids`` reuses
+    precomputed ``(own, common)`` MFU grids. Returns the factor arrays in waterfall order (the
+    step model aggregated as ``"step model (best pool)"``), their product ``value`` against the
+    job precision's dense peak, ``value_other`` against the other peak, and the operating point."""
     precision, split = job["precision"], job["split"]
     peak, other_peak, _ = _peaks(cluster, precision)
     n = np.asarray([p.gpus for p in cluster.pools], float) if gpus is None else np.asarray(gpus, float)
-    batch = np.asarray(job["global_batch_tokens"], float)
-    shape = np.broadcast_shapes(n.shape[:-1], batch.shape, *(np.shape(v) for v in hetero.values()),
-                                *(np.shape(v) for v in good.values() if not isinstance(v, str)), np.shape(job["step_mfu_multiplier"]))
+    shape = np.broadcast_shapes(n.shape[:-1], np.shape(job["global_batch_tokens"]), np.shape(job["step_mfu_multiplier"]),
+                                np.shape(job["max_job_gpus"]), *(np.shape(v) for v in hetero.values()),
+                                *(np.shape(v) for v in good.values() if not isinstance(v, str)))
     n = np.broadcast_to(n, shape + n.shape[-1:])
-    batch = np.broadcast_to(batch, shape)
     own, common = grids if grids is not None else (mfu_grid(cluster, job["model"], precision, False),
                                                     mfu_grid(cluster, job["model"], precision, True))
+    running, jobs, tokens = _job_layout(split, n, np.broadcast_to(np.asarray(job["global_batch_tokens"], float), shape),
+                                        good, job["max_job_gpus"], peak, own)
+    mult = np.asarray(job["step_mfu_multiplier"], float)[..., None]
+    mfu_own, mfu_common = interpolate_mfu(own, tokens) * mult, interpolate_mfu(common, tokens) * mult
+    weight = running * peak / (running * peak).sum(axis=-1, keepdims=True)     # share of the running peak, by pool
+    factors = _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, shape)
+    reliability, gp = _reliability_factors(split, n, jobs, running, weight * mfu_own, hetero, good)
+    factors.update(reliability)
+    factors = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in factors.items()}
+    value = np.prod(list(factors.values()), axis=0)
+    other = value * (n * peak).sum(axis=-1) / (n * other_peak).sum(axis=-1)
+    job_gpus = running if split == "islands" else running.sum(axis=-1)
+    return {"factors": factors, "value": value, "value_other": other, "tokens_per_gpu": tokens, "mfu_own": mfu_own,
+            "mfu_common": mfu_common, "job_gpus": job_gpus, "goodput": gp}
+
+
+def _job_layout(split, n, batch, good, max_job_gpus, peak, own_grid):
+    """GPUs running per pool in one job, the number of equal jobs side by side, and tokens per
+    GPU per step. Spares, repair and fragmentation leave GPUs idle; a job larger than
+    ``max_job_gpus`` is split into equal jobs, each training at the full global batch."""
     sched = goodput.scheduling_goodput(good["spare_fraction"], good["repair_fraction"], good["fragmentation_fraction"])
-    running = n * np.asarray(sched)[..., None]                   # GPUs in jobs, by pool
-    cap = np.asarray(job["max_job_gpus"], float)[..., None]
+    running = n * np.asarray(sched)[..., None]
     per_job = running if split == "islands" else running.sum(axis=-1, keepdims=True)
-    jobs = np.maximum(1.0, np.ceil(per_job / cap - 1e-9))        # equal jobs side by side, each at the global batch
+    jobs = np.maximum(1.0, np.ceil(per_job / np.asarray(max_job_gpus, float)[..., None] - 1e-9))
     running = running / jobs
-    if split == "islands":
-        tokens = batch[..., None] / running                       # each pool trains its own job at the same global batch
-    elif split == "aware":
-        tokens = _aware_tokens_per_gpu(batch, running, peak, own)
-    else:
+    if split == "islands":        # each pool trains its own job at the same global batch
+        tokens = batch[..., None] / running
+    elif split == "aware":        # per-GPU batch in proportion to each type's speed
+        tokens = _aware_tokens_per_gpu(batch, running, peak, own_grid)
+    else:                         # the same batch on every GPU
         tokens = np.broadcast_to(batch[..., None] / running.sum(axis=-1, keepdims=True), running.shape)
-    mult = np.asarray(job["step_mfu_multiplier"], float)
-    mfu_own = interpolate_mfu(own, tokens) * mult[..., None]
-    mfu_common = interpolate_mfu(common, tokens) * mult[..., None]
-    weight = running * peak / (running * peak).sum(axis=-1, keepdims=True)
+    return running, jobs, tokens
+
+
+def _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, shape) -> dict:
+    """Step model of the best pool, then what mixing GPU types costs under the split."""
     best = mfu_own.max(axis=-1)
     mix_own = (weight * mfu_own).sum(axis=-1)                      # peak-weighted MFU, each pool at its own limits
     factors = {"step model (best pool)": best, "pool mix": _safe_ratio(mix_own, best)}
-    if split in ("uniform", "aware"):
-        mix_common = (weight * mfu_common).sum(axis=-1)
-        rate = mfu_common * peak                                  # useful FLOP/s per GPU, by pool, common layout
-        uniform = {"memory and NVLink-domain limits": _safe_ratio(mix_common, mix_own),
-                   "pacing by slowest GPU type": _safe_ratio(running.sum(axis=-1) * rate.min(axis=-1), (running * rate).sum(axis=-1))}
-        factors.update(uniform)
-    if split == "aware":
-        rate = mfu_own * peak
-        aware = {"memory and NVLink-domain limits": np.ones(shape), "pacing by slowest GPU type": np.ones(shape),
-                 "split granularity": np.where(rate.min(axis=-1) > 0, heterogeneity.granularity_efficiency(
-                     np.broadcast_to(np.asarray(hetero["aware_work_units"], float), shape), np.maximum(rate, 1e-30)), 0.0),
-                 "aware planning": np.broadcast_to(np.asarray(hetero["aware_planning_efficiency"], float), shape)}
-        # the planner also considers the uniform plan and keeps whichever is faster (per draw)
-        use_aware = np.prod(list(aware.values()), axis=0) >= np.prod(list(uniform.values()), axis=0)
-        factors.update({k: np.where(use_aware, v, uniform.get(k, 1.0)) for k, v in aware.items()})
-    job_gpus = running.sum(axis=-1) if split != "islands" else running
-    per_pool = _with_pool_axis if split == "islands" else (lambda d: d)   # islands: one job per pool (last axis)
-    h = per_pool(hetero)
+    if split == "islands":
+        return factors
+    rate = mfu_common * peak                                      # useful TFLOP/s per GPU under the common layout
+    uniform = {"memory and NVLink-domain limits": _safe_ratio((weight * mfu_common).sum(axis=-1), mix_own),
+               "pacing by slowest GPU type": np.nan_to_num(heterogeneity.pacing_factor(running, rate))}
+    if split == "uniform":
+        return {**factors, **uniform}
+    rate = mfu_own * peak                                         # aware: each type keeps its own layout
+    units = np.broadcast_to(np.asarray(hetero["aware_work_units"], float), shape)
+    aware = {"memory and NVLink-domain limits": np.ones(shape), "pacing by slowest GPU type": np.ones(shape),
+             "split granularity": np.where(rate.min(axis=-1) > 0,
+                                           heterogeneity.granularity_efficiency(units, np.maximum(rate, 1e-30)), 0.0),
+             "aware planning": np.broadcast_to(np.asarray(hetero["aware_planning_efficiency"], float), shape)}
+    # the planner also considers the uniform plan and keeps whichever is faster (per draw)
+    use_aware = np.prod(list(aware.values()), axis=0) >= np.prod(list(uniform.values()), axis=0)
+    return {**factors, **{k: np.where(use_aware, v, uniform.get(k, 1.0)) for k, v in aware.items()}}
+
+
+def _reliability_factors(split, n, jobs, running, useful, hetero, good):
+    """Straggler tail, scheduling and goodput factors of the job(s), and the GoodputResult. Islands run one job per pool; their
+    factors are weighted by each pool's share of the useful FLOPs (product of means ~ mean of
+    products, to well under a point since the factors are close to one another)."""
+    islands = split == "islands"
+    h = _with_pool_axis(hetero) if islands else hetero
+    job_gpus = running if islands else running.sum(axis=-1)
     straggle = heterogeneity.straggler_factor(job_gpus / 8.0, h["slow_host_fraction"], h["slow_host_slowdown"],
                                               h["straggler_mitigation"])
-    gp = goodput.from_scenario_values(per_pool(good), n / jobs if split == "islands" else (n / jobs).sum(axis=-1))
+    gp = goodput.from_scenario_values(_with_pool_axis(good) if islands else good, n / jobs if islands else (n / jobs).sum(axis=-1))
     runtime = {k: np.asarray(gp.factors[k], float) for k in ("checkpoint", "lost_work", "restart", "planned_maintenance")}
-    if split == "islands":                                        # per-pool jobs: throughput-weighted means
-        useful = weight * mfu_own
+    if islands:
         w = useful / np.maximum(useful.sum(axis=-1, keepdims=True), 1e-30)
         straggle = (w * straggle).sum(axis=-1)
         runtime = {k: (w * v).sum(axis=-1) for k, v in runtime.items()}
-    factors["straggler tail"] = straggle
+    factors = {"straggler tail": straggle}
     for name, key in (("spares", "spare_fraction"), ("repair", "repair_fraction"), ("fragmentation", "fragmentation_fraction")):
         factors[f"scheduling: {name}"] = 1.0 - np.asarray(good[key], float)
-    for k, v in runtime.items():
-        factors[f"goodput: {k.replace('_', ' ')}"] = v
-    factors = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in factors.items()}
-    value = np.prod(list(factors.values()), axis=0)
-    total_peak = (n * peak).sum(axis=-1)
-    other = value * total_peak / (n * other_peak).sum(axis=-1)
-    return {"factors": factors, "value": value, "value_other": other, "tokens_per_gpu": tokens, "mfu_own": mfu_own,
-            "mfu_common": mfu_common, "goodput": gp, "job_gpus": job_gpus}
+    factors.update({f"goodput: {k.replace('_', ' ')}": v for k, v in runtime.items()})
+    return factors, gp
 
 
 def _with_pool_axis(values: dict) -> dict:
