@@ -59,6 +59,28 @@ def test_notebook_runs_and_records_metrics(executed, path):
     assert all(v is None or isinstance(v, (int, float, str)) for v in metrics.values())
 
 
+@pytest.mark.slow
+def test_recorded_figures_are_plausible_and_agree_across_reports(executed):
+    """The same function gives the same number in every report that shows it."""
+    out, results = executed
+    m = {stem: r.metrics for stem, r in results.items()}
+    assert m["00_cluster_overview"]["gpus"] == 230_000
+    assert m["00_cluster_overview"]["peak_eflops_bf16_dense"] == pytest.approx(272.8)
+    u = m["20_utilization"]
+    assert 0 < u["utilization_p05"] <= u["utilization_p50"] <= u["utilization_p95"] < 1
+    assert u["utilization_colossus1-aware"] >= u["utilization_colossus1"]
+    assert 0.30 <= u["utilization_llama3-16k"] <= 0.42
+    assert m["01_executive_summary"]["utilization"] == pytest.approx(u["utilization"])
+    assert m["30_power"]["utilization_bf16"] == pytest.approx(u["utilization"])
+    assert m["01_executive_summary"]["break_even_lease_usd_per_gpu_hour"] == pytest.approx(
+        m["33_lease_vs_rebuild"]["break_even_lease_usd_per_gpu_hour"])
+    assert 0 <= m["01_executive_summary"]["p_lease_beats_keep"] <= 1
+    assert 0 < m["21_goodput"]["effective_training_time"] < 1
+    assert abs(m["30_power"]["facility_mw"] / 300 - 1) <= 0.25
+    assert m["10_step_model"]["calibration_mae_points"] <= 3 and m["10_step_model"]["calibration_max_abs_points"] <= 6
+    assert m["32_inference"]["mlperf_max_abs_error_pct"] <= 25
+
+
 class _Page(HTMLParser):
     def __init__(self):
         super().__init__()
