@@ -37,6 +37,7 @@ from analysis.training.step import Efficiency, step_model
 RUNS_PATH = DATA_DIR / "published_runs.csv"
 CALIBRATION_PATH = DATA_DIR / "calibration.yaml"
 REFERENCE_GPU = "A100"
+REFERENCE_STACK = "megatron-lm"
 
 # Fitted parameters: name -> (start, lower bound, upper bound, meaning). ``clock_fraction:<GPU>``
 # is the sustained tensor throughput of that GPU type relative to the reference GPU (A100 = 1).
@@ -46,6 +47,10 @@ FITTED = {
     "clock_fraction:H100": (0.85, 0.5, 1.0, "sustained tensor throughput of H100 SXM (700 W) relative to A100 on the same "
                             "kernels (power-capped clocks); MosaicML llm-foundry reports lower MFU on H100 than A100 for the "
                             "same stack (shared/reference/training_efficiency.md Sec. 1)"),
+    "stack_efficiency:deepspeed-2021": (0.85, 0.5, 1.0, "throughput of the 2021 DeepSpeed pipeline engine (MT-NLG, Smith et al. "
+                                        "2022) relative to Megatron-LM on the same model and hardware; only MT-NLG's runs inform "
+                                        "it (Megatron-LM 2021 Table 1 trains the same 530B model on the same Selene A100s about "
+                                        "23% faster per GPU)"),
 }
 
 # Fixed assumptions with their range and source (not fitted).
@@ -90,7 +95,7 @@ RUN_COLUMNS = ("id", "group", "include", "gpu", "gpus", "precision", "scale_out_
                "kv_heads", "ffn_hidden", "vocab", "seq_len", "experts", "top_k", "gated_ffn", "tp", "pp", "dp", "cp", "ep",
                "micro_batch", "global_batch", "interleave", "sequence_parallel", "recompute", "zero", "embedding_slots",
                "flash_attention", "overlap_grad_reduce", "overlap_tp_comm", "published_kind", "published_value",
-               "published_mfu_note", "source", "source_date", "assumptions")
+               "published_mfu_note", "source", "source_date", "assumptions", "software_stack")
 PUBLISHED_KINDS = ("mfu", "tflops_per_gpu_eq3", "iteration_s")
 BOOL_COLUMNS = ("include", "gated_ffn", "sequence_parallel", "flash_attention", "overlap_grad_reduce", "overlap_tp_comm")
 
@@ -171,6 +176,7 @@ class Calibration:
     metrics: dict = field(default_factory=dict)
     method: str = ""
     fitted_on: str = ""
+    stack_efficiency_by_stack: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -181,7 +187,16 @@ class Calibration:
         out = {k: v for k, v in self.values.items() if self.status.get(k) == "calibrated"}
         out.update({f"clock_fraction:{g}": v for g, v in self.clock_fraction_by_gpu.items()
                     if self.status.get(f"clock_fraction:{g}") == "calibrated"})
+        out.update({f"stack_efficiency:{k}": v for k, v in self.stack_efficiency_by_stack.items()
+                    if self.status.get(f"stack_efficiency:{k}") == "calibrated"})
         return out
+
+    def stack_efficiency(self, stack: str) -> float:
+        """Throughput of a software stack relative to Megatron-LM (1 for the reference stack)."""
+        if stack not in self.stack_efficiency_by_stack:
+            known = ", ".join(sorted(self.stack_efficiency_by_stack))
+            raise InputError(f"software_stack: unknown stack {stack!r}; known stacks are {known}")
+        return float(self.stack_efficiency_by_stack[stack])
 
     def clock_fraction(self, gpu_id: str) -> float:
         if gpu_id in self.clock_fraction_by_gpu:
@@ -200,7 +215,8 @@ class Calibration:
     def table(self) -> pd.DataFrame:
         """Every parameter with value, range, status (calibrated / assumption) and source."""
         rows = []
-        for key, value in list(self.values.items()) + [(f"clock_fraction:{g}", v) for g, v in self.clock_fraction_by_gpu.items()]:
+        for key, value in (list(self.values.items()) + [(f"clock_fraction:{g}", v) for g, v in self.clock_fraction_by_gpu.items()]
+                           + [(f"stack_efficiency:{k}", v) for k, v in self.stack_efficiency_by_stack.items()]):
             low, high = self.ranges.get(key, (None, None))
             rows.append({"parameter": key, "value": value, "low": low, "high": high, "status": self.status.get(key, "assumption"),
                          "source": self.sources.get(key, "")})
@@ -213,27 +229,34 @@ def default_calibration() -> Calibration:
     status, ranges, sources = {}, {}, {}
     for key, (value, low, high, source) in FIXED.items():
         values[key], status[key], ranges[key], sources[key] = value, "assumption", (low, high), source
-    clocks = {REFERENCE_GPU: 1.0}
+    clocks, stacks = {REFERENCE_GPU: 1.0}, {REFERENCE_STACK: 1.0}
     status[f"clock_fraction:{REFERENCE_GPU}"] = "assumption"
     sources[f"clock_fraction:{REFERENCE_GPU}"] = "reference GPU: its sustained-clock loss is inside gemm_efficiency_max"
+    status[f"stack_efficiency:{REFERENCE_STACK}"] = "assumption"
+    sources[f"stack_efficiency:{REFERENCE_STACK}"] = ("reference software stack (Megatron-LM and stacks as fast: MegaScale's "
+                                                      "Megatron-LM column, Meta's Llama 3 stack); the configuration search uses it")
     for key, (start, low, high, meaning) in FITTED.items():
         if key.startswith("clock_fraction:"):
             clocks[key.split(":", 1)[1]] = start
+        elif key.startswith("stack_efficiency:"):
+            stacks[key.split(":", 1)[1]] = start
         else:
             values[key] = start
         status[key], ranges[key], sources[key] = "start", (low, high), f"fit start: {meaning}"
-    return Calibration(values, clocks, status, ranges, sources)
+    return Calibration(values, clocks, status, ranges, sources, stack_efficiency_by_stack=stacks)
 
 
 def _with(cal: Calibration, params: dict) -> Calibration:
-    values, clocks = dict(cal.values), dict(cal.clock_fraction_by_gpu)
+    values, clocks, stacks = dict(cal.values), dict(cal.clock_fraction_by_gpu), dict(cal.stack_efficiency_by_stack)
     for key, value in params.items():
         if key.startswith("clock_fraction:"):
             clocks[key.split(":", 1)[1]] = float(value)
+        elif key.startswith("stack_efficiency:"):
+            stacks[key.split(":", 1)[1]] = float(value)
         else:
             values[key] = float(value)
     return Calibration(values, clocks, dict(cal.status), dict(cal.ranges), dict(cal.sources), dict(cal.metrics),
-                       cal.method, cal.fitted_on)
+                       cal.method, cal.fitted_on, stacks)
 
 
 # --------------------------------------------------------------------------- vectorized prediction over runs
@@ -248,12 +271,16 @@ def predict(runs: pd.DataFrame | None = None, calibration: Calibration | None = 
     runs = load_published_runs() if runs is None else runs
     calibration = calibration or load_calibration()
     configs = [run_config(row) for _, row in runs.iterrows()]
-    return _predict(_stack(configs), list(runs["gpu"]), calibration)
+    return _predict(_stack(configs), list(runs["gpu"]), calibration, list(runs["software_stack"]))
 
 
-def _predict(stacked: dict, gpu_ids: list[str], calibration: Calibration) -> dict:
-    clocks = np.array([calibration.clock_fraction(g) for g in gpu_ids])
-    efficiency = Efficiency(**calibration.values, clock_fraction=clocks)
+def _throughput_factors(calibration: Calibration, gpu_ids: list[str], stacks: list[str]) -> np.ndarray:
+    """Per run: the GPU type's sustained-clock fraction x the software stack's efficiency."""
+    return np.array([calibration.clock_fraction(g) * calibration.stack_efficiency(s) for g, s in zip(gpu_ids, stacks)])
+
+
+def _predict(stacked: dict, gpu_ids: list[str], calibration: Calibration, stacks: list[str]) -> dict:
+    efficiency = Efficiency(**calibration.values, clock_fraction=_throughput_factors(calibration, gpu_ids, stacks))
     return step_model(**stacked, efficiency=efficiency)
 
 
@@ -308,16 +335,17 @@ def _fit_params(runs: pd.DataFrame, start: Calibration, names: tuple[str, ...]) 
 
     included = runs[runs["include"]]
     stacked = _stack([run_config(row) for _, row in included.iterrows()])
-    gpu_ids = list(included["gpu"])
+    gpu_ids, stacks = list(included["gpu"]), list(included["software_stack"])
     published = np.array([published_mfu(row) for _, row in included.iterrows()])
     names = tuple(n for n in names if not n.startswith("clock_fraction:") or n.split(":", 1)[1] in set(gpu_ids))
+    names = tuple(n for n in names if not n.startswith("stack_efficiency:") or n.split(":", 1)[1] in set(stacks))
     x0 = np.array([FITTED[n][0] for n in names])
     lower = np.array([FITTED[n][1] for n in names])
     upper = np.array([FITTED[n][2] for n in names])
 
     def residuals(x):
         cal = _with(start, dict(zip(names, x)))
-        return (_predict(stacked, gpu_ids, cal)["mfu"] - published) * 100
+        return (_predict(stacked, gpu_ids, cal, stacks)["mfu"] - published) * 100
 
     solution = least_squares(residuals, x0, bounds=(lower, upper), x_scale="jac", method="trf", xtol=1e-10, ftol=1e-10)
     return dict(zip(names, (float(v) for v in solution.x)))
@@ -347,7 +375,7 @@ def fit(runs: pd.DataFrame | None = None, write: bool = False, with_loo: bool = 
     calibration = _with(Calibration(start.values, start.clock_fraction_by_gpu, status, ranges, sources, metrics,
                                     "scipy.optimize.least_squares (trf, bounds) on predicted - published MFU in points, "
                                     "fixed start values, all included runs at once",
-                                    _dt.date.today().isoformat()), params)
+                                    _dt.date.today().isoformat(), start.stack_efficiency_by_stack), params)
     table = error_table(calibration, runs)
     errors = table.loc[table["in_fit"], "error_points"]
     result = CalibrationResult(calibration, table, float(errors.abs().mean()), float(errors.abs().max()), n_runs, loo)
@@ -402,6 +430,8 @@ def write_calibration(result: CalibrationResult, path: Path | str | None = None)
         "parameters": {key: entry(key, value) for key, value in cal.values.items()},
         "clock_fraction_by_gpu": {gpu: entry(f"clock_fraction:{gpu}", value) for gpu, value in cal.clock_fraction_by_gpu.items()},
         "clock_fraction_aliases": {gpu: {"same_as": alias, "source": source} for gpu, (alias, source) in CLOCK_FRACTION_ALIASES.items()},
+        "stack_efficiency_by_stack": {stack: entry(f"stack_efficiency:{stack}", value)
+                                      for stack, value in cal.stack_efficiency_by_stack.items()},
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=120, allow_unicode=True))
     _load_cached.cache_clear()
@@ -437,8 +467,10 @@ def _load_cached(path: str) -> Calibration:
     for key, item in params.items():
         values[key] = read(key, item)
     clocks = {gpu: read(f"clock_fraction:{gpu}", item) for gpu, item in (doc.get("clock_fraction_by_gpu") or {}).items()}
+    stacks = {stack: read(f"stack_efficiency:{stack}", item)
+              for stack, item in (doc.get("stack_efficiency_by_stack") or {REFERENCE_STACK: {"value": 1.0, "source": "reference"}}).items()}
     return Calibration(values, clocks, status, ranges, sources, dict(doc.get("metrics") or {}), str(doc.get("method", "")),
-                       str(doc.get("fitted_on", "")))
+                       str(doc.get("fitted_on", "")), stacks)
 
 
 def load_calibration(path: Path | str | None = None) -> Calibration:
@@ -463,7 +495,9 @@ def prediction_interval(runs: pd.DataFrame | None = None, calibration: Calibrati
 
     values = {key: draw(key, value) for key, value in sorted(calibration.values.items())}
     clock_draws = {gpu: draw(f"clock_fraction:{gpu}", value) for gpu, value in sorted(calibration.clock_fraction_by_gpu.items())}
-    clocks = np.vstack([np.broadcast_to(clock_draws.get(gpu, calibration.clock_fraction(gpu)), (1, draws)) for gpu in runs["gpu"]])
+    stack_draws = {k: draw(f"stack_efficiency:{k}", v) for k, v in sorted(calibration.stack_efficiency_by_stack.items())}
+    clocks = np.vstack([np.broadcast_to(clock_draws.get(gpu, calibration.clock_fraction(gpu)) * stack_draws[stack], (1, draws))
+                        for gpu, stack in zip(runs["gpu"], runs["software_stack"])])
     stacked = {key: value[:, None] for key, value in _stack([run_config(row) for _, row in runs.iterrows()]).items()}
     out = step_model(**stacked, efficiency=Efficiency(**values, clock_fraction=clocks))
     q = np.quantile(out["mfu"], quantiles, axis=1)
