@@ -56,6 +56,10 @@ def test_notebook_runs_and_records_metrics(executed, path):
     assert nb.metadata["papermill"]["parameters"]["quick"] is True
     metrics = read_metrics(nb)
     assert metrics, "each notebook records its headline numbers with nbk.record"
+    stray = [o["data"]["text/plain"][:60] for c in nb.cells for o in c.get("outputs", [])
+             if o.get("output_type") == "execute_result" and "image/png" not in o.get("data", {})
+             and re.match(r"(Text\(|<matplotlib|\[<matplotlib|\(<Figure)", o["data"].get("text/plain", ""))]
+    assert not stray, f"stray object reprs in the report (end the cell with ';'): {stray}"
     assert all(v is None or isinstance(v, (int, float, str)) for v in metrics.values())
 
 
