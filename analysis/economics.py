@@ -805,3 +805,15 @@ def modelled_utilization(sc, colossus2: str = "colossus2", n_draws: int | None =
     islands = uncertainty.utilization_draws(sc, n_draws, seed, split="islands")
     return {"keep": bf16(uncertainty.utilization_draws(sc, n_draws, seed)), "islands": bf16(islands),
             "colossus2": bf16(uncertainty.utilization_draws(successor, n_draws, seed + 1))}
+
+
+def benchmark(seconds: float = 1.5) -> dict[str, float]:
+    """Monte Carlo draws per second of the three options' monthly cash flows and NPVs (Colossus 1,
+    20,000 draws a call; the utilization draws are computed once outside the timing)."""
+    from analysis.bench import throughput
+    from analysis.scenario import load_scenario
+
+    sc, draws = load_scenario("colossus1"), 20_000
+    utilization = modelled_utilization(sc, n_draws=draws, seed=0)
+    return {"economics_option_draws_per_s": throughput(
+        lambda: from_scenario(sc, n_draws=draws, seed=0, utilization_by_option=utilization), seconds, draws)}

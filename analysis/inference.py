@@ -771,3 +771,13 @@ def fleet_draws(cluster: Cluster, values: dict) -> dict:
     lease, load = np.asarray(values["lease_usd_per_gpu_hour"], float), np.asarray(values["load_factor"], float)
     cost = usd_per_million_tokens(lease * cluster.gpus, total * load)
     return {"tokens_per_s": total, "usd_per_million_output_tokens": cost}
+
+
+def benchmark(seconds: float = 1.5) -> dict[str, float]:
+    """Monte Carlo draws per second of the fleet capacity and cost per token (Colossus 1, 20,000 draws a call)."""
+    from analysis.bench import throughput
+    from analysis.scenario import load_scenario
+
+    sc, draws = load_scenario("colossus1"), 20_000
+    values = {k.split(".", 1)[1]: v for k, v in sc.sample(draws, 0).items() if k.startswith("inference.")}
+    return {"inference_fleet_draws_per_s": throughput(lambda: fleet_draws(sc.cluster, values), seconds, draws)}

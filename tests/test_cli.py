@@ -33,3 +33,12 @@ def test_unknown_scenario_and_cluster_exit_2(tmp_path):
 def test_argument_errors_exit_2():
     _one_line_error(run_cli("reports", "--jobs", "0"), "--jobs")
     _one_line_error(run_cli("frobnicate"), "invalid choice")
+
+
+def test_bench_reports_throughputs():
+    from analysis import bench
+
+    figures = bench.run(seconds=0.01)
+    assert {"step_model_configurations_per_s", "utilization_monte_carlo_draws_per_s", "inference_fleet_draws_per_s",
+            "economics_option_draws_per_s"} <= set(figures)
+    assert all(value > 0 for value in figures.values())
