@@ -97,3 +97,21 @@ def test_standardized_regression_recovers_known_coefficients():
     assert result.src["b"] == pytest.approx(-1 / np.sqrt(10.01), abs=0.01)
     assert abs(result.src["c"]) < 0.02 and result.r_squared > 0.99
     assert (result.src ** 2).sum() == pytest.approx(result.r_squared, abs=0.01)
+
+
+def test_factor_families_multiply_to_the_same_value(stand_in):
+    result = utilization.point(load_scenario("colossus1"))
+    groups = utilization.group_factors(result.factors)
+    assert list(groups) == list(utilization.FACTOR_GROUPS)
+    assert np.prod(list(groups.values())) == pytest.approx(result.value, rel=1e-12)
+    with pytest.raises(Exception, match="belongs to no loss family"):
+        utilization.group_factors({"cosmic rays": 0.9})
+
+
+def test_one_at_a_time_moves_utilization_the_right_way(stand_in):
+    table = uncertainty.utilization_one_at_a_time(load_scenario("colossus1"))
+    base = float(table["base"].iloc[0])
+    # a longer restart or a slower straggler hurts; a bigger batch helps (more tokens per GPU)
+    assert table.loc["goodput.restart_s", "high"] < base < table.loc["goodput.restart_s", "low"]
+    assert table.loc["job.global_batch_tokens", "high"] > base > table.loc["job.global_batch_tokens", "low"]
+    assert table.loc["heterogeneity.slow_host_slowdown", "high"] <= base
