@@ -32,6 +32,7 @@ from analysis.errors import InputError
 from analysis.paths import DATA_DIR, NOTEBOOK_DIR, PROJ_ROOT, REPORT_DIR, SCENARIO_DIR, TEMPLATE_DIR
 from analysis.scenario import load_scenario, scenario_names
 
+START_HERE = "01_executive_summary"   # linked first in the index, per scenario
 PACKAGES = ("numpy", "pandas", "matplotlib", "seaborn", "statsmodels", "numpy-financial", "papermill",
             "nbconvert", "nbformat", "ipykernel", "pyyaml")
 
@@ -257,6 +258,10 @@ def render_index(manifest: dict) -> str:
                         f"<table><thead><tr><th>report</th><th>status</th><th>run time</th><th>headline / error</th></tr></thead>"
                         f"<tbody>{''.join(rows)}</tbody></table>")
     summary = f"{len(reports) - failed} of {len(reports)} reports ok" + (f", <span class='failed'>{failed} FAILED</span>" if failed else "")
+    starts = [f'<li><a href="{esc(r["scenario"])}/{esc(r["html"])}">{esc(r["scenario"])}</a>: '
+              f'{esc(manifest["scenarios"][r["scenario"]].get("title", ""))}</li>'
+              for r in reports if r["html"] and Path(r["notebook"]).stem == START_HERE]
+    start_here = f"<h2>Start here: the executive summary of each scenario</h2><ul>{''.join(starts)}</ul>" if starts else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Cluster economics reports</title>
 <style>
@@ -269,6 +274,7 @@ th, td {{ border-bottom: 1px solid #ddd; padding: 0.35em 0.6em; text-align: left
 <h1>Cluster economics reports</h1>
 <p>{summary}. Generated {esc(manifest['generated_utc'])} from commit <code>{esc(str(manifest['commit']))}</code>.
 Machine-readable manifest: <a href="manifest.json">manifest.json</a>.</p>
+{start_here}
 {''.join(sections)}
 </body></html>
 """
