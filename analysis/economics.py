@@ -48,6 +48,7 @@ import pandas as pd
 from analysis.catalog import Cluster, gpu, gpu_ids, load_cluster
 from analysis.errors import InputError
 from analysis.params import Spec
+from analysis.serialize import plain as _plain
 
 HOURS_PER_MONTH = 365.25 * 24 / 12          # 730.5 h, as in the derived S-1 rate (reference Sec. 1f)
 SECONDS_PER_HOUR = 3600.0
@@ -328,14 +329,6 @@ def cash_flow_components(inputs: Mapping[str, Any]) -> dict[str, dict[str, np.nd
 
 def _net(components: dict[str, np.ndarray]) -> np.ndarray:
     return sum(components.values())
-
-
-def _plain(value):
-    array = np.asarray(value, dtype=float)
-    if array.ndim == 0:
-        v = float(array)
-        return v if np.isfinite(v) else None
-    return [(_plain(v)) for v in array]
 
 
 @dataclass

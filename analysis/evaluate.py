@@ -13,20 +13,7 @@ import pandas as pd
 from analysis import uncertainty, utilization
 from analysis.catalog import observed_utilization
 from analysis.scenario import Scenario, load_scenario
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
+from analysis.serialize import plain as _plain
 
 
 @dataclass

@@ -49,6 +49,7 @@ from analysis.catalog import Column, validate_table
 from analysis.errors import InputError
 from analysis.params import Spec
 from analysis.paths import DATA_DIR
+from analysis.serialize import plain as _plain
 
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0
@@ -101,16 +102,6 @@ def _out(a: np.ndarray):
     """0-d arrays back to Python floats; arrays unchanged."""
     a = np.asarray(a, dtype=float)
     return float(a) if a.ndim == 0 else a
-
-
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return float(value) if value.ndim == 0 else [float(v) for v in value.ravel()]
-    if isinstance(value, (np.floating, np.integer)):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 # --------------------------------------------------------------------------- data: reliability records

@@ -15,6 +15,7 @@ import pandas as pd
 from IPython.display import Markdown as _IPythonMarkdown
 
 from analysis.scenario import Scenario, load_scenario
+from analysis.serialize import plain as _plain
 
 METRICS_MIME = "application/vnd.cluster-economics.metrics+json"
 
@@ -72,14 +73,6 @@ def show_assumptions(sc: Scenario, sections: list[str] | None = None) -> pd.Data
     if sections:
         table = table[table["parameter"].str.split(".").str[0].isin(sections)]
     return table.set_index("parameter")
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def record(metrics: dict) -> dict:
