@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import uncertainty, utilization
 from analysis.catalog import observed_utilization
-from analysis.scenario import Scenario, load_scenario
+from analysis.scenario import Scenario, load_scenario, section_draws
 from analysis.serialize import plain as _plain
 
 
@@ -121,7 +121,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
             "npv_usd", "irr", "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
             "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "npv_lease_minus_keep_usd", "best_option", "horizon_months")},
     }
-    draws_inf = {k.split(".", 1)[1]: v for k, v in sc.sample(mc_draws, seed).items() if k.startswith("inference.")}
+    draws_inf = section_draws(sc.sample(mc_draws, seed), "inference")
     fleet_mc = inference.fleet_draws(sc.cluster, draws_inf)
     out["inference"]["usd_per_million_tokens_p05"], out["inference"]["usd_per_million_tokens_p95"] = \
         _q(fleet_mc["usd_per_million_output_tokens"])

@@ -776,8 +776,8 @@ def fleet_draws(cluster: Cluster, values: dict) -> dict:
 def benchmark(seconds: float = 1.5) -> dict[str, float]:
     """Monte Carlo draws per second of the fleet capacity and cost per token (Colossus 1, 20,000 draws a call)."""
     from analysis.bench import throughput
-    from analysis.scenario import load_scenario
+    from analysis.scenario import load_scenario, section_draws
 
     sc, draws = load_scenario("colossus1"), 20_000
-    values = {k.split(".", 1)[1]: v for k, v in sc.sample(draws, 0).items() if k.startswith("inference.")}
+    values = section_draws(sc.sample(draws, 0), "inference")
     return {"inference_fleet_draws_per_s": throughput(lambda: fleet_draws(sc.cluster, values), seconds, draws)}

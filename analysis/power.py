@@ -33,6 +33,7 @@ import pandas as pd
 from analysis.catalog import Cluster
 from analysis.errors import InputError
 from analysis.params import Spec, require_keys
+from analysis.scenario import section_draws  # noqa: F401  (notebooks call power.section_draws)
 
 #: Epoch AI's chip-to-server power multiplier for NVIDIA GPUs: DGX H100 10.2 kW / 8 GPUs / 0.7 kW.
 EPOCH_SERVER_OVERHEAD = 10.2 / 8 / 0.7
@@ -394,15 +395,6 @@ def explain_site_gap(result: PowerResult) -> str:
     return "\n".join(text)
 
 
-# --------------------------------------------------------------------------- helpers for notebooks
-def section_draws(draws: dict, section: str) -> dict:
-    """``{key: draws}`` of one section from :meth:`Scenario.sample` output (``{"section.key": array}``)."""
-    prefix = f"{section}."
-    out = {k[len(prefix):]: v for k, v in draws.items() if k.startswith(prefix)}
-    if not out:
-        raise InputError(f"section: {section!r} has no draws; sampled sections are "
-                         f"{', '.join(sorted({k.split('.', 1)[0] for k in draws}))}")
-    return out
 
 
 def load_utilization_references() -> pd.DataFrame:

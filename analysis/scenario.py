@@ -132,6 +132,16 @@ class Scenario:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def section_draws(draws: dict, section: str) -> dict:
+    """``{key: draws}`` of one section from :meth:`Scenario.sample` output (``{"section.key": array}``)."""
+    prefix = f"{section}."
+    out = {k[len(prefix):]: v for k, v in draws.items() if k.startswith(prefix)}
+    if not out:
+        raise InputError(f"section: {section!r} has no draws; sampled sections are "
+                         f"{', '.join(sorted({k.split('.', 1)[0] for k in draws}))}")
+    return out
+
+
 def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 

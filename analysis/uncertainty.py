@@ -20,6 +20,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from analysis import utilization
+from analysis.scenario import section_draws
 
 UTILIZATION_SECTIONS = ("job", "heterogeneity", "goodput")
 
@@ -34,11 +35,6 @@ def sample_inputs(sc, draws: int, seed: int = 0, sections=UTILIZATION_SECTIONS) 
     values = {k: v for k, v in sc.sample(draws, seed).items() if k.split(".")[0] in sections}
     counts = sample_pool_counts(sc.cluster, draws, np.random.default_rng([seed, 1]))
     return values, counts
-
-
-def _section(values: dict, name: str) -> dict:
-    prefix = f"{name}."
-    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
 
 
 @dataclass
@@ -71,10 +67,10 @@ def utilization_draws(sc, draws: int = 10_000, seed: int = 0, split: str | None 
     """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation);
     ``split`` overrides the scenario's ``job.split``."""
     values, counts = sample_inputs(sc, draws, seed)
-    job = _section(values, "job")
+    job = section_draws(values, "job")
     if split is not None:
         job["split"] = split
-    out = utilization.chain(sc.cluster, job, _section(values, "heterogeneity"), _section(values, "goodput"), gpus=counts)
+    out = utilization.chain(sc.cluster, job, section_draws(values, "heterogeneity"), section_draws(values, "goodput"), gpus=counts)
     varied = {k: v for k, v in values.items() if not isinstance(v, str) and np.ptp(v) > 0}
     if len(sc.cluster.pools) > 1 or np.ptp(counts) > 0:
         varied.update({f"gpus.{p.name}": counts[:, i] for i, p in enumerate(sc.cluster.pools) if np.ptp(counts[:, i]) > 0})
