@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.catalog import Cluster
+from analysis.catalog import Cluster, load_utilization_references  # noqa: F401  (re-exported for cost and notebooks)
 from analysis.errors import InputError
 from analysis.params import Spec, require_keys
 from analysis.scenario import section_draws  # noqa: F401  (notebooks call power.section_draws)
@@ -393,11 +393,3 @@ def explain_site_gap(result: PowerResult) -> str:
     text.append("GPU counts per type are themselves uncertain (see the cluster file's ranges), which moves every "
                 "estimate in proportion. No parameter was tuned to match the site figure.")
     return "\n".join(text)
-
-
-
-
-def load_utilization_references() -> pd.DataFrame:
-    """Published utilization observations; see :func:`analysis.catalog.load_utilization_references`."""
-    from analysis.catalog import load_utilization_references as load
-    return load()
