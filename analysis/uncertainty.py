@@ -76,8 +76,7 @@ def utilization_draws(sc, draws: int = 10_000, seed: int = 0, split: str | None 
         varied.update({f"gpus.{p.name}": counts[:, i] for i, p in enumerate(sc.cluster.pools) if np.ptp(counts[:, i]) > 0})
     outputs = pd.DataFrame({"utilization": out["value"], "utilization_other_denominator": out["value_other"],
                             **{f"factor: {k}": v for k, v in out["factors"].items()}})
-    denominator = "fp8 dense" if job["precision"] == "fp8" else "bf16 dense"
-    return UtilizationDraws(sc.name, denominator, pd.DataFrame(varied), outputs)
+    return UtilizationDraws(sc.name, utilization.denominator(job["precision"]), pd.DataFrame(varied), outputs)
 
 
 def what_must_be_true(inputs: pd.DataFrame, output: np.ndarray, observed: float, tolerance: float) -> pd.DataFrame:

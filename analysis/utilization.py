@@ -157,10 +157,16 @@ class UtilizationResult:
         return "\n".join(lines)
 
 
+def denominator(precision: str) -> str:
+    """The peak that divides MFU and utilization: the dense peak at the job's precision."""
+    return "fp8 dense" if precision == "fp8" else "bf16 dense"
+
+
 def _peaks(cluster: Cluster, precision: str) -> tuple[np.ndarray, np.ndarray, str]:
     bf16 = np.array([p.gpu.bf16_tflops_dense for p in cluster.pools], float)
     fp8 = np.array([p.gpu.fp8_tflops_dense for p in cluster.pools], float)
-    return (fp8, bf16, "bf16 dense") if precision == "fp8" else (bf16, fp8, "fp8 dense")
+    other = "bf16" if precision == "fp8" else "fp8"
+    return (fp8, bf16, denominator(other)) if precision == "fp8" else (bf16, fp8, denominator(other))
 
 
 def _aware_tokens_per_gpu(batch, gpus, peak, grid):
@@ -319,10 +325,9 @@ def point(sc, split: str | None = None) -> UtilizationResult:
                           "tokens_per_gpu_per_step": np.asarray(out["tokens_per_gpu"]).reshape(-1),
                           "mfu_own_limits": np.asarray(out["mfu_own"]).reshape(-1),
                           "mfu_common_limits": np.asarray(out["mfu_common"]).reshape(-1)})
-    denominator = "fp8 dense" if job["precision"] == "fp8" else "bf16 dense"
     ratio = float(out["value_other"]) / float(out["value"]) if float(out["value"]) > 0 else 0.0
     job_gpus = np.asarray(out["job_gpus"], float)
-    return UtilizationResult(sc.name if split is None else f"{sc.name} ({split} split)", job["split"], denominator, value,
+    return UtilizationResult(sc.name if split is None else f"{sc.name} ({split} split)", job["split"], denominator(job["precision"]), value,
                              value * ratio, other_name, factors, pools,
                              out["goodput"], job_gpus, float(job_gpus.max()))
 
