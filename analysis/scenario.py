@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import io
 from analysis.catalog import SAFE_ID, SAFE_ID_ALLOWED, Cluster, check_id, load_cluster, read_yaml, text_field
 from analysis.errors import InputError, clip, shown
 from analysis.params import Param, Spec, parse_param
@@ -171,7 +172,24 @@ def resolve_path(name_or_file: str | Path) -> Path:
 
 
 def parse_scenario(doc: dict, path: Path | None = None) -> Scenario:
-    """Validate a scenario mapping against the section specs and merge it over the defaults."""
+    """Validate a scenario mapping against the section specs and merge it over the defaults.
+
+    With ``path``, an error about the scenario's own keys starts with the file
+    (``my.yaml power.pue: 0.7 is below 1; ...``); errors in the files it refers to (a cluster,
+    data/gpus.csv) name those files instead."""
+    if path is None:
+        return _parse_scenario(doc, None)
+    try:
+        return _parse_scenario(doc, path)
+    except InputError as exc:
+        message = str(exc)
+        head = message.split(":", 1)[0]
+        if any(marker in head for marker in (".yaml", ".yml", ".csv", "/")):
+            raise
+        raise InputError(f"{io.where(path)} {message}") from None
+
+
+def _parse_scenario(doc: dict, path: Path | None) -> Scenario:
     if not isinstance(doc, dict):
         raise InputError(f"scenario: expected a mapping (key: value lines) at the top level, got {type(doc).__name__}")
     specs, base = section_specs(), defaults()
