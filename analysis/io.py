@@ -139,6 +139,8 @@ def load_yaml_text(text: str, name: str = "<text>"):
         raise InputError(f"{name}{at}: not valid YAML ({clip(problem, 120)})") from None
     except RecursionError:
         raise InputError(f"{name}: nested too deeply to be read") from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a timestamp that is no date, a 5000-digit integer
+        raise InputError(f"{name}: not valid YAML ({clip(exc, 120)})") from None
 
 
 def read_yaml(path: Path | str, max_bytes: int = MAX_INPUT_BYTES, mapping: bool = True):

@@ -36,6 +36,16 @@ def as_number(value: Any) -> Any:
     return value
 
 
+def _g(value) -> str:
+    """``value`` in ``:g`` format, also for integers beyond the float range (``1e+400``)."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        exponent = math.log10(abs(value))
+        whole = math.floor(exponent)
+        return f"{'-' if value < 0 else ''}{10 ** (exponent - whole):.6g}e+{whole}"
+
+
 @dataclass(frozen=True)
 class Param:
     """A sourced number with an optional plausible range [low, high]."""
@@ -108,14 +118,14 @@ class Spec:
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
-            number = math.copysign(math.inf, value)
+            number = math.inf if value > 0 else -math.inf
         if math.isnan(number) or (math.isinf(number) and isinstance(value, float)):
             raise InputError(f"{path}: {shown(value)} is not finite; expected {self.allowed()}")
         if number < self.lower or (number == self.lower and not self.min_inclusive):
             word = "below" if number < self.lower else "equal to"
-            raise InputError(f"{path}: {number:g} is {word} {self.lower:g}; expected {self.allowed()}")
+            raise InputError(f"{path}: {_g(value)} is {word} {self.lower:g}; expected {self.allowed()}")
         if number > self.upper:
-            raise InputError(f"{path}: {number:g} is above {self.upper:g}; expected {self.allowed()}")
+            raise InputError(f"{path}: {_g(value)} is above {self.upper:g}; expected {self.allowed()}")
         if self.integer and number != int(number):
             raise InputError(f"{path}: {shown(value)} is not an integer; expected {self.allowed()}")
         return value
