@@ -128,6 +128,8 @@ def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, ke
     Rows are numbered as data rows (header = row 1); a table without rows, a ``key`` with
     leading/trailing spaces and a repeated ``key`` are errors naming the file and the row."""
     where = _where(path)
+    if Path(path).is_file():  # tables read with pd.read_csv directly: a shifted row is still caught
+        io.check_csv_text(io.read_text(path), where)
     missing = [c.name for c in columns if c.name not in df.columns]
     if missing:
         raise InputError(f"{where}: missing column {shown(missing[0])}; required columns are {', '.join(c.name for c in columns)}")

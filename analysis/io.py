@@ -154,11 +154,9 @@ def read_yaml(path: Path | str, max_bytes: int = MAX_INPUT_BYTES, mapping: bool 
 
 
 # --------------------------------------------------------------------------- CSV
-def read_csv(path: Path | str, max_bytes: int = MAX_INPUT_BYTES, **kwargs) -> pd.DataFrame:
-    """A CSV file read safely: every line must have as many fields as the header; ``kwargs`` go to pandas."""
-    path = Path(path)
-    name = where(path)
-    text = read_text(path, max_bytes)
+def check_csv_text(text: str, name: str) -> list[str]:
+    """The header of CSV ``text`` after checking that every line has as many fields as the header
+    and that no column name repeats; errors name ``name`` and the line."""
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
@@ -178,6 +176,16 @@ def read_csv(path: Path | str, max_bytes: int = MAX_INPUT_BYTES, **kwargs) -> pd
     duplicates = sorted({c for c in header if header.count(c) > 1})
     if duplicates:
         raise InputError(f"{name}: column {shown(duplicates[0])} appears twice in the header; column names must be unique")
+    return header
+
+
+def read_csv(path: Path | str, max_bytes: int = MAX_INPUT_BYTES, **kwargs) -> pd.DataFrame:
+    """A CSV file read safely: every line must have as many fields as the header; ``kwargs`` go to
+    :func:`pandas.read_csv` (a drop-in for ``pd.read_csv(path, ...)``)."""
+    path = Path(path)
+    name = where(path)
+    text = read_text(path, max_bytes)
+    check_csv_text(text, name)
     try:
         return pd.read_csv(io.StringIO(text), **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:

@@ -371,3 +371,16 @@ def test_cli_json_is_strict_and_accepts_exponent_draws():
     proc = run_cli("evaluate", "colossus1", "--draws", "2e2", "--seed", "3", "--json")
     assert proc.returncode == 0, proc.stderr[-800:]
     json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+
+
+def test_tables_read_by_other_loaders_still_catch_a_shifted_csv(tmp_path):
+    """validate_table re-checks the file's field counts, so a loader that calls pd.read_csv itself
+    (pandas silently takes one extra field on every row as the index) is still caught."""
+    from analysis import cost
+
+    source = catalog.DATA_DIR / "prices.csv"
+    lines = source.read_text().splitlines()
+    path = _write(tmp_path, "prices.csv", "\n".join([lines[0]] + [line + ",extra" for line in lines[1:]]) + "\n")
+    with pytest.raises(InputError) as info:
+        cost.load_prices(path)
+    _one_line(info, "prices.csv line 2", "more than the header's")
