@@ -45,6 +45,8 @@ def plain(value, nulls: dict | None = None, _path: str = ""):
         if nulls is not None:
             nulls[_path or "value"] = _non_finite(value)
         return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, complex):
         return str(value)
     if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):

@@ -367,8 +367,13 @@ def test_cli_seed_and_draws_are_checked():
 
 
 @pytest.mark.slow
-def test_cli_json_is_strict_and_accepts_exponent_draws():
-    proc = run_cli("evaluate", "colossus1", "--draws", "2e2", "--seed", "3", "--json")
+@pytest.mark.parametrize("args", [
+    ("evaluate", "colossus1", "--draws", "2e2", "--seed", "3", "--json"),  # 2e2 draws: an integer written as a number
+    ("mfu", "data/runs/llama3-405b-8k.yaml", "--json"),
+    ("inference", "data/serve/llama2-70b-h200.yaml", "--json"),
+])
+def test_cli_json_is_strict(args):
+    proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-800:]
     json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
 
