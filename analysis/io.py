@@ -73,7 +73,7 @@ class _DuplicateKey(MarkedYAMLError):
     pass
 
 
-class _AliasRejected(MarkedYAMLError):
+class _Rejected(MarkedYAMLError):  # an alias, an anchor or too deep a nesting
     pass
 
 
@@ -83,17 +83,17 @@ class StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise _AliasRejected(None, None, f"alias *{clip(event.anchor, 40)} is not allowed; "
+            raise _Rejected(None, None, f"alias *{clip(event.anchor, 40)} is not allowed; "
                                              "write the value out instead of using anchors (&) and aliases (*)",
                                  event.start_mark)
         event = self.peek_event()
         if getattr(event, "anchor", None) is not None:
-            raise _AliasRejected(None, None, f"anchor &{clip(event.anchor, 40)} is not allowed; "
+            raise _Rejected(None, None, f"anchor &{clip(event.anchor, 40)} is not allowed; "
                                              "write the value out instead of using anchors (&) and aliases (*)",
                                  event.start_mark)
         depth = getattr(self, "_depth", 0)
         if depth >= MAX_YAML_DEPTH:
-            raise _AliasRejected(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
+            raise _Rejected(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
         self._depth = depth + 1
         try:
             return super().compose_node(parent, index)
@@ -134,7 +134,7 @@ def load_yaml_text(text: str, name: str = "<text>"):
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        if isinstance(exc, (_DuplicateKey, _AliasRejected)):
+        if isinstance(exc, (_DuplicateKey, _Rejected)):
             raise InputError(f"{name}{at}: {problem}") from None
         raise InputError(f"{name}{at}: not valid YAML ({clip(problem, 120)})") from None
     except RecursionError:
