@@ -153,3 +153,19 @@ def test_mutated_scenario_text_is_valid_or_one_input_error(tmp_path):
         except InputError as exc:
             outcome = exc
         _check_outcome(outcome)
+
+
+def test_mutated_clusters_are_valid_or_one_input_error():
+    from analysis.catalog import CLUSTER_DIR, Cluster, parse_cluster
+
+    rng = random.Random(SEED + 99)
+    clusters = [(path, yaml.safe_load(path.read_text())) for path in sorted(CLUSTER_DIR.glob("*.yaml"))]
+    for _ in range(100):
+        path, doc = rng.choice(clusters)
+        try:
+            cluster = parse_cluster(_mutate(doc, rng), path)
+        except InputError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) <= MESSAGE_LIMIT
+            continue
+        assert isinstance(cluster, Cluster)
+        assert all(math.isfinite(p.gpus) and 1 <= p.gpus <= 10_000_000 for p in cluster.pools)
