@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 
@@ -17,8 +18,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
+#: Largest --draws accepted: 1e6 draws of ~100 parameters already take ~1 GB.
+MAX_DRAWS = 1_000_000
+#: --seed range (numpy accepts any non-negative integer; 2**32 - 1 is the classic ceiling).
+MAX_SEED = 2**32 - 1
+
+
+def _integer(text: str) -> int:
+    """An integer argument; integral numbers written with an exponent (``1e4``) are accepted."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+    if not math.isfinite(number) or number != int(number):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer")
+    return int(number)
+
+
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=False, default=float))
+    """Strict JSON on stdout (RFC 8259: no NaN/Infinity). Non-finite numbers become null; when the
+    top level is a mapping, ``non_finite`` lists where they were and what they were."""
+    from analysis.serialize import plain
+
+    nulls: dict = {}
+    data = plain(obj, nulls=nulls)
+    if nulls and isinstance(data, dict) and "non_finite" not in data:
+        data["non_finite"] = nulls
+    print(json.dumps(data, indent=2, sort_keys=False, allow_nan=False))
 
 
 def cmd_reports(args) -> int:
@@ -84,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="headline figures of one scenario")
     p.add_argument("scenario", help="scenario name or YAML file")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--draws", type=int, default=10000, help="Monte Carlo draws (default 10000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=_integer, default=10000, help=f"Monte Carlo draws (default 10000, at most {MAX_DRAWS:,})")
+    p.add_argument("--seed", type=_integer, default=0, help=f"random seed, 0 to {MAX_SEED}")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("mfu", help="step model on one training run (RUN.yaml)")
@@ -111,8 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
         print(f"error: --jobs: {args.jobs} is below 1; use a positive integer", file=sys.stderr)
         return 2
-    if getattr(args, "draws", None) is not None and args.draws < 1:
-        print(f"error: --draws: {args.draws} is below 1; use a positive integer", file=sys.stderr)
+    if getattr(args, "draws", None) is not None and not 1 <= args.draws <= MAX_DRAWS:
+        word = "below 1" if args.draws < 1 else f"above the maximum {MAX_DRAWS:,}"
+        print(f"error: --draws: {args.draws:,} is {word}; use 1 to {MAX_DRAWS:,} draws", file=sys.stderr)
+        return 2
+    if getattr(args, "seed", None) is not None and not 0 <= args.seed <= MAX_SEED:
+        print(f"error: --seed: {args.seed} is {'below 0' if args.seed < 0 else f'above {MAX_SEED}'}; "
+              f"use an integer from 0 to {MAX_SEED}", file=sys.stderr)
+        return 2
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        print(f"error: --timeout: {timeout} is not allowed; use a positive number of seconds", file=sys.stderr)
         return 2
     try:
         return args.func(args)

@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from analysis import catalog
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.paths import DATA_DIR
 from analysis.training.flops import narayanan_hardware_flops_per_step, narayanan_model_flops_per_step
 from analysis.training.run import RunConfig, parse_run
@@ -120,11 +120,11 @@ def load_published_runs(path: Path | str | None = None) -> pd.DataFrame:
         df[column] = df[column].map(_as_bool)
     for i, row in df.iterrows():
         if row["published_kind"] not in PUBLISHED_KINDS:
-            raise InputError(f"{path.name} row {i + 2} published_kind: {row['published_kind']!r} is not one of {', '.join(PUBLISHED_KINDS)}")
+            raise InputError(f"{path.name} row {i + 2} published_kind: {shown(row['published_kind'])} is not one of {', '.join(PUBLISHED_KINDS)}")
         if not str(row["source"]).strip() or str(row["source"]) == "nan":
             raise InputError(f"{path.name} row {i + 2} source: empty; every run needs its source")
     if df["id"].duplicated().any():
-        raise InputError(f"{path.name}: duplicate id {df['id'][df['id'].duplicated()].iloc[0]!r}")
+        raise InputError(f"{path.name}: duplicate id {shown(df['id'][df['id'].duplicated()].iloc[0])}")
     return df.set_index("id", drop=False)
 
 
@@ -195,7 +195,7 @@ class Calibration:
         """Throughput of a software stack relative to Megatron-LM (1 for the reference stack)."""
         if stack not in self.stack_efficiency_by_stack:
             known = ", ".join(sorted(self.stack_efficiency_by_stack))
-            raise InputError(f"software_stack: unknown stack {stack!r}; known stacks are {known}")
+            raise InputError(f"software_stack: unknown stack {shown(stack)}; known stacks are {known}")
         return float(self.stack_efficiency_by_stack[stack])
 
     def clock_fraction(self, gpu_id: str) -> float:
@@ -514,7 +514,7 @@ def scaling_regression(runs: pd.DataFrame | None = None, group: str = "MegaScale
     runs = load_published_runs() if runs is None else runs
     rows = runs[runs["group"] == group]
     if len(rows) < 4:
-        raise InputError(f"group: {group!r} has {len(rows)} runs; the regression needs at least 4")
+        raise InputError(f"group: {shown(group)} has {len(rows)} runs; the regression needs at least 4")
     data = pd.DataFrame({"gpus": rows["gpus"].astype(float), "global_batch": rows["global_batch"].astype(float),
                          "mfu_points": [100 * published_mfu(row) for _, row in rows.iterrows()]}, index=rows.index)
     data["log2_gpus"] = np.log2(data["gpus"])

@@ -9,17 +9,31 @@ row (or key path), the column, the value and what is allowed.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from analysis.errors import InputError
+from analysis import io
+from analysis.errors import InputError, shown
 from analysis.params import Param, Spec, parse_param
 from analysis.paths import CLUSTER_DIR, DATA_DIR
+
+#: Ids that become file names or output folders (scenario names, cluster ids): letters, digits, - and _.
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SAFE_ID_ALLOWED = "1 to 64 letters, digits, '-' or '_'"
+
+
+def check_id(field: str, value) -> str:
+    """``value`` if it is a safe identifier (:data:`SAFE_ID`), else a one-line :class:`InputError`."""
+    if not isinstance(value, str):
+        raise InputError(f"{field}: {shown(value)} is not text; expected {SAFE_ID_ALLOWED}")
+    if not SAFE_ID.fullmatch(value):
+        raise InputError(f"{field}: {shown(value)} is not allowed; use {SAFE_ID_ALLOWED}")
+    return value
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
 
@@ -59,9 +73,9 @@ GPU_COLUMNS = (
     Column("system_gpus", Spec("GPUs", min=1, max=1000, integer=True)),
     Column("system_power_kw", Spec("kW", min=0, min_inclusive=False, max=2000), required=False),
     Column("launch_year", Spec("year", min=2010, max=2040, integer=True)),
-    Column("price_usd_low", Spec("USD", min=0, min_inclusive=False)),
-    Column("price_usd_central", Spec("USD", min=0, min_inclusive=False)),
-    Column("price_usd_high", Spec("USD", min=0, min_inclusive=False)),
+    Column("price_usd_low", Spec("USD", min=0, min_inclusive=False, max=1_000_000)),
+    Column("price_usd_central", Spec("USD", min=0, min_inclusive=False, max=1_000_000)),
+    Column("price_usd_high", Spec("USD", min=0, min_inclusive=False, max=1_000_000)),
     Column("price_source"), Column("source"), Column("source_date"),
 )
 
@@ -95,7 +109,7 @@ class GpuSpec:
     def peak_tflops(self, precision: str = "bf16") -> float:
         """Dense peak TFLOPS at ``precision`` (bf16 | fp16 | fp8 | fp4); NaN if unsupported."""
         if precision not in PRECISIONS:
-            raise InputError(f"precision: {precision!r} is not allowed; use one of {', '.join(PRECISIONS)}")
+            raise InputError(f"precision: {shown(precision)} is not allowed; use one of {', '.join(PRECISIONS)}")
         column = "bf16" if precision == "fp16" else precision
         return getattr(self, f"{column}_tflops_dense")
 
@@ -105,21 +119,35 @@ class GpuSpec:
 
 
 def _where(path: Path) -> str:
-    try:
-        return str(path.relative_to(DATA_DIR.parent))
-    except ValueError:
-        return str(path)
+    return io.where(path)
 
 
 def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, key: str = "id") -> pd.DataFrame:
-    """Check columns, types, bounds, sources and unique ``key``; return the typed frame."""
+    """Check columns, types, bounds, sources and unique ``key``; return the typed frame.
+
+    Rows are numbered as data rows (header = row 1); a table without rows, a ``key`` with
+    leading/trailing spaces and a repeated ``key`` are errors naming the file and the row."""
     where = _where(path)
+    if Path(path).is_file():  # tables read with pd.read_csv directly: a shifted row is still caught
+        io.check_csv_text(io.read_text(path), where)
     missing = [c.name for c in columns if c.name not in df.columns]
     if missing:
-        raise InputError(f"{where}: missing column {missing[0]!r}; required columns are {', '.join(c.name for c in columns)}")
+        raise InputError(f"{where}: missing column {shown(missing[0])}; required columns are {', '.join(c.name for c in columns)}")
+    if df.empty:
+        raise InputError(f"{where}: no rows below the header; expected at least one row with columns "
+                         f"{', '.join(c.name for c in columns[:4])}, ...")
     df = df.copy()
+    first_row: dict = {}
     for row_number, (_, row) in enumerate(df.iterrows(), start=2):  # line 1 is the header
-        label = f"{where} row {row_number} ({key}={row.get(key)!r})"
+        label = f"{where} row {row_number} ({key}={shown(row.get(key), 40)})"
+        key_value = row.get(key)
+        if isinstance(key_value, str) and key_value != key_value.strip():
+            raise InputError(f"{label} column {key!r}: {shown(key_value)} has leading or trailing spaces; remove them")
+        if key in df.columns and not pd.isna(key_value):
+            if key_value in first_row:
+                raise InputError(f"{label}: duplicate {key} {shown(key_value)} (first in row {first_row[key_value]}); "
+                                 f"every {key} must be unique")
+            first_row[key_value] = row_number
         for column in columns:
             value = row[column.name]
             empty = value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
@@ -132,18 +160,15 @@ def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, ke
                 try:
                     number = float(value)
                 except (TypeError, ValueError):
-                    raise InputError(f"{label} column {column.name!r}: {value!r} is not a number; expected {column.spec.allowed()}") from None
-                column.spec.check(f"{label} column {column.name!r}", int(number) if column.spec.integer and number == int(number) else number)
-    duplicated = df[key][df[key].duplicated()]
-    if len(duplicated):
-        raise InputError(f"{where}: duplicate {key} {duplicated.iloc[0]!r}; every {key} must be unique")
+                    raise InputError(f"{label} column {column.name!r}: {shown(value)} is not a number; expected {column.spec.allowed()}") from None
+                column.spec.check(f"{label} column {column.name!r}", number)
     return df
 
 
 def _check_dense_peaks(df: pd.DataFrame, path: Path) -> None:
     """Reject sparse (2:4) figures written into the dense columns."""
     for row_number, (_, row) in enumerate(df.iterrows(), start=2):
-        label = f"{_where(path)} row {row_number} ({row['id']!r})"
+        label = f"{_where(path)} row {row_number} ({shown(row['id'], 40)})"
         for precision, ceiling in KNOWN_DENSE_PEAK_TFLOPS.get(row["id"], {}).items():
             value = row[f"{precision}_tflops_dense"]
             if pd.notna(value) and value > ceiling * 1.02:
@@ -160,9 +185,7 @@ def _check_dense_peaks(df: pd.DataFrame, path: Path) -> None:
 @lru_cache(maxsize=8)
 def _load_gpus_cached(path: str) -> pd.DataFrame:
     file = Path(path)
-    if not file.exists():
-        raise InputError(f"{_where(file)}: file not found")
-    df = validate_table(pd.read_csv(file, dtype={"id": str, "source_date": str}), GPU_COLUMNS, file)
+    df = validate_table(io.read_csv(file, dtype={"id": str, "source_date": str}), GPU_COLUMNS, file)
     _check_dense_peaks(df, file)
     for c in ("nvlink_domain_gpus", "system_gpus", "launch_year"):
         df[c] = df[c].astype(int)
@@ -182,7 +205,7 @@ def gpu(gpu_id: str, path: Path | str | None = None) -> GpuSpec:
     """The :class:`GpuSpec` of ``gpu_id``; an unknown id lists the known ones."""
     table = load_gpus(path)
     if gpu_id not in table.index:
-        raise InputError(f"gpu: unknown GPU {gpu_id!r}; known GPUs are {', '.join(table.index)}")
+        raise InputError(f"gpu: unknown GPU {shown(gpu_id)}; known GPUs are {', '.join(table.index)}")
     row = table.loc[gpu_id]
     cast = {"float": float, "int": int, "str": str}
     values = {f.name: cast[f.type](row[f.name]) if pd.notna(row[f.name]) else float("nan") for f in fields(GpuSpec)}
@@ -191,9 +214,14 @@ def gpu(gpu_id: str, path: Path | str | None = None) -> GpuSpec:
 
 # --------------------------------------------------------------------------- clusters
 POOL_SPECS = {
-    "count": Spec("GPUs", min=1, integer=False),
-    "scale_out_gb_s_per_gpu": Spec("GB/s", min=0, min_inclusive=False),
+    # physical bounds: the largest sites planned hold ~1M GPUs; the fastest NICs ~200 GB/s per GPU
+    "count": Spec("GPUs", min=1, max=10_000_000, integer=False),
+    "scale_out_gb_s_per_gpu": Spec("GB/s", min=0, min_inclusive=False, max=10_000),
 }
+#: Site power (MW): the largest announced campuses are a few GW.
+SITE_POWER_SPEC = Spec("MW", min=0, min_inclusive=False, max=50_000)
+#: Longest free-text field read from a cluster or scenario file (characters).
+MAX_TEXT_CHARS = 10_000
 CLUSTER_KEYS = {"id", "name", "description", "site_power_mw", "pools", "notes"}
 POOL_KEYS = {"name", "gpu", "count", "scale_out_gb_s_per_gpu", "network"}
 
@@ -257,26 +285,28 @@ def _require(mapping: dict, key: str, where: str):
     return mapping[key]
 
 
-def read_yaml(path: Path) -> dict:
-    """Read a YAML mapping with the safe loader; errors name the file."""
-    if not path.exists():
-        raise InputError(f"{_where(path)}: file not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark else ""
-        raise InputError(f"{_where(path)}{at}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{_where(path)}: expected a mapping at the top level, got {type(doc).__name__}")
-    return doc
+def text_field(field: str, value, limit: int = MAX_TEXT_CHARS) -> str:
+    """``value`` if it is text of at most ``limit`` characters (numbers are taken as their text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{field}: {shown(value)} is not text; expected a string")
+    text = str(value)
+    if len(text) > limit:
+        raise InputError(f"{field}: {len(text):,} characters is above the limit of {limit:,}; shorten it")
+    return text
+
+
+def read_yaml(path: Path | str, max_bytes: int = io.MAX_INPUT_BYTES, mapping: bool = True):
+    """A YAML mapping read safely (size limit, strict UTF-8, no aliases or duplicate keys):
+    :func:`analysis.io.read_yaml`; errors name the file."""
+    return io.read_yaml(path, max_bytes=max_bytes, mapping=mapping)
 
 
 def parse_cluster(doc: dict, path: Path) -> Cluster:
     where = _where(path)
     unknown = set(doc) - CLUSTER_KEYS
     if unknown:
-        raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed keys are {', '.join(sorted(CLUSTER_KEYS))}")
+        raise InputError(f"{where}: unknown key {shown(sorted(unknown, key=str)[0])}; allowed keys are {', '.join(sorted(CLUSTER_KEYS))}")
+    cluster_id = check_id(f"{where} id", _require(doc, "id", where))
     pools_raw = _require(doc, "pools", where)
     if not isinstance(pools_raw, list) or not pools_raw:
         raise InputError(f"{where} pools: expected a non-empty list of pools")
@@ -287,19 +317,24 @@ def parse_cluster(doc: dict, path: Path) -> Cluster:
             raise InputError(f"{at}: expected a mapping with keys {', '.join(sorted(POOL_KEYS))}")
         unknown = set(raw) - POOL_KEYS
         if unknown:
-            raise InputError(f"{at}: unknown key {sorted(unknown)[0]!r}; allowed keys are {', '.join(sorted(POOL_KEYS))}")
-        spec = gpu(str(_require(raw, "gpu", at)))
-        name = str(raw.get("name", spec.id))
+            raise InputError(f"{at}: unknown key {shown(sorted(unknown, key=str)[0])}; allowed keys are {', '.join(sorted(POOL_KEYS))}")
+        gpu_id = _require(raw, "gpu", at)
+        if not isinstance(gpu_id, str):
+            raise InputError(f"{at}.gpu: {shown(gpu_id)} is not a GPU id (text); known GPUs are {', '.join(gpu_ids())}")
+        spec = gpu(gpu_id)
+        name = text_field(f"{at}.name", raw.get("name", spec.id), limit=200)
         if name in names:
-            raise InputError(f"{at}.name: duplicate pool name {name!r}; pool names must be unique")
+            raise InputError(f"{at}.name: duplicate pool name {shown(name)}; pool names must be unique")
         names.add(name)
         count = parse_param(f"{at}.count", _require(raw, "count", at), POOL_SPECS["count"], require_source=True)
         bw_raw = raw.get("scale_out_gb_s_per_gpu", {"value": spec.scale_out_gb_s_per_gpu, "source": f"default of {spec.id} in data/gpus.csv"})
         bw = parse_param(f"{at}.scale_out_gb_s_per_gpu", bw_raw, POOL_SPECS["scale_out_gb_s_per_gpu"], require_source=True)
-        pools.append(Pool(name, spec, count, bw, str(raw.get("network", ""))))
+        pools.append(Pool(name, spec, count, bw, text_field(f"{at}.network", raw.get("network", ""), limit=1000)))
     site = doc.get("site_power_mw")
-    site_param = parse_param(f"{where} site_power_mw", site, Spec("MW", min=0, min_inclusive=False), require_source=True) if site is not None else None
-    return Cluster(str(_require(doc, "id", where)), str(doc.get("name", doc["id"])), str(doc.get("description", "")).strip(),
+    site_param = parse_param(f"{where} site_power_mw", site, SITE_POWER_SPEC, require_source=True) if site is not None else None
+    description = doc.get("description")
+    return Cluster(cluster_id, text_field(f"{where} name", doc.get("name", cluster_id), limit=200),
+                   text_field(f"{where} description", "" if description is None else description).strip(),
                    tuple(pools), site_param)
 
 
@@ -309,12 +344,14 @@ def cluster_ids() -> list[str]:
 
 def load_cluster(cluster_id: str) -> Cluster:
     """The cluster ``data/clusters/<cluster_id>.yaml``; an unknown id lists the known ones."""
+    if not isinstance(cluster_id, str) or not SAFE_ID.fullmatch(cluster_id):
+        raise InputError(f"cluster: {shown(cluster_id)} is not a cluster id; known clusters are {', '.join(cluster_ids())}")
     path = CLUSTER_DIR / f"{cluster_id}.yaml"
     if not path.exists():
-        raise InputError(f"cluster: unknown cluster {cluster_id!r}; known clusters are {', '.join(cluster_ids())}")
+        raise InputError(f"cluster: unknown cluster {shown(cluster_id)}; known clusters are {', '.join(cluster_ids())}")
     cluster = parse_cluster(read_yaml(path), path)
     if cluster.id != cluster_id:
-        raise InputError(f"{_where(path)} id: {cluster.id!r} does not match the file name {cluster_id!r}")
+        raise InputError(f"{_where(path)} id: {shown(cluster.id)} does not match the file name {shown(cluster_id)}")
     return cluster
 
 
@@ -325,14 +362,14 @@ def load_models() -> dict[str, dict]:
     doc = read_yaml(path)
     for model_id, spec in doc.items():
         if not isinstance(spec, dict) or not str(spec.get("source", "")).strip():
-            raise InputError(f"{_where(path)} {model_id}: every model needs a mapping with a 'source'")
+            raise InputError(f"{_where(path)} {shown(model_id)}: every model needs a mapping with a 'source'")
     return doc
 
 
 def model(model_id: str) -> dict:
     models = load_models()
     if model_id not in models:
-        raise InputError(f"model: unknown model {model_id!r}; known models are {', '.join(models)}")
+        raise InputError(f"model: unknown model {shown(model_id)}; known models are {', '.join(models)}")
     return dict(models[model_id])
 
 
@@ -348,9 +385,7 @@ def load_utilization_references(path: Path | str | None = None) -> pd.DataFrame:
     and source (``data/utilization_references.csv``), indexed by label; a utilization outside
     (0, 1] or a row without a source is rejected."""
     file = Path(path or DATA_DIR / "utilization_references.csv")
-    if not file.exists():
-        raise InputError(f"{_where(file)}: file not found")
-    table = validate_table(pd.read_csv(file, dtype={"date": str}), UTILIZATION_REFERENCE_COLUMNS, file, key="label")
+    table = validate_table(io.read_csv(file, dtype={"date": str}), UTILIZATION_REFERENCE_COLUMNS, file, key="label")
     return table.set_index("label", drop=False)
 
 

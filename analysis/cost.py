@@ -33,7 +33,7 @@ import pandas as pd
 
 from analysis import power as power_model
 from analysis.catalog import Cluster, Column, validate_table
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Spec, require_keys
 from analysis.paths import DATA_DIR
 from analysis.power import NETWORK_REFERENCE_GB_S, SECONDS_PER_HOUR, _check, _scalar
@@ -77,7 +77,7 @@ def _load_prices_cached(path: str) -> pd.DataFrame:
     df = validate_table(pd.read_csv(file, dtype={"gpu": str, "source_date": str}), PRICE_COLUMNS, file, key="gpu")
     for i, row in enumerate(df.itertuples(), start=2):
         if not row.non_gpu_system_usd_per_gpu_low <= row.non_gpu_system_usd_per_gpu_central <= row.non_gpu_system_usd_per_gpu_high:
-            raise InputError(f"data/prices.csv row {i} (gpu={row.gpu!r}): non_gpu_system_usd_per_gpu low/central/high are not "
+            raise InputError(f"data/prices.csv row {i} (gpu={shown(row.gpu)}): non_gpu_system_usd_per_gpu low/central/high are not "
                              "ordered; need low <= central <= high")
     return df.set_index("gpu", drop=False)
 
@@ -110,7 +110,7 @@ def validate_section(values: dict, cluster: Cluster) -> None:
     prices = load_prices()
     for pool in cluster.pools:
         if pool.gpu.id not in prices.index:
-            raise InputError(f"cost: GPU {pool.gpu.id!r} of pool {pool.name!r} has no row in data/prices.csv; "
+            raise InputError(f"cost: GPU {shown(pool.gpu.id)} of pool {shown(pool.name)} has no row in data/prices.csv; "
                              f"priced GPUs are {', '.join(prices.index)}")
 
 

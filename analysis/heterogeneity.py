@@ -35,7 +35,7 @@ PARAMETERS = {
     "aware_planning_efficiency": Spec("fraction", "heterogeneity-aware split: throughput vs the ideal proportional split, "
                                       "beyond integer granularity (planner error, cross-type collectives)", min=0, max=1, min_inclusive=False),
     "aware_work_units": Spec("units per replica", "integer work units (micro-batches) a heterogeneity-aware planner divides "
-                             "among GPU types inside one replica", min=1, integer=True),
+                             "among GPU types inside one replica", min=1, max=100_000, integer=True),
 }
 
 

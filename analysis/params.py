@@ -8,12 +8,42 @@ scenario section; :mod:`analysis.scenario` validates scenario files against them
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
+
+#: Ceiling (in magnitude) of a :class:`Spec` that declares no ``max``/``min``: a last resort so
+#: that no number near the float limit (1e308) reaches a model. Every scenario parameter
+#: declares its own physical ``max`` (tests/test_hardening.py checks).
+DEFAULT_MAX = 1e15
+
+_NUMBER = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
+
+
+def as_number(value: Any) -> Any:
+    """A decimal numeric string (``"16e6"``, ``" 1.5 "``) as the number it spells and numpy scalars
+    as Python numbers; anything else unchanged (booleans stay booleans)."""
+    if isinstance(value, str) and len(value) <= 100 and _NUMBER.fullmatch(value):
+        return int(value) if _INTEGER.fullmatch(value) else float(value)
+    if isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
+        return value.item()
+    return value
+
+
+def _g(value) -> str:
+    """``value`` in ``:g`` format, also for integers beyond the float range (``1e+400``)."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        exponent = math.log10(abs(value))
+        whole = math.floor(exponent)
+        return f"{'-' if value < 0 else ''}{10 ** (exponent - whole):.6g}e+{whole}"
 
 
 @dataclass(frozen=True)
@@ -53,11 +83,25 @@ class Spec:
     integer: bool = False
     choices: tuple[str, ...] | None = None
 
+    def __post_init__(self):
+        for bound in (self.min, self.max):
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"Spec({self.unit!r}): bounds must be finite numbers, got {bound!r}")
+
+    @property
+    def upper(self) -> float:
+        """``max``, or :data:`DEFAULT_MAX` when the spec declares none."""
+        return DEFAULT_MAX if self.max is None else self.max
+
+    @property
+    def lower(self) -> float:
+        """``min``, or ``-DEFAULT_MAX`` when the spec declares none."""
+        return -DEFAULT_MAX if self.min is None else self.min
+
     def allowed(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        lo = "-inf" if self.min is None else f"{self.min:g}"
-        hi = "inf" if self.max is None else f"{self.max:g}"
+        lo, hi = f"{self.lower:g}", f"{self.upper:g}"
         kind = "an integer" if self.integer else "a number"
         bracket = "[" if self.min_inclusive else "("
         return f"{kind} in {bracket}{lo}, {hi}] ({self.unit})"
@@ -66,20 +110,24 @@ class Spec:
         """Return ``value`` if it meets the spec, else raise a one-line :class:`InputError`."""
         if self.choices:
             if not isinstance(value, str) or value not in self.choices:
-                raise InputError(f"{path}: {value!r} is not allowed; use {self.allowed()}")
+                raise InputError(f"{path}: {shown(value)} is not allowed; use {self.allowed()}")
             return value
+        value = as_number(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{path}: {value!r} is not a number; expected {self.allowed()}")
-        if not np.isfinite(value):
-            raise InputError(f"{path}: {value!r} is not finite; expected {self.allowed()}")
-        if self.integer and float(value) != int(value):
-            raise InputError(f"{path}: {value!r} is not an integer; expected {self.allowed()}")
-        if self.min is not None:
-            if value < self.min or (value == self.min and not self.min_inclusive):
-                word = "below" if value < self.min else "equal to"
-                raise InputError(f"{path}: {value:g} is {word} {self.min:g}; expected {self.allowed()}")
-        if self.max is not None and value > self.max:
-            raise InputError(f"{path}: {value:g} is above {self.max:g}; expected {self.allowed()}")
+            raise InputError(f"{path}: {shown(value)} is not a number; expected {self.allowed()}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            number = math.inf if value > 0 else -math.inf
+        if math.isnan(number) or (math.isinf(number) and isinstance(value, float)):
+            raise InputError(f"{path}: {shown(value)} is not finite; expected {self.allowed()}")
+        if number < self.lower or (number == self.lower and not self.min_inclusive):
+            word = "below" if number < self.lower else "equal to"
+            raise InputError(f"{path}: {_g(value)} is {word} {self.lower:g}; expected {self.allowed()}")
+        if number > self.upper:
+            raise InputError(f"{path}: {_g(value)} is above {self.upper:g}; expected {self.allowed()}")
+        if self.integer and number != int(number):
+            raise InputError(f"{path}: {shown(value)} is not an integer; expected {self.allowed()}")
         return value
 
 
@@ -91,7 +139,7 @@ def parse_param(path: str, raw: Any, spec: Spec, require_source: bool = False) -
     if isinstance(raw, dict):
         unknown = set(raw) - PARAM_KEYS
         if unknown:
-            raise InputError(f"{path}: unknown key {sorted(unknown)[0]!r}; allowed keys are value, low, high, source")
+            raise InputError(f"{path}: unknown key {shown(sorted(unknown, key=str)[0])}; allowed keys are value, low, high, source")
         if "value" not in raw:
             raise InputError(f"{path}: missing 'value'; a parameter is a number or {{value, low, high, source}}")
         value = spec.check(f"{path}.value", raw["value"])
@@ -99,18 +147,18 @@ def parse_param(path: str, raw: Any, spec: Spec, require_source: bool = False) -
         if (low is None) != (high is None):
             raise InputError(f"{path}: give both 'low' and 'high' or neither")
         if low is not None:
-            spec.check(f"{path}.low", low)
-            spec.check(f"{path}.high", high)
+            low = spec.check(f"{path}.low", low)
+            high = spec.check(f"{path}.high", high)
             if not low <= value <= high:
                 raise InputError(f"{path}: value {value:g} is outside its range [{low:g}, {high:g}]; need low <= value <= high")
         source = raw.get("source", "")
         if not isinstance(source, str):
-            raise InputError(f"{path}.source: {source!r} is not text; give a URL, paper + table, or 'assumption: ...'")
+            raise InputError(f"{path}.source: {shown(source)} is not text; give a URL, paper + table, or 'assumption: ...'")
         if require_source and not source.strip():
             raise InputError(f"{path}: no source; every number in data/ needs a source or an 'assumption: ...' label")
         return Param(value, low, high, source.strip())
     if require_source:
-        raise InputError(f"{path}: {raw!r} has no source; write {{value: {raw!r}, source: '...'}}")
+        raise InputError(f"{path}: {shown(raw)} has no source; write {{value: {shown(raw)}, source: '...'}}")
     return Param(spec.check(path, raw))
 
 

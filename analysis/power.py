@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import Cluster, load_utilization_references  # noqa: F401  (re-exported for cost and notebooks)
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Spec, require_keys
 from analysis.scenario import section_draws  # noqa: F401  (notebooks call power.section_draws)
 
@@ -64,7 +64,7 @@ def validate_section(values: dict, cluster: Cluster) -> None:
                          "expected idle draw as a fraction of TDP in [0, 1)")
     for pool in cluster.pools:
         if not np.isfinite(pool.gpu.system_power_kw):
-            raise InputError(f"power: GPU {pool.gpu.id!r} of pool {pool.name!r} has no system_power_kw in data/gpus.csv; "
+            raise InputError(f"power: GPU {shown(pool.gpu.id)} of pool {shown(pool.name)} has no system_power_kw in data/gpus.csv; "
                              "the bottom-up power model needs the server/rack maximum power")
 
 
@@ -73,7 +73,7 @@ def _check(name: str, value, low: float | None = None, high: float | None = None
     """Raise a one-line InputError if any element of ``value`` is outside [low, high]."""
     arr = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: {value!r} is not finite; expected a number")
+        raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
     bad = None
     if low is not None:
         below = arr <= low if low_open else arr < low

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.catalog import Cluster, load_cluster, read_yaml
-from analysis.errors import InputError
+from analysis import io
+from analysis.catalog import SAFE_ID, SAFE_ID_ALLOWED, Cluster, check_id, load_cluster, read_yaml, text_field
+from analysis.errors import InputError, clip, shown
 from analysis.params import Param, Spec, parse_param
 from analysis.paths import PARAMETER_DIR, SCENARIO_DIR
 
@@ -63,10 +64,10 @@ def defaults() -> dict[str, dict[str, Param]]:
         where = f"data/parameters/{section}.yaml"
         unknown = set(doc) - set(specs)
         if unknown:
-            raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r}; {section} takes {', '.join(sorted(specs))}")
+            raise InputError(f"{where}: unknown key {shown(sorted(unknown, key=str)[0])}; {section} takes {', '.join(sorted(specs))}")
         missing = set(specs) - set(doc)
         if missing:
-            raise InputError(f"{where}: missing default for {sorted(missing)[0]!r}")
+            raise InputError(f"{where}: missing default for {shown(sorted(missing)[0])}")
         out[section] = {key: parse_param(f"{where} {section}.{key}", doc[key], spec, require_source=spec.choices is None)
                         for key, spec in specs.items()}
     return out
@@ -147,47 +148,91 @@ def scenario_names() -> list[str]:
 
 
 def resolve_path(name_or_file: str | Path) -> Path:
-    """A scenario name from ``data/scenarios`` or a path to a YAML file."""
+    """A scenario name from ``data/scenarios`` or a path to a YAML file (a regular file, not a
+    directory). A name that is not a file must be a safe identifier (no path separators)."""
+    if not isinstance(name_or_file, (str, Path)):
+        raise InputError(f"scenario: {shown(name_or_file)} is neither a scenario name nor a YAML file path")
     candidate = Path(name_or_file)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         if not candidate.exists():
-            raise InputError(f"scenario: file {str(candidate)!r} not found")
+            raise InputError(f"scenario: file {shown(str(candidate))} not found")
+        if candidate.is_dir():
+            raise InputError(f"scenario: {shown(str(candidate))} is a directory; give a scenario name "
+                             f"({', '.join(scenario_names())}) or a YAML file")
+        if not candidate.is_file():
+            raise InputError(f"scenario: {shown(str(candidate))} is not a regular file; give a YAML file")
         return candidate
+    if not SAFE_ID.fullmatch(str(name_or_file)):
+        raise InputError(f"scenario: {shown(str(name_or_file))} is neither a YAML file nor a scenario name "
+                         f"({SAFE_ID_ALLOWED}); known scenarios are {', '.join(scenario_names())}")
     path = SCENARIO_DIR / f"{name_or_file}.yaml"
     if not path.exists():
-        raise InputError(f"scenario: unknown scenario {str(name_or_file)!r}; known scenarios are {', '.join(scenario_names())}")
+        raise InputError(f"scenario: unknown scenario {shown(str(name_or_file))}; known scenarios are {', '.join(scenario_names())}")
     return path
 
 
 def parse_scenario(doc: dict, path: Path | None = None) -> Scenario:
-    """Validate a scenario mapping against the section specs and merge it over the defaults."""
+    """Validate a scenario mapping against the section specs and merge it over the defaults.
+
+    With ``path``, an error about the scenario's own keys starts with the file
+    (``my.yaml power.pue: 0.7 is below 1; ...``); errors in the files it refers to (a cluster,
+    data/gpus.csv) name those files instead."""
+    if path is None:
+        return _parse_scenario(doc, None)
+    try:
+        return _parse_scenario(doc, path)
+    except InputError as exc:
+        message = str(exc)
+        head = message.split(":", 1)[0]
+        if any(marker in head for marker in (".yaml", ".yml", ".csv", "/")):
+            raise
+        raise InputError(f"{io.where(path)} {message}") from None
+
+
+def _parse_scenario(doc: dict, path: Path | None) -> Scenario:
+    if not isinstance(doc, dict):
+        raise InputError(f"scenario: expected a mapping (key: value lines) at the top level, got {type(doc).__name__}")
     specs, base = section_specs(), defaults()
     allowed = set(TOP_LEVEL_KEYS) | set(specs)
     unknown = set(doc) - allowed
     if unknown:
-        raise InputError(f"{sorted(unknown)[0]}: unknown key; a scenario takes {', '.join(TOP_LEVEL_KEYS)} and the sections {', '.join(specs)}")
+        first = sorted(unknown, key=str)[0]
+        raise InputError(f"{clip(first, 60) if isinstance(first, str) else shown(first)}: unknown key; "
+                         f"a scenario takes {', '.join(TOP_LEVEL_KEYS)} and the sections {', '.join(specs)}")
     if "cluster" not in doc:
         raise InputError("cluster: missing; name one of the clusters in data/clusters/")
     if not isinstance(doc["cluster"], str):
-        raise InputError(f"cluster: {doc['cluster']!r} is not a cluster id (text)")
-    name = str(doc.get("name") or (path.stem if path else "scenario"))
+        raise InputError(f"cluster: {shown(doc['cluster'])} is not a cluster id (text)")
+    if doc.get("name") is not None:
+        name = check_id("name", doc["name"])
+    else:
+        stem = path.stem if path else "scenario"
+        if not SAFE_ID.fullmatch(stem):
+            raise InputError(f"name: missing, and the file name {shown(stem)} is not a safe name; "
+                             f"add 'name:' with {SAFE_ID_ALLOWED}")
+        name = stem
+    title = text_field("title", doc["title"], limit=200) if doc.get("title") is not None else name
+    description = text_field("description", doc["description"]) if doc.get("description") is not None else ""
     params = {section: dict(values) for section, values in base.items()}
     overridden = set()
     for section in specs:
-        given = doc.get(section) or {}
+        given = doc.get(section)
+        if given is None:  # absent, or an empty section (`power:`)
+            given = {}
         if not isinstance(given, dict):
-            raise InputError(f"{section}: expected a mapping of parameters, got {given!r}")
+            raise InputError(f"{section}: expected a mapping of parameters (key: value lines), got {shown(given)}; "
+                             f"{section} takes {', '.join(sorted(specs[section]))}")
         for key, raw in given.items():
             if key not in specs[section]:
-                raise InputError(f"{section}.{key}: unknown parameter; {section} takes {', '.join(sorted(specs[section]))}")
+                key_text = clip(key, 60) if isinstance(key, str) else shown(key)
+                raise InputError(f"{section}.{key_text}: unknown parameter; {section} takes {', '.join(sorted(specs[section]))}")
             params[section][key] = parse_param(f"{section}.{key}", raw, specs[section][key])
             overridden.add(f"{section}.{key}")
     cluster = load_cluster(doc["cluster"])
     for section, validate in _cross_checks():
         if section in params:
             validate({k: p.value for k, p in params[section].items()}, cluster)
-    return Scenario(name, str(doc.get("title", name)), str(doc.get("description", "")).strip(), cluster,
-                    params, frozenset(overridden), path)
+    return Scenario(name, title, description.strip(), cluster, params, frozenset(overridden), path)
 
 
 def _cross_checks():

@@ -30,7 +30,7 @@ import pandas as pd
 
 from analysis import goodput, heterogeneity
 from analysis.catalog import Cluster, load_models, model as load_model
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Spec
 
 SPLITS = ("uniform", "aware", "islands")
@@ -302,7 +302,7 @@ def point(sc, split: str | None = None) -> UtilizationResult:
     job, het, good = sc.values("job"), sc.values("heterogeneity"), sc.values("goodput")
     if split is not None:
         if split not in SPLITS:
-            raise InputError(f"split: {split!r} is not allowed; use one of {', '.join(SPLITS)}")
+            raise InputError(f"split: {shown(split)} is not allowed; use one of {', '.join(SPLITS)}")
         job = dict(job, split=split)
     out = chain(sc.cluster, job, het, good)
     factors = {k: float(v) for k, v in out["factors"].items()}
@@ -351,5 +351,5 @@ def group_factors(factors: dict) -> dict:
             grouped[group] = float(np.prod(values))
     unassigned = [k for k in factors if not any(member(k) for member in FACTOR_GROUPS.values())]
     if unassigned:
-        raise InputError(f"factors: {unassigned[0]!r} belongs to no loss family; add it to FACTOR_GROUPS")
+        raise InputError(f"factors: {shown(unassigned[0])} belongs to no loss family; add it to FACTOR_GROUPS")
     return grouped
