@@ -24,9 +24,9 @@ def _spec_description(name: str) -> str | None:
         spec = section_specs().get(section, {}).get(key)
     except Exception:  # the registry must never break a report
         return None
-    if spec is None:
+    if spec is None or not spec.doc:
         return None
-    text = spec.description[:1].upper() + spec.description[1:]
+    text = spec.doc[:1].upper() + spec.doc[1:]
     return f"{text} ({spec.unit})" if spec.unit and spec.unit != "-" else text
 
 
