@@ -150,7 +150,7 @@ def figure_column(figure: str, unit: str) -> str:
     unit = re.split(r"\s+(?:over|of|at|for|\()\b|\(", unit, maxsplit=1)[0]
     for old, new in _UNIT_WORDS:
         unit = unit.replace(old, new)
-    name = re.sub(r"\(.*?\)", "", figure)
+    name = re.sub(r"\(.*?\)", "", figure).replace("'", "")
     slug = re.sub(r"[^a-z0-9]+", "_", f"{name} {unit}".lower()).strip("_")
     return re.sub(r"_+", "_", slug)
 
