@@ -7,3 +7,13 @@ economics) -> notebooks executed by :mod:`analysis.reports`.
 from analysis.errors import InputError
 
 __all__ = ["InputError"]
+
+
+def explore(scenario: str = "colossus1"):
+    """Live explorer in JupyterLab: sliders for the main drivers of ``scenario``
+    (:mod:`analysis.explorer`)."""
+    from analysis.explorer import explore as _explore
+    return _explore(scenario)
+
+
+__all__ += ["explore"]

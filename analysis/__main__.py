@@ -88,6 +88,20 @@ def cmd_inference(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from analysis import sweep
+    sets = sweep.parse_sets(args.set)
+    out = args.out or f"reports/sweeps/{sweep.Path(args.scenario).stem}.csv"
+    if sweep.Path(out).suffix not in sweep.OUTPUT_SUFFIXES:
+        raise InputError(f"--out: {out[:80]!r} must end in .csv or .parquet")
+    result = sweep.run_sweep(args.scenario, sets, draws=args.draws, seed=args.seed, jobs=args.jobs,
+                             scheduler=args.scheduler)
+    path = sweep.write_table(result.table, out)
+    print(result.summary())
+    print(f"wrote {len(result.table):,} rows to {path}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from analysis import bench
     figures = bench.run()
@@ -127,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("serve", help="serving YAML")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inference)
+
+    p = sub.add_parser("sweep", help="headline figures over the product of parameter overrides")
+    p.add_argument("scenario", help="scenario name or YAML file")
+    p.add_argument("--set", action="append", metavar="KEY=V1,V2|LOW:HIGH:N",
+                   help="a scenario key path and its values (repeatable; the sweep is the full product)")
+    p.add_argument("--draws", type=int, default=2000, help="Monte Carlo draws per point (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=None, help="local worker processes (default: number of cores)")
+    p.add_argument("--out", default=None, help="output table, .csv or .parquet (default reports/sweeps/SCENARIO.csv)")
+    p.add_argument("--scheduler", default=None, help="address of a running dask.distributed scheduler (tcp://HOST:PORT)")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("bench", help="throughput of the model code")
     p.add_argument("--json", action="store_true")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import time
 
-MODULES = ("training", "uncertainty", "goodput", "inference", "economics")
+MODULES = ("training", "uncertainty", "goodput", "inference", "economics", "sweep", "explorer")
 
 
 def throughput(fn, seconds: float = 1.0, units_per_call: float = 1.0) -> float:

@@ -244,7 +244,10 @@ def _cross_checks():
             yield section, module.validate_section
 
 
-def load_scenario(name_or_file: str | Path) -> Scenario:
-    """Load and validate a scenario by name (``data/scenarios/<name>.yaml``) or file path."""
+def load_scenario(name_or_file: str | Path | Scenario) -> Scenario:
+    """Load and validate a scenario by name (``data/scenarios/<name>.yaml``) or file path
+    (an already validated :class:`Scenario`, e.g. a sweep point, is returned as it is)."""
+    if isinstance(name_or_file, Scenario):
+        return name_or_file
     path = resolve_path(name_or_file)
     return parse_scenario(read_yaml(path), path)
