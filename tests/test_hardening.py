@@ -299,9 +299,10 @@ def test_scenario_name_from_the_file_name_must_be_safe(tmp_path):
     assert load_scenario(_write(tmp_path, "mine_2-b.yaml", "cluster: colossus1\npower:\n")).name == "mine_2-b"
 
 
-def test_scenario_argument_is_a_name_or_a_regular_file(tmp_path):
+def test_scenario_argument_is_a_name_or_a_regular_file(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="is a directory; give a scenario name"):
         load_scenario(tmp_path)
+    monkeypatch.chdir(tmp_path)   # relative paths below resolve from a known folder, wherever the clone is
     for bad in ("../../etc/passwd", "colossus1/../colossus1", "a b"):
         with pytest.raises(InputError, match="neither a YAML file nor a scenario name|not found"):
             load_scenario(bad)
