@@ -31,10 +31,17 @@ def sample_pool_counts(cluster, draws: int, rng: np.random.Generator) -> np.ndar
 
 
 def sample_inputs(sc, draws: int, seed: int = 0, sections=UTILIZATION_SECTIONS) -> tuple[dict, np.ndarray]:
-    """``({"section.key": draws or text}, pool_counts)`` for ``sections``; reproducible by ``seed``."""
-    values = {k: v for k, v in sc.sample(draws, seed).items() if k.split(".")[0] in sections}
-    counts = sample_pool_counts(sc.cluster, draws, np.random.default_rng([seed, 1]))
-    return values, counts
+    """``({"section.key": draws or text}, pool_counts)`` for ``sections`` from the scenario's one
+    draw set (:meth:`~analysis.scenario.Scenario.sample`); reproducible by ``seed``."""
+    d = sc.sample(draws, seed)
+    values = {k: v for k, v in d.items() if k.split(".")[0] in sections}
+    return values, d.pool_counts
+
+
+def _as_draws(sc, draws, seed):
+    """The scenario's :class:`~analysis.scenario.Draws`: given, or sampled (``draws`` = how many)."""
+    from analysis.scenario import Draws
+    return draws if isinstance(draws, Draws) else sc.sample(int(draws), seed)
 
 
 @dataclass
@@ -63,20 +70,23 @@ class UtilizationDraws:
                 f"p05 {q['p05']:.1%}, median {q['p50']:.1%}, p95 {q['p95']:.1%}")
 
 
-def utilization_draws(sc, draws: int = 10_000, seed: int = 0, split: str | None = None) -> UtilizationDraws:
-    """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation);
-    ``split`` overrides the scenario's ``job.split``."""
-    values, counts = sample_inputs(sc, draws, seed)
-    job = section_draws(values, "job")
-    if split is not None:
-        job["split"] = split
-    out = utilization.chain(sc.cluster, job, section_draws(values, "heterogeneity"), section_draws(values, "goodput"), gpus=counts)
-    varied = {k: v for k, v in values.items() if not isinstance(v, str) and np.ptp(v) > 0}
-    if len(sc.cluster.pools) > 1 or np.ptp(counts) > 0:
-        varied.update({f"gpus.{p.name}": counts[:, i] for i, p in enumerate(sc.cluster.pools) if np.ptp(counts[:, i]) > 0})
+def utilization_draws(sc, draws=10_000, seed: int = 0, split: str | None = None) -> UtilizationDraws:
+    """The utilization chain over the scenario's Monte Carlo draws (one vectorized evaluation).
+
+    ``draws`` is the scenario's :class:`~analysis.scenario.Draws` (the one draw set every model
+    of the scenario consumes) or a number of draws to take with ``seed``. ``split`` overrides
+    the scenario's ``job.split``. Row ``i`` of the outputs is draw ``i`` of the inputs."""
+    d = _as_draws(sc, draws, seed)
+    out = utilization.chain_draws(sc, d, split)
+    inputs = d.varied()
+    inputs = inputs[[c for c in inputs.columns if c.split(".")[0] in UTILIZATION_SECTIONS or c.startswith("pools.")]]
+    inputs.columns = [f"gpus.{c[len('pools.'):]}" if c.startswith("pools.") else c for c in inputs.columns]
     outputs = pd.DataFrame({"utilization": out["value"], "utilization_other_denominator": out["value_other"],
+                            "job_gpus": np.asarray(out["job"].job_gpus, float).reshape(d.n, -1).max(axis=-1),
+                            "global_batch_tokens": np.asarray(out["global_batch_tokens"], float).reshape(d.n, -1).max(axis=-1),
                             **{f"factor: {k}": v for k, v in out["factors"].items()}})
-    return UtilizationDraws(sc.name, utilization.denominator(job["precision"]), pd.DataFrame(varied), outputs)
+    precision = d["job.precision"] if split is None or "job.precision" in d else sc.value("job.precision")
+    return UtilizationDraws(sc.name, utilization.denominator(precision), inputs, outputs)
 
 
 def what_must_be_true(inputs: pd.DataFrame, output: np.ndarray, observed: float, tolerance: float) -> pd.DataFrame:
