@@ -451,7 +451,8 @@ def _job_values(sc, split):
 
 def _job_from_chain(sc, job: dict, good: dict, out: dict) -> Job:
     gp = out["goodput"]
-    return Job(sc.name, sc.cluster.id, job["split"], tuple(p.name for p in sc.cluster.pools), out["running"], out["jobs"],
+    jobs = out["jobs"] if job["split"] == "islands" else np.asarray(out["jobs"])[..., 0]
+    return Job(sc.name, sc.cluster.id, job["split"], tuple(p.name for p in sc.cluster.pools), out["running"], jobs,
                out["job_gpus"], out["global_batch_tokens"], out["tokens_per_gpu"], job["batch_policy"], job["model"],
                good["spare_fraction"], good["repair_fraction"], good["fragmentation_fraction"],
                getattr(gp, "checkpoint_interval_s", None), getattr(gp, "checkpoint_write_s", None),
