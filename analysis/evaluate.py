@@ -224,4 +224,4 @@ def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult
     return EvaluateResult(sc.name, sc.title, sc.hash,
                           {"utilization": util, "fleet": fleet, "counterfactuals": counterfactuals, "goodput": good, **money},
                           {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
-                           "fleet": fleet_point, "fleet_draws": fleet_mc, **objects})
+                           "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects})

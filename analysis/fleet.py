@@ -397,6 +397,10 @@ def fleet_draws(sc, draws) -> FleetDraws:
     outputs = pd.DataFrame({"fleet_mfu_bf16_dense": out["value_bf16"], "fleet_mfu_fp8_dense": out["value_fp8"],
                             **{f"factor: {k}": v for k, v in out["factors"].items()}, **shares,
                             **{f"pre-training utilization: {p['cluster']}": p["utilization_bf16_dense"] for p in out["pretraining"]}})
+    from analysis.utilization import inactive_parameters
+
     inputs = draws.varied()
-    keep = [c for c in inputs.columns if c.split(".")[0] in ("fleet", "job", "heterogeneity", "goodput") or c.startswith(FLEET_PREFIX)]
+    unused = inactive_parameters({"batch_policy": draws["job.batch_policy"]})
+    keep = [c for c in inputs.columns if (c.split(".")[0] in ("fleet", "job", "heterogeneity", "goodput")
+                                          or c.startswith(FLEET_PREFIX)) and c not in unused]
     return FleetDraws(sc.name, inputs[keep], outputs)

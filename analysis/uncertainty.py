@@ -79,7 +79,9 @@ def utilization_draws(sc, draws=10_000, seed: int = 0, split: str | None = None)
     d = _as_draws(sc, draws, seed)
     out = utilization.chain_draws(sc, d, split)
     inputs = d.varied()
-    inputs = inputs[[c for c in inputs.columns if c.split(".")[0] in UTILIZATION_SECTIONS or c.startswith("pools.")]]
+    unused = utilization.inactive_parameters({"batch_policy": d["job.batch_policy"]})
+    inputs = inputs[[c for c in inputs.columns if (c.split(".")[0] in UTILIZATION_SECTIONS or c.startswith("pools."))
+                     and c not in unused]]
     inputs.columns = [f"gpus.{c[len('pools.'):]}" if c.startswith("pools.") else c for c in inputs.columns]
     outputs = pd.DataFrame({"utilization": out["value"], "utilization_other_denominator": out["value_other"],
                             "job_gpus": np.asarray(out["job"].job_gpus, float).reshape(d.n, -1).max(axis=-1),
@@ -294,7 +296,8 @@ def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job util
 
     from analysis import fleet
 
-    ranged = _ranged_inputs(sc)
+    unused = utilization.inactive_parameters(sc.values("job"))
+    ranged = {k: v for k, v in _ranged_inputs(sc).items() if k not in unused}
     names = list(ranged)
     problem = {"num_vars": len(names), "names": names, "dists": ["triang"] * len(names),
                "bounds": [[lo, hi, (mode - lo) / (hi - lo)] for lo, mode, hi in ranged.values()]}

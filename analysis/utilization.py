@@ -78,6 +78,13 @@ PLANNING_MFU = 0.41
 CALIBRATION_HOSTS = 16384 / 8
 
 
+def inactive_parameters(job_values: dict) -> set[str]:
+    """``job.*`` paths the batch policy does not read (left out of sensitivity inputs)."""
+    if job_values.get("batch_policy", "fixed") == "critical":
+        return {"job.global_batch_tokens"}
+    return {"job.critical_batch_multiplier", "job.training_days"}
+
+
 def validate_section(values: dict, cluster: Cluster) -> None:
     if values["split"] != "uniform" and len(cluster.pools) == 1:
         return  # a single pool: every split is the same job
