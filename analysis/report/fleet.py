@@ -137,18 +137,19 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     class (left), each class split into model FLOPs and losses (middle), and the pre-training
     losses by family (right). Shares of the fleet's peak, in %."""
     f = fr.flows()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 5.2), gridspec_kw={"width_ratios": [0.8, 1.6, 1.6]})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), gridspec_kw={"width_ratios": [0.9, 1.6, 1.5]})
     bottom = 0.0
     for k, r in f.iterrows():
-        axes[0].bar(0, r.peak_share * 100, bottom=bottom, color=CLASS_COLORS[k], edgecolor="white", label=k)
-        if r.peak_share > 0.03:
+        axes[0].bar(0, r.peak_share * 100, bottom=bottom * 100, width=0.6, color=CLASS_COLORS[k], edgecolor="white")
+        if r.peak_share > 0.025:
             axes[0].text(0, (bottom + r.peak_share / 2) * 100, fmt.pct(r.peak_share, 0), ha="center", va="center",
                          fontsize=10, color="white")
         bottom += r.peak_share
     axes[0].set_xticks([0], ["fleet peak"])
+    axes[0].set_xlim(-0.5, 0.5)
+    axes[0].set_ylim(0, 100)
     axes[0].set_ylabel("% of the fleet's BF16 dense peak")
-    axes[0].set_title("peak by workload class", fontsize=11)
-    axes[0].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.06))
+    axes[0].set_title("peak by workload class\n(colours as in the middle panel)", fontsize=11)
     names = list(f.index)
     y = np.arange(len(names))
     axes[1].barh(y, f["useful_share"] * 100, color=[CLASS_COLORS[k] for k in names], label="model FLOPs")
@@ -159,8 +160,10 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     axes[1].invert_yaxis()
     axes[1].set_xlabel("% of the fleet's BF16 dense peak")
     axes[1].set_title("used (colour) and lost (grey), by class", fontsize=11)
-    axes[1].legend(fontsize=9, loc="lower right")
-    axes[1].set_xlim(0, max(f["peak_share"]) * 100 * 1.35)
+    from matplotlib.patches import Patch
+    axes[1].legend(handles=[Patch(color="#4c72b0", label="model FLOPs (class colour)"),
+                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=9, loc="upper right")
+    axes[1].set_xlim(0, max(f["peak_share"]) * 100 * 1.6)
     losses = _pretraining_losses(fr)
     keys = list(losses)
     axes[2].barh(np.arange(len(keys)), [losses[k] * 100 for k in keys], color=CLASS_COLORS["pre-training"], alpha=0.7)
