@@ -61,6 +61,13 @@ def label(name: str) -> str:
         return f"{section}: {text}" if key else text[:1].upper() + text[1:]
 
 
+def short(name: str, width: int = 46) -> str:
+    """A label cut to ``width`` characters (for chart axes; tables keep the full label)."""
+    text = label(name)
+    text = text.split(" (")[0] if len(text) > width else text
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
 CLASS_COLORS = {"burn-in and acceptance": "#dd8452", "idle and queueing": "#9b9b9b", "inference and evaluation": "#8172b3",
                 "RL and post-training": "#55a868", "pre-training": "#4c72b0"}
 
@@ -244,17 +251,18 @@ def sensitivity_table(comparison: pd.DataFrame, top: int = 12) -> pd.DataFrame:
 
 
 def sobol_chart(comparisons: dict, top: int = 10) -> plt.Figure:
-    """Sobol S1 and ST of each output (one panel per output), largest total order first."""
-    fig, axes = plt.subplots(1, len(comparisons), figsize=(6.5 * len(comparisons), 4.8), squeeze=False)
-    for ax, (name, t) in zip(axes[0], comparisons.items()):
+    """Sobol S1 and ST of each output (one panel per output, stacked), largest total order first."""
+    fig, axes = plt.subplots(len(comparisons), 1, figsize=(10, 4.2 * len(comparisons)), squeeze=False)
+    for ax, (name, t) in zip(axes[:, 0], comparisons.items()):
         t = t.head(top)
         y = np.arange(len(t))
         ax.barh(y - 0.2, t["ST"].clip(lower=0), height=0.4, label="total order (ST)", color="#4c72b0")
         ax.barh(y + 0.2, t["S1"].clip(lower=0), height=0.4, label="first order (S1)", color="#dd8452")
-        ax.set_yticks(y, [label(k) for k in t.index], fontsize=10)
+        ax.set_yticks(y, [short(k) for k in t.index], fontsize=10)
         ax.invert_yaxis()
+        ax.set_xlim(0, max(1e-3, float(t["ST"].clip(lower=0).max())) * 1.15)
         ax.set_xlabel("Sobol index (share of the output's variance)")
-        ax.set_title(f"{label(name)}", fontsize=11)
+        ax.set_title(f"{label(name)}: which inputs drive it", fontsize=11)
         ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
