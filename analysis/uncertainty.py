@@ -1,8 +1,9 @@
 """Monte Carlo over the sourced ranges, "what must be true", and sensitivity.
 
-* :func:`sample_inputs` draws every ranged parameter of a scenario (triangular within its
-  sourced range, see :meth:`analysis.params.Param.sample`) plus the pool counts.
-* :func:`utilization_draws` runs :func:`analysis.utilization.chain` on all draws at once.
+* :func:`sample_inputs` returns the scenario's one draw set (:meth:`analysis.scenario.Scenario.sample`:
+  every ranged parameter triangular within its sourced range, plus the pool counts).
+* :func:`utilization_draws` runs :func:`analysis.utilization.chain` on all draws at once; it takes
+  the scenario's :class:`~analysis.scenario.Draws` so every model's row ``i`` is the same draw.
 * :func:`what_must_be_true` keeps the draws that land within a band around an observed figure
   (e.g. 11% +/- 1.5 points) and compares their inputs with all draws: which parameter values an
   explanation of the observation needs. The observation is never used to fit anything.
@@ -10,6 +11,10 @@
   statsmodels OLS on z-scored draws, with R^2 (Saltelli et al., *Global Sensitivity Analysis:
   The Primer*, 2008, Sec. 1.2.5): SRC ranks inputs when R^2 is high (>= 0.7); below that,
   rank-transformed SRRC is reported as well.
+* :func:`sobol_indices` gives Sobol first- and total-order indices (SALib: Saltelli's design and
+  estimators, Saltelli et al. 2010, *Comput. Phys. Commun.* 181; Jansen 1999) of the job
+  utilization and the fleet MFU, and :func:`sensitivity_comparison` sets them beside SRC: where
+  the model is far from linear (low R^2, ST >> S1), the Sobol indices are the ones to read.
 """
 from __future__ import annotations
 
