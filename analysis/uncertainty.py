@@ -266,6 +266,8 @@ def _ranged_inputs(sc) -> dict:
 
     out = {}
     for s in SOBOL_SECTIONS:
+        if s == "fleet" and not fleet.enabled(sc):
+            continue
         for k, p in sc.params.get(s, {}).items():
             if not isinstance(p.value, str) and p.has_range:
                 out[f"{s}.{k}"] = (float(p.low), float(min(max(p.value, p.low), p.high)), float(p.high))
