@@ -105,3 +105,21 @@ def test_scenario_without_fleet():
     assert not fleet.enabled(sc)
     with pytest.raises(InputError, match="models no fleet"):
         fleet.point(sc)
+
+
+def test_views_format_every_number(stand_in):
+    import matplotlib
+    matplotlib.use("Agg")
+    from analysis.report import fleet as view
+    sc = load_scenario("colossus1")
+    r = fleet.point(sc)
+    table = view.class_table(r)
+    assert list(table.index) == list(fleet.CLASSES)
+    assert all(isinstance(v, str) and "nan" not in v.lower() for v in table.to_numpy().ravel())
+    grid = view.mix_grid(sc, 0.11, 0.015, inference=(0.1, 0.4), idle=(0.03, 0.25))
+    assert grid.shape == (2, 2) and grid.loc[0.03, 0.1] > grid.loc[0.25, 0.4]     # more idle and more inference: lower
+    formatted = view.mix_grid_table(grid)
+    assert all(v.endswith("%") or v.endswith("*") for v in formatted.to_numpy().ravel())
+    fig = view.fleet_flow_chart(r)
+    assert len(fig.axes) == 3 and all(ax.get_xlabel() or ax.get_ylabel() for ax in fig.axes)
+    assert view.short("fleet.inference_mfu", 20).endswith("\u2026") or len(view.short("fleet.inference_mfu", 20)) <= 20
