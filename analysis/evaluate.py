@@ -1,7 +1,10 @@
 """Headline figures of one scenario: ``python -m analysis evaluate SCENARIO [--json]``.
 
-Everything comes from the model modules at the scenario's central values, plus the Monte Carlo
-distribution of utilization (``--draws``, ``--seed``).
+Everything comes from the model modules at the scenario's central values, plus Monte Carlo
+bands from the scenario's ONE draw set (``Scenario.sample(draws, seed)``: every model consumes the
+same :class:`~analysis.scenario.Draws`). Utilization is reported twice, side by side: per job (the
+scenario's training job, :func:`analysis.utilization.job`) and for the whole fleet
+(:mod:`analysis.fleet`: the workload mix over every GPU the reported ~11% refers to).
 """
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import fleet as fleet_model
 from analysis import uncertainty, utilization
 from analysis.catalog import observed_utilization
-from analysis.scenario import Scenario, load_scenario, section_draws
+from analysis.scenario import Draws, Scenario, load_scenario, section_draws
 from analysis.serialize import plain as _plain
 
 
@@ -29,8 +33,16 @@ class EvaluateResult:
         d = self.to_dict()
         u, g, e, inf = d["utilization"], d["goodput"], d["economics"], d["inference"]
         rows = [
-            ("Training utilization of the cluster", u["value"] * 100, u["p05"] * 100, u["p95"] * 100,
+            ("Training utilization of the job", u["value"] * 100, u["p05"] * 100, u["p95"] * 100,
              f"% of {u['denominator']} peak", "20_utilization"),
+        ]
+        f = d.get("fleet") or {}
+        if f.get("value_bf16_dense") is not None:
+            rows += [("Fleet MFU (whole fleet, workload mix)", f["value_bf16_dense"] * 100, f["p05"] * 100, f["p95"] * 100,
+                      "% of BF16 dense peak", "20_utilization"),
+                     ("Fleet MFU against the FP8 dense peak", f["value_fp8_dense"] * 100, f["fp8_p05"] * 100, f["fp8_p95"] * 100,
+                      "% of FP8 dense peak", "20_utilization")]
+        rows += [
             ("Effective training time of the job (failures, checkpoints, restarts)", g["effective_training_time"] * 100,
              g["effective_training_time_p05"] * 100, g["effective_training_time_p95"] * 100, "% of wall-clock time", "21_goodput"),
             ("NPV of lease-and-rebuild minus keep-for-training", e["npv_lease_minus_keep_usd"] / 1e9,
@@ -55,8 +67,18 @@ class EvaluateResult:
             span = "" if not np.isfinite(row.p05) else f"  (5-95%: {row.p05:,.3g} to {row.p95:,.3g})"
             lines.append(f"  {figure:<66} {row.value:>10,.3g} {row.unit}{span}")
         lines += ["", f"  reported ~{u['observed']:.0%} sits at the {u['share_at_or_below_observed']:.0%} quantile of "
-                      f"{u['draws']:,} utilization draws; {u['split']} split; largest job {u['largest_job_gpus']:,.0f} GPUs",
-                  "  utilization factors: " + ", ".join(f"{k} {v:.3f}" for k, v in u["factors"].items()),
+                      f"{u['draws']:,} job utilization draws; {u['split']} split; largest job {u['largest_job_gpus']:,.0f} GPUs",
+                  "  utilization factors: " + ", ".join(f"{k} {v:.3f}" for k, v in u["factors"].items())]
+        f = d.get("fleet") or {}
+        if f.get("value_bf16_dense") is not None:
+            lines += [f"  fleet ({f['fleet']}, {f['as_of']}): reported ~{u['observed']:.0%} sits at the "
+                      f"{f['share_at_or_below_observed']:.0%} quantile of fleet MFU draws (BF16 dense), "
+                      f"{f['share_at_or_below_observed_fp8']:.0%} against FP8 dense",
+                      "  fleet factors: " + ", ".join(f"{k} {v:.3f}" for k, v in f["factors"].items())]
+        c = d.get("counterfactuals") or {}
+        if c:
+            lines.append("  counterfactuals (job): " + ", ".join(f"{k} {v['value']:.1%}" for k, v in c.items()))
+        lines += [
                   f"  power: IT {p['it_mw']:,.0f} MW, facility {p['facility_mw']:,.0f} MW (Epoch method {p['epoch_method_mw']:,.0f} MW; "
                   f"site {p['site_power_mw'] or float('nan'):,.0f} MW)",
                   "  TCO $/GPU-hour: " + ", ".join(f"{k} {v:.2f}" for k, v in d["tco_usd_per_gpu_hour"].items()),
@@ -71,25 +93,80 @@ def _q(values, qs=(0.05, 0.95)) -> tuple[float, float]:
     return tuple(float(np.quantile(np.asarray(values, float), q)) for q in qs)
 
 
-def utilization_section(sc: Scenario, draws: int, seed: int):
-    """Utilization (point + Monte Carlo) and the goodput of the scenario's job."""
+def utilization_section(sc: Scenario, draws, seed: int):
+    """Utilization of the scenario's job (point + Monte Carlo over the scenario's draws) and its
+    goodput. ``draws``: the scenario's :class:`~analysis.scenario.Draws` or how many to take."""
+    d = draws if isinstance(draws, Draws) else sc.sample(int(draws), seed)
     result = utilization.point(sc)
-    mc = uncertainty.utilization_draws(sc, draws=draws, seed=seed)
+    mc = uncertainty.utilization_draws(sc, d)
     observed = observed_utilization()["value"]
     section = {"value": result.value, **mc.quantiles(), "denominator": result.denominator,
                f"value_{result.other_denominator.replace(' ', '_')}": result.value_other_denominator,
-               "split": result.split, "factors": result.factors, "draws": draws, "seed": seed,
+               "split": result.split, "factors": result.factors,
+               "factor_groups": utilization.group_factors(result.factors), "draws": d.n, "seed": d.seed,
                "observed": observed, "share_at_or_below_observed": mc.share_at_or_below(observed),
-               "largest_job_gpus": result.largest_job_gpus}
+               "largest_job_gpus": result.largest_job_gpus, "job": result.job.to_dict()}
+    other = mc.outputs["utilization_other_denominator"]
+    key = f"value_{result.other_denominator.replace(' ', '_')}"
+    section[f"{key}_p05"], section[f"{key}_p95"] = _q(other)
     gp = result.goodput
     interval = np.asarray(gp.checkpoint_interval_s, float)
     good = {"effective_training_time": float(np.mean(gp.effective_training_time)),
             "interruptions_per_day": float(np.sum(gp.interruptions_per_day)),
             "checkpoint_interval_min": float(np.mean(interval)) / 60,
-            "scheduling_goodput": float(np.mean(gp.scheduling_goodput))}
+            "scheduling_goodput": float(np.mean(gp.scheduling_goodput)),
+            "job_gpus": result.largest_job_gpus}
     ettr = np.prod([mc.outputs[c] for c in mc.outputs if c.startswith("factor: goodput:")], axis=0)
     good["effective_training_time_p05"], good["effective_training_time_p95"] = _q(ettr)
     return section, good, result, mc
+
+
+def fleet_section(sc: Scenario, draws: Draws):
+    """Fleet MFU (point + bands over the same draws), against the BF16 and the FP8 dense peak,
+    with the factor decomposition and where the peak goes. ``({}, None, None)`` without a fleet."""
+    if not fleet_model.enabled(sc):
+        return {"fleet": "none"}, None, None
+    point = fleet_model.point(sc)
+    mc = fleet_model.fleet_draws(sc, draws)
+    observed = observed_utilization()["value"]
+    out = point.to_dict()
+    q, q8 = mc.quantiles(), mc.quantiles("fleet_mfu_fp8_dense")
+    out.update({**q, "fp8_p05": q8["p05"], "fp8_p50": q8["p50"], "fp8_p95": q8["p95"], "observed": observed,
+                "share_at_or_below_observed": float(np.mean(mc.value <= observed)),
+                "share_at_or_below_observed_fp8": float(np.mean(mc.outputs["fleet_mfu_fp8_dense"] <= observed)),
+                "draws": draws.n})
+    return out, point, mc
+
+
+COUNTERFACTUALS = {"as scenario": {}, "uniform": {"split": "uniform"}, "aware": {"split": "aware"},
+                   "islands (equal tokens per GPU)": {"split": "islands", "islands_batch": "equal_tokens_per_gpu"},
+                   "islands (own critical batch)": {"split": "islands", "islands_batch": "own_critical_batch"}}
+
+
+def counterfactual_section(sc: Scenario, draws: Draws) -> dict:
+    """The scenario's job under each split over the same draws (uniform, aware, islands at equal
+    tokens per GPU and at their own batch) plus "no mixing loss": each GPU type at its own step
+    model as if homogeneous (the uniform job without its memory/domain and pacing factors, the
+    equal-peak homogeneous baseline of HexiScale's comparison). Values against the job's peak."""
+    if len(sc.cluster.pools) < 2:
+        return {}
+    base = dict(section_draws(draws, "job"))
+    out = {}
+    for name, change in COUNTERFACTUALS.items():
+        job = {**base, **change}
+        r = utilization.chain(sc.cluster, job, section_draws(draws, "heterogeneity"), section_draws(draws, "goodput"),
+                              gpus=draws.pool_counts)
+        p = utilization.chain(sc.cluster, {**sc.values("job"), **change}, sc.values("heterogeneity"), sc.values("goodput"))
+        low, high = _q(r["value"])
+        out[name] = {"value": float(p["value"]), "p05": low, "p95": high, "p50": float(np.median(r["value"]))}
+        if name == "uniform":
+            strip = [k for k in ("memory and NVLink-domain limits", "pacing by slowest GPU type") if k in p["factors"]]
+            pv = float(p["value"]) / float(np.prod([p["factors"][k] for k in strip]))
+            rv = r["value"] / np.prod([r["factors"][k] for k in strip], axis=0)
+            lo, hi = _q(rv)
+            homogeneous = {"value": pv, "p05": lo, "p95": hi, "p50": float(np.median(rv))}
+    out["homogeneous (no mixing loss)"] = homogeneous
+    return out
 
 
 def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> tuple[dict, dict]:
@@ -136,9 +213,15 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
 
 
 def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:
-    """All headline figures of a scenario (utilization, goodput, power, cost, inference, economics)."""
+    """All headline figures of a scenario (job and fleet utilization, goodput, power, cost,
+    inference, economics), every band from the scenario's one draw set."""
     sc = load_scenario(name_or_file)
-    util, good, point, mc = utilization_section(sc, draws, seed)
+    d = sc.sample(int(draws), seed)
+    util, good, point, mc = utilization_section(sc, d, seed)
+    fleet, fleet_point, fleet_mc = fleet_section(sc, d)
+    counterfactuals = counterfactual_section(sc, d)
     money, objects = economics_sections(sc, point, draws, seed)
-    return EvaluateResult(sc.name, sc.title, sc.hash, {"utilization": util, "goodput": good, **money},
-                          {"utilization": point, "utilization_draws": mc, **objects})
+    return EvaluateResult(sc.name, sc.title, sc.hash,
+                          {"utilization": util, "fleet": fleet, "counterfactuals": counterfactuals, "goodput": good, **money},
+                          {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
+                           "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects})

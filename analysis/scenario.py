@@ -34,7 +34,8 @@ from analysis.paths import PARAMETER_DIR, SCENARIO_DIR
 
 # Scenario sections and the analysis module that owns (declares PARAMETERS for) each.
 SECTIONS = {"job": "utilization", "heterogeneity": "heterogeneity", "goodput": "goodput", "power": "power",
-            "cost": "cost", "inference": "inference", "economics": "economics"}
+            "cost": "cost", "inference": "inference", "economics": "economics", "fleet": "fleet"}
+POOL_PREFIX = "pools."        # Draws keys of the cluster's pool counts: "pools.<pool name>"
 TOP_LEVEL_KEYS = ("name", "title", "description", "cluster")
 
 
@@ -84,6 +85,7 @@ class Scenario:
     params: dict[str, dict[str, Param]]
     overridden: frozenset[str] = field(default_factory=frozenset)
     path: Path | None = None
+    _draws: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def param(self, path: str) -> Param:
         section, _, key = path.partition(".")
@@ -99,10 +101,20 @@ class Scenario:
         """Central values of one section, as keyword arguments for its model functions."""
         return {key: p.value for key, p in self.params[section].items()}
 
-    def sample(self, n: int, seed: int = 0, vary: set[str] | None = None) -> dict[str, np.ndarray | str]:
-        """``{"section.key": array of n draws}`` for every numeric parameter (triangular
-        within its range; constant when it has none). ``vary`` limits which ones vary.
-        Draw order is fixed (sorted paths), so a seed reproduces the draws exactly."""
+    def sample(self, n: int, seed: int = 0, vary: set[str] | None = None) -> "Draws":
+        """The scenario's one seeded Monte Carlo sample: a :class:`Draws` with ``n`` draws along
+        a named ``"draw"`` axis of every numeric parameter (``draws["section.key"]``, triangular
+        within its range; constant when it has none; text parameters as their value) and of the
+        cluster's pool counts (``draws["pools.<name>"]``, :attr:`Draws.pool_counts`).
+
+        ``vary`` limits which parameters vary (pool counts vary only when ``vary`` is None or
+        names them). Draw order is fixed (sorted paths; pool counts from a second stream), so
+        a seed reproduces the draws exactly. The same ``(n, seed, vary)`` returns the same
+        object: every model of a scenario consumes one draw set, and none draws again to line
+        rows up (the arrays are read-only)."""
+        key = (int(n), int(seed), None if vary is None else frozenset(vary))
+        if key in self._draws:
+            return self._draws[key]
         rng = np.random.default_rng(seed)
         out = {}
         for path in sorted(f"{s}.{k}" for s in self.params for k in self.params[s]):
@@ -113,7 +125,19 @@ class Scenario:
                 out[path] = p.sample(n, rng)
             else:
                 out[path] = np.full(n, float(p.value))
-        return out
+        pool_rng = np.random.default_rng([seed, 1])
+        for pool in self.cluster.pools:
+            path = f"{POOL_PREFIX}{pool.name}"
+            varies = vary is None or path in vary
+            out[path] = pool.count.sample(n, pool_rng) if varies else np.full(n, float(pool.count.value))
+        # section modules may add draws of their own inputs (e.g. the fleet inventory) from a third stream
+        for i, section in enumerate(sorted(self.params)):
+            module = importlib.import_module(f"analysis.{SECTIONS[section]}")
+            if hasattr(module, "sample_inventory"):
+                out.update(module.sample_inventory(self.values(section), int(n), np.random.default_rng([seed, 2, i])))
+        draws = Draws(out, n=int(n), seed=int(seed), scenario=self.name, pool_names=tuple(p.name for p in self.cluster.pools))
+        self._draws[key] = draws
+        return draws
 
     def table(self) -> pd.DataFrame:
         """Every parameter with unit, central value, range, source and whether the scenario set it."""
@@ -131,6 +155,64 @@ class Scenario:
                    "pools": [(p.name, p.gpu.id, p.count.value, p.scale_out_gb_s_per_gpu.value) for p in self.cluster.pools],
                    "params": {f"{s}.{k}": [p.value, p.low, p.high] for s in self.params for k, p in self.params[s].items()}}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Draws(dict):
+    """One seeded Monte Carlo sample of a scenario (from :meth:`Scenario.sample`).
+
+    A read-only mapping ``{"section.key": array of n draws (or the text value)}`` plus the pool
+    counts ``{"pools.<name>": array}``; every array lies along one named axis, ``"draw"``
+    (:attr:`dims`), so row ``i`` of every model fed from it is the same draw. Utilization,
+    goodput, power, cost, economics and the fleet model all consume this one object.
+    """
+
+    dims = ("draw",)
+
+    def __init__(self, values: dict, *, n: int, seed: int, scenario: str = "", pool_names: tuple = ()):
+        arrays = {}
+        for k, v in values.items():
+            if not isinstance(v, str):
+                v = np.asarray(v, float)
+                if v.shape != (n,):
+                    raise InputError(f"draws: {k!r} has shape {v.shape}; expected ({n},) along the 'draw' axis")
+                v = v.copy()
+                v.flags.writeable = False
+            arrays[k] = v
+        super().__init__(arrays)
+        self.n, self.seed, self.scenario, self.pool_names = int(n), int(seed), scenario, tuple(pool_names)
+
+    def _readonly(self, *args, **kwargs):
+        raise TypeError("Draws are read-only: copy them (dict(draws)) to change a value")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _readonly
+
+    def section(self, section: str) -> dict:
+        """``{key: draws}`` of one section (as :func:`section_draws`)."""
+        return section_draws(self, section)
+
+    @property
+    def pool_counts(self) -> np.ndarray:
+        """``(draws, pools)`` GPU counts of the scenario's cluster, pools in cluster order."""
+        return np.stack([self[f"{POOL_PREFIX}{name}"] for name in self.pool_names], axis=-1)
+
+    def varied(self) -> pd.DataFrame:
+        """The inputs that vary across draws (numeric, non-constant), indexed by ``draw``."""
+        cols = {k: v for k, v in self.items() if not isinstance(v, str) and np.ptp(v) > 0}
+        return pd.DataFrame(cols, index=pd.RangeIndex(self.n, name="draw"))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every numeric draw as a column, indexed by ``draw``."""
+        return pd.DataFrame({k: v for k, v in self.items() if not isinstance(v, str)}, index=pd.RangeIndex(self.n, name="draw"))
+
+    def __repr__(self) -> str:
+        return f"Draws({self.scenario!r}, n={self.n}, seed={self.seed}, {len(self)} inputs)"
+
+    def __reduce__(self):
+        return (_rebuild_draws, (dict(self), self.n, self.seed, self.scenario, self.pool_names))
+
+
+def _rebuild_draws(values, n, seed, scenario, pool_names):
+    return Draws(values, n=n, seed=seed, scenario=scenario, pool_names=pool_names)
 
 
 def section_draws(draws: dict, section: str) -> dict:

@@ -1,8 +1,9 @@
 """Monte Carlo over the sourced ranges, "what must be true", and sensitivity.
 
-* :func:`sample_inputs` draws every ranged parameter of a scenario (triangular within its
-  sourced range, see :meth:`analysis.params.Param.sample`) plus the pool counts.
-* :func:`utilization_draws` runs :func:`analysis.utilization.chain` on all draws at once.
+* :func:`sample_inputs` returns the scenario's one draw set (:meth:`analysis.scenario.Scenario.sample`:
+  every ranged parameter triangular within its sourced range, plus the pool counts).
+* :func:`utilization_draws` runs :func:`analysis.utilization.chain` on all draws at once; it takes
+  the scenario's :class:`~analysis.scenario.Draws` so every model's row ``i`` is the same draw.
 * :func:`what_must_be_true` keeps the draws that land within a band around an observed figure
   (e.g. 11% +/- 1.5 points) and compares their inputs with all draws: which parameter values an
   explanation of the observation needs. The observation is never used to fit anything.
@@ -10,6 +11,10 @@
   statsmodels OLS on z-scored draws, with R^2 (Saltelli et al., *Global Sensitivity Analysis:
   The Primer*, 2008, Sec. 1.2.5): SRC ranks inputs when R^2 is high (>= 0.7); below that,
   rank-transformed SRRC is reported as well.
+* :func:`sobol_indices` gives Sobol first- and total-order indices (SALib: Saltelli's design and
+  estimators, Saltelli et al. 2010, *Comput. Phys. Commun.* 181; Jansen 1999) of the job
+  utilization and the fleet MFU, and :func:`sensitivity_comparison` sets them beside SRC: where
+  the model is far from linear (low R^2, ST >> S1), the Sobol indices are the ones to read.
 """
 from __future__ import annotations
 
@@ -31,10 +36,17 @@ def sample_pool_counts(cluster, draws: int, rng: np.random.Generator) -> np.ndar
 
 
 def sample_inputs(sc, draws: int, seed: int = 0, sections=UTILIZATION_SECTIONS) -> tuple[dict, np.ndarray]:
-    """``({"section.key": draws or text}, pool_counts)`` for ``sections``; reproducible by ``seed``."""
-    values = {k: v for k, v in sc.sample(draws, seed).items() if k.split(".")[0] in sections}
-    counts = sample_pool_counts(sc.cluster, draws, np.random.default_rng([seed, 1]))
-    return values, counts
+    """``({"section.key": draws or text}, pool_counts)`` for ``sections`` from the scenario's one
+    draw set (:meth:`~analysis.scenario.Scenario.sample`); reproducible by ``seed``."""
+    d = sc.sample(draws, seed)
+    values = {k: v for k, v in d.items() if k.split(".")[0] in sections}
+    return values, d.pool_counts
+
+
+def _as_draws(sc, draws, seed):
+    """The scenario's :class:`~analysis.scenario.Draws`: given, or sampled (``draws`` = how many)."""
+    from analysis.scenario import Draws
+    return draws if isinstance(draws, Draws) else sc.sample(int(draws), seed)
 
 
 @dataclass
@@ -63,20 +75,25 @@ class UtilizationDraws:
                 f"p05 {q['p05']:.1%}, median {q['p50']:.1%}, p95 {q['p95']:.1%}")
 
 
-def utilization_draws(sc, draws: int = 10_000, seed: int = 0, split: str | None = None) -> UtilizationDraws:
-    """The utilization chain over ``draws`` Monte Carlo draws (one vectorized evaluation);
-    ``split`` overrides the scenario's ``job.split``."""
-    values, counts = sample_inputs(sc, draws, seed)
-    job = section_draws(values, "job")
-    if split is not None:
-        job["split"] = split
-    out = utilization.chain(sc.cluster, job, section_draws(values, "heterogeneity"), section_draws(values, "goodput"), gpus=counts)
-    varied = {k: v for k, v in values.items() if not isinstance(v, str) and np.ptp(v) > 0}
-    if len(sc.cluster.pools) > 1 or np.ptp(counts) > 0:
-        varied.update({f"gpus.{p.name}": counts[:, i] for i, p in enumerate(sc.cluster.pools) if np.ptp(counts[:, i]) > 0})
+def utilization_draws(sc, draws=10_000, seed: int = 0, split: str | None = None) -> UtilizationDraws:
+    """The utilization chain over the scenario's Monte Carlo draws (one vectorized evaluation).
+
+    ``draws`` is the scenario's :class:`~analysis.scenario.Draws` (the one draw set every model
+    of the scenario consumes) or a number of draws to take with ``seed``. ``split`` overrides
+    the scenario's ``job.split``. Row ``i`` of the outputs is draw ``i`` of the inputs."""
+    d = _as_draws(sc, draws, seed)
+    out = utilization.chain_draws(sc, d, split)
+    inputs = d.varied()
+    unused = utilization.inactive_parameters({"batch_policy": d["job.batch_policy"]})
+    inputs = inputs[[c for c in inputs.columns if (c.split(".")[0] in UTILIZATION_SECTIONS or c.startswith("pools."))
+                     and c not in unused]]
+    inputs.columns = [f"gpus.{c[len('pools.'):]}" if c.startswith("pools.") else c for c in inputs.columns]
     outputs = pd.DataFrame({"utilization": out["value"], "utilization_other_denominator": out["value_other"],
+                            "job_gpus": np.asarray(out["job"].job_gpus, float).reshape(d.n, -1).max(axis=-1),
+                            "global_batch_tokens": np.asarray(out["global_batch_tokens"], float).reshape(d.n, -1).max(axis=-1),
                             **{f"factor: {k}": v for k, v in out["factors"].items()}})
-    return UtilizationDraws(sc.name, utilization.denominator(job["precision"]), pd.DataFrame(varied), outputs)
+    precision = d["job.precision"] if split is None or "job.precision" in d else sc.value("job.precision")
+    return UtilizationDraws(sc.name, utilization.denominator(precision), inputs, outputs)
 
 
 def what_must_be_true(inputs: pd.DataFrame, output: np.ndarray, observed: float, tolerance: float) -> pd.DataFrame:
@@ -206,3 +223,117 @@ def compare_scenarios(names, draws: int = 10_000, seed: int = 0) -> pd.DataFrame
                      "utilization": point.value, **mc.quantiles(), "denominator": point.denominator,
                      "utilization_other_denominator": point.value_other_denominator})
     return pd.DataFrame(rows).set_index("scenario")
+
+
+# --------------------------------------------------------------------------- Sobol indices
+SOBOL_SECTIONS = ("job", "heterogeneity", "goodput", "fleet")
+
+
+@dataclass
+class SobolResult:
+    """First-order (S1) and total-order (ST) Sobol indices of one or more outputs, with their
+    bootstrap 95% half-widths (Saltelli et al. 2010 estimators via SALib; Saltelli et al.,
+    *Global Sensitivity Analysis: The Primer*, 2008, Ch. 4). ``ST - S1`` is the share of the
+    output's variance an input carries only through interactions: where it is large, the model
+    is far from additive and SRC under-reads that input."""
+
+    scenario: str
+    indices: pd.DataFrame      # index: parameter; columns: (output, S1 | S1_conf | ST | ST_conf)
+    base_samples: int
+    evaluations: int
+
+    def table(self, output: str) -> pd.DataFrame:
+        t = self.indices[output]
+        return t.reindex(t["ST"].sort_values(ascending=False).index)
+
+    def to_dict(self) -> dict:
+        return {"scenario": self.scenario, "base_samples": self.base_samples, "evaluations": self.evaluations,
+                "indices": {out: {p: {k: float(v) for k, v in row.items()} for p, row in self.indices[out].iterrows()}
+                            for out in self.indices.columns.get_level_values(0).unique()}}
+
+    def summary(self) -> str:
+        lines = [f"Sobol indices of {self.scenario} ({self.evaluations:,} model runs, N = {self.base_samples}):"]
+        for out in self.indices.columns.get_level_values(0).unique():
+            top = self.table(out).head(5)
+            lines.append(f"  {out}: " + ", ".join(f"{p} S1 {r.S1:.2f} / ST {r.ST:.2f}" for p, r in top.iterrows()))
+        return "\n".join(lines)
+
+
+def _ranged_inputs(sc) -> dict:
+    """``{path: (low, mode, high)}`` of every ranged numeric input the utilization and fleet
+    models read: parameters, the cluster's pool counts, the fleet inventory at ``as_of``."""
+    from analysis import fleet
+
+    out = {}
+    for s in SOBOL_SECTIONS:
+        if s == "fleet" and not fleet.enabled(sc):
+            continue
+        for k, p in sc.params.get(s, {}).items():
+            if not isinstance(p.value, str) and p.has_range:
+                out[f"{s}.{k}"] = (float(p.low), float(min(max(p.value, p.low), p.high)), float(p.high))
+    for pool in sc.cluster.pools:
+        if pool.count.has_range:
+            out[f"pools.{pool.name}"] = (float(pool.count.low), float(pool.count.value), float(pool.count.high))
+    if fleet.enabled(sc):
+        inv = fleet.load_fleet(sc.value("fleet.fleet"))
+        day = fleet._day(sc.value("fleet.as_of"))
+        for c, p in inv.pools:
+            lo, v, hi = (float(inv.count((c, p), day, w)) for w in ("low", "value", "high"))
+            if hi > lo:
+                out[f"{fleet.FLEET_PREFIX}{c}.{p}"] = (lo, v, hi)
+    return out
+
+
+def _draws_at(sc, columns: dict, n: int, seed: int):
+    """A :class:`~analysis.scenario.Draws` of ``n`` rows: ``columns`` where given, the central
+    value elsewhere (so a SALib design runs through the same model code as the Monte Carlo)."""
+    from analysis.scenario import Draws
+
+    central = sc.sample(n, seed, vary=set())
+    values = {k: (columns[k] if k in columns else v) for k, v in central.items()}
+    return Draws(values, n=n, seed=seed, scenario=sc.name, pool_names=central.pool_names)
+
+
+def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job utilization", "fleet MFU")) -> SobolResult:
+    """Sobol first- and total-order indices (SALib's Saltelli/Sobol' design and estimator, each
+    input triangular within its sourced range as in the Monte Carlo) of the job utilization and
+    the fleet MFU (BF16 dense). ``base_samples`` N (a power of 2) gives N (D + 2) model runs."""
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import sobol as sobol_sample
+
+    from analysis import fleet
+
+    unused = utilization.inactive_parameters(sc.values("job"))
+    ranged = {k: v for k, v in _ranged_inputs(sc).items() if k not in unused}
+    names = list(ranged)
+    problem = {"num_vars": len(names), "names": names, "dists": ["triang"] * len(names),
+               "bounds": [[lo, hi, (mode - lo) / (hi - lo)] for lo, mode, hi in ranged.values()]}
+    X = sobol_sample.sample(problem, int(base_samples), calc_second_order=False, seed=seed)
+    d = _draws_at(sc, {name: X[:, i] for i, name in enumerate(names)}, X.shape[0], seed)
+    ys = {}
+    if "job utilization" in outputs:
+        ys["job utilization"] = np.asarray(utilization.chain_draws(sc, d)["value"], float)
+    if "fleet MFU" in outputs and fleet.enabled(sc):
+        ys["fleet MFU"] = fleet.fleet_draws(sc, d).value
+    frames = {}
+    for out, y in ys.items():
+        s = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        frames[out] = pd.DataFrame({"S1": s["S1"], "S1_conf": s["S1_conf"], "ST": s["ST"], "ST_conf": s["ST_conf"]}, index=names)
+    indices = pd.concat(frames, axis=1)
+    indices.index.name = "parameter"
+    return SobolResult(sc.name, indices, int(base_samples), int(X.shape[0]))
+
+
+def sensitivity_comparison(sobol: SobolResult, inputs: pd.DataFrame, output: np.ndarray, name: str) -> pd.DataFrame:
+    """Sobol S1 and ST of ``name`` beside the SRC (and rank SRRC) of the same output on the
+    Monte Carlo draws: one row per input, sorted by ST. Inputs named ``gpus.<pool>`` in the
+    Monte Carlo are the Sobol ``pools.<pool>``."""
+    src = standardized_regression(inputs, output, name)
+    srcs = src.src.rename(lambda c: f"pools.{c[5:]}" if c.startswith("gpus.") else c)
+    srrc = src.srrc.rename(lambda c: f"pools.{c[5:]}" if c.startswith("gpus.") else c)
+    t = sobol.table(name)[["S1", "ST"]].copy()
+    t["interactions (ST - S1)"] = (t["ST"] - t["S1"]).clip(lower=0)
+    t["SRC"] = srcs.reindex(t.index)
+    t["SRRC"] = srrc.reindex(t.index)
+    t.attrs["r_squared"], t.attrs["r_squared_rank"] = src.r_squared, src.r_squared_rank
+    return t

@@ -55,3 +55,28 @@ def test_straggler_hand_computed():
     # 1 - (1 - 0.01)^100 = 0.634 chance of a slow host; 10% slower -> 1 / (1 + 0.0634) = 0.9404
     assert het.straggler_factor(100, 0.01, 0.10) == pytest.approx(1 / (1 + 0.1 * (1 - 0.99 ** 100)))
     assert het.straggler_factor(100, 0.0, 0.10) == 1.0
+
+
+def test_cross_type_share_hand_computed():
+    assert het.cross_type_share([1.0]) == pytest.approx(0.0)
+    assert het.cross_type_share([0.5, 0.5]) == pytest.approx(0.5)
+    # Colossus 1 by BF16 peak: 150k x 989, 50k x 989, 30k x 2500
+    w = np.array([150e3 * 989, 50e3 * 989, 30e3 * 2500])
+    w = w / w.sum()
+    assert het.cross_type_share(w) == pytest.approx(1 - (w ** 2).sum()) and 0.55 < het.cross_type_share(w) < 0.62
+
+
+def test_planning_efficiency_reproduces_hexiscale_gaps():
+    # HexiScale (arXiv 2409.01143v2): average 3.5%, best 0.3% MFU gap to homogeneous at equal peak, two types (share 0.5)
+    for gap in (0.035, 0.003, 0.1161):
+        eta = het.planning_efficiency_from_gap(gap, 0.5)
+        assert 1 - het.aware_planning_factor(eta, 0.5) == pytest.approx(gap)
+    assert het.planning_efficiency_from_gap(0.035) == pytest.approx(0.93)
+    # a homogeneous job loses nothing to planning, whatever eta
+    assert het.aware_planning_factor(0.5, het.cross_type_share([3.0])) == pytest.approx(1.0)
+
+
+def test_straggler_beyond_calibration_is_one_at_or_below_it():
+    assert het.straggler_factor_beyond(1000, 2048, 0.005, 0.1, 0.5) == 1.0
+    assert het.straggler_factor_beyond(2048, 2048, 0.001, 0.1, 0.5) == pytest.approx(1.0)
+    assert het.straggler_factor_beyond(30000, 2048, 0.001, 0.1, 0.0) < 1.0

@@ -89,3 +89,29 @@ def test_param_without_source_rejected_in_data():
         parse_param("cost.life_years", 5, Spec("years", min=1), require_source=True)
     with pytest.raises(InputError, match="no source"):
         parse_param("cost.life_years", {"value": 5, "source": " "}, Spec("years", min=1), require_source=True)
+
+
+def test_sample_is_one_draws_object_with_pool_counts():
+    from analysis.scenario import Draws, section_draws
+    sc = load_scenario("colossus1")
+    d = sc.sample(64, seed=5)
+    assert isinstance(d, Draws) and d is sc.sample(64, seed=5) and d.dims == ("draw",) and d.n == 64
+    assert d.pool_counts.shape == (64, 3) and np.array_equal(d.pool_counts[:, 0], d["pools.H100"])
+    assert d["pools.H100"].min() >= 100_000 and d["pools.H100"].max() <= 170_000
+    assert section_draws(d, "goodput") == d.section("goodput") and d["job.split"] == "uniform"
+    with pytest.raises(TypeError, match="read-only"):
+        d["power.pue"] = 1.0
+    with pytest.raises(ValueError):
+        d["power.pue"][0] = 1.0
+    # the fleet inventory rides along; the varied frame has the named axis
+    assert any(k.startswith("fleet_gpus.") for k in d) and d.varied().index.name == "draw"
+    import pickle
+    again = pickle.loads(pickle.dumps(d))
+    assert isinstance(again, Draws) and np.array_equal(again["power.pue"], d["power.pue"])
+
+
+def test_fleet_section_registered():
+    from analysis.scenario import SECTIONS, section_specs
+    assert SECTIONS["fleet"] == "fleet" and "inference_fraction" in section_specs()["fleet"]
+    with pytest.raises(InputError, match=r"fleet\.inference_fraction: 0\.7 \+ fleet\.rl_fraction"):
+        parse_scenario({"cluster": "colossus1", "fleet": {"inference_fraction": 0.7, "rl_fraction": 0.3}})

@@ -47,6 +47,83 @@ def test_aware_at_least_uniform_and_homogeneous_has_no_pacing(stand_in):
     assert aware.value >= uniform.value
     llama = utilization.point(load_scenario("llama3-16k"))
     assert llama.factors["pacing by slowest GPU type"] == 1.0 and llama.factors["memory and NVLink-domain limits"] == 0.9
+    assert llama.factors[utilization.OTHER_TYPES_FACTOR] == 1.0
+
+
+def test_islands_show_no_mixing_loss_and_per_type_mfu_is_step_model(stand_in):
+    islands = utilization.point(load_scenario("colossus1-islands"))
+    mixing = utilization.FACTOR_GROUPS["mixing GPU types"]
+    assert not [k for k in islands.factors if mixing(k)], islands.factors
+    assert "pool mix" not in islands.factors and "pool mix" not in utilization.point(load_scenario("colossus1")).factors
+    # the other GPU types' own MFU sits in the step-model family
+    assert utilization.FACTOR_GROUPS["step model (each GPU type)"](utilization.OTHER_TYPES_FACTOR)
+    assert islands.factors[utilization.OTHER_TYPES_FACTOR] < 1
+
+
+def test_islands_at_equal_tokens_per_gpu(stand_in):
+    sc = load_scenario("colossus1")
+    uniform = utilization.chain(sc.cluster, sc.values("job"), sc.values("heterogeneity"), sc.values("goodput"))
+    job = dict(sc.values("job"), split="islands", islands_batch="equal_tokens_per_gpu")
+    islands = utilization.chain(sc.cluster, job, sc.values("heterogeneity"), sc.values("goodput"))
+    per_gpu = float(np.asarray(uniform["tokens_per_gpu"])[0])
+    assert np.allclose(islands["tokens_per_gpu"], per_gpu)
+    # the islands' batches add up to the one job's batch (same tokens per step over the cluster)
+    assert float(np.sum(islands["global_batch_tokens"])) == pytest.approx(float(uniform["global_batch_tokens"]))
+    own = utilization.chain(sc.cluster, dict(job, islands_batch="own_critical_batch"), sc.values("heterogeneity"),
+                            sc.values("goodput"))
+    assert np.all(np.asarray(own["tokens_per_gpu"]) > per_gpu)     # B ~ C^0.33: a smaller job keeps more tokens per GPU
+
+
+def test_critical_batch_rule_hand_computed():
+    # C = 3.8e25 FLOPs (Llama 3 405B): 0.292 x C^0.3271 = 68.0M tokens; Llama 3's 16M is 0.247 of it
+    c = 3.8e25
+    flops = c / (utilization.PLANNING_MFU * 54 * 86400)
+    b = float(utilization.critical_batch_tokens(flops, 54))
+    assert b == pytest.approx(0.292 * c ** 0.3271, rel=1e-9) and b == pytest.approx(68.0e6, rel=0.01)
+    assert 16.8e6 / b == pytest.approx(0.247, abs=0.005)
+    # grows with the job: 8x the GPUs -> 8^0.3271 = 1.97x the batch
+    assert float(utilization.critical_batch_tokens(8 * flops, 54)) / b == pytest.approx(8 ** 0.3271)
+
+
+def test_batch_scales_with_job_size(stand_in):
+    sc = load_scenario("colossus1")
+    job = dict(sc.values("job"), max_job_gpus=np.array([25e3, 50e3, 1e7]))
+    out = utilization.chain(sc.cluster, job, sc.values("heterogeneity"), sc.values("goodput"))
+    assert np.all(np.diff(out["global_batch_tokens"]) > 0)
+    assert np.all(np.diff(np.asarray(out["tokens_per_gpu"])[:, 0]) < 0)   # ... but less than in proportion
+
+
+def test_stragglers_counted_once(stand_in):
+    # at the calibration scale (Llama 3, 16k GPUs) the calibrated step model already holds them
+    llama = utilization.point(load_scenario("llama3-16k"))
+    assert llama.factors["straggler tail"] == 1.0
+    het = load_scenario("colossus1").values("heterogeneity")
+    f = float(utilization.heterogeneity.straggler_factor_beyond(216e3 / 8, utilization.CALIBRATION_HOSTS, 0.001, 0.10, 0.5))
+    hand = (1 - 0.5 * (1 - 1 / (1 + 0.1 * (1 - 0.999 ** 27e3)))) / (1 - 0.5 * (1 - 1 / (1 + 0.1 * (1 - 0.999 ** 2048))))
+    assert f == pytest.approx(min(1.0, hand)) and f < 1
+    assert het["slow_host_fraction"] == 0.005
+
+
+def test_job_is_computed_once_and_matches_point(stand_in):
+    sc = load_scenario("colossus2")
+    job = utilization.job(sc)
+    result = utilization.point(sc)
+    assert job.largest_job_gpus == pytest.approx(result.largest_job_gpus)
+    assert job.largest_job_gpus <= sc.value("job.max_job_gpus") and float(job.jobs) == 4
+    assert job.to_dict()["gpus_per_pool"]["GB300"] > 0
+    d = sc.sample(50, seed=1)
+    per_draw = utilization.job(sc, d)
+    assert np.shape(per_draw.job_gpus) == (50,) and np.all(per_draw.job_gpus <= d["job.max_job_gpus"] + 1e-6)
+
+
+def test_option_utilization_lines_up_with_the_draws(stand_in):
+    sc = load_scenario("colossus1")
+    d = sc.sample(40, seed=2)
+    keep = utilization.option_utilization(sc, None, d)
+    assert keep == pytest.approx(uncertainty.utilization_draws(sc, d).value)
+    rebuild = utilization.option_utilization(sc, "colossus2", d)
+    assert rebuild.shape == (40,) and np.all(rebuild > 0)
+    assert utilization.option_utilization(sc) == pytest.approx(utilization.point(sc).value_bf16_dense)
 
 
 def test_pacing_factor_matches_hand_computation(stand_in):
@@ -61,7 +138,7 @@ def test_pacing_factor_matches_hand_computation(stand_in):
 
 def test_bigger_global_batch_never_lowers_step_efficiency(stand_in):
     sc = load_scenario("colossus1")
-    job = dict(sc.values("job"), global_batch_tokens=np.array([16e6, 64e6, 256e6]))
+    job = dict(sc.values("job"), batch_policy="fixed", global_batch_tokens=np.array([16e6, 64e6, 256e6]))
     out = utilization.chain(sc.cluster, job, sc.values("heterogeneity"), sc.values("goodput"))
     assert np.all(np.diff(out["factors"]["step model (best pool)"]) > 0)
 
@@ -84,7 +161,7 @@ def test_monte_carlo_reproducible_and_what_must_be_true(stand_in):
     assert q["p05"] <= q["p50"] <= q["p95"]
     target = q["p50"]
     table = uncertainty.what_must_be_true(a.inputs, a.value, target, 0.005)
-    assert 0 < table["kept_share"].iloc[0] < 1 and "job.global_batch_tokens" in table.index
+    assert 0 < table["kept_share"].iloc[0] < 1 and "job.critical_batch_multiplier" in table.index
 
 
 def test_standardized_regression_recovers_known_coefficients():
@@ -113,5 +190,16 @@ def test_one_at_a_time_moves_utilization_the_right_way(stand_in):
     base = float(table["base"].iloc[0])
     # a longer restart or a slower straggler hurts; a bigger batch helps (more tokens per GPU)
     assert table.loc["goodput.restart_s", "high"] < base < table.loc["goodput.restart_s", "low"]
-    assert table.loc["job.global_batch_tokens", "high"] > base > table.loc["job.global_batch_tokens", "low"]
+    assert table.loc["job.critical_batch_multiplier", "high"] > base > table.loc["job.critical_batch_multiplier", "low"]
     assert table.loc["heterogeneity.slow_host_slowdown", "high"] <= base
+
+
+def test_sobol_indices_of_an_additive_toy_match_the_analytic_values(monkeypatch, stand_in):
+    # y = restart only through a linear stand-in: S1 = ST = 1 for that input, 0 for the rest
+    sc = load_scenario("llama3-16k")
+    monkeypatch.setattr(utilization, "chain_draws",
+                        lambda sc, d, split=None: {"value": 2.0 * np.asarray(d["goodput.restart_s"])})
+    r = uncertainty.sobol_indices(sc, base_samples=256, seed=0, outputs=("job utilization",))
+    t = r.table("job utilization")
+    assert t.index[0] == "goodput.restart_s" and t.loc["goodput.restart_s", "ST"] == pytest.approx(1.0, abs=0.1)
+    assert t.drop("goodput.restart_s")["ST"].abs().max() < 0.05

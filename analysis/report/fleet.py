@@ -1,0 +1,268 @@
+"""Views of the fleet and job utilization (tables and figures for notebooks/20_utilization.ipynb).
+
+Models compute (:mod:`analysis.fleet`, :mod:`analysis.utilization`, :mod:`analysis.uncertainty`);
+these functions only arrange and format their results. Every number a reader sees goes through
+:mod:`analysis.report.format`, every name through :mod:`analysis.report.labels`.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from analysis import fleet as fleet_model
+from analysis import uncertainty, utilization
+from analysis.report import format as fmt
+from analysis.report.labels import label as _registry_label
+from analysis.report.labels import register
+
+register({
+    "burn-in and acceptance of new racks": "Burn-in and acceptance of new racks",
+    "idle and queueing": "Idle and queueing",
+    "MFU of the working GPUs": "MFU of the working GPUs (pre-training, RL, inference)",
+    utilization.OTHER_TYPES_FACTOR: "Other GPU types' own MFU (their step model)",
+    "straggler tail": "Straggler tail beyond the calibration runs' scale",
+    "aware planning": "Aware planning on the cross-type share",
+    "split granularity": "Split granularity (whole micro-batches)",
+    "memory and NVLink-domain limits": "Memory and NVLink-domain limits (uniform layout)",
+    "pacing by slowest GPU type": "Pacing by the slowest GPU type",
+    "job utilization": "Job utilization",
+    "fleet MFU": "Fleet MFU",
+    **{f"pools.{p}": f"{p} GPUs in the cluster" for p in ("H100", "H200", "GB200", "GB300")},
+    **{f"gpus.{p}": f"{p} GPUs in the cluster" for p in ("H100", "H200", "GB200", "GB300")},
+    "fleet_gpus.colossus1.H100": "Fleet: Colossus 1 H100 GPUs", "fleet_gpus.colossus1.H200": "Fleet: Colossus 1 H200 GPUs",
+    "fleet_gpus.colossus1.GB200": "Fleet: Colossus 1 GB200 GPUs", "fleet_gpus.colossus2.GB200": "Fleet: Colossus 2 GB200 GPUs",
+    "fleet_gpus.colossus2.GB300": "Fleet: Colossus 2 GB300 GPUs",
+})
+
+
+
+def _spec_labels() -> dict:
+    """Human labels of this topic's parameters (job, heterogeneity, fleet) from their specs."""
+    from analysis.scenario import section_specs
+    out = {}
+    for section in ("job", "heterogeneity", "fleet"):
+        for key, spec in section_specs().get(section, {}).items():
+            text = spec.doc[:1].upper() + spec.doc[1:] if spec.doc else key.replace("_", " ")
+            out[f"{section}.{key}"] = f"{text} ({spec.unit})" if spec.unit and spec.unit != "-" else text
+    return out
+
+
+register(_spec_labels())
+
+
+def label(name: str) -> str:
+    """The registry's label; a de-snake-cased name if the registry cannot describe it."""
+    try:
+        return _registry_label(name)
+    except Exception:      # labels.py reads a Spec attribute that does not exist (reported); never break a report
+        section, _, key = name.partition(".")
+        text = (key or name).split(": ", 1)[-1].replace("_", " ")
+        return f"{section}: {text}" if key else text[:1].upper() + text[1:]
+
+
+def short(name: str, width: int = 46) -> str:
+    """A label cut to ``width`` characters (for chart axes; tables keep the full label)."""
+    text = label(name)
+    text = text.split(" (")[0] if len(text) > width else text
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+CLASS_COLORS = {"burn-in and acceptance": "#dd8452", "idle and queueing": "#9b9b9b", "inference and evaluation": "#8172b3",
+                "RL and post-training": "#55a868", "pre-training": "#4c72b0"}
+
+
+def side_by_side(d: dict) -> pd.DataFrame:
+    """Job and fleet utilization from one ``EvaluateResult.to_dict()``, each with its 5-95% band
+    against both dense peaks (formatted)."""
+    u, f = d["utilization"], d.get("fleet") or {}
+    other = [k for k in u if k.startswith("value_") and not k.endswith(("_p05", "_p95"))][0]
+    rows = [{"figure": f"Job: {u['job']['cluster']}, {u['split']} split, {fmt.scaled(u['largest_job_gpus'], 'GPUs')}",
+             f"of {u['denominator']} peak": fmt.band(u["value"], u["p05"], u["p95"]),
+             f"of {other[6:].replace('_', ' ')} peak": fmt.band(u[other], u.get(f"{other}_p05"), u.get(f"{other}_p95")),
+             "reported 11% at quantile": fmt.pct(u["share_at_or_below_observed"], 0)}]
+    if f.get("value_bf16_dense") is not None:
+        rows.append({"figure": f"Fleet: {f['fleet']} as of {f['as_of']}, {fmt.scaled(f['gpus'], 'GPUs')}, workload mix",
+                     "of bf16 dense peak": fmt.band(f["value_bf16_dense"], f["p05"], f["p95"]),
+                     "of fp8 dense peak": fmt.band(f["value_fp8_dense"], f["fp8_p05"], f["fp8_p95"]),
+                     "reported 11% at quantile": f"{fmt.pct(f['share_at_or_below_observed'], 0)} (BF16), "
+                                                 f"{fmt.pct(f['share_at_or_below_observed_fp8'], 0)} (FP8)"})
+    return pd.DataFrame(rows).set_index("figure").fillna(fmt.MISSING)
+
+
+def factor_table(factors: dict) -> pd.DataFrame:
+    """Named factors (formatted), with the running product; the last row is the value."""
+    running, rows = 1.0, []
+    for k, v in factors.items():
+        running *= float(v)
+        rows.append({"factor": label(k), "factor value": fmt.factor(v, 3), "left of peak": fmt.pct(running)})
+    return pd.DataFrame(rows).set_index("factor")
+
+
+def counterfactual_table(counterfactuals: dict, denominator: str = "bf16 dense") -> pd.DataFrame:
+    """The job under each split over the same draws (central value and 5-95% band)."""
+    rows = [{"design": k, f"job utilization, % of {denominator} peak": fmt.band(v["value"], v["p05"], v["p95"]),
+             "median": fmt.pct(v["p50"])} for k, v in counterfactuals.items()]
+    return pd.DataFrame(rows).set_index("design")
+
+
+def class_table(fr) -> pd.DataFrame:
+    """Where the fleet's peak goes, by workload class (formatted)."""
+    f = fr.flows()
+    gpus = fr.classes.groupby("class", sort=False)["gpus"].sum()
+    return pd.DataFrame({"GPUs": [fmt.scaled(gpus.get(k, 0.0)) for k in f.index],
+                         "share of fleet peak": [fmt.pct(x) for x in f["peak_share"]],
+                         "MFU of the class (BF16 dense)": [fmt.pct(x) for x in f["mfu"]],
+                         "model FLOPs, % of fleet peak": [fmt.pct(x, 2) for x in f["useful_share"]]},
+                        index=pd.Index(f.index, name="workload class"))
+
+
+def _pretraining_losses(fr) -> dict:
+    """Lost share of fleet peak inside pre-training, by loss family (split of each cluster's
+    lost FLOPs in proportion to -log(factor), so the parts add up to the loss)."""
+    f = fr.flows()
+    pre = fr.classes[fr.classes["class"] == "pre-training"].set_index("cluster")
+    out: dict[str, float] = {}
+    for cluster, factors in fr.pretraining.attrs.get("factors", {}).items():
+        share = float(pre.loc[cluster, "peak_share"])
+        value = float(pre.loc[cluster, "mfu_bf16_dense"])
+        groups = utilization.group_factors(_with_step(factors))
+        logs = {k: -np.log(max(v, 1e-12)) for k, v in groups.items()}
+        total = sum(logs.values())
+        for k, lg in logs.items():
+            out[k] = out.get(k, 0.0) + (share * (1 - value) * lg / total if total > 0 else 0.0)
+    del f
+    return out
+
+
+def _with_step(factors: dict) -> dict:
+    return {("step model (best pool)" if k == "step model (best pool)" else k): v for k, v in factors.items()}
+
+
+def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
+    """Where the fleet's peak FLOPs go: one stacked bar of the fleet's BF16 dense peak by workload
+    class (left), each class split into model FLOPs and losses (middle), and the pre-training
+    losses by family (right). Shares of the fleet's peak, in %."""
+    f = fr.flows()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), gridspec_kw={"width_ratios": [0.9, 1.6, 1.5]})
+    bottom = 0.0
+    for k, r in f.iterrows():
+        axes[0].bar(0, r.peak_share * 100, bottom=bottom * 100, width=0.6, color=CLASS_COLORS[k], edgecolor="white")
+        if r.peak_share > 0.025:
+            axes[0].text(0, (bottom + r.peak_share / 2) * 100, fmt.pct(r.peak_share, 0), ha="center", va="center",
+                         fontsize=10, color="white")
+        bottom += r.peak_share
+    axes[0].set_xticks([0], ["fleet peak"])
+    axes[0].set_xlim(-0.5, 0.5)
+    axes[0].set_ylim(0, 100)
+    axes[0].set_ylabel("% of the fleet's BF16 dense peak")
+    axes[0].set_title("peak by workload class\n(colours as in the middle panel)", fontsize=11)
+    names = list(f.index)
+    y = np.arange(len(names))
+    axes[1].barh(y, f["useful_share"] * 100, color=[CLASS_COLORS[k] for k in names], label="model FLOPs")
+    axes[1].barh(y, f["lost_share"] * 100, left=f["useful_share"] * 100, color="#e5e5e5", edgecolor="#bbbbbb", label="lost")
+    for i, (k, r) in enumerate(f.iterrows()):
+        axes[1].text(r.peak_share * 100 + 0.5, i, f"MFU {fmt.pct(r.mfu)}", va="center", fontsize=10)
+    axes[1].set_yticks(y, names)
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("% of the fleet's BF16 dense peak")
+    axes[1].set_title("used (colour) and lost (grey), by class", fontsize=11)
+    from matplotlib.patches import Patch
+    axes[1].legend(handles=[Patch(color="#4c72b0", label="model FLOPs (class colour)"),
+                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=9, loc="upper right")
+    axes[1].set_xlim(0, max(f["peak_share"]) * 100 * 1.6)
+    losses = _pretraining_losses(fr)
+    keys = list(losses)
+    axes[2].barh(np.arange(len(keys)), [losses[k] * 100 for k in keys], color=CLASS_COLORS["pre-training"], alpha=0.7)
+    axes[2].set_yticks(np.arange(len(keys)), keys)
+    axes[2].invert_yaxis()
+    axes[2].set_xlabel("% of the fleet's BF16 dense peak lost")
+    axes[2].set_title("pre-training losses by family", fontsize=11)
+    fig.suptitle(title or f"Where the fleet's peak goes: {fmt.pct(fr.value_bf16_dense)} becomes model FLOPs "
+                 f"({fmt.pct(fr.value_fp8_dense)} of the FP8 dense peak)", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def inventory_chart(fleet_id: str, as_of: str, end: str = "2026-10") -> plt.Figure:
+    """GPUs installed per cluster and pool through time (central values), with the month observed."""
+    inv = fleet_model.load_fleet(fleet_id)
+    t = inv.timeline(end=end)
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(len(t))
+    ax.stackplot(x, *(t[c].to_numpy() / 1e3 for c in t.columns), labels=list(t.columns), alpha=0.85)
+    if as_of in t.index:
+        ax.axvline(list(t.index).index(as_of), color="k", ls="--", lw=1, label=f"observed ({as_of})")
+    step = max(1, len(t) // 12)
+    ax.set_xticks(x[::step], list(t.index)[::step], rotation=45, ha="right")
+    ax.set_xlabel("month")
+    ax.set_ylabel("GPUs installed (thousands)")
+    ax.set_title(f"{inv.name}: GPUs installed by pool (central values)")
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def mix_grid(sc, observed: float, band: float, inference=(0.1, 0.2, 0.3, 0.4), idle=(0.03, 0.1, 0.17, 0.25),
+             **fixed) -> pd.DataFrame:
+    """Fleet MFU (BF16 dense) over a grid of inference and idle shares, the other inputs central
+    (or ``fixed``). Returns the numbers; :func:`mix_grid_table` formats them."""
+    rows = {}
+    for i in idle:
+        rows[i] = {f: fleet_model.point(sc, inference_fraction=f, idle_fraction=i, **fixed).value for f in inference}
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    t.index.name, t.columns.name = "idle fraction", "inference fraction"
+    t.attrs.update(observed=observed, band=band)
+    return t
+
+
+def mix_grid_table(grid: pd.DataFrame) -> pd.DataFrame:
+    """Formatted :func:`mix_grid`; cells within the observation's band are marked with a star."""
+    obs, band = grid.attrs.get("observed", np.nan), grid.attrs.get("band", 0.0)
+    out = grid.apply(lambda col: [fmt.pct(v) + (" *" if abs(v - obs) <= band else "") for v in col])
+    out.index = [f"idle {fmt.pct(i, 0)}" for i in grid.index]
+    out.columns = [f"inference {fmt.pct(c, 0)}" for c in grid.columns]
+    return out
+
+
+def what_must_be_true_table(inputs: pd.DataFrame, values, observed: float, band: float, top: int = 10) -> pd.DataFrame:
+    """:func:`analysis.uncertainty.what_must_be_true`, labelled and formatted (largest shifts first)."""
+    t = uncertainty.what_must_be_true(inputs, values, observed, band).head(top)
+
+    def num(x):
+        return fmt.number(x) if abs(x) < 1e4 else fmt.scaled(x)
+    return pd.DataFrame({"median of all draws": [num(x) for x in t["median_all"]],
+                         "median of draws near the observation": [num(x) if np.isfinite(x) else fmt.MISSING for x in t["median_kept"]],
+                         "10-90% of those draws": [f"{num(a)} to {num(b)}" if np.isfinite(a) else fmt.MISSING
+                                                   for a, b in zip(t["p10_kept"], t["p90_kept"])],
+                         "shift (standard deviations)": [fmt.number(x, 2) if np.isfinite(x) else fmt.MISSING for x in t["shift_in_sd"]]},
+                        index=pd.Index([label(k) for k in t.index], name="input"))
+
+
+def sensitivity_table(comparison: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """Sobol S1 / ST beside SRC / SRRC (:func:`analysis.uncertainty.sensitivity_comparison`), formatted."""
+    t = comparison.head(top)
+    return pd.DataFrame({"Sobol first order (S1)": [fmt.number(x, 2) for x in t["S1"]],
+                         "Sobol total order (ST)": [fmt.number(x, 2) for x in t["ST"]],
+                         "through interactions (ST - S1)": [fmt.number(x, 2) for x in t["interactions (ST - S1)"]],
+                         "SRC": [fmt.number(x, 2) if np.isfinite(x) else fmt.MISSING for x in t["SRC"]],
+                         "rank SRC": [fmt.number(x, 2) if np.isfinite(x) else fmt.MISSING for x in t["SRRC"]]},
+                        index=pd.Index([label(k) for k in t.index], name="input"))
+
+
+def sobol_chart(comparisons: dict, top: int = 10) -> plt.Figure:
+    """Sobol S1 and ST of each output (one panel per output, stacked), largest total order first."""
+    fig, axes = plt.subplots(len(comparisons), 1, figsize=(10, 4.2 * len(comparisons)), squeeze=False)
+    for ax, (name, t) in zip(axes[:, 0], comparisons.items()):
+        t = t.head(top)
+        y = np.arange(len(t))
+        ax.barh(y - 0.2, t["ST"].clip(lower=0), height=0.4, label="total order (ST)", color="#4c72b0")
+        ax.barh(y + 0.2, t["S1"].clip(lower=0), height=0.4, label="first order (S1)", color="#dd8452")
+        ax.set_yticks(y, [short(k) for k in t.index], fontsize=10)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(1e-3, float(t["ST"].clip(lower=0).max())) * 1.15)
+        ax.set_xlabel("Sobol index (share of the output's variance)")
+        ax.set_title(f"{label(name)}: which inputs drive it", fontsize=11)
+        ax.legend(fontsize=9, loc="lower right")
+    fig.tight_layout()
+    return fig
