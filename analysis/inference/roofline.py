@@ -225,29 +225,26 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     tail = f(latency_tail_factor)
     tpot_target, ttft_target = f(max_tpot_ms) / 1e3, f(max_ttft_ms) / 1e3
 
-    # Disaggregated prefill pool: run it at the highest utilisation whose p99 TTFT meets the target.
-    rho_lo, rho_hi = np.full(np.shape(prefill_s + ttft_target), 1e-3), np.full(np.shape(prefill_s + ttft_target), 0.999)
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (rho_lo + rho_hi)
-        ok = prefill_s * (1.0 + queue_wait_p99(mid)) + kv_transfer_s <= ttft_target
-        rho_lo, rho_hi = np.where(ok, mid, rho_lo), np.where(ok, rho_hi, mid)
-    prefill_rho = np.where(np.isfinite(ttft_target), np.where(prefill_s + kv_transfer_s <= ttft_target, rho_lo, 0.0), 1.0)
-
     def latencies(b):
         weights, attention, comm, _ = parts(b)
         step = weights + attention + comm
         cycle = out / tau * step + b * prefill_s
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.where(disagg, prefill_rho, np.nan_to_num(np.minimum(b * prefill_s / cycle, 0.999999)))
         tpot = np.where(disagg, step / tau, cycle / out)
-        base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)
-        ttft = base + prefill_s * rho / (1.0 - rho)                         # M/M/1 mean wait for the prefill server
-        ttft_p99 = base + prefill_s * queue_wait_p99(rho)
-        return step, cycle, tpot, ttft, ttft_p99
+        base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)   # TTFT without queueing
+        return step, cycle, tpot, base
 
     def meets(b):
-        _, _, tpot, _, ttft_p99 = latencies(b)
-        return (tail * tpot <= tpot_target) & (ttft_p99 <= ttft_target)
+        _, _, tpot, base = latencies(b)
+        return (tail * tpot <= tpot_target) & (base <= ttft_target)
+
+    def max_utilisation(base):
+        """Highest prefill-server utilisation whose p99 TTFT (base + M/M/1 wait) meets the target."""
+        lo, hi = np.zeros(np.shape(base)), np.full(np.shape(base), 0.999)
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            ok = base + prefill_s * queue_wait_p99(mid) <= ttft_target
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        return np.where(np.isfinite(ttft_target), np.where(base <= ttft_target, lo, 0.0), 0.999)
 
     # Largest b meeting the latency targets (all constraints grow with b): bisection in log b.
     hi_cap = np.maximum(np.where(np.isfinite(cap), cap, 1e9), 1.0)
@@ -265,20 +262,24 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     batch = np.where(batch_kv >= 1, batch, 0.0)
 
     weights_s, attn_s, comm_s, weights_mem_s = parts(batch)
-    step_s, cycle_s, tpot_s, ttft_s, ttft_p99_s = latencies(batch)
-    ok = batch >= 1
+    step_s, cycle_s, tpot_s, base_s = latencies(batch)
+    rho_max = max_utilisation(base_s)
     with np.errstate(invalid="ignore", divide="ignore"):
+        rho_full = np.where(disagg, 1.0, np.nan_to_num(batch * prefill_s / cycle_s))   # prefill share at full load
+        load = np.where(disagg, 1.0, np.clip(np.where(rho_full > 0, rho_max / rho_full, 1.0), 0.0, 1.0))
+        rho = np.where(disagg, rho_max, np.minimum(rho_full, rho_max))
+        ok = (batch >= 1) & (rho > 0)
         decode_gpu_s = g * out / tau * step_s / batch                      # decode GPU-seconds per request
-        prefill_gpu_s = np.where(disagg, gp * prefill_s / np.maximum(prefill_rho, 1e-9), g * prefill_s)
-        request_gpu_s = np.where(disagg, decode_gpu_s + prefill_gpu_s, g * cycle_s / batch)
+        prefill_gpu_s = np.where(disagg, gp * prefill_s / np.maximum(rho, 1e-9), g * prefill_s)
+        request_gpu_s = np.where(disagg, decode_gpu_s + prefill_gpu_s, g * cycle_s / batch / np.maximum(load, 1e-9))
         per_gpu = np.where(ok, out / request_gpu_s, 0.0)
         gpus_per_unit = np.where(disagg, g + np.where(ok, prefill_gpu_s * batch * tau / (out * step_s), 0.0), g)
-        ok = ok & (~disagg | (prefill_rho > 0))
-        prefill_fraction = np.where(ok, prefill_gpu_s / request_gpu_s, np.nan)
+        prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
+        ttft_s = base_s + prefill_s * rho / (1.0 - rho)                    # M/M/1 mean wait before the prefill
+        ttft_p99_s = base_s + prefill_s * queue_wait_p99(rho)
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
-        per_gpu = np.where(ok, per_gpu, 0.0)
 
     tokens = batch * verify
     decode_compute_s = tokens * (gemm_token_s * moe_slow + attn_cmp_token_s)
@@ -288,11 +289,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                             np.where(decode_compute_s >= decode_memory_s, "compute", "memory-bandwidth"))
     # What stops the batch growing.
     binding_tpot = ~(tail * latencies(batch + 1.0)[2] <= tpot_target)
-    binding_tpot = binding_tpot & ~(latencies(batch + 1.0)[4] > ttft_target) | (binding_tpot & ~np.isfinite(ttft_target))
     limit = np.where(batch_kv < 1, "does-not-fit",
                      np.where(~ok, "target-not-met",
-                              np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
-                                       np.where(batch_kv <= max_batch, "kv-capacity", "max-batch"))))
+                              np.where((load < 1) & ~disagg, "ttft",
+                                       np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
+                                                np.where(batch_kv <= max_batch, "kv-capacity", "max-batch")))))
     # What limits the replica: compute when compute time dominates its GPU-time, else the batch limit.
     compute_time = batch * np.where(disagg, 0.0, prefill_s) + out / tau * decode_compute_s
     memory_time = out / tau * decode_memory_s
