@@ -200,7 +200,7 @@ def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str
         share = prefill_gpu_time / gpus
         cost_in = usd_per_million_tokens(lease * gpus * share, total * inp / out * load)
         cost_out = usd_per_million_tokens(lease * gpus * (1 - share), total * load)
-    scalar = np.ndim(total) == 0
+    scalar = np.broadcast(total, lease, load, inp, out, cost).shape == () and all(np.ndim(r[1].tokens_per_s_per_gpu) == 0 for r in rows)
     pools = pd.DataFrame()
     if scalar:
         pools = pd.DataFrame([{
@@ -212,7 +212,7 @@ def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str
             "decode_bound": str(t.decode_bound),
             "usd_per_million_output_tokens": float(usd_per_million_tokens(lease, t.tokens_per_s_per_gpu * load))}
             for p, t, size, prec, units, tps in rows])
-    fmt = (lambda a: float(a)) if scalar else (lambda a: np.asarray(a, float))
+    fmt = (lambda a: float(a)) if scalar else (lambda a: np.asarray(a, float) if np.ndim(a) else float(a))
     keys = ("total_params_b", "active_params_b", "layers", "hidden", "heads", "kv_heads", "attention", "weight_precision",
             "kv_precision", "max_tpot_ms", "max_ttft_ms", "cache_hit_rate", "serving_mode", "experts_per_token")
     model = {k: values[k] for k in keys if k in values and (isinstance(values[k], str) or np.ndim(values[k]) == 0)}

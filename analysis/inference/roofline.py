@@ -275,8 +275,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         per_gpu = np.where(ok, out / request_gpu_s, 0.0)
         gpus_per_unit = np.where(disagg, g + np.where(ok, prefill_gpu_s * batch * tau / (out * step_s), 0.0), g)
         prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
-        ttft_s = base_s + prefill_s * rho / (1.0 - rho)                    # M/M/1 mean wait before the prefill
-        ttft_p99_s = base_s + prefill_s * queue_wait_p99(rho)
+        rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
+        ttft_s = base_s + prefill_s * rho_q / (1.0 - rho_q)                # M/M/1 mean wait before the prefill
+        ttft_p99_s = base_s + prefill_s * queue_wait_p99(rho_q)
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)

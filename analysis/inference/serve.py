@@ -405,3 +405,27 @@ def run_from_file(path: str | Path) -> ServeResult:
                        float(serve.values["input_tokens"]), float(serve.values["output_tokens"]), t,
                        float(serve.values["compute_efficiency"]), float(serve.values["bandwidth_efficiency"]),
                        serve.values, serve.prefill_gpus)
+
+
+def serve_variants(path: str | Path, variants: dict[str, dict]) -> dict[str, dict]:
+    """One serving file evaluated under several variants ``{name: {section-style key: value}}``
+    (e.g. ``{"roofline ceiling": {"moe_efficiency": 1.0}}``); returns ``{name: ServeResult.to_dict()}``.
+    Keys replace the parsed file's values (``serving_mode``, ``max_ttft_ms``, ``comm_overlap``, ...);
+    ``gpus_per_replica`` / ``prefill_gpus`` resize the replicas."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"serve file: {str(path)!r} not found")
+    base = parse_serve(read_yaml(file))
+    out = {}
+    for name, change in variants.items():
+        change = dict(change)
+        size = change.pop("gpus_per_replica", base.gpus_per_replica)
+        prefill = change.pop("prefill_gpus", base.prefill_gpus)
+        serve = ServeSpec(base.name, base.gpu, size, base.precision, base.kv_precision, base.model, {**base.values, **change},
+                          base.system_gpus, prefill, base.benchmark)
+        t = evaluate_serve(serve)
+        out[name] = ServeResult(name, serve.gpu.id, replica_size(serve), serve.precision, serve.kv_precision,
+                                float(serve.values["input_tokens"]), float(serve.values["output_tokens"]), t,
+                                float(serve.values["compute_efficiency"]), float(serve.values["bandwidth_efficiency"]),
+                                serve.values, serve.prefill_gpus).to_dict()
+    return out
