@@ -411,10 +411,16 @@ def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_mil
 
 
 def benchmark(seconds: float = 1.5) -> dict[str, float]:
-    """Monte Carlo draws per second of the fleet capacity and cost per token (Colossus 1, 5,000 draws a call)."""
+    """Throughput of the inference model: Monte Carlo draws per second of the whole fleet (Colossus 1,
+    2,000 draws a call) and single-replica configurations per second (a 4,096-point grid)."""
     from analysis.bench import throughput
     from analysis.scenario import load_scenario, section_draws
 
-    sc, draws = load_scenario("colossus1"), 5_000
+    sc, draws = load_scenario("colossus1"), 2_000
     values = section_draws(sc.sample(draws, 0), "inference")
-    return {"inference_fleet_draws_per_s": throughput(lambda: fleet_draws(sc.cluster, values), seconds, draws)}
+    bws = np.linspace(1.0, 8.0, 4096)
+    one = lambda: replica_throughput(params=70e9, active_params=70e9, layers=80, hidden=8192, heads=64, kv_heads=8,
+                                     input_tokens=1024, output_tokens=512, hbm_gb=141, hbm_tb_s=bws, peak_tflops=1979,
+                                     gpus_per_replica=2, max_tpot_ms=40, max_ttft_ms=450)
+    return {"inference_fleet_draws_per_s": throughput(lambda: fleet_draws(sc.cluster, values), seconds, draws),
+            "inference_replica_configurations_per_s": throughput(one, seconds, bws.size)}

@@ -30,19 +30,21 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
 
 Scheduling. **Aggregated** (chunked prefill, Sarathi-Serve, Agrawal et al. 2024, arXiv 2403.02310):
 each request's prompt is prefilled between decode steps, so over one request's life the replica spends
-``cycle = output / tau x step(b) + b x prefill``; TPOT = ``cycle / output`` and TTFT = ``prefill +
-step``. **Disaggregated** (DistServe, Zhong et al. 2024, arXiv 2401.09670): prefill runs on its own
-GPUs, TPOT = ``step / tau`` and TTFT = ``prefill + KV transfer over the scale-out network``; each
-request costs decode GPU-seconds plus prefill GPU-seconds.
+``cycle = output / tau x step(b) + b x prefill``; TPOT = ``cycle / output``. **Disaggregated**
+(DistServe, Zhong et al. 2024, arXiv 2401.09670): prefill runs on its own GPUs, TPOT = ``step / tau``;
+each request costs decode GPU-seconds plus prefill GPU-seconds, and its KV cache crosses the scale-out
+network to the decode replica.
 
-The batch is the largest ``b`` with ``b <= KV-cache capacity`` (each request reserves its full
-sequence, TensorRT-LLM's GUARANTEED_NO_EVICT), ``b <= max_batch``, ``tail x TPOT(b) <= max_tpot_ms``
-and ``TTFT_p99(b) <= max_ttft_ms`` (targets are 99th percentiles; ``latency_tail_factor`` = p99 / mean
-TPOT). TTFT waits in a queue: requests arrive as a Poisson stream (MLPerf's Server scenario) at a
-prefill server busy a share ``rho`` of the time (aggregated: the prefill share of replica time;
-disaggregated: the prefill pool is run at the highest ``rho`` meeting the target), with the M/M/1 tail
-:func:`queue_wait_p99`. All constraints grow with ``b``, so the largest feasible batch is found by a
-vectorized bisection. All peaks are **dense** (no 2:4 sparsity) at the serving precision.
+Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
+(each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
+reserves the limit), ``b <= max_batch``, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
+p99 / mean TPOT) and a TTFT floor ``prefill + step <= max_ttft_ms``; all grow with ``b``, so a vectorized
+bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
+scenario) at a prefill server busy a share ``rho`` of the time, with the M/M/1 tail
+:func:`queue_wait_p99`; the largest ``rho`` meeting the TTFT target caps the load (an aggregated
+replica then runs below full load, a disaggregated prefill pool is sized with that headroom). Offline
+has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
+attention runs at the FP8 peak when the GEMMs run FP4.
 """
 from __future__ import annotations
 
