@@ -44,7 +44,10 @@ from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENA
                                            default_values, slo_preset)
 from analysis.inference.roofline import Throughput, replica_throughput
 from analysis.params import Spec
+from analysis.paths import DATA_DIR
 from analysis.serialize import plain
+
+SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
               "prefill", "decode", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
