@@ -397,6 +397,14 @@ class ServeResult:
         ])
 
 
+def _serve_html(self) -> str:
+    import html
+    return f"<pre>{html.escape(self.summary())}</pre>"
+
+
+ServeResult._repr_html_ = _serve_html
+
+
 def run_from_file(path: str | Path) -> ServeResult:
     """Evaluate one serving file (schema in the module docstring)."""
     file = Path(path)

@@ -4,6 +4,7 @@ Markdown. Numbers come from :mod:`analysis.inference` result objects and the sce
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -96,7 +97,7 @@ def price_view(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def price_figure(table: pd.DataFrame, title: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(table) + 1.8))
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(table) + 2.2))
     y = np.arange(len(table))
     ax.barh(y - 0.2, table["input_usd_per_mtok"], height=0.4, label="per million input tokens", color="#4C72B0")
     ax.barh(y + 0.2, table["output_usd_per_mtok"], height=0.4, label="per million output tokens", color="#DD8452")
@@ -106,9 +107,13 @@ def price_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_yticks(y, table["label"], fontsize=FONT)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    top = float(max(table["input_usd_per_mtok"].max(), table["output_usd_per_mtok"].max()))
+    ax.set_xlim(right=top * 3)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.usd(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("US dollars per million tokens (log scale)", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
-    ax.legend(fontsize=FONT, loc="lower right")
+    ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     ax.tick_params(labelsize=FONT)
     fig.tight_layout()
     return fig
@@ -152,12 +157,15 @@ def parity_figure(v: pd.DataFrame, column: str = "loo_error_pct", title: str = "
     colours = {"H100": "#4C72B0", "H200": "#55A868", "B200": "#C44E52", "GB200": "#8172B2"}
     for (gpu, scen), group in v.assign(model=model).groupby(["gpu", "scenario"]):
         ax.scatter(group["mlperf_tokens_s_per_gpu"], group["model"], marker=markers[scen], color=colours.get(gpu, "k"), s=50,
-                   label=f"{gpu}, {scen}")
+                   label=f"{gpu}, {scen}", zorder=3)
     line = np.geomspace(min(measured.min(), model.min()) * 0.7, max(measured.max(), model.max()) * 1.4, 50)
     ax.plot(line, line, color="k", lw=0.8)
-    ax.fill_between(line, line * 0.85, line * 1.15, color="0.88", label="±15%")
+    ax.fill_between(line, line * 0.85, line * 1.15, color="0.88", label="±15%", zorder=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("MLPerf Inference, generated tokens/s per GPU", fontsize=FONT)
     ax.set_ylabel("model, generated tokens/s per GPU", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
@@ -175,6 +183,8 @@ def latency_figure(curve: pd.DataFrame, title: str) -> plt.Figure:
     ax.axvline(25, color="0.4", ls="--", lw=1)
     ax.text(25, ax.get_ylim()[1] * 0.9, " 40 ms TPOT (interactive)", fontsize=FONT)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v in (5, 20, 50) else ""))
     ax.set_xlabel("tokens/s per user (1 / p99 TPOT target)", fontsize=FONT)
     ax.set_ylabel("output tokens/s per GPU", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
