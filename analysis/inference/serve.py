@@ -366,6 +366,10 @@ class ServeResult:
         out["null_reasons"] = reasons
         return out
 
+    def _repr_html_(self) -> str:
+        import html
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
     def summary(self) -> str:
         d = self.to_dict()
         ms = lambda x: "n/a" if x is None else f"{x:,.1f} ms"
@@ -395,14 +399,6 @@ class ServeResult:
             f"  efficiencies      compute {self.compute_efficiency:.3f} of dense {self.precision} peak, bandwidth "
             f"{self.bandwidth_efficiency:.2f} of HBM, p99/mean latency {d['latency_tail_factor']:.2f}",
         ])
-
-
-def _serve_html(self) -> str:
-    import html
-    return f"<pre>{html.escape(self.summary())}</pre>"
-
-
-ServeResult._repr_html_ = _serve_html
 
 
 def run_from_file(path: str | Path) -> ServeResult:
