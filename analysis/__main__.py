@@ -81,8 +81,8 @@ def cmd_mfu(args) -> int:
 def cmd_inference(args) -> int:
     from analysis import inference
     result = inference.run_from_file(args.serve)
-    if args.json:
-        _print_json(result.to_dict())
+    if args.json:  # strict JSON: to_dict() has no NaN/inf (null with a reason in null_reasons)
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print(result.summary())
     return 0
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_mfu)
 
-    p = sub.add_parser("inference", help="serving throughput of one replica (SERVE.yaml)")
+    p = sub.add_parser("inference", help="serving operating point of one replica under latency targets (SERVE.yaml)")
     p.add_argument("serve", help="serving YAML")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inference)

@@ -178,6 +178,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
     tco = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
     u = point.value_bf16_dense
     fleet = inference.fleet_capacity(sc.cluster, sc.values("inference"))
+    fleet_offline = inference.fleet_capacity(sc.cluster, sc.values("inference"), slo="offline")
     options = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc))
     mc_draws = max(2, min(draws, 5_000))
     options_mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed,
@@ -193,6 +194,11 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
         "energy_mwh_per_useful_exaflop": float(pw.energy_mwh_per_useful_exaflop(u)),
         "inference": {"tokens_per_s": fleet.tokens_per_s, "tokens_per_day": fleet.tokens_per_day,
                       "usd_per_million_tokens": fleet.usd_per_million_output_tokens,
+                      "usd_per_million_input_tokens": fleet.usd_per_million_input_tokens,
+                      "usd_per_million_output_tokens_decode": fleet.usd_per_million_output_tokens_decode,
+                      "max_tpot_ms": fleet.max_tpot_ms, "max_ttft_ms": fleet.max_ttft_ms,
+                      "tokens_per_s_offline": fleet_offline.tokens_per_s,
+                      "usd_per_million_tokens_offline": fleet_offline.usd_per_million_output_tokens,
                       "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour},
         "economics": {key: point_options[key] for key in (
             "npv_usd", "irr", "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
@@ -209,7 +215,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
                              "p_lease_beats_islands": mc["p_lease_beats_islands"], "npv_usd_quantiles": mc["npv_usd_quantiles"],
                              "npv_lease_minus_keep_usd_p05": gap_low, "npv_lease_minus_keep_usd_p95": gap_high,
                              "break_even_lease_usd_per_gpu_hour_p05": be_low, "break_even_lease_usd_per_gpu_hour_p95": be_high})
-    return out, {"power": pw, "cost": tco, "fleet": fleet, "options": options, "options_mc": options_mc}
+    return out, {"power": pw, "cost": tco, "fleet": fleet, "fleet_offline": fleet_offline, "options": options, "options_mc": options_mc}
 
 
 def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:

@@ -1,5 +1,6 @@
-"""Inference capacity: MLPerf calibration, hand-computed cases, invariants, fleet totals, CLI errors."""
+"""Inference v2: hand-computed cases, invariants, latency targets, MoE serving features, fleet totals, CLI errors."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -7,98 +8,111 @@ import pytest
 from analysis import inference as inf
 from analysis.catalog import gpu, load_cluster
 from analysis.errors import InputError
+from analysis.inference import roofline
 from analysis.paths import PROJ_ROOT
 from tests.conftest import run_cli
 
-MLPERF_TOLERANCE_PCT = 25.0     # done-when: per-GPU offline tokens/s within 25% of MLPerf per system
 LLAMA2 = dict(params=70e9, active_params=70e9, layers=80, hidden=8192, heads=64, kv_heads=8)
+MOE = dict(params=1e12, active_params=1e11, layers=96, hidden=12288, heads=96, kv_heads=8)
+H200 = dict(hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979)
+BASE_DOC = {"model": {"params": 70e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8},
+            "workload": {"input_tokens": 500, "output_tokens": 300}}
 
 
-@pytest.fixture(scope="module")
-def predictions():
-    return inf.mlperf_predictions().set_index("id")
-
-
-def test_mlperf_offline_per_gpu_within_stated_error(predictions):
-    """MLPerf Inference Llama 2 70B, Offline scenario, generated tokens/s per GPU (system / GPUs)."""
-    assert {"H100", "H200", "B200"} <= set(predictions["gpu"])
-    for rid, row in predictions.iterrows():
-        assert abs(row["error_pct"]) < MLPERF_TOLERANCE_PCT, (rid, row["model_tokens_s_per_gpu"], row["mlperf_offline_tokens_s_per_gpu"])
-
-
-def test_mlperf_per_gpu_figures_are_the_published_ones():
-    table = inf.load_mlperf()
-    assert table.loc["v4.1-dgx-h100", "offline_tokens_s_per_gpu"] == pytest.approx(24524.9 / 8)
-    assert table.loc["v4.1-h200", "offline_tokens_s_per_gpu"] == pytest.approx(31302.7 / 8)
-    assert table.loc["v5.1-dgx-b200", "offline_tokens_s_per_gpu"] == pytest.approx(101527 / 8)
-    assert table.loc["v5.1-dgx-b200", "server_tokens_s"] == 99123
-
-
-def test_calibrated_efficiency_in_yaml_is_the_fit():
-    fit = inf.calibrate()
-    assert inf.default_values()["compute_efficiency"] == pytest.approx(fit["compute_efficiency"], abs=0.002)
-    assert inf._defaults()["compute_efficiency"].source.startswith("calibrated")
-    assert fit["max_abs_error_pct"] < MLPERF_TOLERANCE_PCT and fit["systems"] >= 4
-
-
-def test_kv_bytes_per_token_llama2_70b_by_hand():
-    # 2 (K,V) x 80 layers x 8 KV heads x 128 head_dim x 1 byte (FP8) = 163,840 bytes
+# --------------------------------------------------------------------------- by hand
+def test_kv_bytes_per_token_gqa_and_mla_by_hand():
+    # GQA: 2 (K,V) x 80 layers x 8 KV heads x 128 head_dim x 1 byte (FP8) = 163,840 bytes
     assert inf.kv_bytes_per_token(80, 8192, 64, 8, 1.0) == 163840
     assert inf.kv_bytes_per_token(80, 8192, 64, 8, 2.0) == 2 * 163840
+    # MLA (DeepSeek-V3): 61 layers x 576 latent values x 1 byte = 35,136 bytes, whatever the heads
+    assert inf.kv_bytes_per_token(61, 7168, 128, 128, 1.0, mla_kv_dim=576) == 61 * 576
 
 
 def test_small_dense_case_by_hand():
-    """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free."""
+    """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free;
+    smooth roofline (memory^2 + compute^2)^(1/2) per kernel; no latency target."""
     t = inf.replica_throughput(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10,
                                input_tokens=100, output_tokens=100, hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000,
                                gpus_per_replica=1, compute_efficiency=1.0, bandwidth_efficiency=1.0,
                                kv_memory_fraction=0.5, reserved_gb_per_gpu=0.0)
     kv_token = 2 * 10 * 10 * 100 * 1.0                     # 20,000 bytes
     batch = np.floor(0.5 * 90e9 / (kv_token * 200))        # 11,250 requests
-    assert float(t.batch) == batch
+    assert float(t.batch) == batch and str(t.limit) == "kv-capacity"
     ctx = 150
-    weights_s = max(10e9 / 1e12, batch * 2 * 10e9 / 1e15)
-    attn_s = batch * max(kv_token * ctx / 1e12, 4 * 10 * 1000 * ctx / 1e15)
+    roof = lambda m, c: math.hypot(m, c)
+    weights_s = roof(10e9 / 1e12, batch * 2 * 10e9 / 1e15)
+    attn_s = roof(batch * kv_token * ctx / 1e12, batch * 4 * 10 * 1000 * ctx / 1e15)
     prefill_s = (100 * 2 * 10e9 + 2 * 10 * 1000 * 100 ** 2) / 1e15
     expected = batch * 100 / (100 * (weights_s + attn_s) + batch * prefill_s)
     assert float(t.tokens_per_s_per_gpu) == pytest.approx(expected, rel=1e-12)
     assert float(t.step_comm_s) == 0.0
 
 
+def test_speculative_tokens_per_step_by_hand():
+    # k = 1 draft accepted with a = 0.85: 1 + 0.85 = 1.85 tokens per step; k = 3, a = 0.5: 1 + .5 + .25 + .125
+    assert float(inf.tokens_per_step(1, 0.85)) == pytest.approx(1.85)
+    assert float(inf.tokens_per_step(3, 0.5)) == pytest.approx(1.875)
+    assert float(inf.tokens_per_step(0, 0.9)) == 1.0
+
+
+def test_queue_p99_by_hand():
+    # M/M/1: P(W > t) = rho exp(-(1 - rho) t / S)  ->  t99 / S = ln(100 rho) / (1 - rho)
+    assert float(roofline.queue_wait_p99(0.5)) == pytest.approx(math.log(50) / 0.5)
+    assert float(roofline.queue_wait_p99(0.005)) == 0.0
+
+
+def test_prefix_cache_cuts_prefill_by_hand():
+    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1, compute_efficiency=1.0)
+    cold = inf.replica_throughput(**kw)
+    warm = inf.replica_throughput(**kw, cache_hit_rate=0.5)
+    gemm = 1000 * 2 * 70e9 / 1979e12
+    attn = 2 * 80 * 8192 * 1000 ** 2 / 1979e12
+    assert float(cold.prefill_s_per_request) == pytest.approx(gemm + attn)
+    assert float(warm.prefill_s_per_request) == pytest.approx(0.5 * gemm + 0.75 * attn)
+    assert float(warm.tokens_per_s_per_gpu) > float(cold.tokens_per_s_per_gpu)
+
+
+def test_usd_per_million_tokens_by_hand():
+    # $3.6 per GPU-hour at 1,000 tokens/s per GPU = 3.6M tokens per hour -> $1 per million
+    assert inf.usd_per_million_tokens(3.6, 1000.0) == pytest.approx(1.0)
+    assert inf.api_usd_per_million_output_tokens(5, 25, 3000, 400) == pytest.approx(25 + 5 * 7.5)
+
+
+# --------------------------------------------------------------------------- invariants
 def test_vectorized_matches_scalar_calls():
     bws = np.array([2.0, 3.35, 4.8, 8.0])
-    grid = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=141, hbm_tb_s=bws,
-                                  peak_tflops=1979, gpus_per_replica=1)
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=141, peak_tflops=1979, gpus_per_replica=1,
+              max_tpot_ms=50, max_ttft_ms=500, latency_tail_factor=1.3)
+    grid = inf.replica_throughput(**kw, hbm_tb_s=bws)
     for i, bw in enumerate(bws):
-        one = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=141, hbm_tb_s=bw,
-                                     peak_tflops=1979, gpus_per_replica=1)
+        one = inf.replica_throughput(**kw, hbm_tb_s=bw)
         assert float(one.tokens_per_s_per_gpu) == grid.tokens_per_s_per_gpu[i]
-        assert str(one.bound) == grid.bound[i]
+        assert str(one.bound) == grid.bound[i] and str(one.limit) == grid.limit[i]
 
 
-@pytest.mark.parametrize("model", [LLAMA2, dict(params=1e12, active_params=1e11, layers=96, hidden=12288, heads=96, kv_heads=8)])
+@pytest.mark.parametrize("model, extra", [(LLAMA2, {}), (MOE, {"experts_per_token": 8, "mla_kv_dim": 576})])
 @pytest.mark.parametrize("tpot_ms", [np.inf, 40.0])
-def test_more_hbm_bandwidth_never_fewer_tokens(model, tpot_ms):
+def test_more_hbm_bandwidth_never_fewer_tokens(model, extra, tpot_ms):
     bws = np.linspace(1.0, 12.0, 45)
-    for g in (1, 2, 8, 16):
-        t = inf.replica_throughput(**model, input_tokens=2000, output_tokens=400, hbm_gb=141, hbm_tb_s=bws, peak_tflops=1979,
-                                   gpus_per_replica=g, max_batch=1024, max_tpot_ms=tpot_ms)
-        assert np.all(np.diff(t.tokens_per_s_per_gpu) >= -1e-9), (g, t.tokens_per_s_per_gpu)
+    for g in (1, 2, 8, 16, 64):
+        t = inf.replica_throughput(**model, **extra, input_tokens=2000, output_tokens=400, hbm_gb=141, hbm_tb_s=bws,
+                                   peak_tflops=1979, gpus_per_replica=g, max_batch=1024, max_tpot_ms=tpot_ms, max_ttft_ms=450)
+        assert np.all(np.diff(t.tokens_per_s_per_gpu) >= -1e-9 * t.tokens_per_s_per_gpu[1:]), (g, t.tokens_per_s_per_gpu)
+
+
+def test_looser_targets_never_fewer_tokens():
+    targets = np.array([10, 20, 40, 80, 160, 1e6])
+    t = inf.replica_throughput(**LLAMA2, input_tokens=1000, output_tokens=300, **H200, gpus_per_replica=2, max_tpot_ms=targets)
+    assert np.all(np.diff(t.tokens_per_s_per_gpu) >= 0) and np.all(np.diff(t.batch) >= 0)
 
 
 def test_longer_outputs_with_fixed_memory_give_smaller_max_batch():
     outputs = np.array([100, 200, 400, 800, 1600, 3200, 6400])
-    t = inf.replica_throughput(**LLAMA2, input_tokens=1000, output_tokens=outputs, hbm_gb=141, hbm_tb_s=4.8,
-                               peak_tflops=1979, gpus_per_replica=1)
-    assert np.all(np.diff(t.batch_kv_limit) < 0)
-    assert np.all(np.diff(t.batch) <= 0)
+    t = inf.replica_throughput(**LLAMA2, input_tokens=1000, output_tokens=outputs, **H200, gpus_per_replica=1)
+    assert np.all(np.diff(t.batch_kv_limit) < 0) and np.all(np.diff(t.batch) <= 0)
 
 
-def test_more_compute_or_memory_never_hurts_and_dense_reads_all_weights():
-    t = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=np.array([80, 141, 180]), hbm_tb_s=4.8,
-                               peak_tflops=np.array([[989], [1979], [4500]]), gpus_per_replica=1)
-    tps = t.tokens_per_s_per_gpu
-    assert np.all(np.diff(tps, axis=0) >= -1e-9 * tps[1:]) and np.all(np.diff(tps, axis=1) >= -1e-9 * tps[:, 1:])
+def test_dense_reads_all_weights_moe_a_growing_share():
     assert inf.touched_weight_fraction(70e9, 70e9, 1) == 1.0
     moe = inf.touched_weight_fraction(1e12, 1e11, np.array([1, 8, 64, 1024]))
     assert moe[0] == pytest.approx(0.1) and np.all(np.diff(moe) > 0) and moe[-1] <= 1.0
@@ -110,19 +124,70 @@ def test_weights_that_do_not_fit_give_zero_throughput():
     assert float(t.tokens_per_s_per_gpu) == 0.0 and str(t.bound) == "does-not-fit"
 
 
-def test_latency_target_caps_batch_and_is_met():
-    loose = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979,
-                                   gpus_per_replica=1)
-    tight = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979,
-                                   gpus_per_replica=1, max_tpot_ms=40)
-    assert float(tight.batch) < float(loose.batch)
-    assert float(tight.tpot_ms) <= 40.0 + 1e-9 and str(tight.bound) in ("latency", "compute")
+def test_latency_targets_cap_batch_and_are_met():
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, **H200, gpus_per_replica=1, latency_tail_factor=1.5)
+    loose = inf.replica_throughput(**kw)
+    tight = inf.replica_throughput(**kw, max_tpot_ms=40, max_ttft_ms=450)
+    assert float(tight.batch) < float(loose.batch) and str(tight.limit) in ("tpot", "ttft")
+    assert float(tight.tpot_p99_ms) <= 40.0 + 1e-9 and float(tight.tpot_p99_ms) == pytest.approx(1.5 * float(tight.tpot_ms))
+    assert float(tight.ttft_p99_ms) <= 450.0 + 1e-9
+    impossible = inf.replica_throughput(**kw, max_tpot_ms=0.5)
+    assert float(impossible.tokens_per_s_per_gpu) == 0 and str(impossible.limit) == "target-not-met"
 
 
-def test_usd_per_million_tokens_by_hand():
-    # $3.6 per GPU-hour at 1,000 tokens/s per GPU = 3.6M tokens per hour -> $1 per million
-    assert inf.usd_per_million_tokens(3.6, 1000.0) == pytest.approx(1.0)
-    assert inf.api_usd_per_million_output_tokens(5, 25, 3000, 400) == pytest.approx(25 + 5 * 7.5)
+def test_disaggregated_decode_has_no_prefill_interference():
+    kw = dict(**LLAMA2, input_tokens=2000, output_tokens=300, **H200, gpus_per_replica=2, max_batch=64)
+    agg = inf.replica_throughput(**kw)
+    dis = inf.replica_throughput(**kw, disaggregated=True, prefill_gpus_per_replica=2)
+    assert float(dis.tpot_ms) == pytest.approx(float(dis.decode_step_s) * 1e3)          # TPOT = step / tau
+    assert float(agg.tpot_ms) > float(agg.decode_step_s) * 1e3                          # prefill interleaved
+    assert float(dis.gpus_per_unit) > 2                                                  # decode + share of prefill GPUs
+
+
+def test_expert_all_to_all_slower_across_the_scale_out_network():
+    kw = dict(**MOE, input_tokens=2000, output_tokens=400, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979,
+              experts_per_token=8, mla_kv_dim=576, max_batch=512)
+    inside = inf.replica_throughput(**kw, gpus_per_replica=8, nvlink_domain_gpus=8)
+    across = inf.replica_throughput(**kw, gpus_per_replica=64, nvlink_domain_gpus=8, scale_out_gb_s_per_gpu=50)
+    nvl72 = inf.replica_throughput(**kw, gpus_per_replica=64, nvlink_domain_gpus=72, nvlink_gb_s_per_gpu=1800)
+    per_token = lambda t: float(t.step_comm_s) / float(t.batch)
+    assert per_token(across) > per_token(nvl72)
+    # MLA holds more requests than GQA in the same memory
+    gqa = inf.replica_throughput(**{**kw, "mla_kv_dim": 0}, gpus_per_replica=64)
+    assert float(across.batch_kv_limit) > 3 * float(gqa.batch_kv_limit)
+
+
+def test_speculative_decoding_helps_at_a_tight_target():
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, **H200, gpus_per_replica=1, max_tpot_ms=20)
+    assert float(inf.replica_throughput(**kw, spec_tokens=1, spec_acceptance=0.85).tokens_per_s_per_gpu) > \
+        float(inf.replica_throughput(**kw).tokens_per_s_per_gpu)
+
+
+# --------------------------------------------------------------------------- presets and data
+def test_slo_presets_are_mlperf_conf():
+    # mlcommons/inference loadgen/mlperf.conf (ms): llama2-70b server 2000/200, interactive 450/40,
+    # llama3_1-405b server 6000/175, interactive 4500/80, deepseek-r1 server 2000/80, interactive 1500/15
+    assert inf.slo_preset("server", "llama2-70b") == {"max_ttft_ms": 2000, "max_tpot_ms": 200}
+    assert inf.slo_preset("interactive", "llama2-70b") == {"max_ttft_ms": 450, "max_tpot_ms": 40}
+    assert inf.slo_preset("server", "llama3.1-405b") == {"max_ttft_ms": 6000, "max_tpot_ms": 175}
+    assert inf.slo_preset("interactive", "llama3.1-405b") == {"max_ttft_ms": 4500, "max_tpot_ms": 80}
+    assert inf.slo_preset("interactive", "deepseek-r1") == {"max_ttft_ms": 1500, "max_tpot_ms": 15}
+    assert math.isinf(inf.slo_preset("offline")["max_tpot_ms"])
+    with pytest.raises(InputError, match=r"^scenario: 'batch' is not an MLPerf scenario"):
+        inf.slo_preset("batch")
+
+
+def test_mlperf_rows_are_the_published_ones():
+    table = inf.load_mlperf()
+    assert table.loc["v4.1-dgx-h100-llama2-offline", "tokens_s_per_gpu"] == pytest.approx(24524.9 / 8)
+    assert table.loc["v4.1-h200-llama2-offline", "tokens_s_per_gpu"] == pytest.approx(31302.7 / 8)
+    assert table.loc["v5.1-dgx-b200-llama2-interactive", "tokens_s"] == pytest.approx(59545.4)
+    assert table.loc["v5.1-gb200x72-dsr1-offline", "tokens_s"] == 289712
+    assert table.loc["v5.0-h200-llama31-server", "tokens_s"] == pytest.approx(291.37)
+    assert set(table["gpu"]) >= {"H100", "H200", "B200", "GB200"}
+    assert set(table["benchmark"]) == {"llama2-70b", "llama3.1-405b", "deepseek-r1"}
+    assert set(table["scenario"]) == {"offline", "server", "interactive"}
+    assert (table["source"].str.len() > 20).all()
 
 
 def test_api_prices_are_the_published_list_prices():
@@ -138,27 +203,65 @@ def test_lease_price_is_the_s1_derivation():
     assert p.low <= p.value <= p.high == pytest.approx(1.25e9 / (220_000 * 730.5), abs=0.01)
 
 
-def test_fleet_totals_are_sums_of_pools():
-    cluster = load_cluster("colossus1")
+def test_every_parameter_has_a_physical_upper_bound():
+    for key, spec in inf.PARAMETERS.items():
+        assert spec.choices or spec.max is not None, key
+
+
+# --------------------------------------------------------------------------- fleet
+@pytest.fixture(scope="module")
+def colossus():
+    return load_cluster("colossus1")
+
+
+def test_fleet_totals_are_sums_of_pools_and_costs_add_up(colossus):
     values = inf.default_values()
-    fleet = inf.fleet_capacity(cluster, values)
+    fleet = inf.fleet_capacity(colossus, values)
     pools = fleet.pools
     assert fleet.tokens_per_s == pytest.approx(pools["tokens_per_s"].sum())
     assert fleet.tokens_per_day == pytest.approx(fleet.tokens_per_s * 86400 * values["load_factor"])
-    assert (pools["replicas"] * pools["gpus_per_replica"] <= pools["gpus"]).all()
     assert (pools["tokens_per_s"] > 0).all()
     expected_cost = values["lease_usd_per_gpu_hour"] * fleet.gpus / (fleet.tokens_per_s * values["load_factor"] * 3600) * 1e6
     assert fleet.usd_per_million_output_tokens == pytest.approx(expected_cost)
+    # the input/output split conserves the bill: input $ per M x input/output + output $ per M = all-in $ per M output
+    split = fleet.usd_per_million_input_tokens * fleet.input_tokens / fleet.output_tokens + fleet.usd_per_million_output_tokens_decode
+    assert split == pytest.approx(fleet.usd_per_million_output_tokens)
+    assert fleet.max_tpot_ms == values["max_tpot_ms"] and fleet.max_ttft_ms == values["max_ttft_ms"]
     d = fleet.to_dict()
-    json.dumps(d)
-    assert "fleet" in fleet.summary() and len(d["pools"]) == len(cluster.pools)
+    json.dumps(d, allow_nan=False)
+    assert "fleet" in fleet.summary() and len(d["pools"]) == len(colossus.pools)
 
 
-def test_replicas_sized_by_memory():
+def test_offline_serves_more_than_interactive(colossus):
+    values = inf.default_values()
+    interactive = inf.fleet_capacity(colossus, values, slo="interactive")
+    offline = inf.fleet_capacity(colossus, values, slo="offline")
+    assert offline.tokens_per_s >= interactive.tokens_per_s > 0
+    assert math.isinf(offline.max_tpot_ms) and interactive.max_tpot_ms == 40
+
+
+def test_fleet_draws_match_fleet_capacity_and_vectorize(colossus):
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario("colossus1")
+    central = sc.values("inference")
+    point = inf.fleet_capacity(sc.cluster, central)
+    same = inf.fleet_draws(sc.cluster, central)
+    assert float(same["tokens_per_s"]) == pytest.approx(point.tokens_per_s)
+    assert float(same["usd_per_million_output_tokens"]) == pytest.approx(point.usd_per_million_output_tokens)
+    draws = {k.split(".", 1)[1]: v for k, v in sc.sample(200, 1).items() if k.startswith("inference.")}
+    many = inf.fleet_draws(sc.cluster, draws)
+    assert many["tokens_per_s"].shape == (200,) and np.all(many["tokens_per_s"] >= 0)
+    # the one vectorized function equals a loop of point calls
+    for i in (0, 7):
+        one = inf.fleet_capacity(sc.cluster, {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in draws.items()})
+        assert many["tokens_per_s"][i] == pytest.approx(one.tokens_per_s)
+
+
+def test_replicas_hold_the_weights():
     values = inf.default_values()
     t, size, _ = inf.best_replica(gpu("H100"), values)
-    need_gb = values["total_params_b"] * 1.0
-    assert float(size) * (80 - values["reserved_gb_per_gpu"]) > need_gb      # the chosen replica holds the weights
+    assert float(size) * (80 - values["reserved_gb_per_gpu"]) > values["total_params_b"]
     assert float(t.tokens_per_s_per_gpu) > 0
 
 
@@ -167,13 +270,27 @@ def test_fp4_falls_back_to_fp8_on_hopper():
     assert inf.serving_precision(gpu("GB200"), "fp4") == "fp4"
 
 
+def test_latency_curve_is_monotone():
+    curve = inf.latency_curve(inf.default_values(), ["H100"], [20, 40, 80, 160])
+    assert np.all(np.diff(curve["tokens_per_s_per_gpu"]) >= 0)
+
+
+# --------------------------------------------------------------------------- serve files and CLI
 def test_run_from_file_example():
     result = inf.run_from_file(PROJ_ROOT / "data/serve/llama2-70b-h100.yaml")
     d = result.to_dict()
-    json.dumps(d)
-    assert {"tokens_per_s_per_gpu", "batch", "bound"} <= set(d)
+    json.dumps(d, allow_nan=False)
+    assert {"tokens_per_s_per_gpu", "batch", "bound", "limit", "null_reasons"} <= set(d)
     assert d["bound"] in inf.BOUNDS and d["batch"] <= 896
-    assert "tokens/s per GPU" in result.summary()
+    assert d["max_tpot_ms"] is None and d["null_reasons"]["max_tpot_ms"] == "no TPOT target"
+    assert "tokens/s per GPU" in result.summary() and "the batch stops at" in result.summary()
+
+
+def test_wide_ep_serve_file_accepts_the_new_keys():
+    r = inf.run_from_file(PROJ_ROOT / "data/serve/moe-1t-h100-wide-ep.yaml").to_dict()
+    assert r["serving_mode"] == "disaggregated" and r["attention"] == "mla" and r["gpus_per_replica"] == 64
+    assert r["max_tpot_ms"] == 40 and r["max_ttft_ms"] == 450 and r["tokens_per_step"] == pytest.approx(1.85)
+    assert r["tokens_per_s_per_gpu"] > 0 and r["tpot_p99_ms"] <= 40 + 1e-6 and r["ttft_p99_ms"] <= 450 + 1e-6
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -182,20 +299,40 @@ def test_run_from_file_example():
     ({"gpu": "H100", "gpus_per_replica": 1, "precision": "fp4"}, r"^precision: H100 has no dense fp4 peak"),
     ({"gpu": "H100", "gpus_per_replica": 1, "precision": "int3"}, r"^precision: 'int3' is not allowed"),
     ({"gpu": "H100", "gpus_per_replica": 1, "precision": "bf16"}, r"^gpus_per_replica: 1 x H100 \(80 GB\) cannot hold 140 GB"),
-    ({"gpu": "H100", "gpus_per_replica": 2, "model": {"params": 70e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8},
-      "workload": {"input_tokens": -5, "output_tokens": 300}}, r"^workload\.input_tokens: -5 is below 1"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "workload": {"input_tokens": -5, "output_tokens": 300}}, r"^workload\.input_tokens: -5 is below 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "model": {"params": 70e9, "active_params": 80e9, "layers": 80, "hidden": 8192,
-      "heads": 64, "kv_heads": 8}, "workload": {"input_tokens": 5, "output_tokens": 3}}, r"^model\.active_params: 8e\+10 exceeds"),
-    ({"gpu": "H100", "gpus_per_replica": 2, "model": {"params": 70e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8},
-      "workload": {"input_tokens": 5}}, r"^workload\.output_tokens: missing"),
+      "heads": 64, "kv_heads": 8}}, r"^model\.active_params: 8e\+10 exceeds"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "workload": {"input_tokens": 5}}, r"^workload\.output_tokens: missing"),
     ({"gpu": "H100", "gpus_per_replica": 2, "speed": 3}, r"^speed: unknown key"),
+    # quoted numbers are numbers and are checked like numbers
+    ({"gpu": "H100", "gpus_per_replica": 2, "model": {**BASE_DOC["model"], "layers": "-80"}}, r"^model\.layers: -80 is below 1"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "model": {**BASE_DOC["model"], "layers": "eighty"}}, r"^model\.layers: 'eighty' is not a number"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "model": {**BASE_DOC["model"], "layers": True}}, r"^model\.layers: True is not a number"),
+    ({"gpu": "H100", "gpus_per_replica": "two"}, r"^gpus_per_replica: 'two' is not a number"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "slo": {"ttft_s": 0.45, "tpot": 0.04}}, r"^slo\.tpot: unknown key"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "slo": "fast"}, r"^slo: 'fast' is not allowed"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "slo": {"tpot_s": -1}}, r"^slo\.tpot_s: -1 is below 0"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "cache_hit_rate": 1.5}, r"^cache_hit_rate: 1\.5 is above 0\.99"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "ep": 4}, r"^ep: 4 differs|^gpus_per_replica: 2 differs"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "prefill": {"gpus": 2}}, r"^decode: missing"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "mla": {"kv_dim": 0}}, r"^mla\.kv_dim: 0 is below 1"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "speculative": {"tokens": 1, "acceptance": 1.2}}, r"^speculative\.acceptance: 1\.2 is above"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "benchmark": "gpt-9"}, r"^benchmark: 'gpt-9' is not allowed"),
+    ({"gpu": "H100", "gpus_per_replica": 3, "system_gpus": 8}, r"^system_gpus: 8 is not a multiple of the 3-GPU replica"),
 ])
 def test_bad_serve_files_raise_one_line(doc, message):
-    doc = {"model": {"params": 70e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8},
-           "workload": {"input_tokens": 500, "output_tokens": 300}, **doc}
+    doc = {**BASE_DOC, **doc}
     with pytest.raises(InputError, match=message) as info:
         inf.parse_serve(doc)
     assert "\n" not in str(info.value)
+
+
+def test_numbers_written_as_text_are_read():
+    doc = {**BASE_DOC, "gpu": "H100", "gpus_per_replica": "2", "model": {**BASE_DOC["model"], "params": "70e9", "layers": "80"},
+           "workload": {"input_tokens": "16e2", "output_tokens": "3_00"}}
+    serve = inf.parse_serve(doc)
+    assert serve.values["total_params_b"] == 70 and serve.values["layers"] == 80 and serve.values["input_tokens"] == 1600
+    assert serve.values["output_tokens"] == 300 and serve.gpus_per_replica == 2
 
 
 def test_validate_section_cross_checks():
@@ -205,30 +342,22 @@ def test_validate_section_cross_checks():
 
 
 @pytest.mark.slow
-def test_cli_json_and_errors(tmp_path):
+def test_cli_json_is_strict_and_errors_exit_2(tmp_path):
     ok = run_cli("inference", "data/serve/llama2-70b-h200.yaml", "--json")
     assert ok.returncode == 0, ok.stderr
-    d = json.loads(ok.stdout)
+    d = json.loads(ok.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert d["gpu"] == "H200" and d["tokens_per_s_per_gpu"] > 0 and d["bound"] in inf.BOUNDS
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("gpu: H100\ngpus_per_replica: 0\nmodel: {params: 7e9, layers: 32, hidden: 4096, heads: 32, kv_heads: 8}\n"
-                   "workload: {input_tokens: 100, output_tokens: 100}\n")
-    for args in (["inference", str(bad)], ["inference", str(tmp_path / "missing.yaml")]):
-        r = run_cli(*args)
-        assert r.returncode == 2 and r.stdout == ""
+    assert d["batch_latency_limit"] is None and "batch_latency_limit" in d["null_reasons"]
+    text = run_cli("inference", "data/serve/moe-1t-h100-wide-ep.yaml")
+    assert text.returncode == 0 and "the batch stops at" in text.stdout and "disaggregated" in text.stdout
+    cases = {"zero.yaml": "gpus_per_replica: 0", "quoted.yaml": "gpus_per_replica: 2\nmax_batch: '-80'",
+             "key.yaml": "gpus_per_replica: 2\nslo: {ttft: 1}"}
+    for name, extra in cases.items():
+        bad = tmp_path / name
+        bad.write_text(f"gpu: H100\n{extra}\nmodel: {{params: 7e9, layers: 32, hidden: 4096, heads: 32, kv_heads: 8}}\n"
+                       "workload: {input_tokens: 100, output_tokens: 100}\n")
+        r = run_cli("inference", str(bad))
+        assert r.returncode == 2 and r.stdout == "", (name, r.stdout)
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
-
-
-def test_fleet_draws_match_fleet_capacity_and_vectorize():
-    from analysis.scenario import load_scenario
-
-    sc = load_scenario("colossus1")
-    central = sc.values("inference")
-    point = inf.fleet_capacity(sc.cluster, central)
-    same = inf.fleet_draws(sc.cluster, central)
-    assert float(same["tokens_per_s"]) == pytest.approx(point.tokens_per_s)
-    assert float(same["usd_per_million_output_tokens"]) == pytest.approx(point.usd_per_million_output_tokens)
-    draws = {k.split(".", 1)[1]: v for k, v in sc.sample(300, 1).items() if k.startswith("inference.")}
-    many = inf.fleet_draws(sc.cluster, draws)
-    assert many["tokens_per_s"].shape == (300,) and np.all(many["tokens_per_s"] >= 0)
-    assert np.quantile(many["usd_per_million_output_tokens"], 0.05) < point.usd_per_million_output_tokens
+    r = run_cli("inference", str(tmp_path / "missing.yaml"))
+    assert r.returncode == 2 and r.stderr.startswith("error: serve file")

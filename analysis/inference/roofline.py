@@ -1,0 +1,324 @@
+"""Serving throughput of one replica under latency targets: a per-kernel roofline.
+
+One **replica** is ``gpus_per_replica`` GPUs of one type holding one copy of the model. A dense
+model runs tensor parallel inside the NVLink domain and pipeline stages across domains; a
+mixture of experts runs **wide expert parallelism** (Megatron-Core / DeepSeek-V3 style: experts
+sharded over all GPUs of the replica, attention data parallel), its all-to-all over NVLink when
+the replica fits one NVLink domain (8 GPUs on HGX, 72 on GB200 NVL72) and over the scale-out
+network otherwise. Requests are served with continuous batching; every decode step produces
+``tau`` tokens for each of the ``b`` requests in flight (``tau = 1`` without speculation).
+
+Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arXiv 2402.16363, Sec. 3):
+
+* **weights (GEMMs)**: ``max(weight bytes read / HBM bandwidth, tokens x 2 x active params / peak)``; a
+  mixture of experts reads the experts its batch touches, ``1 - (1 - active/total)^tokens``.
+* **attention**: ``max(b x KV bytes per token x context / HBM bandwidth, tokens x 4 x layers x d_attn x
+  context / peak)``. GQA caches ``2 x layers x kv_heads x head_dim`` values per token (Ainslie et al.
+  2023, arXiv 2305.13245) and ``d_attn = hidden``; MLA caches one latent of ``mla_kv_dim`` values per
+  layer (DeepSeek-V2, arXiv 2405.04434, Sec. 2.1: 512 + 64 RoPE) and attends in the absorbed form,
+  ``d_attn = heads x mla_kv_dim``.
+* **communication**: dense: two tensor-parallel all-reduces per layer (Megatron-LM, Shoeybi et al.
+  2019, Sec. 3); MoE: dispatch (FP8) and combine (BF16) of each token to ``experts_per_token`` experts
+  per layer, at most 4 nodes per token across the scale-out network (node-limited routing, DeepSeek-V3,
+  arXiv 2412.19437, Sec. 2.1.2); ``comm_overlap`` of it hidden behind compute (two micro-batches,
+  ibid. Sec. 3.4); plus a fixed latency per collective.
+* **speculative decoding**: ``spec_tokens = k`` drafts verified per step, each accepted with
+  probability ``a``: ``tau = (1 - a^(k+1)) / (1 - a)`` tokens per step (Leviathan et al. 2023, arXiv
+  2211.17192, eq. 1) for ``k + 1`` tokens of compute per request.
+* **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x (input^2 - cached^2)`` FLOPs with
+  ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache.
+
+Scheduling. **Aggregated** (chunked prefill, Sarathi-Serve, Agrawal et al. 2024, arXiv 2403.02310):
+each request's prompt is prefilled between decode steps, so over one request's life the replica spends
+``cycle = output / tau x step(b) + b x prefill``; TPOT = ``cycle / output``. **Disaggregated**
+(DistServe, Zhong et al. 2024, arXiv 2401.09670): prefill runs on its own GPUs, TPOT = ``step / tau``;
+each request costs decode GPU-seconds plus prefill GPU-seconds, and its KV cache crosses the scale-out
+network to the decode replica.
+
+Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
+(each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
+reserves the limit), ``b <= max_batch``, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
+p99 / mean TPOT) and a TTFT floor ``prefill + step <= max_ttft_ms``; all grow with ``b``, so a vectorized
+bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
+scenario) at a prefill server busy a share ``rho`` of the time, with the M/M/1 tail
+:func:`queue_wait_p99`; the largest ``rho`` meeting the TTFT target caps the load (an aggregated
+replica then runs below full load, a disaggregated prefill pool is sized with that headroom). Offline
+has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
+attention runs at the FP8 peak when the GEMMs run FP4.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIVATION_BYTES = 2.0       # BF16 activations (all-reduce, combine)
+DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, arXiv 2412.19437, Sec. 3.3)
+NODE_LIMIT = 4               # at most 4 nodes per token across the scale-out network (ibid. Sec. 2.1.2)
+COLLECTIVE_LATENCY_NVLINK_S = 10e-6    # assumption: small-message collective latency inside an NVLink domain
+COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-out (one more switch hop, NIC)
+BISECTION_STEPS = 24
+ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
+BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
+LIMITS = ("kv-capacity", "max-batch", "tpot", "ttft", "does-not-fit", "target-not-met")
+
+
+def kv_bytes_per_token(layers, hidden, heads, kv_heads, kv_bytes_per_value, mla_kv_dim=0.0):
+    """KV-cache bytes one token occupies.
+
+    GQA (``mla_kv_dim == 0``): ``2 (K and V) x layers x kv_heads x head_dim x bytes`` with ``head_dim =
+    hidden / heads`` (Ainslie et al. 2023, arXiv 2305.13245, Sec. 2). MLA: ``layers x mla_kv_dim x
+    bytes`` (one compressed latent plus the decoupled RoPE key per layer; DeepSeek-V2, arXiv 2405.04434,
+    Sec. 2.1.3: 576 values per layer for DeepSeek-V3)."""
+    layers = np.asarray(layers, float)
+    gqa = 2.0 * layers * kv_heads * (np.asarray(hidden, float) / heads) * kv_bytes_per_value
+    mla = layers * np.asarray(mla_kv_dim, float) * kv_bytes_per_value
+    return np.where(np.asarray(mla_kv_dim, float) > 0, mla, gqa)
+
+
+def touched_weight_fraction(params, active_params, tokens):
+    """Share of the weights a decode step of ``tokens`` tokens reads: ``1 - (1 - active/total)^tokens``.
+
+    Treats each parameter as used by a token with probability ``active/total`` independently
+    (uniform expert routing); 1 for a dense model at any batch >= 1."""
+    share = np.clip(np.asarray(active_params, float) / params, 0.0, 1.0)
+    return 1.0 - (1.0 - share) ** np.maximum(tokens, 0.0)
+
+
+def queue_wait_p99(rho):
+    """99th-percentile queueing delay before a prefill, in units of the prefill time, for a server
+    at utilisation ``rho`` with Poisson arrivals (M/M/1: ``P(W > t) = rho exp(-(1 - rho) t / S)``, so
+    ``t_99 = S ln(100 rho) / (1 - rho)``; Kleinrock 1975, Queueing Systems I, Sec. 3.2). Zero below 1%."""
+    rho = np.clip(np.asarray(rho, float), 0.0, 0.999999)
+    with np.errstate(divide="ignore"):
+        return np.where(rho > 0.01, np.log(np.maximum(100.0 * rho, 1.0)) / (1.0 - rho), 0.0)
+
+
+def tokens_per_step(spec_tokens, spec_acceptance):
+    """Expected tokens per request and decode step with ``k`` draft tokens each accepted with
+    probability ``a``: ``(1 - a^(k+1)) / (1 - a)`` (Leviathan et al. 2023, arXiv 2211.17192, eq. 1); 1 if k = 0."""
+    k, a = np.asarray(spec_tokens, float), np.clip(np.asarray(spec_acceptance, float), 0.0, 0.999999)
+    return np.where(k > 0, (1.0 - a ** (k + 1.0)) / (1.0 - a), 1.0)
+
+
+@dataclass
+class Throughput:
+    """Arrays (broadcast shape of the inputs) from :func:`replica_throughput`."""
+
+    tokens_per_s_per_gpu: np.ndarray      # generated (output) tokens per second per GPU (prefill GPUs included)
+    tokens_per_s_per_replica: np.ndarray  # per decode replica (with its share of prefill GPUs when disaggregated)
+    gpus_per_unit: np.ndarray             # GPUs one replica occupies (decode + its share of prefill GPUs)
+    batch: np.ndarray                     # requests in flight per replica
+    batch_kv_limit: np.ndarray            # what the KV cache alone would allow
+    batch_latency_limit: np.ndarray       # what the latency targets alone would allow (inf: no target)
+    bound: np.ndarray                     # one of BOUNDS: what limits the replica
+    limit: np.ndarray                     # one of LIMITS: what stops the batch from growing
+    decode_bound: np.ndarray              # "memory-bandwidth", "compute" or "communication" for the decode step
+    decode_step_s: np.ndarray             # one decode step (all requests advance tau tokens)
+    prefill_s_per_request: np.ndarray
+    prefill_time_fraction: np.ndarray     # share of replica GPU-time spent on prefill
+    tpot_ms: np.ndarray                   # mean time per output token of one request
+    ttft_ms: np.ndarray                   # mean time to first token
+    tpot_p99_ms: np.ndarray               # tail factor x mean
+    ttft_p99_ms: np.ndarray
+    weights_gb_per_gpu: np.ndarray
+    kv_capacity_gb_per_replica: np.ndarray
+    kv_gb_per_request: np.ndarray
+    tokens_per_step: np.ndarray
+    step_weights_s: np.ndarray
+    step_attention_s: np.ndarray
+    step_comm_s: np.ndarray
+    decode_compute_s: np.ndarray          # decode step if only compute counted (roofline ceiling)
+    decode_memory_s: np.ndarray           # decode step if only HBM traffic counted (roofline ceiling)
+
+
+def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads, input_tokens, output_tokens,
+                       hbm_gb, hbm_tb_s, peak_tflops, gpus_per_replica, weight_bytes_per_param=1.0,
+                       kv_bytes_per_value=1.0, compute_efficiency=0.6, bandwidth_efficiency=0.85,
+                       kv_memory_fraction=0.9, reserved_gb_per_gpu=5.0, max_batch=np.inf, max_tpot_ms=np.inf,
+                       max_ttft_ms=np.inf, latency_tail_factor=1.0, nvlink_gb_s_per_gpu=900.0, nvlink_domain_gpus=8,
+                       scale_out_gb_s_per_gpu=50.0, mla_kv_dim=0.0, experts_per_token=0.0, cache_hit_rate=0.0,
+                       spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
+                       comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
+                       max_output_tokens=None) -> Throughput:
+    """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
+
+    Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
+    ``hbm_tb_s`` in TB/s per GPU, ``peak_tflops`` the **dense** peak per GPU at the serving
+    precision, link bandwidths in GB/s per GPU (the NVLink figure is bidirectional; half is used per
+    direction), latency targets in ms (99th percentiles). ``attention_peak_tflops`` is the dense peak
+    attention runs at (the KV-cache precision; default ``peak_tflops``); ``moe_efficiency`` is the
+    fraction of the roofline speed that expert layers (grouped GEMMs, dispatch/combine) reach;
+    ``gemm_peak_factor`` scales the GEMM peak alone (the calibrated FP4 efficiency relative to FP8);
+    ``max_output_tokens``, when given, is what the KV cache reserves per request for its output
+    (a scheduler that cannot evict reserves the output limit, not the mean).
+    See the module docstring for the equations and their sources.
+    """
+    f = lambda x: np.asarray(x, float)
+    g = f(gpus_per_replica)
+    gp = g if prefill_gpus_per_replica is None else f(prefill_gpus_per_replica)
+    inp, out = f(input_tokens), f(output_tokens)
+    params, active = f(params), f(active_params)
+    layers, hidden = f(layers), f(hidden)
+    disagg = np.asarray(disaggregated, bool)
+    hit = np.clip(f(cache_hit_rate), 0.0, 1.0)
+    base_peak = f(peak_tflops) * 1e12 * compute_efficiency
+    peak = base_peak * f(gemm_peak_factor)
+    bw = g * f(hbm_tb_s) * 1e12 * bandwidth_efficiency                    # B/s per replica
+    flops, flops_prefill = g * peak, gp * peak                             # FLOP/s per replica
+    attn_peak = base_peak if attention_peak_tflops is None else f(attention_peak_tflops) * 1e12 * compute_efficiency
+    attn_flops = g * attn_peak
+    moe_slow = 1.0 / np.where((f(experts_per_token) > 0) & (active < params), f(moe_efficiency), 1.0)
+    weight_bytes = params * weight_bytes_per_param
+    weights_gb_per_gpu = weight_bytes / g / 1e9
+    free_gb = np.maximum(f(hbm_gb) - reserved_gb_per_gpu - weights_gb_per_gpu, 0.0)
+    kv_capacity = kv_memory_fraction * free_gb * g * 1e9                  # bytes per replica
+    kv_token = kv_bytes_per_token(layers, hidden, heads, kv_heads, kv_bytes_per_value, mla_kv_dim)
+    d_attn = np.where(f(mla_kv_dim) > 0, f(heads) * f(mla_kv_dim), hidden)
+    reserve = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
+    kv_request = kv_token * (inp + reserve)
+    batch_kv = np.floor(kv_capacity / kv_request)
+    cap = np.minimum(batch_kv, max_batch)
+
+    # Communication per token (bandwidth part, replica-wide time) and fixed latency per step.
+    moe = (f(experts_per_token) > 0) & (active < params)
+    domain = f(nvlink_domain_gpus)
+    nvl = f(nvlink_gb_s_per_gpu) / 2 * 1e9                                # B/s per direction
+    so = f(scale_out_gb_s_per_gpu) * 1e9
+    tp = np.minimum(g, domain)
+    pp = g / tp
+    tp_token_s = (2.0 * layers / pp * 2.0 * (tp - 1) / tp * hidden * ACTIVATION_BYTES / nvl
+                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / so, 0.0))
+    copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = np.where(g > 1, (np.minimum(g, domain) - 1) / (g - 1), 0.0)  # share of a token's experts inside its domain
+    across = 1.0 - inside
+    remote = (g - 1) / g
+    node_limited = np.minimum(f(experts_per_token), NODE_LIMIT) / np.maximum(f(experts_per_token), 1.0)
+    ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * across * node_limited / so) / g
+    comm_token_s = (1.0 - f(comm_overlap)) * np.where(moe, ep_token_s * moe_slow, tp_token_s)
+    alpha = np.where(g <= domain, COLLECTIVE_LATENCY_NVLINK_S, COLLECTIVE_LATENCY_SCALEOUT_S)
+    collectives = np.where(moe, np.where(g > 1, 2.0 * layers, 0.0), np.where(tp > 1, 2.0 * layers / pp, 0.0))
+    step_latency_s = collectives * alpha
+
+    tau = tokens_per_step(spec_tokens, spec_acceptance)
+    verify = 1.0 + f(spec_tokens)                                          # tokens of compute per request and step
+    ctx = inp + out / 2.0                                                  # mean context during decode
+    gemm_token_s = 2.0 * active / flops
+    attn_mem_request_s = kv_token * ctx / bw
+    attn_cmp_token_s = 4.0 * layers * d_attn * ctx / attn_flops
+    new_tokens = inp * (1.0 - hit)
+    prefill_s = (new_tokens * 2.0 * active / flops_prefill
+                 + 2.0 * layers * hidden * inp ** 2 * (1.0 - hit ** 2) / (gp * attn_peak)
+                 + new_tokens * comm_token_s * g / gp)
+    kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
+
+    def roof(memory, compute):
+        return (memory ** ROOFLINE_P + compute ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
+
+    def parts(b):
+        tokens = b * verify
+        weights_mem = weight_bytes * touched_weight_fraction(params, active, tokens) / bw * moe_slow
+        weights = roof(weights_mem, tokens * gemm_token_s * moe_slow)
+        attention = roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
+        comm = tokens * comm_token_s + step_latency_s
+        return weights, attention, comm, weights_mem
+
+    tail = f(latency_tail_factor)
+    tpot_target, ttft_target = f(max_tpot_ms) / 1e3, f(max_ttft_ms) / 1e3
+
+    def latencies(b):
+        weights, attention, comm, _ = parts(b)
+        step = weights + attention + comm
+        cycle = out / tau * step + b * prefill_s
+        tpot = np.where(disagg, step / tau, cycle / out)
+        base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)   # TTFT without queueing
+        return step, cycle, tpot, base
+
+    def meets(b):
+        _, _, tpot, base = latencies(b)
+        return (tail * tpot <= tpot_target) & (base <= ttft_target)
+
+    def max_utilisation(base):
+        """Highest prefill-server utilisation whose p99 TTFT (base + M/M/1 wait) meets the target."""
+        lo, hi = np.zeros(np.shape(base)), np.full(np.shape(base), 0.999)
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            ok = base + prefill_s * queue_wait_p99(mid) <= ttft_target
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        return np.where(np.isfinite(ttft_target), np.where(base <= ttft_target, lo, 0.0), 0.999)
+
+    # Largest b meeting the latency targets (all constraints grow with b): bisection in log b.
+    hi_cap = np.maximum(np.where(np.isfinite(cap), cap, 1e9), 1.0)
+    shape = np.broadcast(hi_cap, tpot_target, ttft_target, tail, prefill_s, gemm_token_s).shape
+    lo, hi = np.ones(shape), np.broadcast_to(hi_cap, shape).astype(float)
+    ok_lo, ok_hi = meets(lo), meets(hi)
+    for _ in range(BISECTION_STEPS):
+        mid = np.sqrt(lo * hi)
+        ok = meets(mid)
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    latency_batch = np.where(ok_hi, np.inf, np.where(ok_lo, np.floor(lo + 1e-9), 0.0))
+    no_target = ~np.isfinite(tpot_target) & ~np.isfinite(ttft_target)
+    batch_latency = np.where(no_target, np.inf, np.where(ok_hi, np.inf, latency_batch))
+    batch = np.maximum(np.minimum(cap, latency_batch), 0.0)
+    batch = np.where(batch_kv >= 1, batch, 0.0)
+
+    weights_s, attn_s, comm_s, weights_mem_s = parts(batch)
+    step_s, cycle_s, tpot_s, base_s = latencies(batch)
+    rho_max = max_utilisation(base_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho_full = np.where(disagg, 1.0, np.nan_to_num(batch * prefill_s / cycle_s))   # prefill share at full load
+        load = np.where(disagg, 1.0, np.clip(np.where(rho_full > 0, rho_max / rho_full, 1.0), 0.0, 1.0))
+        rho = np.where(disagg, rho_max, np.minimum(rho_full, rho_max))
+        ok = (batch >= 1) & (rho > 0)
+        decode_gpu_s = g * out / tau * step_s / batch                      # decode GPU-seconds per request
+        prefill_gpu_s = np.where(disagg, gp * prefill_s / np.maximum(rho, 1e-9), g * prefill_s)
+        request_gpu_s = np.where(disagg, decode_gpu_s + prefill_gpu_s, g * cycle_s / batch / np.maximum(load, 1e-9))
+        per_gpu = np.where(ok, out / request_gpu_s, 0.0)
+        gpus_per_unit = np.where(disagg, g + np.where(ok, prefill_gpu_s * batch * tau / (out * step_s), 0.0), g)
+        prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
+        rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
+        ttft_s = base_s + prefill_s * rho_q / (1.0 - rho_q)                # M/M/1 mean wait before the prefill
+        ttft_p99_s = base_s + prefill_s * queue_wait_p99(rho_q)
+        tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
+        ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
+        ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
+
+    tokens = batch * verify
+    decode_compute_s = tokens * (gemm_token_s * moe_slow + attn_cmp_token_s)
+    decode_memory_s = weights_mem_s + batch * attn_mem_request_s
+    decode_comm_s = comm_s
+    decode_bound = np.where((decode_comm_s >= decode_compute_s) & (decode_comm_s >= decode_memory_s), "communication",
+                            np.where(decode_compute_s >= decode_memory_s, "compute", "memory-bandwidth"))
+    # What stops the batch growing.
+    binding_tpot = ~(tail * latencies(batch + 1.0)[2] <= tpot_target)
+    limit = np.where(batch_kv < 1, "does-not-fit",
+                     np.where(~ok, "target-not-met",
+                              np.where((load < 1) & ~disagg, "ttft",
+                                       np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
+                                                np.where(batch_kv <= max_batch, "kv-capacity", "max-batch")))))
+    # What limits the replica: compute when compute time dominates its GPU-time, else the batch limit.
+    compute_time = batch * np.where(disagg, 0.0, prefill_s) + out / tau * decode_compute_s
+    memory_time = out / tau * decode_memory_s
+    comm_time = out / tau * decode_comm_s
+    by_limit = np.where(np.isin(limit, ("tpot", "ttft", "target-not-met")), "latency",
+                        np.where(limit == "kv-capacity", "kv-capacity", "memory-bandwidth"))
+    bound = np.where(limit == "does-not-fit", "does-not-fit",
+                     np.where(~ok, "latency",
+                              np.where((comm_time > compute_time) & (comm_time > memory_time), "communication",
+                                       np.where(compute_time >= memory_time, "compute", by_limit))))
+    return Throughput(
+        tokens_per_s_per_gpu=per_gpu, tokens_per_s_per_replica=per_gpu * gpus_per_unit, gpus_per_unit=gpus_per_unit,
+        batch=batch, batch_kv_limit=batch_kv, batch_latency_limit=batch_latency, bound=bound, limit=limit,
+        decode_bound=decode_bound, decode_step_s=step_s, prefill_s_per_request=prefill_s,
+        prefill_time_fraction=prefill_fraction, tpot_ms=tpot_ms, ttft_ms=ttft_ms, tpot_p99_ms=tail * tpot_ms,
+        ttft_p99_ms=ttft_p99_ms, weights_gb_per_gpu=weights_gb_per_gpu, kv_capacity_gb_per_replica=kv_capacity / 1e9,
+        kv_gb_per_request=kv_request / 1e9, tokens_per_step=np.broadcast_to(tau, np.shape(per_gpu)) if np.ndim(tau) else tau,
+        step_weights_s=weights_s, step_attention_s=attn_s, step_comm_s=comm_s,
+        decode_compute_s=decode_compute_s, decode_memory_s=decode_memory_s)
+
+
+def usd_per_million_tokens(price_usd_per_gpu_hour, tokens_per_s_per_gpu):
+    """Cost of one million tokens at ``price_usd_per_gpu_hour``: ``price / (tokens/s x 3600) x 1e6``."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(price_usd_per_gpu_hour, float) / (np.asarray(tokens_per_s_per_gpu, float) * 3600.0) * 1e6

@@ -1,0 +1,438 @@
+"""The serving file (``python -m analysis inference SERVE.yaml``): schema, validation, evaluation.
+
+Schema (every key optional unless marked)::
+
+    name: llama2-70b-h100            # free text
+    gpu: H100                        # required: an id from data/gpus.csv
+    gpus_per_replica: 2              # required unless decode.gpus or ep is given; or "auto" (best size <= system_gpus)
+    system_gpus: 8                   # GPUs of the whole system ("auto" replicas divide it); default gpus_per_replica
+    precision: fp8                   # bf16 | fp8 | fp4 (weights and GEMMs)
+    kv_precision: fp8                # default fp8 (bf16 for bf16 weights)
+    max_batch: 896                   # scheduler limit per replica
+    model:                           # required
+      {params: 70e9, active_params: 70e9, layers: 80, hidden: 8192, heads: 64, kv_heads: 8,
+       experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
+    mla: {kv_dim: 576}               # MLA-compressed KV cache (or ``mla: true`` for 576)
+    ep: 64                           # expert-parallel degree of a decode replica (= its GPUs)
+    prefill: {gpus: 32}              # disaggregated prefill pool: GPUs per prefill replica
+    decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica
+    workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
+                                     # (max_output_tokens: the KV cache reserves this per request)
+    cache_hit_rate: 0.5              # share of prompt tokens served from the prefix cache
+    speculative: {tokens: 1, acceptance: 0.85}               # draft tokens per step and acceptance rate
+    slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
+    benchmark: llama2-70b            # which MLPerf limits the named slo presets use
+    latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
+    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7}   # defaults: data/parameters/inference.yaml
+    memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
+
+Every bad key or value raises one :class:`~analysis.errors.InputError` line; numbers written as
+text (``'-80'``, ``16e6``, ``70_000``) are read and then checked like any number.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from analysis.catalog import GpuSpec, gpu as gpu_spec, read_yaml
+from analysis.errors import InputError
+from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs
+from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SLO_PRESETS, WEIGHT_PRECISIONS,
+                                           default_values, slo_preset)
+from analysis.inference.roofline import Throughput, replica_throughput
+from analysis.params import Spec
+from analysis.paths import DATA_DIR
+from analysis.serialize import plain
+
+SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
+
+SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
+              "prefill", "decode", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
+              "memory", "source", "notes"}
+SUB_KEYS = {
+    "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
+    "mla": {"kv_dim", "source"},
+    "prefill": {"gpus", "source"},
+    "decode": {"gpus", "source"},
+    "workload": {"input_tokens", "output_tokens", "max_output_tokens", "source"},
+    "speculative": {"tokens", "acceptance", "source"},
+    "slo": {"ttft_s", "tpot_s", "source"},
+    "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
+    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "source"},
+    "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
+}
+SERVE_SPECS = {
+    "gpus_per_replica": Spec("GPUs", min=1, max=4096, integer=True),
+    "system_gpus": Spec("GPUs", min=1, max=1_000_000, integer=True),
+    "ep": Spec("GPUs", min=1, max=4096, integer=True),
+    "max_batch": Spec("requests", min=1, max=1_000_000),
+    "cache_hit_rate": Spec("-", min=0, max=0.99),
+    "model.params": Spec("parameters", min=1e6, max=1e14),
+    "model.active_params": Spec("parameters", min=1e6, max=1e14),
+    "model.layers": Spec("layers", min=1, max=1000, integer=True),
+    "model.hidden": Spec("-", min=1, max=200_000, integer=True),
+    "model.heads": Spec("heads", min=1, max=4096, integer=True),
+    "model.kv_heads": Spec("heads", min=1, max=4096, integer=True),
+    "model.experts_per_token": Spec("experts", min=0, max=256, integer=True),
+    "mla.kv_dim": Spec("values per token per layer", min=1, max=65_536, integer=True),
+    "prefill.gpus": Spec("GPUs", min=1, max=4096, integer=True),
+    "decode.gpus": Spec("GPUs", min=1, max=4096, integer=True),
+    "workload.input_tokens": Spec("tokens", min=1, max=10_000_000),
+    "workload.output_tokens": Spec("tokens", min=1, max=10_000_000),
+    "workload.max_output_tokens": Spec("tokens", min=1, max=10_000_000),
+    "speculative.tokens": Spec("tokens", min=0, max=16, integer=True),
+    "speculative.acceptance": Spec("-", min=0, max=0.99),
+    "slo.ttft_s": Spec("s", min=0, min_inclusive=False, max=10_000),
+    "slo.tpot_s": Spec("s", min=0, min_inclusive=False, max=1_000),
+    "latency.max_tpot_ms": Spec("ms", min=0, min_inclusive=False, max=1_000_000),
+    "latency.max_ttft_ms": Spec("ms", min=0, min_inclusive=False, max=10_000_000),
+    "efficiency.compute": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.bandwidth": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.tail": Spec("-", min=1, max=10),
+    "efficiency.overlap": Spec("-", min=0, max=1),
+    "efficiency.moe": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.fp4": Spec("-", min=0, min_inclusive=False, max=1),
+    "memory.kv_fraction": Spec("-", min=0, min_inclusive=False, max=1),
+    "memory.reserved_gb_per_gpu": Spec("GB", min=0, max=1000),
+}
+
+
+def number(path: str, raw):
+    """A number from YAML, checked against ``SERVE_SPECS[path]``. Text that reads as a number
+    (YAML reads ``16e6`` and quoted ``'-80'`` as text) is converted first and then checked like
+    any number; booleans and other text are errors."""
+    if isinstance(raw, str):
+        text = raw.strip().replace("_", "")
+        try:
+            raw = float(text)
+        except ValueError:
+            raise InputError(f"{path}: {raw!r} is not a number; expected {SERVE_SPECS[path].allowed()}") from None
+        if raw.is_integer() and abs(raw) < 2 ** 53:
+            raw = int(raw)
+    return SERVE_SPECS[path].check(path, raw)
+
+
+def _mapping(doc: dict, key: str, required: bool) -> dict:
+    allowed = SUB_KEYS[key]
+    raw = doc.get(key)
+    if raw is None:
+        if required:
+            raise InputError(f"{key}: missing; expected a mapping with keys {', '.join(sorted(allowed - {'source'}))}")
+        return {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{key}: {raw!r} is not a mapping; expected keys {', '.join(sorted(allowed - {'source'}))}")
+    unknown = sorted(str(k) for k in set(raw) - allowed)
+    if unknown:
+        raise InputError(f"{key}.{unknown[0]}: unknown key; {key} takes {', '.join(sorted(allowed))}")
+    return raw
+
+
+def _choice(path: str, raw, choices) -> str:
+    if not isinstance(raw, str) or raw not in choices:
+        raise InputError(f"{path}: {raw!r} is not allowed; use one of {', '.join(choices)}")
+    return raw
+
+
+@dataclass
+class ServeSpec:
+    name: str
+    gpu: GpuSpec
+    gpus_per_replica: int | None     # None: "auto" (best size dividing system_gpus)
+    precision: str
+    kv_precision: str
+    model: dict
+    values: dict                     # an ``inference``-section-like dict (billions, efficiencies, limits)
+    system_gpus: int = 0
+    prefill_gpus: int | None = None  # disaggregated prefill replica size
+    benchmark: str = "llama2-70b"
+
+
+def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
+    """Validate a serving YAML mapping (schema in the module docstring)."""
+    if defaults is None:
+        defaults = default_values()
+    if not isinstance(doc, dict):
+        raise InputError(f"serve file: expected a mapping of keys, got {type(doc).__name__}")
+    unknown = sorted(str(k) for k in set(doc) - SERVE_KEYS)
+    if unknown:
+        raise InputError(f"{unknown[0]}: unknown key; a serving file takes {', '.join(sorted(SERVE_KEYS))}")
+    if "gpu" not in doc:
+        raise InputError("gpu: missing; name a GPU id from data/gpus.csv")
+    spec = gpu_spec(str(doc["gpu"]))
+    benchmark = _choice("benchmark", doc.get("benchmark", "llama2-70b"), tuple(SLO_PRESETS))
+    prefill = _mapping(doc, "prefill", required=False)
+    decode = _mapping(doc, "decode", required=False)
+    if bool(prefill) != bool(decode):
+        raise InputError(f"{'decode' if prefill else 'prefill'}: missing; disaggregated serving needs both prefill.gpus and decode.gpus")
+    disaggregated = bool(prefill)
+    prefill_gpus = int(number("prefill.gpus", prefill["gpus"])) if disaggregated and "gpus" in prefill else None
+    if disaggregated and ("gpus" not in prefill or "gpus" not in decode):
+        raise InputError(f"{'prefill' if 'gpus' not in prefill else 'decode'}.gpus: missing; give the GPUs per replica of each pool")
+    size = None
+    if disaggregated:
+        size = int(number("decode.gpus", decode["gpus"]))
+    if "ep" in doc:
+        ep = int(number("ep", doc["ep"]))
+        if size is not None and ep != size:
+            raise InputError(f"ep: {ep} differs from decode.gpus {size}; a decode replica spans its expert-parallel group")
+        size = ep
+    raw_size = doc.get("gpus_per_replica")
+    if raw_size is not None:
+        if raw_size == "auto":
+            given = None
+        else:
+            given = int(number("gpus_per_replica", raw_size))
+            if size is not None and given != size:
+                raise InputError(f"gpus_per_replica: {given} differs from the decode replica ({size} GPUs from ep/decode.gpus)")
+        size = given if size is None else size
+    elif size is None:
+        raise InputError("gpus_per_replica: missing; expected an integer >= 1 or 'auto' (or give ep / decode.gpus)")
+    system = int(number("system_gpus", doc["system_gpus"])) if "system_gpus" in doc else (size or spec.nvlink_domain_gpus)
+    if size is not None and system % size:
+        raise InputError(f"system_gpus: {system} is not a multiple of the {size}-GPU replica")
+    precision = _choice("precision", doc.get("precision", "fp8"), WEIGHT_PRECISIONS)
+    if not np.isfinite(spec.peak_tflops(precision)):
+        raise InputError(f"precision: {spec.id} has no dense {precision} peak in data/gpus.csv; use "
+                         + ", ".join(p for p in WEIGHT_PRECISIONS if np.isfinite(spec.peak_tflops(p))))
+    kv_precision = _choice("kv_precision", doc.get("kv_precision", "bf16" if precision == "bf16" else "fp8"), KV_PRECISIONS)
+    model_raw = _mapping(doc, "model", required=True)
+    model = {}
+    for key in ("params", "layers", "hidden", "heads", "kv_heads"):
+        if key not in model_raw:
+            raise InputError(f"model.{key}: missing; model takes params, active_params (optional), layers, hidden, heads, kv_heads")
+        model[key] = number(f"model.{key}", model_raw[key])
+    model["active_params"] = number("model.active_params", model_raw.get("active_params", model["params"]))
+    model["experts_per_token"] = number("model.experts_per_token", model_raw.get("experts_per_token", 0))
+    if model["active_params"] > model["params"]:
+        raise InputError(f"model.active_params: {model['active_params']:g} exceeds model.params {model['params']:g}; "
+                         "active parameters are a subset of all parameters")
+    if model["kv_heads"] > model["heads"] or model["heads"] % model["kv_heads"]:
+        raise InputError(f"model.kv_heads: {model['kv_heads']:g} must divide model.heads {model['heads']:g}")
+    if model["hidden"] % model["heads"]:
+        raise InputError(f"model.hidden: {model['hidden']:g} is not a multiple of model.heads {model['heads']:g}")
+    mla_raw = doc.get("mla")
+    if mla_raw is None or mla_raw is False:
+        mla_dim = 0
+    elif mla_raw is True:
+        mla_dim = 576
+    else:
+        mla_dim = int(number("mla.kv_dim", _mapping(doc, "mla", required=True).get("kv_dim", 576)))
+    workload = _mapping(doc, "workload", required=True)
+    for key in ("input_tokens", "output_tokens"):
+        if key not in workload:
+            raise InputError(f"workload.{key}: missing; workload takes input_tokens and output_tokens (mean per request)")
+    spec_raw = _mapping(doc, "speculative", required=False)
+    eff = _mapping(doc, "efficiency", required=False)
+    mem = _mapping(doc, "memory", required=False)
+    lat = _mapping(doc, "latency", required=False)
+    tpot_ms, ttft_ms = math.inf, math.inf
+    slo = doc.get("slo")
+    if isinstance(slo, str):
+        preset = slo_preset(_choice("slo", slo, SCENARIOS), benchmark)
+        tpot_ms, ttft_ms = preset["max_tpot_ms"], preset["max_ttft_ms"]
+    elif slo is not None:
+        slo_map = _mapping(doc, "slo", required=False)
+        if "tpot_s" in slo_map:
+            tpot_ms = number("slo.tpot_s", slo_map["tpot_s"]) * 1e3
+        if "ttft_s" in slo_map:
+            ttft_ms = number("slo.ttft_s", slo_map["ttft_s"]) * 1e3
+    if "max_tpot_ms" in lat:
+        tpot_ms = number("latency.max_tpot_ms", lat["max_tpot_ms"])
+    if "max_ttft_ms" in lat:
+        ttft_ms = number("latency.max_ttft_ms", lat["max_ttft_ms"])
+    values = {
+        "total_params_b": model["params"] / 1e9, "active_params_b": model["active_params"] / 1e9,
+        "layers": model["layers"], "hidden": model["hidden"], "heads": model["heads"], "kv_heads": model["kv_heads"],
+        "attention": "mla" if mla_dim else "gqa", "mla_kv_dim": float(mla_dim or 576),
+        "experts_per_token": float(model["experts_per_token"]),
+        "weight_precision": precision, "kv_precision": kv_precision,
+        "input_tokens": number("workload.input_tokens", workload["input_tokens"]),
+        "output_tokens": number("workload.output_tokens", workload["output_tokens"]),
+        "max_output_tokens": (number("workload.max_output_tokens", workload["max_output_tokens"])
+                              if "max_output_tokens" in workload else None),
+        "cache_hit_rate": number("cache_hit_rate", doc["cache_hit_rate"]) if "cache_hit_rate" in doc else 0.0,
+        "max_batch": number("max_batch", doc["max_batch"]) if "max_batch" in doc else np.inf,
+        "max_tpot_ms": tpot_ms, "max_ttft_ms": ttft_ms,
+        "serving_mode": "disaggregated" if disaggregated else "aggregated",
+        "spec_tokens": float(number("speculative.tokens", spec_raw.get("tokens", 0))),
+        "spec_acceptance": float(number("speculative.acceptance", spec_raw.get("acceptance", 0.0))),
+        "compute_efficiency": number("efficiency.compute", eff.get("compute", defaults["compute_efficiency"])),
+        "bandwidth_efficiency": number("efficiency.bandwidth", eff.get("bandwidth", defaults["bandwidth_efficiency"])),
+        "latency_tail_factor": number("efficiency.tail", eff.get("tail", defaults["latency_tail_factor"])),
+        "comm_overlap": number("efficiency.overlap", eff.get("overlap", defaults["comm_overlap"])),
+        "moe_efficiency": number("efficiency.moe", eff.get("moe", defaults["moe_efficiency"])),
+        "fp4_efficiency": number("efficiency.fp4", eff.get("fp4", defaults["fp4_efficiency"])),
+        "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
+        "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
+        "max_gpus_per_replica": float(system),
+    }
+    weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
+    for label, gpus in (("gpus_per_replica" if not disaggregated else "decode.gpus", size), ("prefill.gpus", prefill_gpus)):
+        if gpus is not None and weight_gb / gpus + values["reserved_gb_per_gpu"] >= spec.hbm_gb:
+            need = math.ceil(weight_gb / (spec.hbm_gb - values["reserved_gb_per_gpu"]) + 1e-9)
+            raise InputError(f"{label}: {gpus} x {spec.id} ({spec.hbm_gb:g} GB) cannot hold {weight_gb:,.0f} GB of {precision} "
+                             f"weights plus {values['reserved_gb_per_gpu']:g} GB reserve per GPU; use at least {need}")
+    return ServeSpec(str(doc.get("name", f"{spec.id}-serve")), spec, size, precision, kv_precision, model, values, system,
+                     prefill_gpus, benchmark)
+
+
+def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
+    """:func:`replica_throughput` for a parsed serving file. ``overrides`` replace keyword arguments
+    of :func:`replica_throughput` (arrays broadcast, e.g. a grid of efficiencies); an ``"auto"``
+    replica is sized by :func:`best_replica` over the sizes dividing ``system_gpus``."""
+    if serve.gpus_per_replica is None:
+        sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
+        names = {"compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
+                 "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap"}
+        unknown = set(overrides) - names
+        if unknown:
+            raise InputError(f"{sorted(unknown)[0]}: cannot be overridden for an 'auto' replica; use one of {', '.join(sorted(names))}")
+        return best_replica(serve.gpu, {**serve.values, **overrides}, sizes=sizes)[0]
+    fp4 = overrides.pop("fp4_efficiency", serve.values["fp4_efficiency"])
+    kwargs = model_kwargs(serve.values)
+    kwargs.update(gemm_peak_factor=gemm_factor({"fp4_efficiency": fp4}, serve.precision), gpus_per_replica=serve.gpus_per_replica, weight_bytes_per_param=PRECISION_BYTES[serve.precision],
+                  prefill_gpus_per_replica=serve.prefill_gpus, **gpu_kwargs(serve.gpu, serve.precision))
+    kwargs.update(overrides)
+    return replica_throughput(**kwargs)
+
+
+def replica_size(serve: ServeSpec) -> float:
+    """GPUs of the replica :func:`evaluate_serve` uses (the chosen size for ``"auto"``)."""
+    if serve.gpus_per_replica is not None:
+        return float(serve.gpus_per_replica)
+    sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
+    return float(best_replica(serve.gpu, serve.values, sizes=sizes)[1])
+
+
+@dataclass
+class ServeResult:
+    """Result of ``python -m analysis inference SERVE.yaml``: the operating point and what bounds it."""
+
+    name: str
+    gpu: str
+    gpus_per_replica: float
+    precision: str
+    kv_precision: str
+    input_tokens: float
+    output_tokens: float
+    throughput: Throughput
+    compute_efficiency: float
+    bandwidth_efficiency: float
+    values: dict | None = None
+    prefill_gpus: float | None = None
+
+    def to_dict(self) -> dict:
+        """Strict-JSON-ready: no NaN or infinity (``None`` with the reason in ``null_reasons``)."""
+        t, v = self.throughput, self.values or {}
+        s = lambda a: float(np.asarray(a))
+        reasons = {}
+        target = lambda key: None if not np.isfinite(v.get(key, np.inf)) else float(v[key])
+        if target("max_tpot_ms") is None:
+            reasons["max_tpot_ms"] = "no TPOT target"
+        if target("max_ttft_ms") is None:
+            reasons["max_ttft_ms"] = "no TTFT target"
+        latency_limit = s(t.batch_latency_limit)
+        if not np.isfinite(latency_limit):
+            reasons["batch_latency_limit"] = "no latency target" if "max_tpot_ms" in reasons and "max_ttft_ms" in reasons \
+                else "the latency targets do not bind below the KV-cache and scheduler limits"
+        if s(t.batch) < 1:
+            for key in ("tpot_ms", "ttft_ms", "prefill_time_fraction"):
+                reasons[key] = "no request fits the KV cache" if str(t.limit) == "does-not-fit" else "the latency target cannot be met at batch 1"
+        out = {"name": self.name, "gpu": self.gpu, "gpus_per_replica": self.gpus_per_replica, "precision": self.precision,
+               "kv_precision": self.kv_precision, "serving_mode": v.get("serving_mode", "aggregated"),
+               "prefill_gpus_per_replica": self.prefill_gpus, "attention": v.get("attention", "gqa"),
+               "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+               "cache_hit_rate": v.get("cache_hit_rate", 0.0), "max_tpot_ms": target("max_tpot_ms"), "max_ttft_ms": target("max_ttft_ms"),
+               "tokens_per_s_per_gpu": s(t.tokens_per_s_per_gpu), "tokens_per_s_per_replica": s(t.tokens_per_s_per_replica),
+               "batch": s(t.batch), "bound": str(t.bound), "limit": str(t.limit), "decode_bound": str(t.decode_bound),
+               "batch_kv_limit": s(t.batch_kv_limit), "batch_latency_limit": latency_limit,
+               "decode_step_ms": s(t.decode_step_s) * 1e3, "tokens_per_step": s(t.tokens_per_step),
+               "prefill_ms_per_request": s(t.prefill_s_per_request) * 1e3,
+               "prefill_time_fraction": s(t.prefill_time_fraction), "tpot_ms": s(t.tpot_ms), "ttft_ms": s(t.ttft_ms),
+               "tpot_p99_ms": s(t.tpot_p99_ms), "ttft_p99_ms": s(t.ttft_p99_ms),
+               "weights_gb_per_gpu": s(t.weights_gb_per_gpu), "kv_capacity_gb_per_replica": s(t.kv_capacity_gb_per_replica),
+               "kv_gb_per_request": s(t.kv_gb_per_request),
+               "decode_step_split_ms": {"weights": s(t.step_weights_s) * 1e3, "attention": s(t.step_attention_s) * 1e3,
+                                        "communication": s(t.step_comm_s) * 1e3},
+               "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
+               "latency_tail_factor": v.get("latency_tail_factor", 1.0)}
+        out = plain(out)
+        for key, value in list(out.items()):
+            if value is None and key not in reasons and key != "prefill_gpus_per_replica":
+                reasons[key] = "not defined at this operating point"
+        out["null_reasons"] = reasons
+        return out
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+    def summary(self) -> str:
+        d = self.to_dict()
+        ms = lambda x: "n/a" if x is None else f"{x:,.1f} ms"
+        target = ("no latency target (offline)" if d["max_tpot_ms"] is None and d["max_ttft_ms"] is None else
+                  f"p99 targets TTFT {ms(d['max_ttft_ms'])}, TPOT {ms(d['max_tpot_ms'])}")
+        mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas)" if d["prefill_gpus_per_replica"] else "")
+        limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit", "tpot": "the TPOT target",
+                  "ttft": "the TTFT target", "does-not-fit": "no request fits in memory",
+                  "target-not-met": "the latency target cannot be met even at batch 1"}
+        frac = d["prefill_time_fraction"]
+        return "\n".join([
+            f"{self.name}: {self.gpus_per_replica:.0f} x {self.gpu} per replica, {self.precision} weights, {self.kv_precision} "
+            f"{d['attention'].upper()} KV cache, {mode}; requests {self.input_tokens:,.0f} in + {self.output_tokens:,.0f} out tokens "
+            f"(prefix-cache hit rate {d['cache_hit_rate']:.0%}); {target}",
+            f"  tokens/s per GPU  {d['tokens_per_s_per_gpu']:12,.0f}   (per replica {d['tokens_per_s_per_replica']:,.0f}; generated tokens)",
+            f"  batch             {d['batch']:12,.0f}   (KV cache allows {d['batch_kv_limit']:,.0f}); the batch stops at "
+            f"{limits.get(d['limit'], d['limit'])}",
+            f"  bound             {d['bound']:>12s}   (decode step {d['decode_bound']})",
+            f"  decode step       {ms(d['decode_step_ms']):>12s} (weights {d['decode_step_split_ms']['weights']:.1f}, attention "
+            f"{d['decode_step_split_ms']['attention']:.1f}, communication {d['decode_step_split_ms']['communication']:.1f} ms); "
+            f"{d['tokens_per_step']:.2f} tokens per request per step",
+            f"  prefill           {ms(d['prefill_ms_per_request']):>12s} per request ("
+            f"{'n/a' if frac is None else f'{frac:.0%}'} of GPU time)",
+            f"  latency (mean)    TPOT {ms(d['tpot_ms'])}, TTFT {ms(d['ttft_ms'])}; p99 TPOT {ms(d['tpot_p99_ms'])}, TTFT {ms(d['ttft_p99_ms'])}",
+            f"  memory per GPU    {d['weights_gb_per_gpu']:12.1f} GB weights; KV cache {d['kv_capacity_gb_per_replica']:,.0f} GB per replica, "
+            f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request",
+            f"  efficiencies      compute {self.compute_efficiency:.3f} of dense {self.precision} peak, bandwidth "
+            f"{self.bandwidth_efficiency:.2f} of HBM, p99/mean latency {d['latency_tail_factor']:.2f}",
+        ])
+
+
+def run_from_file(path: str | Path) -> ServeResult:
+    """Evaluate one serving file (schema in the module docstring)."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"serve file: {str(path)!r} not found")
+    serve = parse_serve(read_yaml(file))
+    t = evaluate_serve(serve)
+    return ServeResult(serve.name, serve.gpu.id, replica_size(serve), serve.precision, serve.kv_precision,
+                       float(serve.values["input_tokens"]), float(serve.values["output_tokens"]), t,
+                       float(serve.values["compute_efficiency"]), float(serve.values["bandwidth_efficiency"]),
+                       serve.values, serve.prefill_gpus)
+
+
+def serve_variants(path: str | Path, variants: dict[str, dict]) -> dict[str, dict]:
+    """One serving file evaluated under several variants ``{name: {section-style key: value}}``
+    (e.g. ``{"roofline ceiling": {"moe_efficiency": 1.0}}``); returns ``{name: ServeResult.to_dict()}``.
+    Keys replace the parsed file's values (``serving_mode``, ``max_ttft_ms``, ``comm_overlap``, ...);
+    ``gpus_per_replica`` / ``prefill_gpus`` resize the replicas."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"serve file: {str(path)!r} not found")
+    base = parse_serve(read_yaml(file))
+    out = {}
+    for name, change in variants.items():
+        change = dict(change)
+        size = change.pop("gpus_per_replica", base.gpus_per_replica)
+        prefill = change.pop("prefill_gpus", base.prefill_gpus)
+        serve = ServeSpec(base.name, base.gpu, size, base.precision, base.kv_precision, base.model, {**base.values, **change},
+                          base.system_gpus, prefill, base.benchmark)
+        t = evaluate_serve(serve)
+        out[name] = ServeResult(name, serve.gpu.id, replica_size(serve), serve.precision, serve.kv_precision,
+                                float(serve.values["input_tokens"]), float(serve.values["output_tokens"]), t,
+                                float(serve.values["compute_efficiency"]), float(serve.values["bandwidth_efficiency"]),
+                                serve.values, serve.prefill_gpus).to_dict()
+    return out

@@ -1,0 +1,243 @@
+"""Views of the inference report (notebooks/32_inference.ipynb): formatted tables, figures and
+Markdown. Numbers come from :mod:`analysis.inference` result objects and the scenario's
+:func:`analysis.results.scenario_results`; nothing here computes a model figure."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
+import numpy as np
+import pandas as pd
+
+from analysis.report import format as fmt
+from analysis.report.labels import label, register
+
+FONT = 10
+SCENARIO_NAMES = {"offline": "offline (no latency target)", "server": "server", "interactive": "interactive"}
+BENCHMARK_NAMES = {"llama2-70b": "Llama 2 70B", "llama3.1-405b": "Llama 3.1 405B", "deepseek-r1": "DeepSeek-R1"}
+LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch limit", "tpot": "TPOT target",
+               "ttft": "TTFT target (prefill queue)", "does-not-fit": "does not fit", "target-not-met": "target not met"}
+BOUND_NAMES = {"compute": "compute", "memory-bandwidth": "HBM bandwidth", "kv-capacity": "KV-cache capacity",
+               "communication": "communication", "latency": "latency target", "does-not-fit": "does not fit"}
+
+register({
+    "inference.total_params_b": "Served model: total parameters (B)", "inference.active_params_b": "Served model: active parameters per token (B)",
+    "inference.attention": "KV-cache layout (GQA or MLA)", "inference.mla_kv_dim": "MLA latent width per layer",
+    "inference.experts_per_token": "Routed experts per token", "inference.cache_hit_rate": "Prefix-cache hit rate",
+    "inference.max_tpot_ms": "p99 time per output token target (ms)", "inference.max_ttft_ms": "p99 time to first token target (ms)",
+    "inference.serving_mode": "Prefill/decode serving mode", "inference.spec_tokens": "Speculative draft tokens per step",
+    "inference.spec_acceptance": "Draft-token acceptance rate", "inference.comm_overlap": "All-to-all hidden behind compute",
+    "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
+    "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
+    "inference.moe_efficiency": "MoE expert-layer efficiency", "inference.fp4_efficiency": "FP4 GEMM efficiency (relative)",
+    "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour)",
+    "inference.input_tokens": "Mean prompt tokens", "inference.output_tokens": "Mean generated tokens",
+    "inference.layers": "Layers", "inference.hidden": "Hidden size", "inference.heads": "Query heads", "inference.kv_heads": "KV heads",
+    "inference.kv_memory_fraction": "Share of free HBM for KV cache", "inference.reserved_gb_per_gpu": "HBM reserve per GPU (GB)",
+    "inference.max_gpus_per_replica": "Largest replica (GPUs)",
+})
+
+
+def _target(fleet) -> str:
+    if not np.isfinite(fleet.max_tpot_ms) and not np.isfinite(fleet.max_ttft_ms):
+        return "no latency target (offline)"
+    return f"p99 TTFT {fmt.number(fleet.max_ttft_ms)} ms, TPOT {fmt.number(fleet.max_tpot_ms)} ms"
+
+
+def headline(sc, results, api_model: str = "Claude Opus 4.5"):
+    """The answer first: fleet throughput at the interactive target and offline, the lease cost per
+    million input and output tokens, and the API list prices, all from ``scenario_results``."""
+    from analysis.inference import load_api_prices
+    from analysis.notebook import Markdown
+
+    d = results.sections["inference"]
+    fleet, offline = results.details["fleet"], results.details["fleet_offline"]
+    v = sc.values("inference")
+    price = load_api_prices().loc[api_model]
+    return Markdown(
+        f"**{sc.cluster.name}** ({fmt.scaled(fleet.gpus)} GPUs) serving a {fmt.number(v['total_params_b'])}B-parameter mixture of "
+        f"experts ({fmt.number(v['active_params_b'])}B active, {v['attention'].upper()} KV cache, {v['serving_mode']} prefill/decode, "
+        f"prefix-cache hit rate {fmt.pct(v['cache_hit_rate'], 0)}) at the **interactive target** of a chat/coding product "
+        f"({_target(fleet)}, MLPerf's Llama 2 70B interactive limits) delivers **{fmt.scaled(fleet.tokens_per_s, 'output tokens/s')}** "
+        f"at full load (5-95%: {fmt.scaled(d['tokens_per_s_p05'])} to {fmt.scaled(d['tokens_per_s_p95'])}), "
+        f"**{fmt.scaled(fleet.tokens_per_day, 'tokens per day')}** at a {fmt.pct(fleet.load_factor, 0)} load factor. Without a latency "
+        f"target (offline) the same fleet serves {fmt.scaled(offline.tokens_per_s, 'tokens/s')}. At the lease price of "
+        f"{fmt.usd(fleet.lease_usd_per_gpu_hour)} per GPU-hour a million output tokens cost **{fmt.usd(fleet.usd_per_million_output_tokens)}** "
+        f"with their prompts (5-95%: {fmt.usd(d['usd_per_million_tokens_p05'])} to {fmt.usd(d['usd_per_million_tokens_p95'])}); split by "
+        f"GPU-time, {fmt.usd(fleet.usd_per_million_input_tokens)} per million input and {fmt.usd(fleet.usd_per_million_output_tokens_decode)} "
+        f"per million output tokens, against {api_model}'s list prices of {fmt.usd(price['input_usd_per_mtok'])} and "
+        f"{fmt.usd(price['output_usd_per_mtok'])} ({price['from_date']}). The served model is an assumption; its ranges drive the spread.")
+
+
+def capacity_table(interactive, offline) -> pd.DataFrame:
+    """Per pool, throughput at the interactive target and offline side by side (formatted)."""
+    a, b = interactive.pools.set_index("pool"), offline.pools.set_index("pool")
+    rows = []
+    for pool in a.index:
+        rows.append({"Pool": pool, "GPUs": fmt.scaled(a.loc[pool, "gpus"]),
+                     "Interactive: GPUs per replica": fmt.number(a.loc[pool, "gpus_per_replica"]),
+                     "Interactive: tokens/s per GPU": fmt.number(a.loc[pool, "tokens_per_s_per_gpu"]),
+                     "Interactive: what limits it": f"{BOUND_NAMES.get(a.loc[pool, 'bound'], a.loc[pool, 'bound'])}; "
+                                                    f"{LIMIT_NAMES.get(a.loc[pool, 'limit'], a.loc[pool, 'limit'])}",
+                     "Offline: GPUs per replica": fmt.number(b.loc[pool, "gpus_per_replica"]),
+                     "Offline: tokens/s per GPU": fmt.number(b.loc[pool, "tokens_per_s_per_gpu"]),
+                     "Offline: what limits it": f"{BOUND_NAMES.get(b.loc[pool, 'bound'], b.loc[pool, 'bound'])}; "
+                                                f"{LIMIT_NAMES.get(b.loc[pool, 'limit'], b.loc[pool, 'limit'])}"})
+    rows.append({"Pool": "Whole fleet", "GPUs": fmt.scaled(interactive.gpus),
+                 "Interactive: tokens/s per GPU": fmt.number(interactive.tokens_per_s / interactive.gpus),
+                 "Offline: tokens/s per GPU": fmt.number(offline.tokens_per_s / offline.gpus)})
+    return pd.DataFrame(rows).fillna("").set_index("Pool")
+
+
+def price_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Lease cost per million input and output tokens beside API list prices (dates, sources)."""
+    out = pd.DataFrame({"": table["label"], "$ per M input tokens": table["input_usd_per_mtok"].map(fmt.usd),
+                        "$ per M output tokens": table["output_usd_per_mtok"].map(fmt.usd),
+                        "Since": table["from_date"], "Source": table["source"]})
+    return out.set_index("")
+
+
+def price_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(table) + 2.2))
+    y = np.arange(len(table))
+    ax.barh(y - 0.2, table["input_usd_per_mtok"], height=0.4, label="per million input tokens", color="#4C72B0")
+    ax.barh(y + 0.2, table["output_usd_per_mtok"], height=0.4, label="per million output tokens", color="#DD8452")
+    for yi, (i, o) in enumerate(zip(table["input_usd_per_mtok"], table["output_usd_per_mtok"])):
+        ax.text(i, yi - 0.2, " " + fmt.usd(i), va="center", fontsize=FONT)
+        ax.text(o, yi + 0.2, " " + fmt.usd(o), va="center", fontsize=FONT)
+    ax.set_yticks(y, table["label"], fontsize=FONT)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    top = float(max(table["input_usd_per_mtok"].max(), table["output_usd_per_mtok"].max()))
+    ax.set_xlim(right=top * 3)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.usd(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("US dollars per million tokens (log scale)", fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    ax.tick_params(labelsize=FONT)
+    fig.tight_layout()
+    return fig
+
+
+def validation_view(v: pd.DataFrame) -> pd.DataFrame:
+    """Each MLPerf row: measured and model tokens/s per GPU, error in-sample, leave-one-out and leave-one-GPU-type-out."""
+    out = pd.DataFrame({
+        "Round": v["round"], "System": v["system"], "Benchmark": v["benchmark"].map(BENCHMARK_NAMES),
+        "Scenario": v["scenario"].map(SCENARIO_NAMES),
+        "MLPerf tokens/s per GPU": v["mlperf_tokens_s_per_gpu"].map(fmt.number),
+        "Model tokens/s per GPU": v["model_tokens_s_per_gpu"].map(fmt.number),
+        "Error": (v["error_pct"] / 100).map(lambda x: f"{x:+.0%}"),
+        "Leave-one-out": (v["loo_error_pct"] / 100).map(lambda x: f"{x:+.0%}"),
+        "Leave-GPU-type-out": (v["logo_error_pct"] / 100).map(lambda x: f"{x:+.0%}")})
+    return out.reset_index(drop=True)
+
+
+def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
+    from analysis.notebook import Markdown
+
+    share = lambda c, t: (v[c].abs() <= t).mean()
+    return Markdown(
+        f"Fitted once over all {len(v)} rows: compute efficiency **{fmt.number(fit['compute_efficiency'])}** of the dense peak, HBM "
+        f"bandwidth **{fmt.number(fit['bandwidth_efficiency'])}** of nominal, p99/mean TPOT **{fmt.number(fit['latency_tail_factor'])}**, "
+        f"MoE expert-layer efficiency **{fmt.number(fit['moe_efficiency'])}**, FP4 GEMM efficiency **{fmt.number(fit['fp4_efficiency'])}** "
+        f"(relative to FP8). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
+        f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
+        f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
+        f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
+        f"{fmt.pct(share('loo_error_pct', 25), 0)} within 25%. H200 over H100 on a 70B FP8 model on 8 GPUs, 1,024 in / 512 out, "
+        f"offline: model **{fmt.factor(ratio['model_ratio'])}**, MLPerf {fmt.factor(ratio['mlperf_low'])} (v5.0) to "
+        f"{fmt.factor(ratio['mlperf_high'])} (v4.1).")
+
+
+def parity_figure(v: pd.DataFrame, column: str = "loo_error_pct", title: str = "") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    measured = v["mlperf_tokens_s_per_gpu"].to_numpy(float)
+    model = measured * (1 + v[column].to_numpy(float) / 100)
+    markers = {"offline": "o", "server": "s", "interactive": "^"}
+    colours = {"H100": "#4C72B0", "H200": "#55A868", "B200": "#C44E52", "GB200": "#8172B2"}
+    for (gpu, scen), group in v.assign(model=model).groupby(["gpu", "scenario"]):
+        ax.scatter(group["mlperf_tokens_s_per_gpu"], group["model"], marker=markers[scen], color=colours.get(gpu, "k"), s=50,
+                   label=f"{gpu}, {scen}", zorder=3)
+    line = np.geomspace(min(measured.min(), model.min()) * 0.7, max(measured.max(), model.max()) * 1.4, 50)
+    ax.plot(line, line, color="k", lw=0.8)
+    ax.fill_between(line, line * 0.85, line * 1.15, color="0.88", label="±15%", zorder=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("MLPerf Inference, generated tokens/s per GPU", fontsize=FONT)
+    ax.set_ylabel("model, generated tokens/s per GPU", fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT)
+    ax.legend(fontsize=8.5, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def latency_figure(curve: pd.DataFrame, title: str) -> plt.Figure:
+    """Throughput against latency per GPU type: tokens/s per GPU vs the per-user speed it allows."""
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    for gpu, group in curve.groupby("gpu", sort=False):
+        ax.plot(1e3 / group["max_tpot_ms"], group["tokens_per_s_per_gpu"], "-o", ms=3, label=gpu)
+    ax.axvline(25, color="0.4", ls="--", lw=1)
+    ax.text(25, ax.get_ylim()[1] * 0.9, " 40 ms TPOT (interactive)", fontsize=FONT)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v in (5, 20, 50) else ""))
+    ax.set_xlabel("tokens/s per user (1 / p99 TPOT target)", fontsize=FONT)
+    ax.set_ylabel("output tokens/s per GPU", fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT)
+    ax.legend(fontsize=FONT)
+    fig.tight_layout()
+    return fig
+
+
+def scenario_view(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.assign(Scenario=table["scenario"].map(SCENARIO_NAMES))
+    return out.pivot(index="gpu", columns="Scenario", values="tokens_per_s_per_gpu").map(fmt.number).rename_axis("GPU type")
+
+
+def wide_ep_view(points: dict) -> pd.DataFrame:
+    """The 1T / 100B-active MoE replica on H100: {name: ServeResult.to_dict()} as a formatted table."""
+    rows = []
+    for name, d in points.items():
+        rows.append({"": name, "GPUs per decode replica": fmt.number(d["gpus_per_replica"]),
+                     "Output tokens/s per GPU": fmt.number(d["tokens_per_s_per_gpu"]),
+                     "Batch": fmt.number(d["batch"]), "Decode step (ms)": fmt.number(d["decode_step_ms"]),
+                     "  of which communication (ms)": fmt.number(d["decode_step_split_ms"]["communication"]),
+                     "p99 TPOT (ms)": fmt.number(d["tpot_p99_ms"]), "p99 TTFT (ms)": fmt.number(d["ttft_p99_ms"]),
+                     "What limits it": f"{BOUND_NAMES.get(d['bound'], d['bound'])}; {LIMIT_NAMES.get(d['limit'], d['limit'])}"})
+    return pd.DataFrame(rows).set_index("")
+
+
+def sensitivity_figure(sens: pd.DataFrame, base: float, title: str) -> plt.Figure:
+    shown = sens[sens["swing"] > 0].head(12).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(shown) + 1.6))
+    y = np.arange(len(shown))
+    for yi, (lo, hi) in enumerate(zip(shown["at_low"], shown["at_high"])):
+        ax.barh(yi, lo - base, left=base, color="#4C72B0")
+        ax.barh(yi, hi - base, left=base, color="#DD8452")
+    ax.axvline(base, color="k", lw=0.8)
+    ax.set_yticks(y, [label(f"inference.{p}") for p in shown["parameter"]], fontsize=FONT)
+    ax.set_xlabel("lease cost, $ per million output tokens (prompts included)", fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color="#4C72B0"), plt.Rectangle((0, 0), 1, 1, color="#DD8452")],
+              labels=["parameter at its low end", "parameter at its high end"], fontsize=FONT, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_view(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Refits of the efficiencies at other assumed prompt lengths (formatted)."""
+    col = lambda c, f: [f(x) for x in sweep[c].to_numpy()]
+    out = pd.DataFrame({"Compute efficiency": col("compute_efficiency", fmt.number),
+                        "FP4 efficiency": col("fp4_efficiency", fmt.number),
+                        "MoE efficiency": col("moe_efficiency", fmt.number),
+                        "Median |error|": col("median_abs_error_pct", lambda x: fmt.pct(x / 100, 0)),
+                        "Largest |error|": col("max_abs_error_pct", lambda x: fmt.pct(x / 100, 0))},
+                       index=[fmt.number(i) for i in sweep.index])
+    out.index.name = "Assumed mean prompt (tokens)"
+    return out
