@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,bench}``.
+"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,goodput,bench}``.
 
 Bad input prints one line ``error: ...`` on stderr and exits 2 (never a traceback).
 """
@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("serve", help="serving YAML")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inference)
+
+    from analysis.goodput import cli as goodput_cli
+    goodput_cli.add_parser(sub)
 
     p = sub.add_parser("bench", help="throughput of the model code")
     p.add_argument("--json", action="store_true")
