@@ -19,7 +19,7 @@ The package, all vectorized (scalars or numpy arrays of draws broadcast alike):
 from __future__ import annotations
 
 from analysis.goodput._util import SECONDS_PER_DAY, SECONDS_PER_HOUR
-from analysis.goodput.badput import BUCKETS, badput_factors, scheduling_goodput
+from analysis.goodput.badput import BUCKETS, FACTOR_LABELS, badput_factors, scheduling_goodput
 from analysis.goodput.checkpoint import (CHECKPOINT_MODES, INTERVAL_METHODS, checkpoint_bytes, checkpoint_write_s,
                                          model_parameters, young_daly_interval_s)
 from analysis.goodput.failures import (InterruptionRateEstimate, early_life_multiplier, estimate_from_reliability,

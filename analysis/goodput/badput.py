@@ -38,6 +38,15 @@ BUCKETS = {
     "manual_interventions": "OTHER",
     "queueing": "scheduling",
 }
+FACTOR_LABELS = {
+    "spares": "Spare GPUs held outside the job", "repair": "GPUs in nodes out for repair",
+    "fragmentation": "GPUs the layout cannot use", "checkpoint_save": "Checkpoint save (blocking)",
+    "lost_work": "Work lost since the last checkpoint", "detection": "Failure detection (heartbeat / hang timeout)",
+    "node_swap": "Diagnosis and node swap", "reinitialization": "Job re-initialization",
+    "checkpoint_restore": "Checkpoint restore", "warm_up": "Warm-up after restart",
+    "planned_maintenance": "Planned maintenance stops", "rollbacks": "Rollbacks (loss spikes, silent data corruption)",
+    "data_loading": "Data-loader stalls", "manual_interventions": "Manual interventions", "queueing": "Queueing",
+}
 BADPUT_FACTORS = ("rollbacks", "data_loading", "manual_interventions", "queueing")
 
 

@@ -112,8 +112,8 @@ def to_json(result, gpu: str) -> dict:
 
 
 def run(args) -> int:
+    from analysis.goodput.badput import FACTOR_LABELS
     from analysis.report import format as fmt
-    from analysis.report.labels import label
 
     result = evaluate(args)
     d = to_json(result, args.gpu)
@@ -130,5 +130,5 @@ def run(args) -> int:
     print(f"  stall per unplanned interruption: {fmt.number(d['stall_min'])} min")
     print("  factors (their product is the effective training time):")
     for k, v in d["factors"].items():
-        print(f"    {label('goodput: ' + k):40s} {fmt.pct(v, 2):>8s}")
+        print(f"    {FACTOR_LABELS.get(k, k):50s} {fmt.pct(v, 2):>8s}")
     return 0
