@@ -137,7 +137,7 @@ def ettr_vs_job_size(curve: pd.DataFrame, simulated: pd.DataFrame, points: pd.Da
     simulation (mean, 95% CI), published points with their ranges as error bars and the model at
     each published case's own facts; ``marks`` ``{label: gpus}`` draws reference lines."""
     pal = sns.color_palette(PALETTE)
-    fig, ax = plt.subplots(figsize=(9, 5.2))
+    fig, ax = plt.subplots(figsize=(10, 6))
     ax.plot(curve["gpus"], 100 * curve["effective_training_time"], color=pal[0], lw=2, label="analytic model (this scenario)")
     err = np.vstack([simulated["simulated"] - simulated["simulated_ci_low"], simulated["simulated_ci_high"] - simulated["simulated"]])
     ax.errorbar(simulated["gpus"], 100 * simulated["simulated"], yerr=100 * err, fmt="o", color=pal[2], capsize=3,
@@ -161,7 +161,7 @@ def ettr_vs_job_size(curve: pd.DataFrame, simulated: pd.DataFrame, points: pd.Da
     ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
     ax.set_ylabel("effective training time (% of wall-clock)", fontsize=FONT)
     ax.tick_params(labelsize=FONT)
-    ax.legend(fontsize=FONT - 1, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=FONT, loc="lower left", framealpha=0.9)
     ax.set_title(title, fontsize=FONT + 1)
     fig.tight_layout()
     return fig
@@ -182,7 +182,41 @@ def stall_vs_job_size(curve_sizes, values: dict, title: str = "") -> plt.Figure:
     ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
     ax.set_ylabel("minutes", fontsize=FONT)
     ax.tick_params(labelsize=FONT)
-    ax.legend(fontsize=FONT - 1, loc="upper right")
+    ax.legend(fontsize=FONT, loc="upper right")
+    ax.set_title(title, fontsize=FONT + 1)
+    fig.tight_layout()
+    return fig
+
+
+def interruptions_vs_job_size(values: dict, sizes, gpus=("H100", "A100", "GB200"), title: str = "") -> plt.Figure:
+    """Unplanned interruptions per day against job size, one model line per GPU type / system (at the
+    scenario's fleet age), with the published counts (Poisson 95% interval) and MTTF figures."""
+    from scipy.stats import chi2
+
+    sizes = np.asarray(sizes, float)
+    pal = sns.color_palette(PALETTE)
+    fig, ax = plt.subplots(figsize=(10, 6))
+    for color, gpu in zip(pal, gpus):
+        r = g.from_scenario_values(values, sizes, job_from_cluster=False, gpu_mix=gpu)
+        system = g.load_failure_rates().loc[gpu, "system"]
+        ax.plot(sizes, np.asarray(r.interruptions_per_day), color=color, lw=2, label=f"model: {gpu} ({system})")
+    rel = g.load_reliability()
+    counted = rel[(rel["use"] == "rate") & rel["duration_days"].notna()]
+    for _, r in counted.iterrows():
+        n, days = float(r["interruptions"]), float(r["duration_days"])
+        lo, hi = chi2.ppf(0.025, 2 * n) / 2 / days, chi2.ppf(0.975, 2 * n + 2) / 2 / days
+        ax.errorbar([r["gpus"]], [n / days], yerr=[[n / days - lo], [hi - n / days]], fmt="s", ms=8, color="k", capsize=4,
+                    label=f"{r['system']}, counted ({r['gpu']})")
+    mttf = rel[(rel["use"] == "mttf") & rel["mttf_h"].notna()]
+    for marker, (_, r) in zip("o^vD<>", mttf.iterrows()):
+        ax.scatter([r["gpus"]], [24 / r["mttf_h"]], marker=marker, s=60, facecolor="none", edgecolor="k", zorder=4,
+                   label=f"{r['system']}, MTTF {fmt.number(r['mttf_h'])} h ({r['gpu'] if isinstance(r['gpu'], str) else 'n/a'})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
+    ax.set_ylabel("unplanned interruptions per day", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.legend(fontsize=FONT, loc="upper left", framealpha=0.9)
     ax.set_title(title, fontsize=FONT + 1)
     fig.tight_layout()
     return fig
