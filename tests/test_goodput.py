@@ -387,3 +387,26 @@ def test_chain_consumes_all_runtime_factors():
     assert chain == pytest.approx(float(r.goodput.effective_training_time))
     assert float(r.goodput.job_gpus) == pytest.approx(r.largest_job_gpus)
     assert r.largest_job_gpus <= 131072                  # the scenario's job.max_job_gpus, not the whole cluster
+
+
+def test_spare_pool_sets_the_swap_in_the_full_model(defaults):
+    """Without any hot spare every failure waits for a repair; the cluster's spares (spare_fraction) fix that."""
+    none = g.from_scenario_values(dict(defaults, spare_fraction=0.0, shared_spare_fraction=0.0), 100_000)
+    some = g.from_scenario_values(dict(defaults, spare_fraction=0.03, shared_spare_fraction=0.0), 100_000)
+    assert none.p_hot_spare == 0.0 and none.stall_s["node_swap"] == pytest.approx(defaults["repair_wait_s"])
+    assert some.p_hot_spare > 0.99 and some.stall_s["node_swap"] == pytest.approx(defaults["hot_spare_swap_s"], rel=0.02)
+    assert some.effective_training_time > none.effective_training_time + 0.2
+
+
+def test_async_restore_from_host_memory_is_faster(defaults):
+    sync = g.from_scenario_values(defaults, 16384, job_from_cluster=False)
+    asyn = g.from_scenario_values(defaults, 16384, job_from_cluster=False, checkpoint_mode="async")
+    assert asyn.stall_s["checkpoint_restore"] < sync.stall_s["checkpoint_restore"]
+    assert sync.stall_s["checkpoint_restore"] == pytest.approx(float(sync.checkpoint_bytes) / (defaults["storage_read_gb_s"] * 1e9))
+
+
+def test_planned_stop_costs_a_sync_save_and_restart_without_detection(defaults):
+    v = dict(simple(defaults), planned_interruptions_per_day=2.0)
+    r = g.from_scenario_values(v, 16384, job_from_cluster=False)
+    planned = r.stall_s["reinitialization"] + r.stall_s["checkpoint_restore"] + r.stall_s["warm_up"] + r.checkpoint_write_s
+    assert r.factors["planned_maintenance"] == pytest.approx(1 - 2.0 * planned / 86400)
