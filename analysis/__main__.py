@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,bench}``.
+"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,goodput,bench}``.
 
 Bad input prints one line ``error: ...`` on stderr and exits 2 (never a traceback).
 """
@@ -146,12 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario name or YAML file")
     p.add_argument("--set", action="append", metavar="KEY=V1,V2|LOW:HIGH:N",
                    help="a scenario key path and its values (repeatable; the sweep is the full product)")
-    p.add_argument("--draws", type=int, default=2000, help="Monte Carlo draws per point (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=_integer, default=2000, help=f"Monte Carlo draws per point (default 2000, at most {MAX_DRAWS:,})")
+    p.add_argument("--seed", type=_integer, default=0, help=f"random seed, 0 to {MAX_SEED}")
     p.add_argument("--jobs", type=int, default=None, help="local worker processes (default: number of cores)")
     p.add_argument("--out", default=None, help="output table, .csv or .parquet (default reports/sweeps/SCENARIO.csv)")
     p.add_argument("--scheduler", default=None, help="address of a running dask.distributed scheduler (tcp://HOST:PORT)")
     p.set_defaults(func=cmd_sweep)
+
+    from analysis.goodput import cli as goodput_cli
+    goodput_cli.add_parser(sub)
 
     p = sub.add_parser("bench", help="throughput of the model code")
     p.add_argument("--json", action="store_true")

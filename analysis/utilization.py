@@ -412,7 +412,7 @@ def _reliability_factors(split, n, jobs, running, useful, hetero, good):
     straggle = heterogeneity.straggler_factor_beyond(job_gpus / 8.0, CALIBRATION_HOSTS, h["slow_host_fraction"],
                                                      h["slow_host_slowdown"], h["straggler_mitigation"])
     gp = goodput.from_scenario_values(_with_pool_axis(good) if islands else good, n / jobs if islands else (n / jobs).sum(axis=-1))
-    runtime = {k: np.asarray(gp.factors[k], float) for k in ("checkpoint", "lost_work", "restart", "planned_maintenance")}
+    runtime = {k: np.asarray(v, float) for k, v in gp.runtime_factors().items()}
     if islands:
         w = useful / np.maximum(useful.sum(axis=-1, keepdims=True), 1e-30)
         straggle = (w * straggle).sum(axis=-1)
