@@ -315,7 +315,8 @@ def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grid
     mfu_own, mfu_common = interpolate_mfu(own, tokens) * mult, interpolate_mfu(common, tokens) * mult
     weight = running * peak / (running * peak).sum(axis=-1, keepdims=True)     # share of the running peak, by pool
     factors = _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, shape)
-    reliability, gp = _reliability_factors(split, n, jobs, running, weight * mfu_own, hetero, good)
+    reliability, gp = _reliability_factors(split, n, jobs, running, weight * mfu_own, hetero, good,
+                                           [p.gpu.id for p in cluster.pools], job["model"])
     factors.update(reliability)
     factors = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in factors.items()}
     value = np.prod(list(factors.values()), axis=0)
@@ -401,27 +402,46 @@ def _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, s
     return {**factors, **{k: np.where(use_aware, v, uniform.get(k, 1.0)) for k, v in aware.items()}}
 
 
-def _reliability_factors(split, n, jobs, running, useful, hetero, good):
+def _reliability_factors(split, n, jobs, running, useful, hetero, good, gpu_ids=None, model_id=None):
     """Straggler tail, scheduling and goodput factors of the job(s), and the GoodputResult. Islands run one job per pool; their
     factors are weighted by each pool's share of the useful FLOPs (product of means ~ mean of
-    products, to well under a point since the factors are close to one another)."""
+    products, to well under a point since the factors are close to one another). Failure rates
+    follow the job's GPU types and systems (HGX vs NVL72), checkpoint size the trained model."""
     islands = split == "islands"
     h = _with_pool_axis(hetero) if islands else hetero
     job_gpus = running if islands else running.sum(axis=-1)
     # counted once: only the straggler exposure beyond the calibration runs' own (already in the step model)
     straggle = heterogeneity.straggler_factor_beyond(job_gpus / 8.0, CALIBRATION_HOSTS, h["slow_host_fraction"],
                                                      h["slow_host_slowdown"], h["straggler_mitigation"])
-    gp = goodput.from_scenario_values(_with_pool_axis(good) if islands else good, n / jobs if islands else (n / jobs).sum(axis=-1))
+    extra = {"gpu_mix": _job_gpu_mix(gpu_ids, running, islands)}
+    if model_id is not None:
+        extra["model_parameters"] = goodput.model_parameters(model_id)
+    gp = goodput.from_scenario_values(_with_pool_axis(good) if islands else good, n / jobs if islands else (n / jobs).sum(axis=-1),
+                                      **extra)
     runtime = {k: np.asarray(v, float) for k, v in gp.runtime_factors().items()}
     if islands:
         w = useful / np.maximum(useful.sum(axis=-1, keepdims=True), 1e-30)
-        straggle = (w * straggle).sum(axis=-1)
-        runtime = {k: (w * v).sum(axis=-1) for k, v in runtime.items()}
+        straggle = np.minimum((w * straggle).sum(axis=-1), 1.0)
+        # a weighted mean of factors <= 1 is <= 1; clip the last-bit rounding of the sum
+        runtime = {k: np.minimum((w * v).sum(axis=-1), 1.0) for k, v in runtime.items()}
     factors = {"straggler tail": straggle}
     for name, key in (("spares", "spare_fraction"), ("repair", "repair_fraction"), ("fragmentation", "fragmentation_fraction")):
         factors[f"scheduling: {name}"] = 1.0 - np.asarray(good[key], float)
     factors.update({f"goodput: {k.replace('_', ' ')}": v for k, v in runtime.items()})
     return factors, gp
+
+
+def _job_gpu_mix(gpu_ids, running, islands: bool):
+    """``{gpu id: GPUs}`` of the job for the goodput model's per-type failure rates (islands:
+    one job per pool, a one-hot share on the pool axis); ``None`` (the HGX H100 reference)
+    where a GPU type has no failure-rate row."""
+    if not gpu_ids or any(g not in goodput.load_failure_rates().index for g in gpu_ids):
+        return None
+    ids = np.asarray(gpu_ids)
+    running = np.asarray(running, float)
+    if islands:
+        return {g: np.broadcast_to((ids == g).astype(float), running.shape) for g in dict.fromkeys(gpu_ids)}
+    return {g: running[..., ids == g].sum(axis=-1) for g in dict.fromkeys(gpu_ids)}
 
 
 def _with_pool_axis(values: dict) -> dict:
