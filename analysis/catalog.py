@@ -63,6 +63,7 @@ GPU_COLUMNS = (
     Column("price_usd_central", Spec("USD", min=0, min_inclusive=False)),
     Column("price_usd_high", Spec("USD", min=0, min_inclusive=False)),
     Column("price_source"), Column("source"), Column("source_date"),
+    Column("architecture", required=False),
 )
 
 
@@ -91,6 +92,7 @@ class GpuSpec:
     price_source: str
     source: str
     source_date: str
+    architecture: str = ""           # GPU architecture (ampere | hopper | blackwell): the step model's efficiency class
 
     def peak_tflops(self, precision: str = "bf16") -> float:
         """Dense peak TFLOPS at ``precision`` (bf16 | fp16 | fp8 | fp4); NaN if unsupported."""
