@@ -48,7 +48,7 @@ TOP_KEYS = ("name", "gpu", "gpus", "precision", "fp8", "network", "model", "para
 MLA_KEYS = ("q_lora_rank", "kv_lora_rank", "qk_head_dim", "qk_rope_head_dim", "v_head_dim")
 MODEL_KEYS = ("layers", "hidden", "heads", "seq_len", "vocab", "ffn_hidden", "kv_heads", "experts", "top_k",
               "gated_ffn", "tied_embeddings", "shared_experts", "dense_layers", "dense_ffn_hidden", "mla",
-              "sliding_window", "sliding_window_layers", "source", "name")
+              "sliding_window", "sliding_window_layers", "source", "name") + MLA_KEYS   # flat MLA keys: normalized form
 PARALLEL_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "micro_batch", "global_batch", "interleave", "sequence_parallel",
                  "recompute", "recompute_fraction", "zero", "embedding_slots", "first_stage_layers", "last_stage_layers",
                  "decoder_first_pipeline_num_layers", "decoder_last_pipeline_num_layers", "pipeline_schedule")
@@ -108,7 +108,7 @@ def normalize_model(raw, where: str = "model") -> dict:
         out[key] = _int(f"{where}.{key}", raw.get(key) or 0, minimum=0)
     mla = _mapping(f"{where}.mla", raw.get("mla") or {}, MLA_KEYS)
     for key in MLA_KEYS:
-        out[key] = _int(f"{where}.mla.{key}", mla.get(key, 0), minimum=0)
+        out[key] = _int(f"{where}.mla.{key}", mla.get(key, raw.get(key, 0)), minimum=0)
     if mla and not (out["kv_lora_rank"] and out["qk_head_dim"] and out["v_head_dim"]):
         raise InputError(f"{where}.mla: expected kv_lora_rank, qk_head_dim and v_head_dim > 0 (q_lora_rank and "
                          "qk_rope_head_dim may be 0); DeepSeek-V3: 1536, 512, 128, 64, 128")

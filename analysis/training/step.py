@@ -152,10 +152,10 @@ def gemm_time_s(flops, m, n, k, peak_flops, bytes_per_element, hbm_bytes_per_s, 
     * count / bw`` where count = F / (2 m n k). A roofline sum: compute at the achievable peak plus
     the operand/result traffic, so efficiency = ``e_max / (1 + kappa * e_max * peak * B (1/m + 1/n
     + 1/k) / (2 bw))`` saturates in every GEMM dimension and falls for skinny shapes."""
-    flops = _f(flops)
-    inv = 1.0 / np.maximum(_f(m), 1e-30) + 1.0 / np.maximum(_f(n), 1e-30) + 1.0 / np.maximum(_f(k), 1e-30)
-    # traffic = B (mk + kn + mn) * F / (2 m n k) = B F (1/n + 1/m + 1/k) / 2
-    return flops / (_f(efficiency_max) * _f(peak_flops)) + _f(kappa) * _f(bytes_per_element) * flops * inv / (2 * _f(hbm_bytes_per_s))
+    # traffic = B (mk + kn + mn) * F / (2 m n k) = B F (1/n + 1/m + 1/k) / 2  (dimensions are >= 1)
+    per_flop = 1.0 / (_f(efficiency_max) * _f(peak_flops))
+    traffic_per_flop = _f(kappa) * _f(bytes_per_element) / (2 * _f(hbm_bytes_per_s))
+    return _f(flops) * (per_flop + traffic_per_flop * (1.0 / _f(m) + 1.0 / _f(n) + 1.0 / _f(k)))
 
 
 def gemm_efficiency(m, n, k, peak_flops, bytes_per_element, hbm_bytes_per_s, efficiency_max, kappa):
@@ -182,7 +182,10 @@ def pipeline_bubble_fraction(pp, micro_batches, interleave=1, schedule=0):
     Table 2). The efficiency factor is ``1 / (1 + bubble)``."""
     p, m, v = _f(pp), _f(micro_batches), _f(interleave)
     code = np.asarray(schedule)
-    units = np.select([code == 2, code == 3], [(p - 1) / 3.0, np.maximum(p / 2 - 1, 0.0) * (2.0 / 3.0)], (p - 1) / v)
+    if code.ndim == 0:                            # one schedule for every configuration: no select
+        units = (p - 1) / 3.0 if code == 2 else np.maximum(p / 2 - 1, 0.0) * (2.0 / 3.0) if code == 3 else (p - 1) / v
+    else:
+        units = np.select([code == 2, code == 3], [(p - 1) / 3.0, np.maximum(p / 2 - 1, 0.0) * (2.0 / 3.0)], (p - 1) / v)
     return units / m
 
 
@@ -257,12 +260,12 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     attn_p, q_w, k_w, v_w, o_w, up_p, latent_w = attention_dims(h, a, kv_heads, **mla_kw)
     mf_token = 3.0 * (g_tok + core_nc_tok + logit_tok)
     mf_token_causal = 3.0 * (g_tok + core_c_tok + logit_tok)
-    rec_tok = np.select([full, rc == 1, modules], [frac * (g_tok + core_nc_tok), core_nc_tok, 2 * up_p * L], 0.0)
+    rec_tok = np.where(full, frac * (g_tok + core_nc_tok), np.where(rc == 1, core_nc_tok, np.where(modules, 2 * up_p * L, 0.0)))
     hf_token = mf_token + rec_tok
     # executed FLOPs: fused attention skips the masked half of the square (causal count)
     core_exec_tok = np.where(flash, core_c_tok, core_nc_tok)
     core_passes = 3.0 + np.where(full, frac, np.where(sel_core, 1.0, 0.0))
-    exec_token = 3.0 * (g_tok + logit_tok) + core_passes * core_exec_tok + np.select([full, modules], [frac * g_tok, 2 * up_p * L], 0.0)
+    exec_token = 3.0 * (g_tok + logit_tok) + core_passes * core_exec_tok + np.where(full, frac * g_tok, np.where(modules, 2 * up_p * L, 0.0))
     tokens_step = B * s
     t_model = mf_token * tokens_step / (gpus * peak)
     t_hardware = hf_token * tokens_step / (gpus * peak)
@@ -280,30 +283,39 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     def lin(flops, mm, nn, kk):
         return gemm_time_s(flops, mm, nn, kk, lin_peak, lin_bytes, hbm_bw, lin_eff, kappa)
 
+    any_moe, any_fp8, any_modules = bool(np.any(moe)), bool(np.any(is_fp8)), bool(np.any(modules))
+    all_flash = bool(np.all(flash))
     attn_in = attn_p - o_w * h                    # Q, K, V (or MLA) projection weights
     t_attn_gemm = passes * (lin(2 * n * attn_in / t, n, attn_in / (h * t), h) + lin(2 * n * o_w * h / t, n, h, o_w / t))
-    t_attn_gemm = t_attn_gemm + np.where(modules, lin(2 * n * up_p / t, n, up_p / (h * t), h), 0.0)
+    if any_modules:
+        t_attn_gemm = t_attn_gemm + np.where(modules, lin(2 * n * up_p / t, n, np.maximum(up_p / (h * t), 1.0), h), 0.0)
     up_mats = ffn_matrices(gated) - 1
     t_dense_ffn = passes * (lin(2 * n * h * up_mats * F_dense / t, n, up_mats * F_dense / t, h)
                             + lin(2 * n * F_dense * h / t, n, h, F_dense / t))
-    tok_expert = np.maximum(x * et * n * k / (t * E), 1.0)      # GEMM rows per local expert (folding)
-    t_routed = passes * _f(e.moe_load_imbalance) * (lin(2 * n * k * h * up_mats * F / t, tok_expert, up_mats * F / et, h)
+    if any_moe:
+      tok_expert = np.maximum(x * et * n * k / (t * E), 1.0)      # GEMM rows per local expert (folding)
+      t_routed = passes * _f(e.moe_load_imbalance) * (lin(2 * n * k * h * up_mats * F / t, tok_expert, up_mats * F / et, h)
                                                      + lin(2 * n * k * F * h / t, tok_expert, h, F / et))
-    t_shared = passes * (lin(2 * n * h * up_mats * S * F / t, n, np.maximum(up_mats * S * F / t, 1.0), h)
+      t_shared = passes * (lin(2 * n * h * up_mats * S * F / t, n, np.maximum(up_mats * S * F / t, 1.0), h)
                          + lin(2 * n * S * F * h / t, n, h, np.maximum(S * F / t, 1.0)))
-    t_router = passes * gemm_time_s(2 * n * h * E / t, n / t, E, h, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
-    t_moe_ffn = t_routed + np.where(S > 0, t_shared, 0.0) + t_router
+      t_router = passes * gemm_time_s(2 * n * h * E / t, n / t, E, h, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
+      t_moe_ffn = t_routed + np.where(S > 0, t_shared, 0.0) + t_router
+    else:
+      t_moe_ffn = 0.0
 
     # attention core (BF16): fused at a fixed fraction of the BF16 peak on the causal FLOPs, or
     # unfused batched GEMMs on the full square plus the softmax traffic
     core_fwd = n * core_exec_tok / (L * t)        # forward core FLOPs per GPU per micro-batch (mean layer)
     t_core_flash = core_passes * core_fwd / (_f(e.flash_attention_efficiency) * bf_peak)
     d_head = h / a
-    qk = gemm_time_s(core_fwd / 2, s / c, s, d_head, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
-    pv = gemm_time_s(core_fwd / 2, s / c, d_head, s, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
-    softmax_bytes = SOFTMAX_BYTES_PER_SCORE * (b * a / t) * (s / c) * s
-    t_core = np.where(flash, t_core_flash, core_passes * (qk + pv))
-    t_core_mem = np.where(flash, 0.0, (1 + BACKWARD_TRAFFIC_RATIO + sel_core) * softmax_bytes / mem_bw)
+    if all_flash:
+        t_core, t_core_mem = t_core_flash, 0.0
+    else:
+        qk = gemm_time_s(core_fwd / 2, s / c, s, d_head, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
+        pv = gemm_time_s(core_fwd / 2, s / c, d_head, s, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
+        softmax_bytes = SOFTMAX_BYTES_PER_SCORE * (b * a / t) * (s / c) * s
+        t_core = np.where(flash, t_core_flash, core_passes * (qk + pv))
+        t_core_mem = np.where(flash, 0.0, (1 + BACKWARD_TRAFFIC_RATIO + sel_core) * softmax_bytes / mem_bw)
 
     # memory-bound element-wise ops (forward + 1.5x backward traffic; + forward again with recompute)
     rep_div = np.where(sp, t, 1.0)
@@ -311,16 +323,14 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     act_f = np.where(gated, ACTIVATION_BYTES_PER_F[True], ACTIVATION_BYTES_PER_F[False])
     ew_attn = n * ELEMENTWISE_BYTES_REPLICATED_PER_H / 2 * h / rep_div
     ew_dense = n * (ELEMENTWISE_BYTES_REPLICATED_PER_H / 2 * h / rep_div + act_f * F_dense / t)
-    ew_moe = n * (ELEMENTWISE_BYTES_REPLICATED_PER_H / 2 * h / rep_div + act_f * (k + S) * F / t
-                  + PERMUTE_BYTES_PER_H * k * et * h / t)
     # FP8 casts of the linear-layer inputs (forward) and output gradients (backward)
-    cast_b = np.where(is_fp8, FP8_CAST_BYTES[np.asarray(fp8_recipe, dtype=int)], 0.0)
-    cast_attn = cast_b * 2 * n * (h + o_w) / t
-    cast_dense = cast_b * 2 * n * (h + F_dense) / t
-    cast_moe = cast_b * 2 * n * (k * et * h + (k + S) * F + S * h) / t
-    t_attn_mem = ew_attn * traffic + t_core_mem + cast_attn / mem_bw
-    t_dense_mem = ew_dense * traffic + cast_dense / mem_bw
-    t_moe_mem = ew_moe * traffic + cast_moe / mem_bw
+    cast_b = np.where(is_fp8, FP8_CAST_BYTES[np.asarray(fp8_recipe, dtype=int)], 0.0) / mem_bw if any_fp8 else 0.0
+    t_attn_mem = ew_attn * traffic + t_core_mem + cast_b * 2 * n * (h + o_w) / t
+    t_dense_mem = ew_dense * traffic + cast_b * 2 * n * (h + F_dense) / t
+    if any_moe:
+        ew_moe = n * (ELEMENTWISE_BYTES_REPLICATED_PER_H / 2 * h / rep_div + act_f * (k + S) * F / t
+                      + PERMUTE_BYTES_PER_H * k * et * h / t)
+        t_moe_mem = ew_moe * traffic + cast_b * 2 * n * (k * et * h + (k + S) * F + S * h) / t
 
     # logits layer (BF16 GEMM) + cross-entropy (last stage), no recompute
     t_logits_gemm = 3 * gemm_time_s(2 * n * h * V / t, n, V / t, h, bf_peak, 2.0, hbm_bw, e_bf16, kappa)
@@ -337,37 +347,44 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     # without SP there are half as many calls: same volume (Korthikanti 2022 Sec. 4.2.2)
     tp_block = np.where(t > 1, calls * (ring_time_s(act_bytes, t, tp_link) + lat), 0.0)
     tp_hidden = np.where(np.asarray(overlap_tp_comm, dtype=bool), _f(e.tp_overlap), 0.0)
-    etp_block = np.where(et > 1, calls * (ring_time_s(act_bytes, et, tp_link) + lat), 0.0)
     t_tp_attn, t_tp_dense = tp_block, tp_block
-    t_tp_moe = np.where(S > 0, tp_block, 0.0) + etp_block
+    if any_moe:
+        etp_block = np.where(et > 1, calls * (ring_time_s(act_bytes, et, tp_link) + lat), 0.0)
+        t_tp_moe = np.where(S > 0, tp_block, 0.0) + etp_block
 
     cp_link = np.where(t * c <= domain, nvlink_bw, net_bw)
     kv_bytes = 2.0 * b * s * (k_w + v_w) / t      # K and V of the whole sequence, bf16
     t_cp = np.where(c > 1, (3 + frac) * (ring_time_s(kv_bytes, c, cp_link) + lat), 0.0)  # fwd, bwd (K,V + grads), recompute
     t_cp_exposed = t_cp * (1 - _f(e.cp_overlap))
 
-    group = x * et                                # GPUs of one expert-parallel group
-    inside = np.minimum(domain / np.maximum(group, 1.0), 1.0)
-    a2a_bytes = np.where(is_fp8, 1.5, 2.0) * n * k * h / t        # dispatch in FP8 (+ scales) in FP8 runs, combine BF16
-    leave = np.where(x > 1, (x - 1) / np.maximum(x, 1.0), 0.0) * a2a_bytes
-    a2a_time = np.maximum(leave * inside / nvlink_bw, leave * (1 - inside) / net_bw)
-    a2a_calls = 2 * (2 + frac)                    # dispatch + combine; fwd, bwd, recompute
-    t_ep = np.where(moe & (x > 1), a2a_calls * (a2a_time + lat), 0.0)
-    ep_hidden = np.where(np.asarray(overlap_ep_comm, dtype=bool), _f(e.ep_overlap_scheduled), _f(e.ep_overlap))
-    t_ep_exposed = t_ep * (1 - ep_hidden)
+    if any_moe:
+      group = x * et                                # GPUs of one expert-parallel group
+      inside = np.minimum(domain / np.maximum(group, 1.0), 1.0)
+      a2a_bytes = np.where(is_fp8, 1.5, 2.0) * n * k * h / t        # dispatch in FP8 (+ scales) in FP8 runs, combine BF16
+      leave = np.where(x > 1, (x - 1) / np.maximum(x, 1.0), 0.0) * a2a_bytes
+      a2a_time = np.maximum(leave * inside / nvlink_bw, leave * (1 - inside) / net_bw)
+      a2a_calls = 2 * (2 + frac)                    # dispatch + combine; fwd, bwd, recompute
+      t_ep = np.where(moe & (x > 1), a2a_calls * (a2a_time + lat), 0.0)
+      ep_hidden = np.where(np.asarray(overlap_ep_comm, dtype=bool), _f(e.ep_overlap_scheduled), _f(e.ep_overlap))
+      t_ep_exposed = t_ep * (1 - ep_hidden)
+    else:
+      t_ep, t_ep_exposed = 0.0, 0.0
 
     # ---------------------------------------------------------------- per-layer times
     stack = _f(e.stack_efficiency)
     c_dense = (t_attn_gemm + t_core + t_dense_ffn) / stack
-    c_moe = (t_attn_gemm + t_core + t_moe_ffn) / stack
     mem_dense = t_attn_mem + t_dense_mem
-    mem_moe = t_attn_mem + t_moe_mem
     host_dense = np.maximum(host - c_dense - mem_dense, 0.0)
-    host_moe = np.maximum(host - c_moe - mem_moe, 0.0)
     tp_dense_x = (t_tp_attn + t_tp_dense) * (1 - tp_hidden)
-    tp_moe_x = (t_tp_attn + t_tp_moe) * (1 - tp_hidden)
     lay_dense = c_dense + mem_dense + host_dense + tp_dense_x + t_cp_exposed
-    lay_moe = np.where(moe, c_moe + mem_moe + host_moe + tp_moe_x + t_cp_exposed + t_ep_exposed, lay_dense)
+    if any_moe:
+        c_moe = (t_attn_gemm + t_core + t_moe_ffn) / stack
+        mem_moe = t_attn_mem + t_moe_mem
+        host_moe = np.maximum(host - c_moe - mem_moe, 0.0)
+        tp_moe_x = (t_tp_attn + t_tp_moe) * (1 - tp_hidden)
+        lay_moe = np.where(moe, c_moe + mem_moe + host_moe + tp_moe_x + t_cp_exposed + t_ep_exposed, lay_dense)
+    else:
+        c_moe, mem_moe, host_moe, tp_moe_x, lay_moe, t_tp_moe = c_dense, mem_dense, host_dense, tp_dense_x, lay_dense, 0.0
     t_logits = (t_logits_gemm / stack + t_logits_mem)
 
     # ---------------------------------------------------------------- pipeline stages
@@ -381,9 +398,12 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     lf = np.where(single, L, lf)
     # dense layers lead: the first stage takes min(dense, lf) of them, the rest spill to the middle
     dense_first = np.minimum(n_dense, lf)
-    first = dense_first * lay_dense + (lf - dense_first) * lay_moe
-    spill = n_dense - dense_first
-    mid = np.where(spill > 0, np.minimum(spill, lm) * lay_dense + (lm - np.minimum(spill, lm)) * lay_moe, lm * lay_moe)
+    if any_moe:
+        first = dense_first * lay_dense + (lf - dense_first) * lay_moe
+        spill = n_dense - dense_first
+        mid = np.where(spill > 0, np.minimum(spill, lm) * lay_dense + (lm - np.minimum(spill, lm)) * lay_moe, lm * lay_moe)
+    else:
+        first, mid = lf * lay_dense, lm * lay_dense
     last = ll * lay_moe + t_logits
     t_mb_crit = np.where(single, first + t_logits, np.maximum(np.where(p > 2, mid, 0.0), np.maximum(first, last)))
     p2p_link = np.where(t * c * p <= domain, nvlink_bw, net_bw)
@@ -408,10 +428,14 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     stage_dense_last = ll * moe_dense_p + out_layer
     dense_gpu = np.where(single, stage_dense_first,
                          np.maximum(np.maximum(stage_dense_first, stage_dense_last), np.where(p > 2, stage_dense_mid, 0.0)))
-    moe_layers_stage = np.where(single, n_moe, np.maximum(np.maximum(lf - dense_first, ll), np.where(p > 2, lm, 0.0)))
-    expert_gpu = moe_layers_stage * expert_layer
-    copies = np.where(dual, 2.0, 1.0)
-    dense_gpu, expert_gpu = dense_gpu * copies, expert_gpu * copies
+    if any_moe:
+        moe_layers_stage = np.where(single, n_moe, np.maximum(np.maximum(lf - dense_first, ll), np.where(p > 2, lm, 0.0)))
+        expert_gpu = moe_layers_stage * expert_layer
+    else:
+        expert_gpu = 0.0
+    if np.any(dual):
+        copies = np.where(dual, 2.0, 1.0)
+        dense_gpu, expert_gpu = dense_gpu * copies, expert_gpu * copies
     zero_stage = np.asarray(zero)
     shard_dense = d * c
     shard_expert = np.maximum(t * d * c / (x * et), 1.0)     # expert data-parallel size
@@ -420,18 +444,23 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
                       DP_BYTES_ALLREDUCE)
     gather_b = np.where(zero_stage >= 1, np.where(np.asarray(fp8_params, dtype=bool) & is_fp8, 1.0, 2.0), 0.0)
     dp_link = np.where(t * c * d <= domain, nvlink_bw, net_bw)
-    t_rs = ring_time_s(grad_b * dense_gpu, shard_dense, dp_link) + ring_time_s(grad_b * expert_gpu, shard_expert, dp_link)
-    t_ag = ring_time_s(gather_b * dense_gpu, shard_dense, dp_link) + ring_time_s(gather_b * expert_gpu, shard_expert, dp_link)
+    # ring time = payload x share / bandwidth + latency: one bandwidth term per group serves both collectives
+    ring_per_byte = ring_time_s(dense_gpu, shard_dense, dp_link) + (ring_time_s(expert_gpu, shard_expert, dp_link) if any_moe else 0.0)
+    dp_lat = np.where(shard_dense > 1, lat, 0.0) + (np.where(shard_expert > 1, lat, 0.0) if any_moe else 0.0)
+    t_rs = grad_b * ring_per_byte + dp_lat
+    t_ag = np.where(gather_b > 0, gather_b * ring_per_byte + dp_lat, 0.0)
     fsdp = zero_stage >= 3                         # weights re-gathered for every micro-batch forward and backward
-    t_ag = np.where(fsdp, 2 * m * t_ag, t_ag)
+    if np.any(fsdp):
+        t_ag = np.where(fsdp, 2 * m * t_ag, t_ag)
     # gradients of a stage are final only in the last micro-batch's backward: with overlap on,
     # the reduction hides behind the pipeline cool-down ((p-1)/v micro-batch slots) + that backward;
     # the parameter all-gather behind the first forward and the warm-up
     drain = t_mb_crit * (1 + (p - 1) / v)
     rs_window = np.where(fsdp, (2.0 / 3.0) * m * t_mb_crit, (2.0 / 3.0) * drain)
     ag_window = np.where(fsdp, m * t_mb_crit, (1.0 / 3.0) * drain)
-    t_rs_x = np.where(np.asarray(overlap_grad_reduce, dtype=bool), np.maximum(t_rs - rs_window, 0.0), t_rs)
-    t_ag_x = np.where(np.asarray(overlap_param_gather, dtype=bool) | fsdp, np.maximum(t_ag - ag_window, 0.0), t_ag)
+    ogr, opg = np.asarray(overlap_grad_reduce, dtype=bool), np.asarray(overlap_param_gather, dtype=bool) | fsdp
+    t_rs_x = (np.maximum(t_rs - rs_window, 0.0) if ogr else t_rs) if ogr.ndim == 0 else np.where(ogr, np.maximum(t_rs - rs_window, 0.0), t_rs)
+    t_ag_x = (np.maximum(t_ag - ag_window, 0.0) if opg else t_ag) if opg.ndim == 0 else np.where(opg, np.maximum(t_ag - ag_window, 0.0), t_ag)
     t_dp = t_rs + t_ag
     t_dp_exposed = t_rs_x + t_ag_x
     optimizer_params = np.where(zero_stage >= 1, dense_gpu / shard_dense + expert_gpu / shard_expert, dense_gpu + expert_gpu)
@@ -443,11 +472,14 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
 
     # ---------------------------------------------------------------- factor chain (ratios of growing totals)
     mb_p = m / p
-    sum_c = n_dense * c_dense + n_moe * c_moe
-    sum_mem = n_dense * mem_dense + n_moe * mem_moe
-    sum_host = n_dense * host_dense + n_moe * host_moe
-    sum_tp = n_dense * tp_dense_x + n_moe * tp_moe_x
-    t_c0 = mb_p * ((n_dense * (t_attn_gemm + t_core + t_dense_ffn) + n_moe * (t_attn_gemm + t_core + t_moe_ffn)) + t_logits_gemm)
+    if any_moe:
+        sum_c = n_dense * c_dense + n_moe * c_moe
+        sum_mem = n_dense * mem_dense + n_moe * mem_moe
+        sum_host = n_dense * host_dense + n_moe * host_moe
+        sum_tp = n_dense * tp_dense_x + n_moe * tp_moe_x
+    else:
+        sum_c, sum_mem, sum_host, sum_tp = L * c_dense, L * mem_dense, L * host_dense, L * tp_dense_x
+    t_c0 = mb_p * (stack * sum_c + t_logits_gemm)
     t_c = mb_p * (sum_c + t_logits_gemm / stack)
     t_d = t_c0 + mb_p * (sum_mem + t_logits_mem)
     t_d2 = t_d + mb_p * sum_host
@@ -484,12 +516,20 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     w_bytes = np.where(fp8p, FP8_PARAM_BYTES, WEIGHT_BYTES + np.where(is_fp8, FP8_WEIGHT_COPY_BYTES, 0.0))
     params_gpu = dense_gpu + expert_gpu
     sharded_params = dense_gpu / shard_dense + expert_gpu / shard_expert
-    state = np.select([zero_stage <= 0, zero_stage == 1, zero_stage == 2],
-                      [(w_bytes + GRAD_BYTES + OPTIMIZER_STATE_BYTES) * params_gpu,
-                       (w_bytes + GRAD_BYTES) * params_gpu + OPTIMIZER_STATE_BYTES * sharded_params,
-                       w_bytes * params_gpu + (GRAD_BYTES + OPTIMIZER_STATE_BYTES) * sharded_params],
-                      (w_bytes + GRAD_BYTES + OPTIMIZER_STATE_BYTES) * sharded_params
-                      + 2 * w_bytes * np.maximum(dense_layer_p, moe_dense_p + expert_layer))   # FSDP: 2 gathered layers
+    def state_of(z):
+        if z <= 0:
+            return (w_bytes + GRAD_BYTES + OPTIMIZER_STATE_BYTES) * params_gpu
+        if z == 1:
+            return (w_bytes + GRAD_BYTES) * params_gpu + OPTIMIZER_STATE_BYTES * sharded_params
+        if z == 2:
+            return w_bytes * params_gpu + (GRAD_BYTES + OPTIMIZER_STATE_BYTES) * sharded_params
+        return ((w_bytes + GRAD_BYTES + OPTIMIZER_STATE_BYTES) * sharded_params
+                + 2 * w_bytes * np.maximum(dense_layer_p, moe_dense_p + expert_layer))     # FSDP: 2 gathered layers
+
+    if zero_stage.ndim == 0:
+        state = state_of(int(zero_stage))
+    else:
+        state = np.select([zero_stage <= 0, zero_stage == 1, zero_stage == 2], [state_of(0), state_of(1), state_of(2)], state_of(3))
     # FP8 runs save the FP8 copies of the linear layers' inputs for the backward (1 B instead of 2 B:
     # layer-norm outputs, attention output, activation-function output; Transformer Engine,
     # DeepSeek-V3 Sec. 3.3.3)
@@ -502,22 +542,27 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     # moe_act / mlp activation recompute drops the activation output (2 B per F, 1 B in FP8)
     act_keep = np.where(modules, act_f - 2.0, act_f - 2.0 + 2.0 * lin_in)
     dense_act = act_keep * F_dense / t
-    moe_act = (act_keep * (k + S) * F + 2 * 2 * k * et * h) / t
     per_tok_dense = rep + attn_act + dense_act
-    per_tok_moe = np.where(moe, rep + attn_act + moe_act, per_tok_dense)
     layer_input = 2 * h / rep_div
     act_dense = n * ((1 - frac) * per_tok_dense + frac * layer_input)
-    act_moe = n * ((1 - frac) * per_tok_moe + frac * layer_input)
-    work = np.where(full, n * np.maximum(per_tok_dense, per_tok_moe), 0.0)     # one layer rebuilt in backward
+    if any_moe:
+        moe_act = (act_keep * (k + S) * F + 2 * 2 * k * et * h) / t
+        per_tok_moe = np.where(moe, rep + attn_act + moe_act, per_tok_dense)
+        act_moe = n * ((1 - frac) * per_tok_moe + frac * layer_input)
+        work = np.where(full, n * np.maximum(per_tok_dense, per_tok_moe), 0.0)     # one layer rebuilt in backward
+    else:
+        act_moe = act_dense
+        work = np.where(full, n * per_tok_dense, 0.0) if np.any(full) else 0.0
     in_flight = np.where(single, 1.0, np.minimum(m, p))
-    ifac = np.select([v > 1, dual], [1 + (p - 1) / (p * v), (p + 1) / p], 1.0)
-    stage_first = (dense_first * act_dense + (lf - dense_first) * act_moe)
+    ifac = np.where(v > 1, 1 + (p - 1) / (p * v), np.where(dual, (p + 1) / p, 1.0))
+    stage_first = (dense_first * act_dense + (lf - dense_first) * act_moe) if any_moe else lf * act_dense
     act_first = stage_first * in_flight * ifac + work
     # non-interleaved 1F1B: stage i holds p - i micro-batches, so a full second stage behind a short
     # first one can bind; interleaved: the first-stage formula of Korthikanti 2022 Sec. 4.2.3
-    act_second = np.where((p > 2) & (v == 1), lm * act_moe * np.minimum(m, p - 1) * ifac + work, 0.0)
+    second = (p > 2) & (v == 1)
+    act_second = np.where(second, lm * act_moe * np.minimum(m, p - 1) * ifac + work, 0.0) if np.any(second) else 0.0
     logits_bytes = n * V / t * 4.0 * 2                    # fp32 logits and their gradient
-    act_last = np.where(single, 0.0, ll * act_moe * np.where(dual, 2.0, 1.0) + work) + logits_bytes
+    act_last = np.where(single, 0.0, ll * act_moe * (np.where(dual, 2.0, 1.0) if np.any(dual) else 1.0) + work) + logits_bytes
     activation_bytes = np.where(single, act_first + logits_bytes, np.maximum(np.maximum(act_first, act_last), act_second))
     memory_bytes = state + activation_bytes
     capacity = _f(hbm_gb) * 1e9 * _f(e.hbm_usable_fraction)
