@@ -139,11 +139,8 @@ def test_factors_in_unit_interval_and_product_equals_mfu(grid_outputs):
     product = np.ones_like(out["mfu"])
     for name in FACTOR_NAMES:
         f = out["factors"][name]
-        if name in GAIN_FACTORS:
-            # fused attention skips the masked half of the s^2 core the non-causal FLOP count includes
-            assert np.all((f >= 1 - 1e-12) & (f < 2)), name
-        else:
-            assert np.all((f > 0) & (f <= 1 + 1e-12)), name
+        assert name not in GAIN_FACTORS
+        assert np.all((f > 0) & (f <= 1 + 1e-12)), name
         product = product * f
     np.testing.assert_allclose(product, out["mfu"], rtol=1e-10)
     assert np.all(out["hfu"] >= out["mfu"] - 1e-15)

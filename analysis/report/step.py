@@ -18,8 +18,7 @@ from analysis.report.labels import label, register
 register({
     # factors of the step model (peak -> MFU)
     "recompute": "Recompute (extra forward passes)",
-    "causal_attention": "Causal attention (masked half skipped: a gain)",
-    "gemm_efficiency": "GEMM and attention kernel efficiency",
+    "gemm_efficiency": "GEMM and attention kernel efficiency (causal attention)",
     "memory_bound_ops": "Memory-bound ops (norms, activations, FP8 casts, MoE permute)",
     "host_overhead": "Host launch overhead (no CUDA graphs)",
     "exposed_tp": "Exposed tensor-parallel communication",
@@ -165,7 +164,7 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
 
 def waterfall_figure(result, title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
     """Multiplicative waterfall from the dense peak to MFU of one :class:`StepResult`: each row is
-    the level after one named factor; losses orange, the causal-attention gain green."""
+    the level after one named factor (each a loss, shown orange)."""
     factors = {k: v for k, v in result.factors.items() if abs(v - 1) > 1e-4}
     names = list(factors)
     levels = np.cumprod([factors[n] for n in names])

@@ -7,31 +7,31 @@ configurations (the best-configuration search) or Monte Carlo draws of the effic
 parameters (:class:`Efficiency` fields may be arrays too).
 
 Time of one step on the critical path (per GPU), built up in this order so that each stage
-adds time and each factor is the ratio of consecutive totals (product = MFU):
+adds time and each factor is the ratio of consecutive totals (each in (0, 1], product = MFU):
 
 1. model FLOPs at the dense peak (non-causal count)     -> ``T_model``  (MFU = T_model / T)
 2. + recompute FLOPs (Korthikanti et al. 2022 Sec. 5)   -> factor ``recompute``
-3. fused attention executes the causal half of the s^2 core only -> ``causal_attention`` (>= 1:
-   a gain against the non-causal FLOP count the sources use; 1 for unfused attention)
-4. GEMMs at an efficiency per architecture x precision and GEMM shape: ``t = F / (e_max * peak)
+3. GEMMs at an efficiency per architecture x precision and GEMM shape: ``t = F / (e_max * peak)
    + kappa * bytes(M K + K N + M N) / HBM_bw`` (a roofline sum); FP8 runs the transformer
    linear layers at the FP8 peak, the logit layer, router and attention core in BF16; MoE
-   expert GEMMs are slowed by the load imbalance of routing -> factor ``gemm_efficiency``
-5. + memory-bound ops (norms, residual/dropout, activation functions, softmax if not fused,
+   expert GEMMs are slowed by the load imbalance of routing; fused attention executes only the
+   causal half of the s^2 core the non-causal model-FLOP count includes (that gain is inside this
+   factor, so every factor stays a loss)                 -> factor ``gemm_efficiency``
+4. + memory-bound ops (norms, residual/dropout, activation functions, softmax if not fused,
    MoE permutation, FP8 cast/quantize kernels by recipe, cross-entropy) -> ``memory_bound_ops``
-6. + host launch overhead where kernels are shorter than their launches (removed by CUDA graphs)
+5. + host launch overhead where kernels are shorter than their launches (removed by CUDA graphs)
                                                         -> ``host_overhead``
-7. + exposed TP/SP collectives (Korthikanti 2022 Sec. 4.2.2), CP K/V exchange, MoE all-to-all
+6. + exposed TP/SP collectives (Korthikanti 2022 Sec. 4.2.2), CP K/V exchange, MoE all-to-all
    (inside the NVLink domain when the expert group fits there, else over the scale-out network)
                                                         -> ``exposed_tp``, ``exposed_cp``, ``exposed_ep``
-8. slowest pipeline stage vs the mean (uneven first/last stages, embedding/logits, dense layers)
+7. slowest pipeline stage vs the mean (uneven first/last stages, embedding/logits, dense layers)
                                                         -> ``pipeline_imbalance``
-9. + exposed pipeline point-to-point                    -> ``pipeline_p2p``
-10. pipeline bubble by schedule (1F1B ``(p-1)/m``, interleaved ``(p-1)/(v m)``, zero-bubble
+8. + exposed pipeline point-to-point                    -> ``pipeline_p2p``
+9. pipeline bubble by schedule (1F1B ``(p-1)/m``, interleaved ``(p-1)/(v m)``, zero-bubble
     ZB-H1 ``(p-1)/(3 m)``, DualPipe ``(p/2-1)(F&B+B-3W)``)   -> ``pipeline_bubble``
-11. + exposed DP reduce-scatter / all-gather, + optimizer step -> ``exposed_dp``, ``optimizer``
-12. software-stack throughput multiplier (calibrated per stack where it differs) -> ``software_stack``
-13. x synchronisation cost of N GPUs (``1 + sigma sqrt(2 ln N)``) -> ``stragglers``
+10. + exposed DP reduce-scatter / all-gather, + optimizer step -> ``exposed_dp``, ``optimizer``
+11. software-stack throughput multiplier (calibrated per stack where it differs) -> ``software_stack``
+12. x synchronisation cost of N GPUs (``1 + sigma sqrt(2 ln N)``) -> ``stragglers``
 
 MFU and HFU divide by the dense peak of the run's precision (BF16/FP16 dense, or FP8 dense
 for ``fp8`` runs). ``mfu`` counts model FLOPs non-causally (Narayanan 2021, as NeMo,
@@ -47,10 +47,10 @@ import numpy as np
 from analysis.training.flops import (attention_dims, core_keys, expert_params, ffn_matrices, forward_flops_per_token,
                                      recompute_code)
 
-FACTOR_NAMES = ("recompute", "causal_attention", "gemm_efficiency", "memory_bound_ops", "host_overhead", "exposed_tp",
+FACTOR_NAMES = ("recompute", "gemm_efficiency", "memory_bound_ops", "host_overhead", "exposed_tp",
                 "exposed_cp", "exposed_ep", "pipeline_imbalance", "pipeline_p2p", "pipeline_bubble", "exposed_dp",
                 "optimizer", "software_stack", "stragglers")
-GAIN_FACTORS = ("causal_attention",)          # may exceed 1 (a gain against the FLOP-counting convention)
+GAIN_FACTORS = ()                             # none: every factor is a loss in (0, 1] (the chain's contract)
 
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 SCHEDULE_CODE = {name: i for i, name in enumerate(SCHEDULES)}
@@ -495,8 +495,7 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     stack_factor = t_e3 / t_e3s
     factors = {
         "recompute": t_model / t_hardware,
-        "causal_attention": t_hardware / t_exec,
-        "gemm_efficiency": t_exec / t_c0,
+        "gemm_efficiency": t_hardware / t_c0,        # includes the causal half fused attention skips
         "memory_bound_ops": t_c0 / t_d,
         "host_overhead": t_d / t_d2,
         "exposed_tp": t_d2 / t_e1,
