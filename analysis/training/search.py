@@ -57,8 +57,11 @@ class SearchResult:
         return head + "\n" + self.best.summary() + "\n  top alternatives:\n" + self.table.to_string(index=False)
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def _divisors(n: int, limit: int | None = None) -> list[int]:
+    """Divisors of ``n`` (up to ``limit``), by trial division to sqrt(n)."""
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    out = sorted(set(small + [n // d for d in small]))
+    return [d for d in out if limit is None or d <= limit]
 
 
 def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro_batches=MICRO_BATCHES,
@@ -68,7 +71,7 @@ def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro
     L, heads, seq, experts = model["layers"], model["heads"], model["seq_len"], model["experts"]
     tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= max_tp and heads % t == 0 and gpus % t == 0]
     cps = [c for c in CONTEXT_PARALLEL if seq % c == 0 and gpus % c == 0]
-    pps = [p for p in _divisors(gpus) if p <= L]
+    pps = _divisors(gpus, L)
     vs = list(range(1, MAX_INTERLEAVE + 1))
     eps = [e for e in _divisors(experts)] if experts > 1 else [1]
     codes = [RECOMPUTE_MODES.index(r) for r in recompute_modes]
@@ -76,10 +79,13 @@ def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro
                         np.array(codes), np.array([0, 1]), np.array(eps), indexing="ij")
     tp, cp, pp, v, mb, rc, slots, ep = (g.ravel() for g in grids)
     dp = np.maximum(gpus // (tp * cp * pp), 1)        # rows where tp*cp*pp does not divide gpus are dropped below
+    # cheap pre-filter (whole GPU count, interleave and embedding slots need pipeline stages), then every rule
+    pre = (tp * cp * pp * dp == gpus) & ((v == 1) | (pp > 1)) & ((slots == 0) | (pp > 1))
+    pre &= (global_batch % (dp * mb) == 0) & ((L + 2 * slots) % (pp * v) == 0)
+    tp, cp, pp, v, mb, rc, slots, ep, dp = (x[pre] for x in (tp, cp, pp, v, mb, rc, slots, ep, dp))
     ok = valid_layouts(layers=L, heads=heads, seq_len=seq, experts=experts, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=tp,
                        micro_batch=mb, global_batch=global_batch, interleave=v, embedding_slots=slots * (pp > 1),
                        gpus=gpus)
-    ok &= (slots == 0) | (pp > 1)
     return {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok], "interleave": v[ok], "micro_batch": mb[ok],
             "recompute": rc[ok], "embedding_slots": slots[ok], "ep": ep[ok]}
 
