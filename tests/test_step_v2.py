@@ -149,3 +149,16 @@ def test_every_published_run_of_both_files_is_accepted_and_fits():
         result = evaluate_run(config)
         assert result.fits_in_memory, (run_id, result.memory_gb_per_gpu)
         assert np.isclose(np.prod(list(result.factors.values())), result.mfu, rtol=1e-9)
+
+
+def test_cpu_offload_trades_hbm_for_host_link_time():
+    doc = {"gpu": "GB200", "gpus": 64, "model": "llama3-405b",
+           "parallelism": {"tp": 8, "pp": 8, "dp": 1, "global_batch": 64, "recompute": "none"}}
+    base = evaluate_run(parse_run(doc))
+    offload = evaluate_run(parse_run({**doc, "parallelism": {**doc["parallelism"], "cpu_offload_fraction": 0.5}}))
+    assert offload.activations_gb_per_gpu < base.activations_gb_per_gpu
+    assert offload.fits_in_memory and offload.step_time_s >= base.step_time_s
+    hopper = parse_run({**doc, "gpu": "H200", "parallelism": {**doc["parallelism"], "cpu_offload_fraction": 0.5}}).arrays()
+    assert hopper["host_link_gb_s_per_gpu"] == 64.0      # PCIe Gen5 on HGX, NVLink-C2C (450 GB/s) on GB200
+    with pytest.raises(InputError, match="cpu_offload_fraction"):
+        parse_run({**doc, "parallelism": {**doc["parallelism"], "cpu_offload_fraction": 1.5}})

@@ -20,7 +20,7 @@ register({
     "recompute": "Recompute (extra forward passes)",
     "gemm_efficiency": "GEMM and attention kernel efficiency (causal attention)",
     "memory_bound_ops": "Memory-bound ops (norms, activations, FP8 casts, MoE permute)",
-    "host_overhead": "Host launch overhead (no CUDA graphs)",
+    "host_overhead": "Host overhead (kernel launches without CUDA graphs, CPU offload)",
     "exposed_tp": "Exposed tensor-parallel communication",
     "exposed_cp": "Exposed context-parallel communication",
     "exposed_ep": "Exposed expert-parallel all-to-all",
@@ -53,6 +53,7 @@ register({
     "host_overhead_s_per_layer": "Host launch time per layer forward (s)",
     "straggler_sigma": "Per-GPU jitter (straggler sigma)",
     "hbm_usable_fraction": "Usable / nominal HBM",
+    "offload_overlap": "Share of CPU-offload transfers hidden",
 })
 
 SOURCE_LABELS = {

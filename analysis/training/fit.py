@@ -82,6 +82,8 @@ FIXED = {
     "host_overhead_s_per_layer": (3e-4, 1e-4, 6e-4, "assumption: ~30-40 kernel launches per transformer layer forward at ~8-10 us "
                                   "host time each in eager PyTorch (x3 with backward); exposed only where a layer's kernels are "
                                   "shorter; CUDA graphs remove it (Megatron-Core cuda-graph docs)"),
+    "offload_overlap": (0.8, 0.5, 0.95, "assumption: Megatron-Core overlaps CPU-offload copies with the next layer's computation; "
+                        "80% hidden (range 50-95%); no calibration run offloads"),
     "straggler_sigma": (0.0, 0.0, 0.01, "assumption: no explicit straggler term in the central case (per-GPU jitter sigma; the "
                         "step waits for the slowest of N: 1 + sigma sqrt(2 ln N))"),
     "hbm_usable_fraction": (1.0, 0.9, 1.05, "assumption: nominal '80 GB' is 80 GiB (85.9e9 B); allocator fragmentation and CUDA "

@@ -20,7 +20,8 @@ Schema (DESIGN.md "A training run for mfu"; optional keys marked; every v1 file 
                   recompute_fraction (1: share of layers fully recomputed),
                   ep (1), etp (= tp), zero (1: distributed optimizer; 3 = FSDP),
                   embedding_slots (0), first_stage_layers / last_stage_layers (0 = even split),
-                  pipeline_schedule: 1f1b | interleaved | zero-bubble | dualpipe}
+                  pipeline_schedule: 1f1b | interleaved | zero-bubble | dualpipe,
+                  cpu_offload_fraction (0: share of activations kept in host memory)}
     software: {stack: megatron-lm, flash_attention, overlap_grad_reduce, overlap_param_gather,
                overlap_tp_comm, overlap_ep_comm, cuda_graphs, fused_kernels}   # optional overrides
     source: "..."                   # optional free text (where the configuration comes from)
@@ -51,7 +52,8 @@ MODEL_KEYS = ("layers", "hidden", "heads", "seq_len", "vocab", "ffn_hidden", "kv
               "sliding_window", "sliding_window_layers", "source", "name") + MLA_KEYS   # flat MLA keys: normalized form
 PARALLEL_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "micro_batch", "global_batch", "interleave", "sequence_parallel",
                  "recompute", "recompute_fraction", "zero", "embedding_slots", "first_stage_layers", "last_stage_layers",
-                 "decoder_first_pipeline_num_layers", "decoder_last_pipeline_num_layers", "pipeline_schedule")
+                 "decoder_first_pipeline_num_layers", "decoder_last_pipeline_num_layers", "pipeline_schedule",
+                 "cpu_offload_fraction")
 SOFTWARE_KEYS = ("stack",) + stack_profiles.FLAGS
 FP8_KEYS = ("recipe", "fp8_params", "note")
 NETWORK_KEYS = ("scale_out_gb_s_per_gpu",)
@@ -158,6 +160,10 @@ def normalize_parallelism(raw, model: dict, gpus: int, where: str = "parallelism
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise InputError(f"{where}.recompute_fraction: {fraction!r} is not allowed; expected a share of layers in (0, 1]")
     out["recompute_fraction"] = float(fraction)
+    offload = raw.get("cpu_offload_fraction", 0.0)
+    if isinstance(offload, bool) or not isinstance(offload, (int, float)) or not 0 <= offload < 1:
+        raise InputError(f"{where}.cpu_offload_fraction: {offload!r} is not allowed; expected a share of activations in [0, 1)")
+    out["cpu_offload_fraction"] = float(offload)
     out["zero"] = _int(f"{where}.zero", raw.get("zero", 1), minimum=0)
     if out["zero"] > 3:
         raise InputError(f"{where}.zero: {out['zero']} is not modelled; use 0 (replicated), 1 (sharded optimizer), "
@@ -250,6 +256,9 @@ class RunConfig:
         kwargs.update({key: par[key] for key in ("tp", "pp", "dp", "cp", "ep", "etp", "micro_batch", "global_batch",
                                                  "interleave", "sequence_parallel", "zero", "embedding_slots",
                                                  "first_stage_layers", "last_stage_layers", "recompute_fraction")})
+        kwargs["cpu_offload_fraction"] = par.get("cpu_offload_fraction", 0.0)
+        host_link = getattr(g, "host_link_gb_s_per_gpu", float("nan"))
+        kwargs["host_link_gb_s_per_gpu"] = host_link if np.isfinite(host_link) else 64.0
         mode = recompute or par["recompute"]
         kwargs["recompute"] = RECOMPUTE_CODE["none" if mode == "auto" else mode]
         kwargs["schedule"] = SCHEDULE_CODE[par["pipeline_schedule"]]

@@ -20,6 +20,7 @@ adds time and each factor is the ratio of consecutive totals (each in (0, 1], pr
 4. + memory-bound ops (norms, residual/dropout, activation functions, softmax if not fused,
    MoE permutation, FP8 cast/quantize kernels by recipe, cross-entropy) -> ``memory_bound_ops``
 5. + host launch overhead where kernels are shorter than their launches (removed by CUDA graphs)
+   and exposed CPU-offload transfers
                                                         -> ``host_overhead``
 6. + exposed TP/SP collectives (Korthikanti 2022 Sec. 4.2.2), CP K/V exchange, MoE all-to-all
    (inside the NVLink domain when the expert group fits there, else over the scale-out network)
@@ -129,6 +130,7 @@ class Efficiency:
     ep_overlap_scheduled: float = 0.9          # share of EP all-to-all hidden when overlap_ep_comm is on
     moe_load_imbalance: float = 1.1            # busiest expert GPU / mean expert work (routing imbalance)
     host_overhead_s_per_layer: float = 3e-4    # host launch time per layer forward (x3 fwd+bwd) without CUDA graphs
+    offload_overlap: float = 0.8               # share of CPU-offload transfers hidden behind computation
     hbm_usable_fraction: float = 1.0           # usable / nominal HBM (nominal "80 GB" is 80 GiB)
     clock_fraction: float = 1.0                # sustained / spec tensor clock multiplier (1: inside gemm_efficiency_max)
     stack_efficiency: float = 1.0              # software-stack throughput multiplier (the run's stack)
@@ -197,7 +199,7 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
                overlap_grad_reduce=True, overlap_param_gather=False, overlap_tp_comm=False, overlap_ep_comm=False,
                flash_attention=True, cuda_graphs=False, fused_kernels=True, grad_reduce_bf16=False, fp8_recipe=0,
                fp8_params=False,
-               embedding_slots=0, tied_embeddings=False,
+               embedding_slots=0, tied_embeddings=False, cpu_offload_fraction=0.0, host_link_gb_s_per_gpu=64.0,
                peak_tflops, bf16_peak_tflops=None, fp8=False, hbm_tb_s, hbm_gb, nvlink_gb_s_per_gpu,
                nvlink_domain_gpus, scale_out_gb_s_per_gpu, efficiency: Efficiency = Efficiency()) -> dict:
     """Evaluate the step model; every argument may be a numpy array (broadcast together).
@@ -213,7 +215,9 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     FSDP). ``first_stage_layers`` / ``last_stage_layers`` (0 = from ``embedding_slots``: Llama 3
     Sec. 3.3.2 removes one layer from each) are Megatron-Core ``decoder_first/last_pipeline_num_layers``.
     ``schedule``: 0 1F1B (interleaved when ``interleave`` > 1), 2 zero-bubble, 3 DualPipe.
-    ``fp8_recipe``: 0 delayed, 1 current, 2 MXFP8, 3 blockwise. Returns a dict of arrays.
+    ``fp8_recipe``: 0 delayed, 1 current, 2 MXFP8, 3 blockwise. ``cpu_offload_fraction`` is the
+    share of activations kept in host memory (over ``host_link_gb_s_per_gpu``, one way); its exposed
+    transfer time is in the ``host_overhead`` factor. Returns a dict of arrays.
     """
     e = efficiency
     L, h, a, V, s = _f(layers), _f(hidden), _f(heads), _f(vocab), _f(seq_len)
@@ -370,17 +374,51 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
     else:
       t_ep, t_ep_exposed = 0.0, 0.0
 
+    # ---------------------------------------------------------------- activations stored per layer (bytes)
+    # FP8 runs save the FP8 copies of the linear layers' inputs for the backward (1 B instead of 2 B:
+    # layer-norm outputs, attention output, activation-function output; Transformer Engine,
+    # DeepSeek-V3 Sec. 3.3.3)
+    lin_in = np.where(is_fp8, 0.5, 1.0)
+    ln_out = np.where(modules, 0.0, ACT_LAYERNORM_OUTPUT_PER_H * lin_in) * h
+    rep = (ACT_REPLICATED_PER_H * h - ACT_LAYERNORM_OUTPUT_PER_H * h + ln_out) / rep_div
+    qkv_store = np.where(modules & (_f(kv_lora_rank) > 0), 2 * latent_w, 2 * (q_w + k_w + v_w))
+    scores = np.where(flash | sel_core, 0.0, ACT_SCORE_BYTES * a * s)
+    attn_act = (qkv_store + 2 * o_w * lin_in + scores) / t
+    # moe_act / mlp activation recompute drops the activation output (2 B per F, 1 B in FP8)
+    act_keep = np.where(modules, act_f - 2.0, act_f - 2.0 + 2.0 * lin_in)
+    dense_act = act_keep * F_dense / t
+    per_tok_dense = rep + attn_act + dense_act
+    layer_input = 2 * h / rep_div
+    act_dense = n * ((1 - frac) * per_tok_dense + frac * layer_input)
+    if any_moe:
+        moe_act = (act_keep * (k + S) * F + 2 * 2 * k * et * h) / t
+        per_tok_moe = np.where(moe, rep + attn_act + moe_act, per_tok_dense)
+        act_moe = n * ((1 - frac) * per_tok_moe + frac * layer_input)
+        work = np.where(full, n * np.maximum(per_tok_dense, per_tok_moe), 0.0)     # one layer rebuilt in backward
+    else:
+        act_moe = act_dense
+        work = np.where(full, n * per_tok_dense, 0.0) if np.any(full) else 0.0
+    # CPU offload (Megatron-Core --cpu-offloading): a share of each layer's activations goes to host
+    # memory in the forward and comes back in the backward over the host link, mostly overlapped
+    offload = _f(cpu_offload_fraction)
+    if np.any(offload > 0):
+        host_link = _f(host_link_gb_s_per_gpu) * 1e9
+        t_off_dense = 2 * offload * act_dense / host_link * (1 - _f(e.offload_overlap))
+        t_off_moe = 2 * offload * act_moe / host_link * (1 - _f(e.offload_overlap)) if any_moe else t_off_dense
+    else:
+        t_off_dense = t_off_moe = 0.0
+
     # ---------------------------------------------------------------- per-layer times
     stack = _f(e.stack_efficiency)
     c_dense = (t_attn_gemm + t_core + t_dense_ffn) / stack
     mem_dense = t_attn_mem + t_dense_mem
-    host_dense = np.maximum(host - c_dense - mem_dense, 0.0)
+    host_dense = np.maximum(host - c_dense - mem_dense, 0.0) + t_off_dense
     tp_dense_x = (t_tp_attn + t_tp_dense) * (1 - tp_hidden)
     lay_dense = c_dense + mem_dense + host_dense + tp_dense_x + t_cp_exposed
     if any_moe:
         c_moe = (t_attn_gemm + t_core + t_moe_ffn) / stack
         mem_moe = t_attn_mem + t_moe_mem
-        host_moe = np.maximum(host - c_moe - mem_moe, 0.0)
+        host_moe = np.maximum(host - c_moe - mem_moe, 0.0) + t_off_moe
         tp_moe_x = (t_tp_attn + t_tp_moe) * (1 - tp_hidden)
         lay_moe = np.where(moe, c_moe + mem_moe + host_moe + tp_moe_x + t_cp_exposed + t_ep_exposed, lay_dense)
     else:
@@ -529,39 +567,17 @@ def step_model(*, layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq_len, e
         state = state_of(int(zero_stage))
     else:
         state = np.select([zero_stage <= 0, zero_stage == 1, zero_stage == 2], [state_of(0), state_of(1), state_of(2)], state_of(3))
-    # FP8 runs save the FP8 copies of the linear layers' inputs for the backward (1 B instead of 2 B:
-    # layer-norm outputs, attention output, activation-function output; Transformer Engine,
-    # DeepSeek-V3 Sec. 3.3.3)
-    lin_in = np.where(is_fp8, 0.5, 1.0)
-    ln_out = np.where(modules, 0.0, ACT_LAYERNORM_OUTPUT_PER_H * lin_in) * h
-    rep = (ACT_REPLICATED_PER_H * h - ACT_LAYERNORM_OUTPUT_PER_H * h + ln_out) / rep_div
-    qkv_store = np.where(modules & (_f(kv_lora_rank) > 0), 2 * latent_w, 2 * (q_w + k_w + v_w))
-    scores = np.where(flash | sel_core, 0.0, ACT_SCORE_BYTES * a * s)
-    attn_act = (qkv_store + 2 * o_w * lin_in + scores) / t
-    # moe_act / mlp activation recompute drops the activation output (2 B per F, 1 B in FP8)
-    act_keep = np.where(modules, act_f - 2.0, act_f - 2.0 + 2.0 * lin_in)
-    dense_act = act_keep * F_dense / t
-    per_tok_dense = rep + attn_act + dense_act
-    layer_input = 2 * h / rep_div
-    act_dense = n * ((1 - frac) * per_tok_dense + frac * layer_input)
-    if any_moe:
-        moe_act = (act_keep * (k + S) * F + 2 * 2 * k * et * h) / t
-        per_tok_moe = np.where(moe, rep + attn_act + moe_act, per_tok_dense)
-        act_moe = n * ((1 - frac) * per_tok_moe + frac * layer_input)
-        work = np.where(full, n * np.maximum(per_tok_dense, per_tok_moe), 0.0)     # one layer rebuilt in backward
-    else:
-        act_moe = act_dense
-        work = np.where(full, n * per_tok_dense, 0.0) if np.any(full) else 0.0
     in_flight = np.where(single, 1.0, np.minimum(m, p))
     ifac = np.where(v > 1, 1 + (p - 1) / (p * v), np.where(dual, (p + 1) / p, 1.0))
     stage_first = (dense_first * act_dense + (lf - dense_first) * act_moe) if any_moe else lf * act_dense
-    act_first = stage_first * in_flight * ifac + work
+    keep = 1 - offload if np.any(offload > 0) else 1.0
+    act_first = stage_first * in_flight * ifac * keep + work
     # non-interleaved 1F1B: stage i holds p - i micro-batches, so a full second stage behind a short
     # first one can bind; interleaved: the first-stage formula of Korthikanti 2022 Sec. 4.2.3
     second = (p > 2) & (v == 1)
-    act_second = np.where(second, lm * act_moe * np.minimum(m, p - 1) * ifac + work, 0.0) if np.any(second) else 0.0
+    act_second = np.where(second, lm * act_moe * np.minimum(m, p - 1) * ifac * keep + work, 0.0) if np.any(second) else 0.0
     logits_bytes = n * V / t * 4.0 * 2                    # fp32 logits and their gradient
-    act_last = np.where(single, 0.0, ll * act_moe * (np.where(dual, 2.0, 1.0) if np.any(dual) else 1.0) + work) + logits_bytes
+    act_last = np.where(single, 0.0, ll * act_moe * (np.where(dual, 2.0, 1.0) if np.any(dual) else 1.0) * keep + work) + logits_bytes
     activation_bytes = np.where(single, act_first + logits_bytes, np.maximum(np.maximum(act_first, act_last), act_second))
     memory_bytes = state + activation_bytes
     capacity = _f(hbm_gb) * 1e9 * _f(e.hbm_usable_fraction)
