@@ -77,6 +77,8 @@ GPU_COLUMNS = (
     Column("price_usd_central", Spec("USD", min=0, min_inclusive=False, max=1_000_000)),
     Column("price_usd_high", Spec("USD", min=0, min_inclusive=False, max=1_000_000)),
     Column("price_source"), Column("source"), Column("source_date"),
+    Column("architecture", required=False),
+    Column("host_link_gb_s_per_gpu", Spec("GB/s", min=0, min_inclusive=False, max=5000), required=False),
 )
 
 
@@ -105,6 +107,8 @@ class GpuSpec:
     price_source: str
     source: str
     source_date: str
+    architecture: str = ""           # GPU architecture (ampere | hopper | blackwell): the step model's efficiency class
+    host_link_gb_s_per_gpu: float = float("nan")   # GPU <-> host memory, one way (PCIe or NVLink-C2C): CPU offload
 
     def peak_tflops(self, precision: str = "bf16") -> float:
         """Dense peak TFLOPS at ``precision`` (bf16 | fp16 | fp8 | fp4); NaN if unsupported."""

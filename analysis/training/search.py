@@ -16,11 +16,15 @@ import pandas as pd
 
 from analysis import catalog
 from analysis.errors import InputError
+from analysis.training import stacks as stack_profiles
+from analysis.training.efficiency import load_calibration
 from analysis.training.flops import RECOMPUTE_MODES
-from analysis.training.run import RUN_PRECISIONS, StepResult, normalize_model, result_from_arrays
-from analysis.training.step import step_model
+from analysis.training.layout import valid_layouts
+from analysis.training.run import MODEL_ARRAY_KEYS, RUN_PRECISIONS, StepResult, normalize_model, result_from_arrays
+from analysis.training.step import FP8_RECIPE_CODE, step_model
 
 MICRO_BATCHES = (1, 2, 4, 8)
+SEARCH_RECOMPUTE = ("none", "selective", "full")    # default modes searched ('modules' on request)
 CONTEXT_PARALLEL = (1, 2, 4, 8, 16)
 MAX_INTERLEAVE = 16
 TABLE_COLUMNS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "recompute", "embedding_slots",
@@ -53,17 +57,21 @@ class SearchResult:
         return head + "\n" + self.best.summary() + "\n  top alternatives:\n" + self.table.to_string(index=False)
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def _divisors(n: int, limit: int | None = None) -> list[int]:
+    """Divisors of ``n`` (up to ``limit``), by trial division to sqrt(n)."""
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    out = sorted(set(small + [n // d for d in small]))
+    return [d for d in out if limit is None or d <= limit]
 
 
 def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro_batches=MICRO_BATCHES,
-                   recompute_modes=RECOMPUTE_MODES) -> dict[str, np.ndarray]:
-    """All valid layouts as flat integer arrays (validity as :func:`~analysis.training.run.parse_run`)."""
+                   recompute_modes=SEARCH_RECOMPUTE) -> dict[str, np.ndarray]:
+    """All valid layouts as flat integer arrays (validity: :func:`analysis.training.layout.valid_layouts`,
+    the rules the run parser applies). Experts use ``etp = tp`` (Megatron-Core's default)."""
     L, heads, seq, experts = model["layers"], model["heads"], model["seq_len"], model["experts"]
     tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= max_tp and heads % t == 0 and gpus % t == 0]
     cps = [c for c in CONTEXT_PARALLEL if seq % c == 0 and gpus % c == 0]
-    pps = [p for p in _divisors(gpus) if p <= L]
+    pps = _divisors(gpus, L)
     vs = list(range(1, MAX_INTERLEAVE + 1))
     eps = [e for e in _divisors(experts)] if experts > 1 else [1]
     codes = [RECOMPUTE_MODES.index(r) for r in recompute_modes]
@@ -71,14 +79,13 @@ def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro
                         np.array(codes), np.array([0, 1]), np.array(eps), indexing="ij")
     tp, cp, pp, v, mb, rc, slots, ep = (g.ravel() for g in grids)
     dp = np.maximum(gpus // (tp * cp * pp), 1)        # rows where tp*cp*pp does not divide gpus are dropped below
-    layer_slots = L + 2 * slots * (pp > 1)
-    ok = (tp * cp * pp * dp == gpus)
-    ok &= layer_slots % (pp * v) == 0
-    ok &= (v == 1) | (pp > 1)
-    ok &= (slots == 0) | ((pp > 1) & (layer_slots // pp > slots))
-    ok &= global_batch % (dp * mb) == 0
-    ok &= (v == 1) | ((global_batch // np.maximum(dp * mb, 1)) % pp == 0)
-    ok &= ((dp * cp) % ep == 0)
+    # cheap pre-filter (whole GPU count, interleave and embedding slots need pipeline stages), then every rule
+    pre = (tp * cp * pp * dp == gpus) & ((v == 1) | (pp > 1)) & ((slots == 0) | (pp > 1))
+    pre &= (global_batch % (dp * mb) == 0) & ((L + 2 * slots) % (pp * v) == 0)
+    tp, cp, pp, v, mb, rc, slots, ep, dp = (x[pre] for x in (tp, cp, pp, v, mb, rc, slots, ep, dp))
+    ok = valid_layouts(layers=L, heads=heads, seq_len=seq, experts=experts, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=tp,
+                       micro_batch=mb, global_batch=global_batch, interleave=v, embedding_slots=slots * (pp > 1),
+                       gpus=gpus)
     return {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok], "interleave": v[ok], "micro_batch": mb[ok],
             "recompute": rc[ok], "embedding_slots": slots[ok], "ep": ep[ok]}
 
@@ -104,21 +111,31 @@ def _hardware(gpu_id: str, precision: str, max_tp, hbm_gb, scale_out_gb_s_per_gp
 
 
 def _model_arrays(model: dict) -> dict:
-    return {key: model[key] for key in ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len", "experts",
-                                        "top_k", "gated_ffn", "tied_embeddings")}
+    return {key: model.get(key, 0) for key in MODEL_ARRAY_KEYS}
+
+
+def _software(stack: str | None, spec, precision: str) -> tuple[str, dict]:
+    """The search's software settings: a stack profile's flags (default: the profile file's
+    search_default) and the FP8 recipe of the architecture (MXFP8 on Blackwell, delayed on Hopper)."""
+    stack = stack or stack_profiles.search_default()
+    flags = stack_profiles.flags(stack)
+    recipe = "mxfp8" if getattr(spec, "architecture", "") == "blackwell" else "delayed"
+    return stack, {**flags, "fp8_recipe": FP8_RECIPE_CODE[recipe] if precision == "fp8" else 0}
 
 
 def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: int, precision: str = "bf16",
                        max_tp: int | None = None, hbm_gb: float | None = None, scale_out_gb_s_per_gpu: float | None = None,
                        top: int = 5, calibration=None, micro_batches=MICRO_BATCHES,
-                       recompute_modes=RECOMPUTE_MODES) -> SearchResult:
+                       recompute_modes=SEARCH_RECOMPUTE, stack: str | None = None) -> SearchResult:
     """Fastest feasible layout of ``model`` on ``gpus`` x ``gpu_id`` at ``global_batch`` sequences.
 
     ``max_tp``, ``hbm_gb`` and ``scale_out_gb_s_per_gpu`` override the GPU's NVLink domain, HBM
     and network (the heterogeneity module imposes the smallest common limits across GPU types).
     MoE models (``experts`` > 1) also search the expert-parallel degree ``ep``. Software
-    settings are the modern defaults (flash attention, overlapped gradient reduce, no TP
-    overlap, distributed optimizer, sequence parallelism with TP).
+    settings are a stack profile (``stack``; default data/software_stacks.yaml
+    ``search_default``, Megatron-Core 2025: fused attention, TP-communication and DP overlap)
+    with the distributed optimizer and sequence parallelism with TP; the efficiency is that of
+    the GPU's architecture x precision (data/calibration.yaml).
     """
     model = normalize_model(model)
     for name, value in (("gpus", gpus), ("global_batch", global_batch), ("top", top)):
@@ -131,11 +148,11 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
         raise InputError(f"gpus: no valid layout of {gpus} GPUs for this model at global_batch {global_batch} "
                          f"(heads {model['heads']}, layers {model['layers']}, max tp {limits['max_tp']})")
     if calibration is None:
-        from analysis.calibration import load_calibration
         calibration = load_calibration()
-    efficiency = calibration.for_gpu(spec.id)
+    stack, software = _software(stack, spec, precision)
+    efficiency = calibration.for_gpu(spec.id, stack)
     out = step_model(**_model_arrays(model), **grid, global_batch=global_batch, sequence_parallel=grid["tp"] > 1, zero=1,
-                     overlap_grad_reduce=True, overlap_tp_comm=False, flash_attention=True, **hardware, efficiency=efficiency)
+                     **software, **hardware, efficiency=efficiency)
     fits = np.asarray(out["fits_in_memory"])
     feasible = int(fits.sum())
     smallest = float(np.min(out["memory_gb_per_gpu"]))
@@ -150,11 +167,12 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
     table = pd.DataFrame(rows)[list(TABLE_COLUMNS)]
     i = int(order[0])
     par = {key: int(grid[key][i]) for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "embedding_slots")}
-    par.update(global_batch=int(global_batch), sequence_parallel=bool(par["tp"] > 1), zero=1,
-               recompute=RECOMPUTE_MODES[int(grid["recompute"][i])])
+    par.update(global_batch=int(global_batch), sequence_parallel=bool(par["tp"] > 1), zero=1, etp=par["tp"],
+               recompute=RECOMPUTE_MODES[int(grid["recompute"][i])],
+               pipeline_schedule="interleaved" if par["interleave"] > 1 else "1f1b")
     config = {"name": f"best {spec.id} x {gpus}", "gpu": spec.id, "gpus": int(gpus), "precision": precision,
               "network": {"scale_out_gb_s_per_gpu": limits["scale_out_gb_s_per_gpu"]}, "model": model, "parallelism": par,
-              "software": {"flash_attention": True, "overlap_grad_reduce": True, "overlap_tp_comm": False}, "limits": limits}
+              "software": {"stack": stack, **{k: bool(v) for k, v in software.items() if k != "fp8_recipe"}}, "limits": limits}
     best = result_from_arrays(out, None, i, name=config["name"], gpu=spec.id, gpus=int(gpus), precision=precision,
                               peak_tflops=hardware["peak_tflops"], model=model, config_dict=config, calibration=calibration.label)
     return SearchResult(best, table, evaluated, feasible, smallest, limits)
@@ -168,17 +186,16 @@ def benchmark(seconds: float = 2.0) -> dict[str, float]:
     by :func:`~analysis.training.step.step_model`, ``search_configurations_per_s`` includes
     enumeration, filtering and ranking in :func:`best_configuration`.
     """
-    from analysis.calibration import load_calibration
-
     model = normalize_model(catalog.model("llama3-405b"))
     calibration = load_calibration()
-    _, hardware, limits = _hardware("H100", "bf16", None, None, None)
+    spec, hardware, limits = _hardware("H100", "bf16", None, None, None)
+    stack, software = _software(None, spec, "bf16")
     grid = candidate_grid(model, 16384, 2048, limits["max_tp"])
     reps = max(1, 200_000 // grid["tp"].size)
     tiled = {key: np.tile(value, reps) for key, value in grid.items()}
-    efficiency = calibration.for_gpu("H100")
-    kwargs = dict(**_model_arrays(model), **tiled, global_batch=2048, sequence_parallel=tiled["tp"] > 1, **hardware,
-                  efficiency=efficiency)
+    efficiency = calibration.for_gpu("H100", stack)
+    kwargs = dict(**_model_arrays(model), **tiled, global_batch=2048, sequence_parallel=tiled["tp"] > 1, **software,
+                  **hardware, efficiency=efficiency)
     count, start = 0, time.perf_counter()
     while True:
         step_model(**kwargs)
@@ -202,8 +219,7 @@ def layout_scaling(config, gpu_counts, calibration=None) -> pd.DataFrame:
     """A run's layout (tp, pp, cp, micro-batch, interleave, recompute) at other GPU counts and the
     same global batch: dp = gpus / (tp pp cp). Counts the layout cannot use (dp not whole, batch not
     divisible, interleave needing micro-batches % pp == 0) are left out. One vectorized call."""
-    from analysis.calibration import load_calibration
-    from analysis.training.run import RunConfig
+    from analysis.training.run import RunConfig, resolve_recompute
 
     if not isinstance(config, RunConfig):
         raise InputError(f"config: expected a RunConfig (analysis.training.load_run), got {type(config).__name__}")
@@ -211,15 +227,16 @@ def layout_scaling(config, gpu_counts, calibration=None) -> pd.DataFrame:
     per_replica = par["tp"] * par["pp"] * par["cp"]
     gpus = np.asarray(sorted(set(int(g) for g in gpu_counts)))
     dp = gpus // per_replica
-    ok = (dp >= 1) & (dp * per_replica == gpus)
-    ok &= par["global_batch"] % np.maximum(dp * par["micro_batch"], 1) == 0
-    ok &= (par["interleave"] == 1) | ((par["global_batch"] // np.maximum(dp * par["micro_batch"], 1)) % par["pp"] == 0)
-    ok &= (dp * par["cp"]) % par["ep"] == 0
+    from analysis.training.run import layout_kwargs
+    rules = layout_kwargs(config.model, par)
+    rules["dp"] = np.maximum(dp, 1)
+    ok = (dp >= 1) & (dp * per_replica == gpus) & valid_layouts(**rules)
     gpus, dp = gpus[ok], dp[ok]
     calibration = calibration or load_calibration()
-    kwargs = config.arrays()
+    efficiency = calibration.for_gpu(config.gpu.id, config.stack)
+    kwargs = resolve_recompute(config, efficiency).arrays()
     kwargs["dp"] = dp
-    out = step_model(**kwargs, efficiency=calibration.for_gpu(config.gpu.id))
+    out = step_model(**kwargs, efficiency=efficiency)
     return pd.DataFrame({"gpus": gpus, "dp": dp, "micro_batches": np.broadcast_to(out["micro_batches"], gpus.shape),
                          "mfu": np.where(out["fits_in_memory"], out["mfu"], np.nan),
                          "step_time_s": np.where(out["fits_in_memory"], out["step_time_s"], np.nan),
