@@ -315,6 +315,17 @@ def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grid
     mfu_own, mfu_common = interpolate_mfu(own, tokens) * mult, interpolate_mfu(common, tokens) * mult
     weight = running * peak / (running * peak).sum(axis=-1, keepdims=True)     # share of the running peak, by pool
     factors = _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, shape)
+    if split == "aware":
+        # The planner also considers the uniform plan (same batch on every GPU, common layout) and
+        # keeps whichever trains faster per draw: whole plans are compared, since moving tokens
+        # towards the fast type also changes every pool's own MFU, not only the mixing factors.
+        tokens_u = np.broadcast_to(batch[..., None] / running.sum(axis=-1, keepdims=True), running.shape)
+        own_u, common_u = interpolate_mfu(own, tokens_u) * mult, interpolate_mfu(common, tokens_u) * mult
+        uniform = _mixing_factors("uniform", own_u, common_u, weight, running, peak, hetero, shape)
+        use_aware = np.prod(list(factors.values()), axis=0) >= np.prod(list(uniform.values()), axis=0)
+        factors = {k: np.where(use_aware, factors.get(k, 1.0), uniform.get(k, 1.0)) for k in {**factors, **uniform}}
+        tokens = np.where(use_aware[..., None], tokens, tokens_u)
+        mfu_own, mfu_common = np.where(use_aware[..., None], mfu_own, own_u), np.where(use_aware[..., None], mfu_common, common_u)
     reliability, gp = _reliability_factors(split, n, jobs, running, weight * mfu_own, hetero, good,
                                            [p.gpu.id for p in cluster.pools], job["model"])
     factors.update(reliability)
@@ -385,11 +396,10 @@ def _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, s
     factors = {"step model (best pool)": best, OTHER_TYPES_FACTOR: _safe_ratio(mix_own, best)}
     if split == "islands":
         return factors
-    rate = mfu_common * peak                                      # useful TFLOP/s per GPU under the common layout
-    uniform = {"memory and NVLink-domain limits": _safe_ratio((weight * mfu_common).sum(axis=-1), mix_own),
-               "pacing by slowest GPU type": np.nan_to_num(heterogeneity.pacing_factor(running, rate))}
     if split == "uniform":
-        return {**factors, **uniform}
+        rate = mfu_common * peak                                  # useful TFLOP/s per GPU under the common layout
+        return {**factors, "memory and NVLink-domain limits": _safe_ratio((weight * mfu_common).sum(axis=-1), mix_own),
+                "pacing by slowest GPU type": np.nan_to_num(heterogeneity.pacing_factor(running, rate))}
     rate = mfu_own * peak                                         # aware: each type keeps its own layout and micro-batch
     units = np.broadcast_to(np.asarray(hetero["aware_work_units"], float), shape)
     cross = heterogeneity.cross_type_share(weight)
@@ -397,9 +407,7 @@ def _mixing_factors(split, mfu_own, mfu_common, weight, running, peak, hetero, s
              "split granularity": np.where(rate.min(axis=-1) > 0,
                                            heterogeneity.granularity_efficiency(units, np.maximum(rate, 1e-30)), 0.0),
              "aware planning": np.broadcast_to(heterogeneity.aware_planning_factor(hetero["aware_planning_efficiency"], cross), shape)}
-    # the planner also considers the uniform plan and keeps whichever is faster (per draw)
-    use_aware = np.prod(list(aware.values()), axis=0) >= np.prod(list(uniform.values()), axis=0)
-    return {**factors, **{k: np.where(use_aware, v, uniform.get(k, 1.0)) for k, v in aware.items()}}
+    return {**factors, **aware}     # chain() compares this plan with the uniform one
 
 
 def _reliability_factors(split, n, jobs, running, useful, hetero, good, gpu_ids=None, model_id=None):

@@ -35,10 +35,12 @@ def test_counterfactual_ordering_on_the_real_step_model():
 
 
 def test_stragglers_counted_once_on_llama3():
-    # issue 10: the calibrated step model already includes Llama 3's stragglers (37.3% without a second tail)
+    # issue 10: the calibrated step model already includes Llama 3's stragglers, so no second tail.
+    # Published: 38-43% BF16 MFU at 8-16k H100 (Llama 3 Table 4) times >90% effective training time
+    # (Sec. 3.3.4) -> about 0.34 to 0.41 of the peak over wall-clock time.
     result = utilization.point(load_scenario("llama3-16k"))
     assert result.factors["straggler tail"] == 1.0
-    assert result.value == pytest.approx(0.373, abs=0.01)
+    assert 0.38 * 0.90 <= result.value <= 0.43 * 0.96
 
 
 def test_fleet_and_job_side_by_side(colossus1):
