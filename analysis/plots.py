@@ -590,3 +590,30 @@ def scaling_plot(curves: dict[str, pd.DataFrame], points: pd.DataFrame | None = 
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- board brief (analysis.report.brief)
+def decision_chart(curves: dict[str, pd.DataFrame], s1_rate: float | None = None, market_band: tuple[float, float] | None = None,
+                   market_label: str = "market rent band", title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
+    """Incremental NPV of leasing (lease minus keep, $B) against the lease rate ($/GPU-hour), one
+    line per scenario (``curves`` {label: frame with lease_usd_per_gpu_hour, npv_lease_minus_keep_busd}),
+    with the market-rent band shaded and the S-1 rate marked; the zero line is the break-even."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 4.6))
+    else:
+        fig = ax.figure
+    pal = sns.color_palette(PALETTE)
+    if market_band is not None:
+        ax.axvspan(market_band[0], market_band[1], color="0.6", alpha=0.25, label=market_label)
+    for i, (label, frame) in enumerate(curves.items()):
+        ax.plot(frame["lease_usd_per_gpu_hour"], frame["npv_lease_minus_keep_busd"], color=pal[i % len(pal)], lw=2, label=label)
+    ax.axhline(0, color="k", lw=0.9)
+    if s1_rate is not None:
+        ax.axvline(s1_rate, color="k", ls="--", lw=1.3, label=f"S-1 lease rate (${s1_rate:.2f}/GPU-h)")
+    ax.set_xlabel("lease rate paid by the lessee ($ per GPU-hour)")
+    ax.set_ylabel("NPV of leasing minus keeping ($B)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
