@@ -167,7 +167,7 @@ def auto(value) -> str:
 
 # --------------------------------------------------------------------------- text into HTML / Markdown
 _URL = re.compile(r"https?://[^\s<>\"']+")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
 
 
 def escape_html(text) -> str:
@@ -179,7 +179,8 @@ def escape_md(text) -> str:
     """Text from a user file for Markdown: HTML-escaped (so no tag survives, Markdown allows raw
     HTML), and Markdown's own syntax characters backslash-escaped (so no link, emphasis or
     math span is made from it)."""
-    return _MD_SPECIAL.sub(r"\\\1", escape_html(text).replace("\n", " "))
+    text = _html.escape("" if text is None else str(text), quote=False)   # &, <, > as entities; quotes are inert here
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
 
 
 def link(source, text: str | None = None) -> str:
