@@ -24,6 +24,12 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", palette=PALETTE, rc=THEME_RC)
 
 
+def _short(value) -> str:
+    """A bar label: 3 significant digits with k/M/B suffixes (150k, 49.5), never 1.5e+05."""
+    from analysis.report.format import scaled
+    return scaled(value)
+
+
 def wrap(text: str, width: int = 38) -> str:
     """Wrap a long label onto several lines (axis labels and titles that would collide)."""
     import textwrap
@@ -41,7 +47,7 @@ def pool_bars(summary: pd.DataFrame, columns: dict[str, str], title: str) -> plt
         ax.set_xlabel("")
         ax.margins(y=0.12)
         for container in ax.containers:
-            ax.bar_label(container, fmt="%.3g", fontsize=SMALL)
+            ax.bar_label(container, labels=[_short(v) for v in container.datavalues], fontsize=SMALL)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -267,9 +267,11 @@ class Table:
     Displays as an HTML table inside a box that scrolls horizontally on a narrow screen
     (``_repr_html_``); ``to_frame()`` gives the text frame (for CSV or tests)."""
 
-    def __init__(self, frame, html_columns=(), caption: str | None = None, index_label: str | None = None):
+    def __init__(self, frame, html_columns=(), caption: str | None = None, index_label: str | None = None,
+                 text_columns=None):
         self.frame = frame
         self.html_columns = set(html_columns)
+        self.text_columns = set(html_columns if text_columns is None else text_columns)
         self.caption = caption
         self.index_label = index_label
 
@@ -290,7 +292,8 @@ class Table:
             head = f"<th>{escape_html(self.index_label or df.index.name or '')}</th>" + head
         rows = []
         for idx, row in df.iterrows():
-            cells = "".join(f"<td>{v if c in self.html_columns else escape_html(v)}</td>" for c, v in row.items())
+            cells = "".join(f'<td class="{"text" if c in self.text_columns else "num"}">'
+                            f"{v if c in self.html_columns else escape_html(v)}</td>" for c, v in row.items())
             if show_index:
                 cells = f"<th>{escape_html(idx)}</th>" + cells
             rows.append(f"<tr>{cells}</tr>")
@@ -303,14 +306,16 @@ class Table:
 
 
 def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, str] | bool = True,
-          caption: str | None = None, index: bool | None = None, columns=None, index_label: str | None = None) -> Table:
+          caption: str | None = None, index: bool | None = None, columns=None, index_label: str | None = None,
+          label_index: bool = True) -> Table:
     """A reader's view of ``df``: every cell formatted, every column under its human label.
 
     ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`); columns not
     given are inferred from their name (:func:`infer_format`). ``labels``: ``True`` looks the
     column names up in :mod:`analysis.report.labels`, a mapping overrides some, ``False`` keeps
     them. The index is kept (and labelled) unless it is a plain ``0..n-1`` range or ``index`` is
-    False; index values that are code names are labelled too.
+    False; index values that are code names are labelled too (``label_index=False`` keeps them,
+    e.g. for pool or GPU names from a user file).
     """
     import pandas as pd
 
@@ -322,10 +327,12 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
         df = df[list(columns)]
     formats = dict(formats or {})
     out = pd.DataFrame(index=df.index)
-    html_columns = []
+    html_columns, text_columns = [], []
     names = {}
     for column in df.columns:
         fmt = formats.get(column) or infer_format(column, df[column].tolist())
+        if fmt in ("text", "link", "yes_no") or (fmt == "auto" and df[column].map(lambda v: isinstance(v, str)).any()):
+            text_columns.append(None)   # placeholder, replaced by the label below
         fn, is_html = _formatter(fmt)
         if labels is False:
             name = str(column)
@@ -337,16 +344,18 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
             name += " "
         names[column] = name
         out[name] = [fn(v) for v in df[column].tolist()]
+        if text_columns and text_columns[-1] is None:
+            text_columns[-1] = name
         if is_html:
             html_columns.append(name)
     if index is False:
         out = out.reset_index(drop=True)
     else:
-        out.index = [_labels.label(str(i)) if isinstance(i, str) else auto(i) for i in df.index]
+        out.index = [(_labels.label(i) if label_index else i) if isinstance(i, str) else auto(i) for i in df.index]
         out.index.name = df.index.name
         if out.index.name and labels is not False:
             out.index.name = _labels.label(str(df.index.name))
-    return Table(out, html_columns, caption, index_label)
+    return Table(out, html_columns, caption, index_label, text_columns)
 
 
 def key_values(items: Mapping[str, object], formats: Mapping[str, object] | None = None, caption: str | None = None) -> Table:
@@ -362,4 +371,4 @@ def key_values(items: Mapping[str, object], formats: Mapping[str, object] | None
         text = fn(value)
         rows.append((_labels.label(str(key)), text if is_html else escape_html(text)))
     frame = pd.DataFrame(rows, columns=["Figure", "Value"])
-    return Table(frame, ("Value",), caption)
+    return Table(frame, ("Value",), caption, text_columns=("Figure",))
