@@ -165,6 +165,13 @@ def auto(value) -> str:
     return MISSING if text.lower() in ("nan", "none", "") else text
 
 
+def text(value) -> str:
+    """A text cell: the string itself, empty for a missing value (numbers still formatted)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return value if isinstance(value, str) else auto(value)
+
+
 # --------------------------------------------------------------------------- text into HTML / Markdown
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
@@ -215,7 +222,7 @@ def md_link(source) -> str:
 FORMATS: dict[str, Callable] = {
     "usd": usd, "pct": pct, "percent": pct, "irr": irr, "points": points, "number": number, "integer": integer,
     "scaled": scaled, "mw": mw, "tokens_per_day": tokens_per_day, "tokens_per_s": tokens_per_s,
-    "usd_per_gpu_hour": usd_per_gpu_hour, "factor": factor, "yes_no": yes_no, "auto": auto, "text": auto,
+    "usd_per_gpu_hour": usd_per_gpu_hour, "factor": factor, "yes_no": yes_no, "auto": auto, "text": text,
     "link": link,
 }
 HTML_FORMATS = {"link"}   # formats whose output is already HTML (everything else is escaped)
@@ -277,6 +284,12 @@ class Table:
 
     def to_frame(self):
         return self.frame
+
+    def with_html(self, columns) -> "Table":
+        """Mark ``columns`` (labels) as cells that already are HTML, escaped by the caller (links)."""
+        self.html_columns |= set(columns)
+        self.text_columns |= set(columns)
+        return self
 
     def __len__(self) -> int:
         return len(self.frame)
