@@ -227,7 +227,7 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
             s += f" on {F.integer(gpus)} GPUs"
         if per_day is not None:
             s += f" is interrupted about {F.number(per_day, 2)} times a day, so it"
-        sentences.append(s + f" spends only {F.pct(ettr, 0)} of its time making progress.")
+        sentences.append(s + f" spends {'only ' if ettr < 0.7 else ''}{F.pct(ettr, 0)} of its time making progress.")
     return sentences[:3]
 
 

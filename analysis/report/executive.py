@@ -57,12 +57,14 @@ class ExecutiveSummary:
             text += (f"xAI's reported {F.pct(observed['value'], 0)} falls at the "
                      f"{F.pct(u.get('share_at_or_below_observed'), 0)} quantile of the model's draws. ")
         else:
-            text += (f"(The reported {F.pct(observed['value'], 0)} is xAI's figure for Colossus 1; "
-                     f"{F.escape_md(self.cluster)} is compared with it only in the index.) ")
+            text += f"xAI's reported {F.pct(observed['value'], 0)} concerns Colossus 1, not this cluster. "
+        ettr = g.get("effective_training_time")
+        only = "only " if ettr is not None and ettr < 0.7 else ""
         text += (f"One synchronous job on {F.integer(u.get('largest_job_gpus'))} GPUs is interrupted about "
-                 f"{F.number(g.get('interruptions_per_day'), 2)} times a day, so it spends only "
-                 f"{F.pct(g.get('effective_training_time'), 0)} of its time making progress.\n\n")
-        text += self.lease_answer()
+                 f"{F.number(g.get('interruptions_per_day'), 2)} times a day, so it spends {only}"
+                 f"{F.pct(ettr, 0)} of its time making progress.")
+        if self.lease_applies:
+            text += "\n\n" + self.lease_answer()
         return text
 
     def lease_answer(self) -> str:
