@@ -166,3 +166,31 @@ def test_write_exports_and_pdf(colossus1, tmp_path):
         assert ok is False and not (tmp_path / "brief.pdf").exists()
         pytest.skip("no chromium installed: the PDF is skipped (the runner notes it)")
     assert ok and (tmp_path / "brief.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_reads_the_keys_other_modules_add():
+    """fleet (value_bf16_dense with bands), economics (options, labels, incremental NPVs with
+    quantiles, flip thresholds): shown when present, in the side-by-side table and the boxes."""
+    d = {"scenario": "x", "title": "X as planned",
+         "utilization": {"value": 0.2, "p05": 0.1, "p95": 0.3, "denominator": "bf16 dense", "observed": 0.11,
+                         "factor_groups": {"stragglers": 0.9, "failures and checkpoints": 0.5},
+                         "factors": {"goodput: restart": 0.5, "straggler tail": 0.9}},
+         "fleet": {"fleet": "xAI", "value_bf16_dense": 0.095, "p05": 0.06, "p95": 0.13, "share_at_or_below_observed": 0.7},
+         "economics": {"options": ["keep", "lease", "islands"], "base": "keep",
+                       "option_labels": {"keep": "keep", "lease": "lease to Anthropic", "islands": "islands"},
+                       "incremental_npv_usd": {"keep": 0.0, "lease": 2.5e9, "islands": -1e8},
+                       "incremental_npv_usd_quantiles": {"lease": {"p05": 1e9, "p95": 4e9}},
+                       "npv_lease_minus_keep_usd": 2.5e9, "break_even_lease_usd_per_gpu_hour": 1.9,
+                       "lease_usd_per_gpu_hour": 2.6, "p_lease_beats_keep": 0.93,
+                       "flip_thresholds": {"utilization.keep": {"current": 0.09, "flip_value": 0.31, "unit": "fraction",
+                                                                "within_sourced_range": False},
+                                           "economics.lease_usd_per_month_s1": {"current": 1.25e9, "flip_value": 0.9e9,
+                                                                                "unit": "USD/month", "within_sourced_range": True}}}}
+    html = brief.render_index(_records(["x"]), _manifest(["x"]), results={"x": FakeResult(d)})
+    assert "<b>9.5%</b>" in html and "(6.0% to 13.0%)" in html                      # fleet utilization
+    assert "Incremental NPV: lease to Anthropic" in html and "(5-95%: $1.00B to $4.00B)" not in html
+    assert "$2.50B" in html and "($1.00B to $4.00B)" in html and "-$100M" in html
+    assert "31.0%" in html and "$900M/month" in html and "inside its sourced range" in html
+    assert "70% quantile of the fleet draws" in html and "failures and checkpoints" in html
+    table = exports.figures_table(FakeResult(d)).set_index("key")
+    assert table.loc["economics.incremental_npv_usd.lease", "p95"] == 4e9

@@ -72,14 +72,33 @@ def incremental_npv(d: dict, option: str):
     return None if npv is None or keep is None else npv - keep
 
 
+def incremental_band(d: dict, option: str):
+    """(value, p05, p95) of the NPV of ``option`` minus keep."""
+    value = incremental_npv(d, option)
+    low = get(d, f"economics.incremental_npv_usd_quantiles.{option}.p05")
+    high = get(d, f"economics.incremental_npv_usd_quantiles.{option}.p95")
+    if option == "lease" and (low is None or high is None):
+        low, high = get(d, "economics.npv_lease_minus_keep_usd_p05"), get(d, "economics.npv_lease_minus_keep_usd_p95")
+    return value, _num(low), _num(high)
+
+
+def compared_options(d: dict) -> dict:
+    """{option: label} of the options the results compare against keep (the base)."""
+    base = get(d, "economics.base", default="keep")
+    options = get(d, "economics.options") or list((get(d, "economics.npv_usd", default={}) or {}).keys())
+    labels = get(d, "economics.option_labels", default={}) or {}
+    return {o: (labels.get(o) if isinstance(labels.get(o), str) else label(o)) for o in options if o != base}
+
+
 def _band(d, base):
     return _num(get(d, base)), _num(get(d, f"{base}_p05")), _num(get(d, f"{base}_p95"))
 
 
 def fleet_utilization(d: dict):
-    value = get(d, "fleet.utilization", "fleet.fleet_utilization", "fleet.value", "fleet.mfu", "fleet.fleet_mfu")
-    low = get(d, "fleet.utilization_p05", "fleet.fleet_utilization_p05", "fleet.p05")
-    high = get(d, "fleet.utilization_p95", "fleet.fleet_utilization_p95", "fleet.p95")
+    value = get(d, "fleet.value_bf16_dense", "fleet.utilization", "fleet.fleet_utilization", "fleet.value", "fleet.mfu",
+                "fleet.fleet_mfu")
+    low = get(d, "fleet.p05", "fleet.utilization_p05", "fleet.fleet_utilization_p05")
+    high = get(d, "fleet.p95", "fleet.utilization_p95", "fleet.fleet_utilization_p95")
     return _num(value), _num(low), _num(high)
 
 
@@ -95,16 +114,15 @@ def _tco(d: dict):
     return F.usd_per_gpu_hour(main), ", ".join(parts) if len(parts) > 1 else ""
 
 
-def scenario_rows(d: dict) -> list[tuple[str, str, str]]:
-    """``[(figure, value text, detail text)]`` of one scenario's results (``to_dict()``)."""
+def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, str]]:
+    """``[(figure, value text, detail text)]`` of one scenario's results (``to_dict()``);
+    ``options`` {option: label}: the incremental-NPV rows (default: the result's own)."""
     u = _band(d, "utilization.value")
     u = (u[0], _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95")))
     denominator = get(d, "utilization.denominator", default="")
     fleet = fleet_utilization(d)
     ettr = _band(d, "goodput.effective_training_time")
     tco, tco_detail = _tco(d)
-    gap = _band(d, "economics.npv_lease_minus_keep_usd")
-    lease_gap = gap[0] if gap[0] is not None else incremental_npv(d, "lease")
     be = _band(d, "economics.break_even_lease_usd_per_gpu_hour")
     s1 = _num(get(d, "economics.lease_usd_per_gpu_hour", "inference.lease_usd_per_gpu_hour"))
     site = _num(get(d, "power.site_power_mw"))
@@ -117,8 +135,10 @@ def scenario_rows(d: dict) -> list[tuple[str, str, str]]:
         ("TCO per GPU-hour", tco, tco_detail),
         ("Cost per useful exaFLOP", F.usd(get(d, "usd_per_useful_exaflop")), "at the job utilization"),
         ("Facility power", F.mw(get(d, "power.facility_mw")), f"site reports {F.mw(site)}" if site is not None else ""),
-        (f"Incremental NPV: {_lower(label('lease'))}", F.band(lease_gap, gap[1], gap[2], F.usd), "vs keeping, 5-95% range"),
-        (f"Incremental NPV: {_lower(label('islands'))}", F.usd(incremental_npv(d, "islands")), "vs keeping"),
+    ]
+    for option, name in (options if options is not None else compared_options(d)).items():
+        rows.append((f"Incremental NPV: {_lower(name)}", F.band(*incremental_band(d, option), fmt=F.usd), "vs keeping"))
+    rows += [
         ("Break-even lease rate", F.band(*be, fmt=F.usd_per_gpu_hour),
          f"S-1 implies {F.usd_per_gpu_hour(s1)}" if s1 is not None else ""),
         ("Probability that leasing wins", F.pct(p_lease, 0), "share of Monte Carlo draws"),
@@ -173,6 +193,19 @@ def what_would_change(name: str, d: dict, result=None, others: dict | None = Non
         else:
             items.append(f"<b>Higher utilization if kept.</b> Keeping matches leasing if the kept cluster trained at "
                          f"{F.pct(be_u)} of its BF16 dense peak; the model gives {F.pct(used_u)}.")
+    flips = get(d, "economics.flip_thresholds", default={}) or {}
+    if isinstance(flips, dict) and flips:
+        parts = []
+        for path, f in flips.items():
+            flip, current = _num((f or {}).get("flip_value")), _num((f or {}).get("current"))
+            unit = str((f or {}).get("unit") or "")
+            if flip is None:
+                parts.append(f"{esc(label(path))}: no value in its physical range flips it")
+                continue
+            within = (f or {}).get("within_sourced_range")
+            parts.append(f"{esc(label(path))} at {esc(_with_unit(flip, unit))} (now {esc(_with_unit(current, unit))}"
+                         + ("; inside its sourced range" if within else "") + ")")
+        items.append("<b>Each driver alone.</b> The verdict flips at: " + "; ".join(parts) + ".")
     p = _num(get(d, "economics.p_lease_beats_keep"))
     if p is not None:
         items.append(f"<b>Uncertain inputs.</b> Across the sourced ranges of every parameter, leasing wins in "
@@ -189,6 +222,19 @@ def what_would_change(name: str, d: dict, result=None, others: dict | None = Non
     return items or ["The results hold no break-even figures."]
 
 
+def _with_unit(value, unit: str) -> str:
+    """A flip threshold in its unit: fractions as percentages, money with $."""
+    u = (unit or "").strip()
+    if value is None:
+        return F.MISSING
+    if u.lower() in ("fraction", "fraction of peak", "-", "", "share") and abs(value) <= 1.5:
+        return F.pct(value)
+    if u.upper().startswith("USD"):
+        rest = u[3:].strip()
+        return f"{F.usd(value)}{rest if rest.startswith('/') else (' ' + rest if rest else '')}"
+    return f"{F.number(value)} {u}".strip()
+
+
 def why_utilization_is_low(name: str, d: dict) -> list[str]:
     """Three sentences from the results: the level, the largest losses, failures (HTML)."""
     from analysis import utilization
@@ -200,24 +246,33 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
     fleet = fleet_utilization(d)[0]
     s = (f"In {esc(d.get('title') or name)}, the model puts training at {F.pct(u)} of the {esc(denominator)} peak "
          f"(5-95%: {F.pct(low)} to {F.pct(high)})")
+    fleet_share = _num(get(d, "fleet.share_at_or_below_observed"))
     if fleet is not None:
-        s += f" and the whole fleet at {F.pct(fleet)}"
-    if observed is not None and share is not None:
+        s += f" and the whole fleet, with all its workloads, at {F.pct(fleet)}"
+    if observed is not None and fleet is not None and fleet_share is not None:
+        s += f"; the reported {F.pct(observed, 0)} sits at the {F.pct(fleet_share, 0)} quantile of the fleet draws"
+    elif observed is not None and share is not None:
         s += f"; the reported {F.pct(observed, 0)} sits at the {F.pct(share, 0)} quantile of the draws"
     sentences.append(s + ", without fitting the model to it.")
     factors = get(d, "utilization.factors", default={})
-    try:
-        groups = utilization.group_factors(factors) if factors else {}
-    except Exception:  # noqa: BLE001 - a factor another module added must not break the brief
-        groups = {}
+    groups = get(d, "utilization.factor_groups", default=None)
+    if not isinstance(groups, dict) or not groups:
+        try:
+            groups = utilization.group_factors(factors) if factors else {}
+        except Exception:  # noqa: BLE001 - a factor another module added must not break the brief
+            groups = {}
+    groups = {k: v for k, v in groups.items() if _num(v) is not None}
+    factors = {k: v for k, v in (factors or {}).items() if _num(v) is not None}
     if groups:
         ranked = sorted(groups.items(), key=lambda kv: kv[1])
         worst = ranked[0]
         s = f"The largest loss is {esc(_lower(label(worst[0])))}, which keeps {F.pct(worst[1], 0)} of what reaches it"
         if len(ranked) > 1:
             s += f", then {esc(_lower(label(ranked[1][0])))} ({F.pct(ranked[1][1], 0)})"
-        single = min(factors.items(), key=lambda kv: kv[1])
-        s += f"; the single largest factor is {esc(_lower(label(single[0])))} ({F.factor(single[1])})."
+        if factors:
+            single = min(factors.items(), key=lambda kv: kv[1])
+            s += f"; the single largest factor is {esc(_lower(label(single[0])))} ({F.factor(single[1])})"
+        s += "."
         sentences.append(s)
     gpus, per_day, ettr = (_num(get(d, "utilization.largest_job_gpus")), _num(get(d, "goodput.interruptions_per_day")),
                            _num(get(d, "goodput.effective_training_time")))
@@ -255,11 +310,15 @@ def decision_curves(results: dict, points: int = 41):
         inputs = getattr(options, "inputs", None)
         if not inputs:
             continue
-        s1 = float(inputs["lease_usd_per_gpu_hour"])
-        s1_rates.append(s1)
-        frame = economics.npv_vs_lease_rate(inputs, np.linspace(0.0, 1.3 * s1, points))
-        wide = frame.pivot(index="lease_usd_per_gpu_hour", columns="option", values="npv_usd")
-        curves[name] = wide.assign(npv_lease_minus_keep_busd=(wide["lease"] - wide["keep"]) / 1e9).reset_index()
+        try:
+            s1 = float(np.mean(inputs["lease_usd_per_gpu_hour"]))
+            frame = economics.npv_vs_lease_rate(inputs, np.linspace(0.0, 1.3 * s1, points))
+            wide = frame.pivot(index="lease_usd_per_gpu_hour", columns="option", values="npv_usd")
+            keep = wide["keep"] if "keep" in wide else 0.0   # absolute NPVs, or already incremental over keep
+            curves[name] = wide.assign(npv_lease_minus_keep_busd=(wide["lease"] - keep) / 1e9).reset_index()
+            s1_rates.append(s1)
+        except Exception:  # noqa: BLE001 - a scenario without a lease has no curve
+            continue
     return curves, (s1_rates[0] if s1_rates and max(s1_rates) - min(s1_rates) < 0.01 else None)
 
 
@@ -351,7 +410,11 @@ def _load_results(manifest: dict, quick: bool) -> tuple[dict, dict]:
 
 def comparison_table(dicts: dict, errors: dict | None = None) -> str:
     names = list(dicts) + [n for n in (errors or {}) if n not in dicts]
-    rows = {n: scenario_rows(dicts[n]) for n in dicts}
+    options: dict = {}
+    for d in dicts.values():
+        for o, name in compared_options(d).items():
+            options.setdefault(o, name)
+    rows = {n: scenario_rows(dicts[n], options) for n in dicts}
     figures = [f for f, _, _ in next(iter(rows.values()))] if rows else []
     head = "".join(f'<th scope="col">{esc(n)}</th>' for n in names)
     body = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.report.brief import get, incremental_npv
+from analysis.report.brief import compared_options, get, incremental_band
 from analysis.report.labels import label
 
 FIGURE_COLUMNS = ["figure", "value", "p05", "p95", "unit", "report", "key"]
@@ -85,12 +85,11 @@ def figures_table(result) -> pd.DataFrame:
         q = quantiles.get(option, {}) if isinstance(quantiles, dict) else {}
         add(f"NPV: {label(option).lower()}", f"economics.npv_usd.{option}", "$", "33_lease_vs_rebuild",
             low=q.get("p05"), high=q.get("p95"))
-    add("Incremental NPV: lease and rebuild minus keep", "economics.npv_lease_minus_keep_usd", "$", "33_lease_vs_rebuild", 1,
-        "economics.npv_lease_minus_keep_usd_p05", "economics.npv_lease_minus_keep_usd_p95")
-    islands = incremental_npv(d, "islands")
-    if islands is not None:
-        add("Incremental NPV: keep and train in islands minus keep", "economics.npv_islands_minus_keep_usd", "$",
-            "33_lease_vs_rebuild", value=islands)
+    for option, name in compared_options(d).items():
+        value, low, high = incremental_band(d, option)
+        if value is not None:
+            add(f"Incremental NPV: {name} minus keep", f"economics.incremental_npv_usd.{option}", "$", "33_lease_vs_rebuild",
+                value=value, low=low, high=high)
     for option in ("keep", "lease", "islands"):
         add(f"IRR: {label(option).lower()}", f"economics.irr.{option}", "% per year", "33_lease_vs_rebuild", 100)
     add("Break-even lease rate (lease = keep)", "economics.break_even_lease_usd_per_gpu_hour", "$ per GPU-hour",

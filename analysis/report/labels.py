@@ -143,6 +143,10 @@ register({
     "goodput: lost work": "Failures: work lost since the last checkpoint",
     "goodput: restart": "Failures: time restarting the job",
     "goodput: planned maintenance": "Planned maintenance",
+    # flip thresholds (economics.flip_thresholds) on the modelled utilizations
+    "utilization.keep": "Utilization of Colossus 1 if kept (of BF16 dense peak)",
+    "utilization.islands": "Utilization of Colossus 1 trained in islands (of BF16 dense peak)",
+    "utilization.colossus2": "Utilization of the rebuilt training on Colossus 2 (of BF16 dense peak)",
     # options (economics.OPTIONS)
     "keep": "Keep for training", "lease": "Lease and rebuild", "islands": "Keep, train in islands",
     # headline figures (EvaluateResult / records)
