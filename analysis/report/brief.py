@@ -322,8 +322,20 @@ def decision_curves(results: dict, points: int = 41):
     return curves, (s1_rates[0] if s1_rates and max(s1_rates) - min(s1_rates) < 0.01 else None)
 
 
+_CHART_MEMO: dict = {}
+
+
 def decision_chart_html(results: dict, scenario_args: dict) -> str:
-    """The decision chart as an embedded PNG with alt text (empty when no result has the inputs)."""
+    """The decision chart as an embedded PNG with alt text, drawn once per set of results (the
+    runner rewrites the index after every report)."""
+    key = tuple((n, id(r), getattr(r, "scenario_hash", None)) for n, r in results.items())
+    if key not in _CHART_MEMO:
+        _CHART_MEMO.clear()
+        _CHART_MEMO[key] = _decision_chart_html(results, scenario_args)
+    return _CHART_MEMO[key]
+
+
+def _decision_chart_html(results: dict, scenario_args: dict) -> str:
     import matplotlib.pyplot as plt
 
     from analysis import plots
@@ -396,6 +408,15 @@ def _record(r) -> dict:
     return dict(r)
 
 
+def _quick(manifest: dict, records: list[dict]) -> bool:
+    """Whether the batch ran at test size: the manifest's ``quick`` (top level, ``batch`` or
+    ``parameters``), else a record's ``parameters``; default False."""
+    for holder in (manifest, manifest.get("batch"), manifest.get("parameters"), *(r.get("parameters") for r in records)):
+        if isinstance(holder, dict) and "quick" in holder:
+            return bool(holder["quick"])
+    return False
+
+
 def _load_results(manifest: dict, quick: bool) -> tuple[dict, dict]:
     from analysis.results import scenario_results
 
@@ -436,20 +457,34 @@ def comparison_table(dicts: dict, errors: dict | None = None) -> str:
             + (f'<ul class="failed">{failing}</ul>' if failing else ""))
 
 
-def _report_links(name: str, records: list[dict], info: dict) -> str:
+def _href(r: dict, key: str = "html") -> str | None:
+    """A record's link relative to the index: the runner's ``href``/``ipynb_href`` when it gives
+    one, else ``<scenario>/<file>``."""
+    given = r.get("href" if key == "html" else "ipynb_href")
+    if given:
+        return str(given)
+    if not r.get(key):
+        return None
+    return f"{r['scenario']}/{r[key]}" if r.get("scenario") else str(r[key])
+
+
+def _report_links(name: str, records: list[dict], info: dict, exports=()) -> str:
     items = []
     ordered = sorted(records, key=lambda r: (Path(r.get("notebook", "")).stem != START_HERE, r.get("notebook", "")))
     for r in ordered:
         stem = Path(r.get("notebook", "")).stem
         title = r.get("title") or stem
-        if r.get("status") == "ok" and r.get("html"):
-            items.append(f'<li><a href="{esc(name)}/{esc(r["html"])}">{esc(title)}</a></li>')
+        if r.get("status") == "ok" and _href(r):
+            items.append(f'<li><a href="{esc(_href(r))}">{esc(title)}</a></li>')
         elif r.get("status") == "ok":
             items.append(f"<li>{esc(title)}</li>")
         else:
             items.append(f'<li>{esc(title)}: <span class="failed">FAILED</span> '
                          f'<span class="detail">{esc(r.get("error") or "")}</span></li>')
-    return (f'<div class="scenario"><h3 id="s-{esc(name)}">{esc(name)}</h3>'
+    for f in exports or ():
+        items.append(f'<li><a href="{esc(name)}/{esc(f)}">{esc(f)}</a> <span class="detail">(data export)</span></li>')
+    heading = esc(name) if name else "Across scenarios"
+    return (f'<div class="scenario"><h3>{heading}</h3>'
             f'<p class="meta">{esc(info.get("title", ""))}</p><ul>{"".join(items)}</ul></div>')
 
 
@@ -459,7 +494,8 @@ def _footer(records: list[dict], manifest: dict) -> str:
     rows = []
     for r in records:
         name = r.get("scenario", "")
-        nb = f'<a href="{esc(name)}/{esc(r["ipynb"])}">{esc(r["ipynb"])}</a>' if r.get("ipynb") else F.MISSING
+        link = _href(r, "ipynb")
+        nb = f'<a href="{esc(link)}">{esc(Path(link).name)}</a>' if link else F.MISSING
         status = '<span class="ok">ok</span>' if r.get("status") == "ok" else '<span class="failed">FAILED</span>'
         rows.append(f"<tr><td>{esc(name)}</td><td>{esc(Path(r.get('notebook', '')).stem)}</td><td>{status}</td>"
                     f"<td>{F.number(r.get('seconds'), 2)} s</td><td>{nb}</td></tr>")
@@ -468,7 +504,11 @@ def _footer(records: list[dict], manifest: dict) -> str:
     return (f"<footer><h2>Build record</h2>"
             f"<p>{len(records) - failed} of {len(records)} reports ok"
             + (f', <span class="failed">{failed} FAILED</span>' if failed else "")
-            + f"; notebook run time {F.number(seconds, 3)} s in total. Started {esc(manifest.get('started_utc', F.MISSING))}, "
+            + f"; notebook run time {F.number(seconds, 3)} s in total"
+            + (f", batch wall time {F.number(manifest['last_batch_seconds'], 3)} s"
+               if _num(manifest.get("last_batch_seconds")) is not None else "")
+            + (f'; board brief as <a href="brief.pdf">PDF</a>' if manifest.get("brief_pdf") else "")
+            + f". Started {esc(manifest.get('started_utc', F.MISSING))}, "
             f"generated {esc(manifest.get('generated_utc', F.MISSING))} from commit <code>{esc(manifest.get('commit') or F.MISSING)}</code>. "
             f'Machine-readable manifest: <a href="manifest.json">manifest.json</a>.</p>'
             f"<p>Scenario hashes: {hashes or F.MISSING}.</p><p>Packages: {packages or F.MISSING}.</p>"
@@ -491,10 +531,11 @@ def render_index(records, manifest: dict, results: dict | None = None, quick: bo
     manifest = dict(manifest or {})
     scenarios = dict(manifest.get("scenarios") or {})
     for r in records:  # a scenario with reports but not in the manifest still gets its links
-        scenarios.setdefault(r.get("scenario", ""), {})
+        if r.get("scenario"):
+            scenarios.setdefault(r["scenario"], {})
     manifest["scenarios"] = scenarios
     if quick is None:
-        quick = bool(manifest.get("quick", (manifest.get("parameters") or {}).get("quick", False)))
+        quick = _quick(manifest, records)
     errors: dict = {}
     if results is None:
         results, errors = _load_results(manifest, quick)
@@ -528,7 +569,10 @@ def render_index(records, manifest: dict, results: dict | None = None, quick: bo
                      f'</section><section class="box"><h2>Why utilization is low</h2><p>{why_html}</p></section></div>')
     parts.append('<h2>Reports by scenario</h2><p class="detail">Each scenario\'s executive summary comes first.</p>'
                  '<div class="scenarios">'
-                 + "".join(_report_links(n, [r for r in records if r.get("scenario") == n], i or {}) for n, i in scenarios.items())
+                 + "".join(_report_links(n, [r for r in records if r.get("scenario") == n], i or {},
+                                         (manifest.get("exports") or {}).get(n, ())) for n, i in scenarios.items())
+                 + (_report_links("", [r for r in records if not r.get("scenario")], {})
+                    if any(not r.get("scenario") for r in records) else "")
                  + "</div>")
     failed = sum(r.get("status") != "ok" for r in records)
     status = (f'<p class="failed">{failed} of {len(records)} reports FAILED; see the build record below.</p>' if failed else "")

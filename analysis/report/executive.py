@@ -26,10 +26,13 @@ def _alt(fig, text):
     return set_alt(fig, text)
 
 
-@dataclass
-class ExecutiveSummary:
+@dataclass(repr=False)
+class ExecutiveSummary(F.ResultView):
     sc: object
     result: object
+
+    def caption(self) -> str:
+        return f"Executive summary: {self.sc.title}"
 
     @property
     def d(self) -> dict:

@@ -13,6 +13,20 @@ Every table and chart label a stakeholder reads goes through these functions, so
   ``_repr_html_`` that scrolls inside its own box) -- the one way a notebook shows a frame.
   Column formats are inferred from the unit in the column name (``_usd``, ``_mw``, ``irr``,
   ``utilization``, ``p_...``, ``source``) unless given.
+
+Conventions for every notebook and view module
+----------------------------------------------
+* Numbers: never print a float; use these functions (``F.usd(x)``, ``F.pct(x)``, ``F.band(v, lo, hi)``)
+  in sentences and :func:`table` for frames (``F.table(df, {"col": "usd"})``; a view returns the
+  :class:`Table`, the notebook shows it as the cell's last expression).
+* Names: register human labels for your parameters, factors and columns next to the code that
+  defines them (``labels.register({...})``); tables and charts call ``labels.label(name)``.
+* User strings (scenario name/title/description, cluster, pool and GPU names, sources) go into
+  Markdown through ``escape_md`` and into HTML through ``escape_html``/``link``.
+* Charts: plot functions return the Figure; the notebook assigns it (``fig = view.chart()``) so it
+  shows once. Give it alt text with ``analysis.notebook.set_alt(fig, "...")`` (a sentence with
+  the figure's numbers); without it the alt text is built from the titles and axis labels.
+  Text in charts is at least 10 pt (``analysis.plots.set_theme``; ``plots.SMALL`` for annotations).
 """
 from __future__ import annotations
 
@@ -385,3 +399,29 @@ def key_values(items: Mapping[str, object], formats: Mapping[str, object] | None
         rows.append((_labels.label(str(key)), text if is_html else escape_html(text)))
     frame = pd.DataFrame(rows, columns=["Figure", "Value"])
     return Table(frame, ("Value",), caption, text_columns=("Figure",))
+
+
+class ResultView:
+    """Mixin for report views and result objects (statsmodels style): ``summary()`` is plain text,
+    ``_repr_html_`` the same figures as a formatted table, so a view shown as a cell's last
+    expression reads as a table, never as a dict or a dataclass repr. Subclasses give
+    ``metrics()`` ({name: value}) and optionally ``caption()``."""
+
+    def metrics(self) -> dict:  # pragma: no cover - subclasses override
+        return {}
+
+    def caption(self) -> str:
+        return ""
+
+    def summary(self) -> str:
+        frame = key_values(self.metrics()).to_frame()
+        width = max((len(f) for f in frame["Figure"]), default=0)
+        lines = [self.caption()] if self.caption() else []
+        lines += [f"  {f:<{width}}  {_html.unescape(v)}" for f, v in zip(frame["Figure"], frame["Value"])]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return key_values(self.metrics(), caption=self.caption() or None)._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.summary()

@@ -33,12 +33,15 @@ _GPU_FORMATS = {"name": "text", "bf16_tflops_dense": "number", "fp8_tflops_dense
                 "price_usd_low": "usd", "price_usd_central": "usd", "price_usd_high": "usd", "price_source": "link"}
 
 
-@dataclass
-class ClusterOverview:
+@dataclass(repr=False)
+class ClusterOverview(F.ResultView):
     """The scenario's cluster by pool: ``answer()`` (Markdown), ``pool_chart()``, ``pool_table()``,
     ``gpu_table()``, ``price_table()``, ``metrics()`` (what the notebook records)."""
 
     sc: object
+
+    def caption(self) -> str:
+        return f"Cluster overview: {self.cluster.name}"
 
     @property
     def cluster(self):

@@ -36,13 +36,16 @@ def _alt(fig, text):
     return set_alt(fig, text)
 
 
-@dataclass
-class PowerView:
+@dataclass(repr=False)
+class PowerView(F.ResultView):
     """Tables, charts and sentences of the power report for one scenario."""
 
     sc: object
     result: object           # EvaluateResult of the scenario
     quick: bool = False
+
+    def caption(self) -> str:
+        return f"Power of {self.name}"
 
     @property
     def pw(self):
