@@ -139,7 +139,8 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
     for option, name in (options if options is not None else compared_options(d)).items():
         rows.append((f"Incremental NPV: {_lower(name)}", F.band(*incremental_band(d, option), fmt=F.usd), "vs keeping"))
     rows += [
-        ("Break-even lease rate", F.band(*be, fmt=F.usd_per_gpu_hour),
+        ("Break-even lease rate", F.usd_per_gpu_hour(be[0]) + (f" ({F.usd(be[1])} to {F.usd(be[2])})"
+                                                                if be[1] is not None and be[2] is not None else ""),
          f"S-1 implies {F.usd_per_gpu_hour(s1)}" if s1 is not None else ""),
         ("Probability that leasing wins", F.pct(p_lease, 0), "share of Monte Carlo draws"),
         ("Best option by NPV", label(best) if isinstance(best, str) else F.MISSING, ""),
@@ -180,7 +181,7 @@ def what_would_change(name: str, d: dict, result=None, others: dict | None = Non
         ratio = f", {F.number(s1 / be, 2)} times the break-even" if be > 0 else ""
         items.append(f"<b>A lower lease rate.</b> {'Keeping' if gap and gap > 0 else 'Leasing'} becomes the better option "
                      f"if the rate falls {'below' if gap and gap > 0 else 'above'} {F.usd_per_gpu_hour(be)} "
-                     f"(5-95%: {F.usd_per_gpu_hour(be_low)} to {F.usd_per_gpu_hour(be_high)}); the S-1 rate is "
+                     f"(5-95%: {F.usd(be_low)} to {F.usd(be_high)}); the S-1 rate is "
                      f"{F.usd_per_gpu_hour(s1)}{ratio}.")
     options = getattr(result, "details", {}).get("options") if result is not None else None
     be_u = _num(getattr(options, "break_even_utilization_keep", None)) if options is not None else None
