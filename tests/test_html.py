@@ -152,3 +152,44 @@ def test_executed_index_and_reports(executed):
     for stem, r in results.items():
         if r.status == "ok":
             check_page((out / "colossus1" / f"{stem}.html").read_text())
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("style", "script") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["00_cluster_overview", "01_executive_summary", "30_power"])
+def test_presentation_reports_show_no_raw_values(executed, stem):
+    """The reports this package's views build: no NaN/True/False, no float with more than 4
+    significant digits, no snake_case code name, no printed dict."""
+    import re
+
+    out, results = executed
+    if results[stem].status != "ok":
+        pytest.skip(f"{stem} failed: {results[stem].error}")
+    text = _Text()
+    text.feed((out / "colossus1" / f"{stem}.html").read_text())
+    body = " ".join(text.parts)
+    body = body[body.find("Contents"):]
+    report = body[:body.rfind("Assumptions")]     # the appendix quotes sources (arXiv ids, file names) verbatim
+    assert not re.search(r"\b(NaN|nan|True|False|None)\b", body), re.search(r".{40}\b(NaN|nan|True|False|None)\b.{40}", body)
+    assert not re.search(r"\{'[a-z_]+':", body), "a printed dict"
+    for raw in re.finditer(r"(?<![\d.,])\d{1,3}\.\d{5,}", report):   # more than 4 significant digits
+        significant = raw.group(0).replace(".", "").lstrip("0")
+        assert len(significant) <= 4, report[max(0, raw.start() - 40):raw.end() + 20]
+    assert not re.search(r"\b(step|goodput|scheduling): [a-z]+_[a-z_]+", report)
+    code = re.search(r"\b(economics|power|cost|job|goodput|inference)\.[a-z0-9]+_[a-z0-9_]+\b", report)
+    assert not code, report[max(0, code.start() - 40):code.end() + 20]
