@@ -415,6 +415,25 @@ def _quick(manifest: dict, records: list[dict]) -> bool:
     for holder in (manifest, manifest.get("batch"), manifest.get("parameters"), *(r.get("parameters") for r in records)):
         if isinstance(holder, dict) and "quick" in holder:
             return bool(holder["quick"])
+    return _cached_size(manifest)
+
+
+def _cached_size(manifest: dict) -> bool:
+    """Without a ``quick`` flag: the size the runner's results cache holds (full when both)."""
+    try:
+        from analysis import results
+        cache_path = getattr(results, "cache_path", None)
+        if cache_path is None:
+            return False
+        for name, info in (manifest.get("scenarios") or {}).items():
+            arg = (info or {}).get("argument") or name
+            full, quick = cache_path(arg, False), cache_path(arg, True)
+            if full is not None and full.exists():
+                return False
+            if quick is not None and quick.exists():
+                return True
+    except Exception:  # noqa: BLE001
+        pass
     return False
 
 
