@@ -367,7 +367,7 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
     if s1:
         alt += f"; the S-1 rate is {F.usd_per_gpu_hour(s1)}"
     data = base64.b64encode(buf.getvalue()).decode()
-    return (f'<figure class="chart"><img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+    return (f'<figure class="chart"><div class="chart-scroll"><img src="data:image/png;base64,{data}" alt="{esc(alt)}"></div>'
             f"<figcaption>{esc(alt)}.</figcaption></figure>")
 
 
@@ -389,6 +389,8 @@ table.compare { width: 100%; } table.compare td { min-width: 8.5em; } table.comp
 .box { flex: 1 1 22em; border: 1px solid #ccd; border-radius: 6px; padding: 0.4em 1em; background: #fafafa; }
 .box h2 { border: 0; margin-top: 0.4em; font-size: 1.1em; }
 figure.chart { margin: 1em 0; } figure.chart img { max-width: 100%; height: auto; }
+.chart-scroll { overflow-x: auto; max-width: 100%; }
+@media (max-width: 600px) { .chart-scroll img { max-width: none; width: auto; } }  /* legible text; the chart scrolls in its box */
 figcaption { color: #555; font-size: 0.85em; }
 .scenarios { display: flex; flex-wrap: wrap; gap: 1em; } .scenario { flex: 1 1 20em; }
 .scenario ul { padding-left: 1.2em; }
