@@ -4,9 +4,17 @@
 the scenario's title and parameter table (the injected parameters cell is hidden in HTML
 exports, so the values used must be visible in an output). ``record({...})`` publishes a
 notebook's headline numbers as a JSON output that tests and the report index read back.
+
+Everything a user file supplies (scenario name, title, description, sources, pool and GPU
+names) is escaped before it reaches Markdown or HTML: use :func:`escape_md` in f-strings given
+to :class:`Markdown`. Charts get alt text: ``setup`` installs a PNG formatter that writes each
+figure's alt text into the output's metadata (the offline template puts it on the ``<img>``);
+the text is the one given with :func:`set_alt` / :func:`show`, else it is built from the
+figure's titles and axis labels.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -14,10 +22,13 @@ import re
 import pandas as pd
 from IPython.display import Markdown as _IPythonMarkdown
 
+from analysis.report import format as _fmt
+from analysis.report.format import escape_html, table  # noqa: F401 - re-exported for notebooks
 from analysis.scenario import Scenario, load_scenario
 from analysis.serialize import plain as _plain
 
 METRICS_MIME = "application/vnd.cluster-economics.metrics+json"
+ALT_KEY = "_report_alt_text"
 
 
 class Markdown(_IPythonMarkdown):
@@ -35,13 +46,83 @@ def _display(obj, **kwargs):
     display(obj, **kwargs)
 
 
+def escape_md(text) -> str:
+    """A string from a user file, safe inside Markdown: no HTML tag, link, emphasis or math survives."""
+    return _fmt.escape_md(text)
+
+
 def format_number(value: float) -> str:
     """Readable numbers in tables: thousands separators for large values, 4 significant digits otherwise."""
     if not math.isfinite(value):
-        return str(value)
+        return _fmt.MISSING
     if abs(value) >= 1e4:
         return f"{value:,.0f}" if abs(value) < 1e15 else f"{value:.3e}"
     return f"{value:.4g}"
+
+
+# --------------------------------------------------------------------------- alt text of charts
+def set_alt(fig, text: str):
+    """Give ``fig`` the alt text its exported ``<img>`` carries; returns ``fig``."""
+    setattr(fig, ALT_KEY, str(text))
+    return fig
+
+
+def alt_text(fig) -> str:
+    """The figure's alt text: the one set with :func:`set_alt`, else built from its titles and axis labels."""
+    given = getattr(fig, ALT_KEY, None)
+    if given:
+        return given
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        parts.append(suptitle.get_text())
+    for ax in fig.get_axes():
+        bits = [t for t in (ax.get_title(), ax.get_title(loc="left")) if t]
+        labels = [f"{name} axis: {text}" for name, text in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if text]
+        if bits or labels:
+            parts.append("; ".join(bits + labels))
+    return "Chart: " + (". ".join(parts) if parts else "figure without a title")
+
+
+def _png_with_alt(fig):
+    from IPython.core.pylabtools import print_figure
+
+    data = print_figure(fig, fmt="png", bbox_inches="tight", base64=True)
+    return data, {"alt": alt_text(fig)}
+
+
+def install_alt_text() -> bool:
+    """Make every matplotlib figure a notebook displays carry alt text (IPython PNG formatter)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _png_with_alt)
+    return True
+
+
+def show(fig, alt: str | None = None):
+    """Display ``fig`` now (with alt text) and close it, so it is not shown twice."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    if alt:
+        set_alt(fig, alt)
+    data, meta = _png_with_alt(fig)
+    plt.close(fig)
+    _display(Image(data=base64.b64decode(data), format="png", metadata=meta))
+
+
+# --------------------------------------------------------------------------- first cell
+def scenario_line(sc: Scenario) -> str:
+    """Markdown: the scenario's name, title, cluster and hash, every user string escaped."""
+    cluster = getattr(sc.cluster, "name", None) or sc.cluster.id
+    return (f"**Scenario:** {escape_md(sc.name)}: {escape_md(sc.title)} (cluster {escape_md(cluster)}, "
+            f"{sc.cluster.gpus:,.0f} GPUs; scenario hash {escape_md(sc.hash)})")
 
 
 def setup(scenario: str, show_parameters: bool = True) -> Scenario:
@@ -49,32 +130,59 @@ def setup(scenario: str, show_parameters: bool = True) -> Scenario:
     from analysis import plots
 
     plots.set_theme()
+    install_alt_text()
     sc = load_scenario(scenario)
     pd.set_option("display.float_format", format_number)
     pd.set_option("display.max_colwidth", 120)
-    _display(Markdown(f"**Scenario:** `{sc.name}` — {sc.title} (cluster `{sc.cluster.id}`, {sc.cluster.gpus:,.0f} GPUs; "
-                      f"scenario hash `{sc.hash}`)"))
+    _display(Markdown(scenario_line(sc)))
     if show_parameters:
-        table = sc.table()
-        shown = table[table["set_by_scenario"]]
+        rows = sc.table()
+        shown = rows[rows["set_by_scenario"]]
         if len(shown):
-            _display(Markdown(f"Parameters set by this scenario ({len(shown)} of {len(table)}; the rest are the sourced "
+            _display(Markdown(f"Parameters set by this scenario ({len(shown)} of {len(rows)}; the rest are the sourced "
                               "defaults in `data/parameters/`, listed under *Assumptions* at the end):"))
-            _display(shown.drop(columns="set_by_scenario").set_index("parameter"))
+            _display(assumptions_table(shown))
         else:
-            _display(Markdown(f"This scenario uses the sourced defaults of all {len(table)} parameters "
+            _display(Markdown(f"This scenario uses the sourced defaults of all {len(rows)} parameters "
                               "(`data/parameters/`, listed with their sources under *Assumptions* at the end)."))
     return sc
 
 
-def show_assumptions(sc: Scenario, sections: list[str] | None = None) -> pd.DataFrame:
-    """The full parameter table with sources (optionally only some sections)."""
-    table = sc.table()
+def _range_text(low, high) -> str:
+    if _fmt._finite(low) is None or _fmt._finite(high) is None:
+        return ""
+    return f"{_fmt.auto(low)} to {_fmt.auto(high)}"
+
+
+def assumptions_table(rows: pd.DataFrame, caption: str | None = None):
+    """Parameter rows (``Scenario.table()``) for readers: human names, formatted values and
+    ranges, sources as links."""
+    from analysis.report.labels import label
+
+    frame = pd.DataFrame({
+        "parameter": [label(p) for p in rows["parameter"]],
+        "value": [_fmt.auto(v) for v in rows["value"]],
+        "range": [_range_text(lo, hi) for lo, hi in zip(rows["low"], rows["high"])],
+        "unit": ["" if u in ("-", None) else _fmt.auto(u) for u in rows["unit"]],
+        "source": list(rows["source"]),
+    })
+    return _fmt.table(frame, formats={"value": "text", "range": "text", "unit": "text", "source": "link"},
+                      labels={"parameter": "Parameter", "value": "Value", "range": "Range", "unit": "Unit",
+                              "source": "Source"}, index=False, caption=caption)
+
+
+def show_assumptions(sc: Scenario, sections: list[str] | None = None, formatted: bool = True):
+    """The full parameter table with sources (optionally only some sections): a formatted
+    :class:`~analysis.report.format.Table` (``formatted=False``: the raw frame indexed by parameter path)."""
+    rows = sc.table()
     if sections:
-        table = table[table["parameter"].str.split(".").str[0].isin(sections)]
-    return table.set_index("parameter")
+        rows = rows[rows["parameter"].str.split(".").str[0].isin(sections)]
+    if not formatted:
+        return rows.set_index("parameter")
+    return assumptions_table(rows)
 
 
+# --------------------------------------------------------------------------- last cell
 def record(metrics: dict) -> dict:
     """Publish headline numbers (a flat ``{name: number or text}``) as a hidden JSON output."""
     clean = {str(k): _plain(v) for k, v in metrics.items()}

@@ -12,22 +12,42 @@ import pandas as pd
 import seaborn as sns
 
 PALETTE = "colorblind"
+MIN_FONT_PT = 10          # no text in a chart is smaller (issue 13: labels of at least 10 pt)
+SMALL = MIN_FONT_PT       # annotations, legends, tick labels
+THEME_RC = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+            "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
+            "legend.title_fontsize": SMALL, "figure.titlesize": 13}
 
 
 def set_theme() -> None:
-    sns.set_theme(style="whitegrid", palette=PALETTE, rc={"figure.dpi": 100, "savefig.dpi": 100})
+    """The one plot theme: seaborn whitegrid, colour-blind palette, every text at least 10 pt."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, rc=THEME_RC)
+
+
+def _short(value) -> str:
+    """A bar label: 3 significant digits with k/M/B suffixes (150k, 49.5), never 1.5e+05."""
+    from analysis.report.format import scaled
+    return scaled(value)
+
+
+def wrap(text: str, width: int = 38) -> str:
+    """Wrap a long label onto several lines (axis labels and titles that would collide)."""
+    import textwrap
+    return "\n".join(textwrap.wrap(str(text), width)) if len(str(text)) > width else str(text)
 
 
 def pool_bars(summary: pd.DataFrame, columns: dict[str, str], title: str) -> plt.Figure:
     """Side-by-side bars per pool for several quantities (``{column: axis label}``)."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6))
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 4.0))
     axes = np.atleast_1d(axes)
     for ax, (column, label) in zip(axes, columns.items()):
         sns.barplot(data=summary, x="pool", y=column, hue="pool", legend=False, ax=ax)
-        ax.set_ylabel(label)
+        ax.set_title(wrap(label, 30), fontsize=11)   # the quantity and unit, above its panel (never into the suptitle)
+        ax.set_ylabel("")
         ax.set_xlabel("")
+        ax.margins(y=0.12)
         for container in ax.containers:
-            ax.bar_label(container, fmt="%.3g", fontsize=8)
+            ax.bar_label(container, labels=[_short(v) for v in container.datavalues], fontsize=SMALL)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -53,10 +73,10 @@ def waterfall(factors: dict[str, float], start_label: str = "peak", end_label: s
     ax.barh(y[1:-1], (before - levels) * scale, left=levels * scale, color=pal[3], alpha=0.8)
     ax.barh(y[-1], levels[-1] * scale, color="0.25")
     for yi, b, name in zip(y[1:-1], before, names):
-        ax.text(b * scale, yi, f" ×{factors[name]:.2f}", va="center", fontsize=7)
-    ax.text(levels[-1] * scale, y[-1], f" {levels[-1] * scale:.1f}{'%' if percent else ''}", va="center", fontsize=8,
+        ax.text(b * scale, yi, f" ×{factors[name]:.2f}", va="center", fontsize=SMALL)
+    ax.text(levels[-1] * scale, y[-1], f" {levels[-1] * scale:.1f}{'%' if percent else ''}", va="center", fontsize=SMALL,
             fontweight="bold")
-    ax.set_yticks(y, [start_label, *names, end_label], fontsize=8)
+    ax.set_yticks(y, [start_label, *names, end_label], fontsize=SMALL)
     ax.invert_yaxis()
     ax.set_xlim(0, scale * 1.08)
     ax.set_xlabel("% of peak" if percent else "fraction of peak")
@@ -75,7 +95,7 @@ def tornado(low: pd.Series, high: pd.Series, base: float, xlabel: str, title: st
     ax.barh(order, high[order] - base, left=base, color=pal[1], label="parameter at high", alpha=0.85)
     ax.axvline(base, color="k", lw=0.8)
     ax.set_xlabel(xlabel)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=SMALL)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -114,12 +134,12 @@ def goodput_interruptions(table: pd.DataFrame, published: pd.DataFrame | None = 
             ax.scatter(group["gpus"], group["interruptions_per_day"], color=color, marker=marker, zorder=3, label=source)
     for i, (label, gpus) in enumerate((marks or {}).items()):
         ax.axvline(gpus, color="0.4", lw=0.8, ls="--")
-        ax.text(gpus, 0.02, f" {label}", transform=ax.get_xaxis_transform(), fontsize=8, va="bottom", rotation=90)
+        ax.text(gpus, 0.02, f" {label}", transform=ax.get_xaxis_transform(), fontsize=SMALL, va="bottom", rotation=90)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("GPUs in one synchronous job")
     ax.set_ylabel("job interruptions per day")
-    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    ax.legend(fontsize=SMALL, loc="upper left", framealpha=0.9)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -143,12 +163,12 @@ def checkpoint_tradeoff(curve: pd.DataFrame, optima_min: dict[str, float], title
     for i, ((label, minutes), color) in enumerate(zip(optima_min.items(), pal[2:])):
         ax.axvline(minutes, color=color, lw=1)
         ax.text(minutes, 0.97 - 0.07 * i, f" {label} optimum: {minutes:.3g} min", transform=ax.get_xaxis_transform(),
-                fontsize=8, va="top", color=color)
+                fontsize=SMALL, va="top", color=color)
     ax.set_xscale("log")
     ax.set_ylim(0, 100)
     ax.set_xlabel("compute time between checkpoints (min)")
     ax.set_ylabel("% of wall-clock time")
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=SMALL, loc="center right")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -169,9 +189,9 @@ def analytic_vs_simulated(df: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.set_xlabel("GPUs in one synchronous job")
     ax.set_ylabel("effective training time (%)")
     top = ax.secondary_xaxis("top")
-    top.set_xticks(df["gpus"].iloc[::2], [f"{v:.2g}" for v in df["mtbf_over_restart"].iloc[::2]], fontsize=7)
-    top.set_xlabel("job MTBF / restart time", fontsize=8)
-    ax.legend(fontsize=8, loc="lower left")
+    top.set_xticks(df["gpus"].iloc[::2], [f"{v:.2g}" for v in df["mtbf_over_restart"].iloc[::2]], fontsize=SMALL)
+    top.set_xlabel("job MTBF / restart time", fontsize=SMALL)
+    ax.legend(fontsize=SMALL, loc="lower left")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -188,13 +208,13 @@ def published_vs_model(df: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.barh(y - 0.2, 100 * df["model_daly"], height=0.4, color=pal[0], label="model (Daly complete)")
     ax.barh(y + 0.2, 100 * df["published_ettr"], height=0.4, color=pal[1], label="published")
     for yi, (value, rel) in enumerate(zip(df["published_ettr"], df["relation"])):
-        ax.text(100 * value, yi + 0.2, f" {'>' if rel == '>' else ''}{100 * value:.0f}%", va="center", fontsize=8)
+        ax.text(100 * value, yi + 0.2, f" {'>' if rel == '>' else ''}{100 * value:.0f}%", va="center", fontsize=SMALL)
     for yi, value in enumerate(df["model_daly"]):
-        ax.text(100 * value, yi - 0.2, f" {100 * value:.0f}%", va="center", fontsize=8)
-    ax.set_yticks(y, labels, fontsize=8)
+        ax.text(100 * value, yi - 0.2, f" {100 * value:.0f}%", va="center", fontsize=SMALL)
+    ax.set_yticks(y, labels, fontsize=SMALL)
     ax.set_xlim(0, 110)
     ax.set_xlabel("effective training time (%)")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -218,12 +238,12 @@ def stacked_bars(table: pd.DataFrame, category: str, components: dict[str, str],
         ax.bar(x, values, bottom=bottom, color=pal[i], label=label, width=0.6)
         bottom = bottom + values
     for xi, total in zip(x, bottom):
-        ax.text(xi, total, fmt.format(total), ha="center", va="bottom", fontsize=8)
+        ax.text(xi, total, fmt.format(total), ha="center", va="bottom", fontsize=SMALL)
     for j, (label, value) in enumerate((hlines or {}).items()):
         ax.axhline(value, color=pal[len(components) + j], ls="--", lw=1.2, label=label)
     ax.set_xticks(x, table[category].astype(str))
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -234,17 +254,20 @@ def estimate_bars(estimates: pd.Series, xlabel: str, title: str = "", reference:
                   band: tuple[float, float] | None = None) -> plt.Figure:
     """Horizontal bars of alternative estimates of one quantity (index = label), with an
     optional reference line (label, value) and a shaded tolerance band (low, high)."""
-    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(estimates) + 1.6))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(estimates) + 2.0))
     pal = sns.color_palette(PALETTE)
     y = np.arange(len(estimates))
     ax.barh(y, estimates.to_numpy(dtype=float), color=pal[0])
     for yi, value in zip(y, estimates.to_numpy(dtype=float)):
-        ax.text(value, yi, f" {value:,.0f}", va="center", fontsize=8)
+        ax.text(value, yi, f" {value:,.0f}", va="center", fontsize=SMALL)
     if band is not None:
         ax.axvspan(band[0], band[1], color=pal[2], alpha=0.15)
     if reference is not None:
         ax.axvline(reference[1], color=pal[3], ls="--", lw=1.2, label=reference[0])
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.6 / max(len(estimates), 1)), ncol=2,
+                  frameon=False)   # below the axes: never over a bar
+    top = max([float(np.nanmax(estimates.to_numpy(dtype=float)))] + ([reference[1]] if reference else []) + ([band[1]] if band else []))
+    ax.set_xlim(0, 1.15 * top)
     ax.set_yticks(y, estimates.index)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
@@ -278,10 +301,10 @@ def utilization_curve(utilization, curves: dict[str, np.ndarray], ylabel: str, t
         fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
         ax.yaxis.set_major_formatter(fmt)
         ax.yaxis.set_minor_formatter(fmt)
-        ax.tick_params(axis="y", which="minor", labelsize=7)
+        ax.tick_params(axis="y", which="minor", labelsize=SMALL)
     ax.set_xlabel("utilization (% of BF16 dense peak that becomes model FLOPs)")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -302,7 +325,7 @@ def stacked_area(x, components: dict[str, np.ndarray], xlabel: str, ylabel: str,
         ax.axvline(value, color="k", ls=":", lw=1.0, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=SMALL, loc="upper left")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -327,11 +350,11 @@ def rate_comparison(modelled: pd.Series, rates: pd.DataFrame, xlabel: str = "$ p
     for gpu_id, group in obs.groupby("order"):
         if gpu_id > 0:
             ax.axhline(group.index.min() - 0.5, color="0.5", lw=0.6)
-    ax.set_yticks(y, [f"{r.gpu}: {r.kind} ({r.date})" for r in obs.itertuples()], fontsize=7)
+    ax.set_yticks(y, [f"{r.gpu}: {r.kind} ({r.date})" for r in obs.itertuples()], fontsize=SMALL)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_xlim(0, 1.08 * max(obs["rate_usd_per_gpu_hour"].max(), np.nanmax(tco)))
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -350,7 +373,7 @@ def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tol
                     label=f"±{tolerance_pct:g}%")
     ax.scatter(m, p, s=40, color=sns.color_palette(PALETTE)[0], zorder=3)
     for x, y, text in zip(m, p, labels):
-        ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8)
+        ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=SMALL)
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):
@@ -361,7 +384,7 @@ def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tol
     ax.set_ylim(lo, hi)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=SMALL)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -386,7 +409,7 @@ def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, x
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -406,7 +429,7 @@ def distributions_by_group(frame: pd.DataFrame, value: str, group: str, xlabel: 
         ax.axvline(v / scale, color=pal[(i + 4) % len(pal)], ls="--", lw=1.2, label=label)
     if vlines:
         ax.legend(handles=ax.get_legend().legend_handles + ax.get_lines(), labels=[t.get_text() for t in ax.get_legend().get_texts()]
-                  + list(vlines), fontsize=8)
+                  + list(vlines), fontsize=SMALL)
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
@@ -436,7 +459,7 @@ def monthly_cash_flows(frame: pd.DataFrame, title: str = "", scale: float = 1e9,
         ax.axhline(0, color="k", lw=0.8)
         ticks = [m for m in periods.index if m % 6 == 0]
         ax.set_xticks(ticks, [periods[m] for m in ticks], rotation=35, ha="right")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=SMALL)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -452,13 +475,13 @@ def grouped_hbars(table: pd.DataFrame, label: str, value: str, group: str, xlabe
     values = table[value].to_numpy(dtype=float)
     ax.barh(y, values, color=[colours[g] for g in table[group]])
     for yi, v in zip(y, values):
-        ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=8)
+        ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=SMALL)
     ax.set_yticks(y, table[label])
     ax.invert_yaxis()
     if logx:
         ax.set_xscale("log")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    ax.legend(handles, list(colours), fontsize=8, loc="best")
+    ax.legend(handles, list(colours), fontsize=SMALL, loc="best")
     ax.set_xlim(0, values.max() * 1.15)
     ax.set_xlabel(xlabel)
     if title:
@@ -477,7 +500,7 @@ def distribution_with_observation(values, observed: float, observed_label: str, 
     if band:
         ax.axvspan((observed - band) * scale, (observed + band) * scale, color="0.6", alpha=0.25, label=f"±{band * scale:g} points")
     ax.set_xlabel(xlabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -496,9 +519,9 @@ def kept_vs_all(inputs: pd.DataFrame, keep, columns: list[str], title: str = "")
         ax.hist(x, bins=bins, density=True, color=pal[0], alpha=0.45, label="all draws")
         if keep.any():
             ax.hist(x[keep], bins=bins, density=True, color=pal[3], alpha=0.6, label="kept draws")
-        ax.set_xlabel(column, fontsize=8)
+        ax.set_xlabel(column, fontsize=SMALL)
         ax.set_yticks([])
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=SMALL)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -517,14 +540,14 @@ def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xla
                                               (table[high] - table[value]).clip(lower=0) * scale],
                 fmt="none", ecolor="k", capsize=3, lw=1)
     for yi, v in zip(y, table[value]):
-        ax.text(v * scale, yi + 0.3, f" {v * scale:.1f}{'%' if percent else ''}", va="center", fontsize=8)
+        ax.text(v * scale, yi + 0.3, f" {v * scale:.1f}{'%' if percent else ''}", va="center", fontsize=SMALL)
     for i, (label, ref) in enumerate((reference or {}).items()):
         ax.axvline(ref * scale, color=pal[(i + 3) % len(pal)], ls="--", lw=1.1, label=label)
     ax.set_yticks(y, table.index)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     if reference:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=SMALL, loc="lower right")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -557,7 +580,7 @@ def parity_plot(table: pd.DataFrame, interval: pd.DataFrame | None = None, band_
     ax.set_ylim(lo, hi)
     ax.set_xlabel("published MFU (% of BF16 dense peak)")
     ax.set_ylabel("predicted MFU (% of BF16 dense peak)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=SMALL, loc="upper left")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -585,8 +608,45 @@ def scaling_plot(curves: dict[str, pd.DataFrame], points: pd.DataFrame | None = 
     ax.set_xscale("log", base=2)
     ax.set_xlabel("GPUs (log2 scale)")
     ax.set_ylabel("MFU (% of BF16 dense peak)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- board brief (analysis.report.brief)
+def decision_chart(curves: dict[str, pd.DataFrame], s1_rate: float | None = None, market_band: tuple[float, float] | None = None,
+                   market_label: str = "market rent band", title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
+    """Incremental NPV of leasing (lease minus keep, $B) against the lease rate ($/GPU-hour), one
+    line per scenario (``curves`` {label: frame with lease_usd_per_gpu_hour, npv_lease_minus_keep_busd}),
+    with the market-rent band shaded and the S-1 rate marked; the zero line is the break-even."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 4.6))
+    else:
+        fig = ax.figure
+    pal = sns.color_palette(PALETTE)
+    if market_band is not None:
+        ax.axvspan(market_band[0], market_band[1], color="0.6", alpha=0.25, label=market_label)
+    for i, (label, frame) in enumerate(curves.items()):
+        ax.plot(frame["lease_usd_per_gpu_hour"], frame["npv_lease_minus_keep_busd"], color=pal[i % len(pal)], lw=2, label=label)
+    ax.axhline(0, color="k", lw=0.9)
+    if s1_rate is not None:
+        ax.axvline(s1_rate, color="k", ls="--", lw=1.3, label=f"S-1 lease rate (${s1_rate:.2f}/GPU-h)")
+    ax.set_xlabel("lease rate paid by the lessee ($ per GPU-hour)")
+    ax.set_ylabel("NPV of leasing minus keeping ($B)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def small_texts(fig, minimum: float = MIN_FONT_PT) -> list[str]:
+    """Visible texts of ``fig`` smaller than ``minimum`` points (for tests: should be empty)."""
+    fig.canvas.draw()
+    out = []
+    for text in fig.findobj(matplotlib.text.Text):
+        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < minimum - 1e-9:
+            out.append(f"{text.get_text()!r} at {text.get_fontsize():.1f} pt")
+    return out

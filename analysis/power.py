@@ -353,11 +353,17 @@ def load_site_power(cluster_id: str | None = None) -> pd.DataFrame:
     return df if cluster_id is None else df[df["cluster"] == cluster_id].reset_index(drop=True)
 
 
+def _md(text) -> str:
+    """A string from a data file, escaped for Markdown (presentation helper)."""
+    from analysis.report.format import escape_md
+    return escape_md(text)
+
+
 def explain_site_gap(result: PowerResult) -> str:
     """Markdown paragraph: why modelled facility power differs from the reported site power,
     built from the numbers of ``result`` and the sourced rows of ``data/site_power.csv``."""
     if result.site_power_mw is None:
-        return f"Cluster `{result.cluster_id}` reports no site power; nothing to compare."
+        return f"Cluster {_md(result.cluster_id)} reports no site power; nothing to compare."
     d = result.to_dict()
     site = result.site_power_mw
     ratio = d["facility_to_site"]
@@ -370,7 +376,7 @@ def explain_site_gap(result: PowerResult) -> str:
             f"(GPUs at {d['load_fraction']:.0%} of the idle-to-TDP range, hosts at part load) is {load_cut:.0%} lower. "
             f"Epoch AI's TDP x 1.82 x PUE gives {d['epoch_method_mw']:,.0f} MW. Its 1.82 is the DGX H100 server-to-GPU "
             f"ratio, so per pool it is "
-            + ", ".join(f"{r.pool} {r.epoch_to_bottom_up_nameplate:.2f}x" for r in result.by_pool.itertuples())
+            + ", ".join(f"{_md(r.pool)} {r.epoch_to_bottom_up_nameplate:.2f}x" for r in result.by_pool.itertuples())
             + " the bottom-up nameplate (above 1 where a rack carries less non-GPU power per GPU than a DGX H100 "
             "does, as NVL72 racks do; slightly below 1 for 8-GPU servers because it leaves out the scale-out "
             "network and storage).",
@@ -379,7 +385,7 @@ def explain_site_gap(result: PowerResult) -> str:
             ]
     rows = load_site_power(result.cluster_id)
     if len(rows):
-        listed = "; ".join(f"{r.item} {r.mw:,.0f} MW ({r.kind}, {r.date})" for r in rows.itertuples())
+        listed = "; ".join(f"{_md(r.item)} {r.mw:,.0f} MW ({_md(r.kind)}, {_md(r.date)})" for r in rows.itertuples())
         text.append(f"3. **What the site figure is.** It is a supply capacity, not a metered draw. Reported items: {listed}. "
                     "Grid capacity, batteries and on-site turbines overlap as backup, so the site total is neither "
                     "their sum nor a measure of average consumption.")

@@ -317,7 +317,8 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
     results.sort(key=lambda r: order[(r.scenario, r.notebook)])
     manifest = build_manifest(results, resolved, started)
     _write_atomic(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
-    _write_atomic(out / "index.html", render_index(manifest))
+    from analysis.report.brief import render_index as render_brief  # the board brief (issue 13)
+    _write_atomic(out / "index.html", render_brief(results, {**manifest, "quick": bool((extra_parameters or {}).get("quick"))}))
     failed = [r for r in results if r.status != "ok"]
     echo(f"{len(results) - len(failed)} ok, {len(failed)} failed; index: {out / 'index.html'}")
     return results

@@ -12,7 +12,7 @@ def test_markdown_keeps_dollar_amounts_literal():
 def test_format_number():
     assert nbk.format_number(230000.0) == "230,000"
     assert nbk.format_number(0.08976) == "0.08976"
-    assert nbk.format_number(float("nan")) == "nan"
+    assert nbk.format_number(float("nan")) == "n/a"
     assert nbk.format_number(2.4e15) == "2.400e+15"
 
 
@@ -23,3 +23,40 @@ def test_record_round_trips_through_a_notebook_output():
                                                                   "text/plain": ""})]
     nb = nbformat.v4.new_notebook(cells=[cell])
     assert nbk.read_metrics(nb) == {"utilization": 0.0898, "denominator": "bf16 dense", "missing": None}
+
+
+def test_show_assumptions_is_a_formatted_table_with_links():
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario("colossus1")
+    table = nbk.show_assumptions(sc, ["economics"])
+    frame = table.to_frame()
+    assert list(frame.columns) == ["Parameter", "Value", "Range", "Unit", "Source"]
+    assert "GPUs the S-1 monthly fee covers (GPUs)" in frame["Parameter"].tolist()
+    html = table._repr_html_()
+    assert "NaN" not in html and "None" not in html and "economics.s1_gpus_covered" not in html
+    raw = nbk.show_assumptions(sc, ["economics"], formatted=False)
+    assert raw.index.name == "parameter" and "economics.s1_gpus_covered" in raw.index
+
+
+def test_plot_theme_keeps_every_text_at_least_10_pt():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis import plots
+
+    plots.set_theme()
+    figures = [
+        plots.waterfall({"step: exposed_ep": 0.85, "goodput: restart": 0.49}, title="losses"),
+        plots.estimate_bars(pd.Series({"bottom-up": 315.0, "Epoch AI": 369.0}), "MW", title="power",
+                            reference=("reported site power", 300.0)),
+        plots.pool_bars(pd.DataFrame({"pool": ["H100", "GB200"], "gpus": [1.0, 2.0], "mw": [3.0, 4.0]}),
+                        {"gpus": "GPUs", "mw": "nameplate IT power (MW)"}, title="pools"),
+        plots.tornado(pd.Series({"a": 1.0, "b": 2.0}), pd.Series({"a": 3.0, "b": 5.0}), 2.5, "NPV ($B)", title="t"),
+        plots.decision_chart({"colossus1": pd.DataFrame({"lease_usd_per_gpu_hour": [0.0, 6.0],
+                                                         "npv_lease_minus_keep_busd": [-3.0, 25.0]})},
+                             s1_rate=5.27, market_band=(1.7, 2.95), title="decision"),
+    ]
+    for fig in figures:
+        assert plots.small_texts(fig) == [], fig.axes[0].get_title()
+        plt.close(fig)

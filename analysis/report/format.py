@@ -3,16 +3,45 @@
 Every table and chart label a stakeholder reads goes through these functions, so ``$13.3B``,
 ``9.0%`` and ``2.4T tokens/day`` look the same in every report. Missing values read ``n/a``
 (never ``NaN``), booleans ``yes``/``no`` (never ``True``/``False``).
+
+* scalars: :func:`usd`, :func:`pct`, :func:`irr`, :func:`points`, :func:`number`, :func:`scaled`,
+  :func:`mw`, :func:`tokens_per_day`, :func:`usd_per_gpu_hour`, :func:`factor`, :func:`band`,
+  :func:`yes_no`, :func:`auto` (any value, by type);
+* text that reaches HTML or Markdown: :func:`escape_html`, :func:`escape_md`, :func:`link` /
+  :func:`md_link` (a source rendered as a link when it is a URL);
+* tables: :func:`table` returns a :class:`Table` (formatted cells, human column labels, a
+  ``_repr_html_`` that scrolls inside its own box) -- the one way a notebook shows a frame.
+  Column formats are inferred from the unit in the column name (``_usd``, ``_mw``, ``irr``,
+  ``utilization``, ``p_...``, ``source``) unless given.
+
+Conventions for every notebook and view module
+----------------------------------------------
+* Numbers: never print a float; use these functions (``F.usd(x)``, ``F.pct(x)``, ``F.band(v, lo, hi)``)
+  in sentences and :func:`table` for frames (``F.table(df, {"col": "usd"})``; a view returns the
+  :class:`Table`, the notebook shows it as the cell's last expression).
+* Names: register human labels for your parameters, factors and columns next to the code that
+  defines them (``labels.register({...})``); tables and charts call ``labels.label(name)``.
+* User strings (scenario name/title/description, cluster, pool and GPU names, sources) go into
+  Markdown through ``escape_md`` and into HTML through ``escape_html``/``link``.
+* Charts: plot functions return the Figure; the notebook assigns it (``fig = view.chart()``) so it
+  shows once. Give it alt text with ``analysis.notebook.set_alt(fig, "...")`` (a sentence with
+  the figure's numbers); without it the alt text is built from the titles and axis labels.
+  Text in charts is at least 10 pt (``analysis.plots.set_theme``; ``plots.SMALL`` for annotations).
 """
 from __future__ import annotations
 
+import html as _html
 import math
+import re
+from collections.abc import Callable, Mapping
 
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "n/a"
 
 
 def _finite(value) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -29,8 +58,18 @@ def number(value, digits: int = 3) -> str:
         return "0"
     if abs(x) >= 10 ** digits:
         return f"{x:,.0f}"
+    x = float(f"{x:.{digits}g}")   # round to significant digits first: 0.9999 -> 1.00, not 1.000
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
     decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:,.{decimals}f}"
+    text = f"{x:,.{decimals}f}"
+    return "0" if float(text.replace(",", "")) == 0 else text
+
+
+def integer(value) -> str:
+    """A count: ``16,384``."""
+    x = _finite(value)
+    return MISSING if x is None else f"{x:,.0f}"
 
 
 def scaled(value, unit: str = "", digits: int = 3) -> str:
@@ -38,12 +77,13 @@ def scaled(value, unit: str = "", digits: int = 3) -> str:
     x = _finite(value)
     if x is None:
         return MISSING
-    for factor, suffix in _SUFFIXES:
-        if abs(x) >= factor:
-            text = f"{number(x / factor, digits)}{suffix}"
-            break
-    else:
-        text = number(x, digits)
+    steps = [(1.0, "")] + sorted(((limit, suffix) for limit, suffix in _SUFFIXES), key=lambda t: t[0])
+    i = max(j for j, (limit, _) in enumerate(steps) if abs(x) >= limit or j == 0)
+    mantissa = number(x / steps[i][0], digits)
+    if abs(float(mantissa.replace(",", ""))) >= 1000 and i + 1 < len(steps):  # 999.9k rounds to 1.00M
+        i += 1
+        mantissa = number(x / steps[i][0], digits)
+    text = f"{mantissa}{steps[i][1]}"
     return f"{text} {unit}".strip()
 
 
@@ -56,12 +96,24 @@ def usd(value, digits: int = 3) -> str:
     return f"{sign}${scaled(abs(x), digits=digits)}"
 
 
+def usd_per_gpu_hour(value) -> str:
+    """A rate: ``$2.45/GPU-h``."""
+    x = _finite(value)
+    return MISSING if x is None else f"{usd(x)}/GPU-h"
+
+
 def pct(value, decimals: int = 1) -> str:
     """A fraction as a percentage: ``0.09`` -> ``9.0%``."""
     x = _finite(value)
     if x is None:
         return MISSING
     return f"{100 * x:.{decimals}f}%"
+
+
+def irr(value, decimals: int = 1) -> str:
+    """An internal rate of return (a fraction per year) in percent: ``0.153`` -> ``15.3%/yr``."""
+    x = _finite(value)
+    return MISSING if x is None else f"{pct(x, decimals)}/yr"
 
 
 def points(value, decimals: int = 1) -> str:
@@ -73,11 +125,26 @@ def points(value, decimals: int = 1) -> str:
 
 
 def factor(value, decimals: int = 2) -> str:
-    """A multiplicative factor: ``0.49`` -> ``x0.49``."""
+    """A multiplicative factor: ``0.49`` -> ``×0.49``."""
     x = _finite(value)
     if x is None:
         return MISSING
     return f"\u00d7{x:.{decimals}f}"
+
+
+def mw(value, digits: int = 3) -> str:
+    """Power: ``151 MW``, ``1,380 MW``, ``0.42 MW``."""
+    x = _finite(value)
+    return MISSING if x is None else f"{number(x, digits)} MW"
+
+
+def tokens_per_day(value) -> str:
+    """``2.4T tokens/day``."""
+    return scaled(value, "tokens/day", digits=2)
+
+
+def tokens_per_s(value) -> str:
+    return scaled(value, "tokens/s", digits=3)
 
 
 def yes_no(value) -> str:
@@ -87,7 +154,274 @@ def yes_no(value) -> str:
 
 
 def band(value, low, high, fmt=pct) -> str:
-    """A central value with its 5-95% range: ``9.0% (4.1-13.2%)``."""
+    """A central value with its 5-95% range: ``9.0% (4.1% to 13.2%)``."""
     if _finite(low) is None or _finite(high) is None:
         return fmt(value)
     return f"{fmt(value)} ({fmt(low)} to {fmt(high)})"
+
+
+def auto(value) -> str:
+    """Any value by its type: numbers with 3 significant digits, booleans yes/no, missing n/a,
+    dicts and lists never dumped raw (``a: 1.2; b: 3``)."""
+    if value is None or isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return MISSING
+    if isinstance(value, int):
+        return integer(value)
+    if _finite(value) is not None and not isinstance(value, str):
+        return number(value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {auto(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(auto(v) for v in value)
+    text = str(value)
+    return MISSING if text.lower() in ("nan", "none", "") else text
+
+
+def text(value) -> str:
+    """A text cell: the string itself, empty for a missing value (numbers still formatted)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return value if isinstance(value, str) else auto(value)
+
+
+# --------------------------------------------------------------------------- text into HTML / Markdown
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+
+
+def escape_html(text) -> str:
+    """Text for HTML (element content or a quoted attribute)."""
+    return _html.escape("" if text is None else str(text), quote=True)
+
+
+def escape_md(text) -> str:
+    """Text from a user file for Markdown: HTML-escaped (so no tag survives, Markdown allows raw
+    HTML), and Markdown's own syntax characters backslash-escaped (so no link, emphasis or
+    math span is made from it)."""
+    text = _html.escape("" if text is None else str(text), quote=False)   # &, <, > as entities; quotes are inert here
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
+
+
+def link(source, text: str | None = None) -> str:
+    """HTML for a source: each URL in it becomes a link, the rest is escaped text."""
+    if source is None or (isinstance(source, float) and not math.isfinite(source)):
+        return MISSING
+    source = str(source)
+    out, last = [], 0
+    for m in _URL.finditer(source):
+        url = m.group(0).rstrip(".,;)")
+        out.append(escape_html(source[last:m.start()]))
+        out.append(f'<a href="{escape_html(url)}">{escape_html(text or url)}</a>')
+        last = m.start() + len(url)
+    out.append(escape_html(source[last:]))
+    return "".join(out)
+
+
+def md_link(source) -> str:
+    """Markdown for a source: URLs as ``<url>`` autolinks, the rest escaped."""
+    source = "" if source is None else str(source)
+    out, last = [], 0
+    for m in _URL.finditer(source):
+        url = m.group(0).rstrip(".,;)")
+        out.append(escape_md(source[last:m.start()]))
+        out.append(f"[{escape_md(url)}]({url.replace(')', '%29').replace(' ', '%20')})")
+        last = m.start() + len(url)
+    out.append(escape_md(source[last:]))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- tables
+FORMATS: dict[str, Callable] = {
+    "usd": usd, "pct": pct, "percent": pct, "irr": irr, "points": points, "number": number, "integer": integer,
+    "scaled": scaled, "mw": mw, "tokens_per_day": tokens_per_day, "tokens_per_s": tokens_per_s,
+    "usd_per_gpu_hour": usd_per_gpu_hour, "factor": factor, "yes_no": yes_no, "auto": auto, "text": text,
+    "link": link,
+}
+HTML_FORMATS = {"link"}   # formats whose output is already HTML (everything else is escaped)
+
+# (pattern on the column name, format); first match wins
+_INFERRED = (
+    (r"(^|_)irr($|_)", "irr"),
+    (r"(^source$|_source$|^url$|^source_url$)", "link"),
+    (r"usd_per_gpu_hour", "usd_per_gpu_hour"),
+    (r"(^|_)usd($|_)", "usd"),
+    (r"(^p_|_share$|^share_|utilization|_frac$|_fraction$|ettr|effective_training_time|^mfu|_mfu$|_pct$|goodput)", "pct"),
+    (r"_mw$", "mw"),
+    (r"tokens_per_day", "tokens_per_day"),
+    (r"tokens_per_s", "tokens_per_s"),
+    (r"(^gpus$|_gpus$|^n_|count$|months$)", "integer"),
+    (r"(^factor$|_factor$)", "factor"),
+)
+
+
+def infer_format(column: str, values=None) -> str:
+    name = str(column).lower()
+    for pattern, fmt in _INFERRED:
+        if re.search(pattern, name):
+            return fmt
+    if values is not None:
+        try:
+            kinds = {type(v) for v in values if v is not None}
+        except TypeError:
+            kinds = set()
+        if kinds and kinds <= {bool}:
+            return "yes_no"
+    return "auto"
+
+
+def _formatter(fmt) -> tuple[Callable, bool]:
+    if callable(fmt):
+        return fmt, False
+    if fmt not in FORMATS:
+        raise KeyError(f"format {fmt!r}: known formats are {', '.join(sorted(FORMATS))}")
+    return FORMATS[fmt], fmt in HTML_FORMATS
+
+
+_TABLE_CSS = "overflow-x:auto;max-width:100%"
+
+
+class Table:
+    """A formatted table: ``frame`` holds the cell text, ``html_cells`` the cells that already are HTML.
+
+    Displays as an HTML table inside a box that scrolls horizontally on a narrow screen
+    (``_repr_html_``); ``to_frame()`` gives the text frame (for CSV or tests)."""
+
+    def __init__(self, frame, html_columns=(), caption: str | None = None, index_label: str | None = None,
+                 text_columns=None):
+        self.frame = frame
+        self.html_columns = set(html_columns)
+        self.text_columns = set(html_columns if text_columns is None else text_columns)
+        self.caption = caption
+        self.index_label = index_label
+
+    def to_frame(self):
+        return self.frame
+
+    def with_html(self, columns) -> "Table":
+        """Mark ``columns`` (labels) as cells that already are HTML, escaped by the caller (links)."""
+        self.html_columns |= set(columns)
+        self.text_columns |= set(columns)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        return self.frame.to_string()
+
+    def to_html(self) -> str:
+        df = self.frame
+        show_index = not (df.index.name is None and list(df.index) == list(range(len(df))))
+        head = "".join(f"<th>{escape_html(c)}</th>" for c in df.columns)
+        if show_index:
+            head = f"<th>{escape_html(self.index_label or df.index.name or '')}</th>" + head
+        rows = []
+        for idx, row in df.iterrows():
+            cells = "".join(f'<td class="{"text" if c in self.text_columns else "num"}">'
+                            f"{v if c in self.html_columns else escape_html(v)}</td>" for c, v in row.items())
+            if show_index:
+                cells = f"<th>{escape_html(idx)}</th>" + cells
+            rows.append(f"<tr>{cells}</tr>")
+        caption = f"<caption>{escape_html(self.caption)}</caption>" if self.caption else ""
+        return (f'<div class="table-scroll" style="{_TABLE_CSS}"><table class="report-table">{caption}'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, str] | bool = True,
+          caption: str | None = None, index: bool | None = None, columns=None, index_label: str | None = None,
+          label_index: bool = True) -> Table:
+    """A reader's view of ``df``: every cell formatted, every column under its human label.
+
+    ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`); columns not
+    given are inferred from their name (:func:`infer_format`). ``labels``: ``True`` looks the
+    column names up in :mod:`analysis.report.labels`, a mapping overrides some, ``False`` keeps
+    them. The index is kept (and labelled) unless it is a plain ``0..n-1`` range or ``index`` is
+    False; index values that are code names are labelled too (``label_index=False`` keeps them,
+    e.g. for pool or GPU names from a user file).
+    """
+    import pandas as pd
+
+    from analysis.report import labels as _labels
+
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    if columns is not None:
+        df = df[list(columns)]
+    formats = dict(formats or {})
+    out = pd.DataFrame(index=df.index)
+    html_columns, text_columns = [], []
+    names = {}
+    for column in df.columns:
+        fmt = formats.get(column) or infer_format(column, df[column].tolist())
+        if fmt in ("text", "link", "yes_no") or (fmt == "auto" and df[column].map(lambda v: isinstance(v, str)).any()):
+            text_columns.append(None)   # placeholder, replaced by the label below
+        fn, is_html = _formatter(fmt)
+        if labels is False:
+            name = str(column)
+        elif isinstance(labels, Mapping) and column in labels:
+            name = labels[column]
+        else:
+            name = _labels.label(str(column))
+        while name in names.values():
+            name += " "
+        names[column] = name
+        out[name] = [fn(v) for v in df[column].tolist()]
+        if text_columns and text_columns[-1] is None:
+            text_columns[-1] = name
+        if is_html:
+            html_columns.append(name)
+    if index is False:
+        out = out.reset_index(drop=True)
+    else:
+        out.index = [(_labels.label(i) if label_index else i) if isinstance(i, str) else auto(i) for i in df.index]
+        out.index.name = df.index.name
+        if out.index.name and labels is not False:
+            out.index.name = _labels.label(str(df.index.name))
+    return Table(out, html_columns, caption, index_label, text_columns)
+
+
+def key_values(items: Mapping[str, object], formats: Mapping[str, object] | None = None, caption: str | None = None) -> Table:
+    """A two-column table (figure, value) of a flat mapping: never a printed dict."""
+    import pandas as pd
+
+    from analysis.report import labels as _labels
+
+    formats = dict(formats or {})
+    rows = []
+    for key, value in items.items():
+        fn, is_html = _formatter(formats.get(key) or infer_format(key, [value]))
+        text = fn(value)
+        rows.append((_labels.label(str(key)), text if is_html else escape_html(text)))
+    frame = pd.DataFrame(rows, columns=["Figure", "Value"])
+    return Table(frame, ("Value",), caption, text_columns=("Figure",))
+
+
+class ResultView:
+    """Mixin for report views and result objects (statsmodels style): ``summary()`` is plain text,
+    ``_repr_html_`` the same figures as a formatted table, so a view shown as a cell's last
+    expression reads as a table, never as a dict or a dataclass repr. Subclasses give
+    ``metrics()`` ({name: value}) and optionally ``caption()``."""
+
+    def metrics(self) -> dict:  # pragma: no cover - subclasses override
+        return {}
+
+    def caption(self) -> str:
+        return ""
+
+    def summary(self) -> str:
+        frame = key_values(self.metrics()).to_frame()
+        width = max((len(f) for f in frame["Figure"]), default=0)
+        lines = [self.caption()] if self.caption() else []
+        lines += [f"  {f:<{width}}  {_html.unescape(v)}" for f, v in zip(frame["Figure"], frame["Value"])]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return key_values(self.metrics(), caption=self.caption() or None)._repr_html_()
+
+    def __repr__(self) -> str:
+        return self.summary()

@@ -3,9 +3,12 @@
 Tables and charts look names up here instead of printing code names (``economics.s1_gpus_covered``,
 ``step: exposed_ep``). Modules register their own labels with :func:`register` next to the code
 that defines the names; :func:`label` falls back to the parameter spec's description, then to a
-de-snake-cased name, so nothing reaches a reader as a raw identifier.
+de-snake-cased name with its unit spelled out (``npv_usd`` -> ``NPV ($)``), so nothing reaches a
+reader as a raw identifier.
 """
 from __future__ import annotations
+
+import re
 
 _LABELS: dict[str, str] = {}
 
@@ -15,31 +18,152 @@ def register(labels: dict[str, str]) -> None:
     _LABELS.update(labels)
 
 
+def registered() -> dict[str, str]:
+    return dict(_LABELS)
+
+
 def _spec_description(name: str) -> str | None:
     section, _, key = name.partition(".")
-    if not key:
+    if not key or " " in name:
         return None
     try:
         from analysis.scenario import section_specs
         spec = section_specs().get(section, {}).get(key)
     except Exception:  # the registry must never break a report
         return None
-    if spec is None or not spec.doc:
+    if spec is None:
         return None
-    text = spec.doc[:1].upper() + spec.doc[1:]
-    return f"{text} ({spec.unit})" if spec.unit and spec.unit != "-" else text
+    text = (getattr(spec, "label", None) or getattr(spec, "description", None) or spec.doc or "").strip()
+    if not text:
+        return None
+    text = text.split("; ")[0].split(". ")[0].rstrip(".")
+    text = text[:1].upper() + text[1:]
+    if spec.unit and spec.unit not in ("-", ""):
+        text = re.sub(r"\s*\([^()]*\)$", "", text)   # one parenthesis is enough: keep the unit's
+        return f"{text} ({spec.unit})"
+    return text
+
+
+# words that are acronyms or units when they appear in a snake_case name
+_WORDS = {
+    "npv": "NPV", "irr": "IRR", "tco": "TCO", "mfu": "MFU", "hfu": "HFU", "gpu": "GPU", "gpus": "GPUs", "cpu": "CPU",
+    "hbm": "HBM", "pue": "PUE", "it": "IT", "bf16": "BF16", "fp8": "FP8", "fp16": "FP16", "fp4": "FP4", "ettr": "ETTR",
+    "mw": "MW", "kw": "kW", "w": "W", "mwh": "MWh", "kwh": "kWh", "gb": "GB", "tb": "TB", "pb": "PB", "usd": "$",
+    "tp": "TP", "pp": "PP", "dp": "DP", "cp": "CP", "ep": "EP", "nvlink": "NVLink", "kv": "KV", "tflops": "TFLOPS",
+    "eflops": "EFLOPS", "pflops": "PFLOPS", "s1": "S-1", "c1": "Colossus 1", "c2": "Colossus 2", "mtbf": "MTBF",
+    "moe": "MoE", "id": "ID", "p05": "5th percentile", "p50": "median", "p95": "95th percentile", "dc": "data center",
+    "exaflop": "exaFLOP", "exaflops": "exaFLOPs", "ms": "ms", "s": "s", "min": "min", "llm": "LLM",
+}
+# unit suffixes of column names, longest first: (suffix, unit text)
+_UNITS = (
+    ("_usd_per_gpu_hour", "$/GPU-hour"), ("_usd_per_useful_exaflop", "$ per useful exaFLOP"),
+    ("_usd_per_million_tokens", "$ per million tokens"), ("_mwh_per_useful_exaflop", "MWh per useful exaFLOP"),
+    ("_tokens_per_day", "tokens/day"), ("_tokens_per_s", "tokens/s"), ("_w_per_gpu", "W per GPU"),
+    ("_usd", "$"), ("_mw", "MW"), ("_kw", "kW"), ("_w", "W"), ("_mwh", "MWh"), ("_gb", "GB"), ("_tb_s", "TB/s"),
+    ("_gb_s", "GB/s"), ("_pb", "PB"), ("_s", "s"), ("_min", "min"), ("_h", "h"), ("_months", "months"),
+    ("_years", "years"), ("_pct", "%"),
+)
+
+
+def humanize(name: str) -> str:
+    """``npv_lease_minus_keep_usd`` -> ``NPV lease minus keep ($)``; ``step: exposed_ep`` -> ``Exposed EP``."""
+    text = str(name).split(": ", 1)[-1].strip()
+    unit = ""
+    for suffix, unit_text in _UNITS:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text, unit = text[: -len(suffix)], unit_text
+            break
+    words = [w for w in re.split(r"[_\s]+", text) if w]
+    words = [_WORDS.get(w.lower(), w) for w in words]
+    out = " ".join(words)
+    out = out[:1].upper() + out[1:]
+    return f"{out} ({unit})" if unit else out
 
 
 def label(name: str) -> str:
     """Human label of a parameter path, factor or figure name."""
+    name = str(name)
     if name in _LABELS:
         return _LABELS[name]
     described = _spec_description(name)
     if described:
         return described
-    text = name.split(": ", 1)[-1].replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    prefix, sep, rest = name.partition(": ")
+    if sep and rest in _LABELS:
+        return _LABELS[rest]
+    if sep and prefix in _PREFIXES:
+        return f"{_PREFIXES[prefix]}: {humanize(rest)}" if _PREFIXES[prefix] else humanize(rest)
+    return humanize(name)
 
 
 def labelled(names) -> list[str]:
     return [label(n) for n in names]
+
+
+# factor-name prefixes (utilization.STEP_FACTOR_PREFIX and the families of utilization.FACTOR_GROUPS)
+_PREFIXES = {"step": "", "scheduling": "Scheduling", "goodput": "Failures and checkpoints", "factor": ""}
+
+# --------------------------------------------------------------------------- shared figures and factors
+register({
+    # utilization.FACTOR_GROUPS (loss families)
+    "step model (one GPU type)": "Step model on one GPU type",
+    "mixing GPU types": "Mixing GPU types",
+    "stragglers": "Stragglers",
+    "scheduling (spares, repair, fragmentation)": "Scheduling (spares, repair, fragmentation)",
+    "failures and checkpoints": "Failures and checkpoints",
+    # utilization factors
+    "step model (best pool)": "Step model, best pool",
+    "pool mix": "Pool mix (peak-weighted)",
+    "memory and NVLink-domain limits": "Memory and NVLink-domain limits",
+    "pacing by slowest GPU type": "Pacing by the slowest GPU type",
+    "split granularity": "Split granularity",
+    "aware planning": "Heterogeneity-aware planning",
+    "straggler tail": "Straggler tail",
+    # step-model factors ("step: <name>", analysis.training step model)
+    "step: gemm_efficiency": "GEMM efficiency at this matrix size",
+    "step: compute_efficiency": "GEMM efficiency at this matrix size",
+    "step: memory_bound_ops": "Memory-bound kernels (norms, activations)",
+    "step: exposed_tp": "Exposed tensor-parallel communication",
+    "step: exposed_pp": "Exposed pipeline-parallel communication",
+    "step: exposed_dp": "Exposed data-parallel communication",
+    "step: exposed_cp": "Exposed context-parallel communication",
+    "step: exposed_ep": "Exposed expert-parallel (all-to-all) communication",
+    "step: pipeline_imbalance": "Pipeline stage imbalance",
+    "step: pipeline_p2p": "Pipeline point-to-point transfers",
+    "step: pipeline_bubble": "Pipeline bubble",
+    "step: bubble": "Pipeline bubble",
+    "step: recompute": "Activation recompute",
+    "step: optimizer": "Optimizer step",
+    "step: load_imbalance": "MoE load imbalance",
+    # scheduling and goodput factors
+    "scheduling: spares": "Scheduling: GPUs held as spares",
+    "scheduling: repair": "Scheduling: GPUs in repair",
+    "scheduling: fragmentation": "Scheduling: fragmentation",
+    "goodput: checkpoint": "Failures: time writing checkpoints",
+    "goodput: lost work": "Failures: work lost since the last checkpoint",
+    "goodput: restart": "Failures: time restarting the job",
+    "goodput: planned maintenance": "Planned maintenance",
+    # flip thresholds (economics.flip_thresholds) on the modelled utilizations
+    "utilization.keep": "Utilization of Colossus 1 if kept (of BF16 dense peak)",
+    "utilization.islands": "Utilization of Colossus 1 trained in islands (of BF16 dense peak)",
+    "utilization.colossus2": "Utilization of the rebuilt training on Colossus 2 (of BF16 dense peak)",
+    # options (economics.OPTIONS)
+    "keep": "Keep for training", "lease": "Lease and rebuild", "islands": "Keep, train in islands",
+    # headline figures (EvaluateResult / records)
+    "utilization": "Training utilization", "fleet_utilization": "Fleet utilization",
+    "job_utilization": "Job utilization",
+    "effective_training_time": "Effective training time",
+    "npv_usd": "NPV", "irr": "IRR", "irr_annual": "IRR",
+    "npv_lease_minus_keep_usd": "NPV of leasing minus keeping",
+    "break_even_lease_usd_per_gpu_hour": "Break-even lease rate ($/GPU-hour)",
+    "lease_usd_per_gpu_hour": "Lease rate ($/GPU-hour)",
+    "p_lease_beats_keep": "Probability that leasing wins",
+    "usd_per_useful_exaflop": "Cost per useful exaFLOP",
+    "useful_exaflops": "Useful exaFLOPs",
+    "facility_mw": "Facility power (MW)", "it_mw": "IT power (MW)",
+    "tokens_per_day": "Tokens per day", "tokens_per_s": "Tokens per second",
+    "usd_per_million_tokens": "Cost per million output tokens",
+    "description": "Description", "option": "Option", "pool": "Pool", "gpus": "GPUs",
+    "value": "Value", "p05": "5th percentile", "p95": "95th percentile", "unit": "Unit",
+    "source": "Source", "source_date": "Source date", "date": "Date", "basis": "Basis", "confidence": "Confidence",
+})
