@@ -231,14 +231,45 @@ def _warm(spec: dict, directory: Path) -> dict:
     return report
 
 
+_CHILDREN: set[int] = set()   # kernels (and the warm zygote) forked by this zygote, not yet reaped
+
+
 def _reap(*_args) -> None:
     try:
         while True:
             pid, _ = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
+            _CHILDREN.discard(pid)
     except ChildProcessError:
         return
+
+
+def _shutdown(*_args) -> None:
+    """SIGTERM: stop every child, wait for it (so its CPU time is accounted to the runner), exit."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for pid in list(_CHILDREN):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            _CHILDREN.discard(pid)
+    deadline = time.monotonic() + 5
+    while _CHILDREN and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            _CHILDREN.discard(pid)
+        else:
+            time.sleep(0.02)
+    for pid in list(_CHILDREN):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    os._exit(0)
 
 
 def _listen(path: Path) -> socket.socket:
@@ -313,6 +344,7 @@ def _serve(sock: socket.socket) -> None:
                     sock.close()
                     conn.close()
                     _kernel_child(req)
+                _CHILDREN.add(pid)
                 reply = {"pid": pid}
             else:
                 reply = {"pong": os.getpid()}
@@ -330,11 +362,13 @@ def serve(directory: str | Path, spec: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the runner's to handle
     _preload()
     signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGTERM, _shutdown)
     base = _listen(directory / "base.sock")
     if spec.get("scenarios"):
         pid = os.fork()
         if pid == 0:   # the warm zygote
             base.close()
+            _CHILDREN.clear()
             die_with_parent(signal.SIGKILL)
             try:
                 report = _warm(spec, directory)
@@ -346,6 +380,7 @@ def serve(directory: str | Path, spec: dict) -> None:
                 os._exit(1)
             _serve(warm)
             os._exit(0)
+        _CHILDREN.add(pid)
     _serve(base)
 
 
@@ -379,9 +414,9 @@ class Farm:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.terminate()   # the zygote stops its warm child and kernels, and waits for them
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self._log.close()
