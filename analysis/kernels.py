@@ -24,6 +24,7 @@ without encryption and no ports are raced for.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -123,6 +124,7 @@ def log_tail(path: str | None, lines: int = 3) -> str:
 
 # --------------------------------------------------------------------------- kernel manager
 LAST_KERNEL_LOG: list[str | None] = [None]   # the log of the kernel this process started last
+LAST_KERNEL_PID: list[int | None] = [None]
 
 
 class QuietKernelManager(AsyncKernelManager):
@@ -176,7 +178,7 @@ class FarmKernelManager(QuietKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         sock = farm_socket()
-        LAST_KERNEL_LOG[0] = None
+        LAST_KERNEL_LOG[0] = LAST_KERNEL_PID[0] = None
         if sock is not None and _launchable(kernel_cmd) and self.provisioner is not None:
             log = str(sock.parent / f"kernel-{uuid.uuid4().hex[:12]}.log")
             try:
@@ -189,7 +191,7 @@ class FarmKernelManager(QuietKernelManager):
                 prov = self.provisioner
                 prov.process = ForkedKernel(int(pid), log)
                 prov.pid, prov.pgid, prov.cwd = int(pid), int(pid), kw.get("cwd")
-                LAST_KERNEL_LOG[0] = log
+                LAST_KERNEL_LOG[0], LAST_KERNEL_PID[0] = log, int(pid)
                 self._reconcile_connection_info(prov.connection_info)
                 return
         await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -234,15 +236,35 @@ def _warm(spec: dict, directory: Path) -> dict:
 _CHILDREN: set[int] = set()   # kernels (and the warm zygote) forked by this zygote, not yet reaped
 
 
+CPU_LOG: list[Path | None] = [None]   # where a zygote notes the CPU seconds of each kernel it reaps
+
+
 def _reap(*_args) -> None:
     try:
         while True:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _status, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
                 return
             _CHILDREN.discard(pid)
+            if CPU_LOG[0] is not None:
+                with contextlib.suppress(OSError), open(CPU_LOG[0], "a") as handle:
+                    handle.write(f"{pid} {usage.ru_utime + usage.ru_stime:.3f}\n")
     except ChildProcessError:
         return
+
+
+def kernel_cpu_seconds(farm_dir: str | Path) -> dict[int, float]:
+    """CPU seconds (user + system) of each finished kernel of a farm, by pid."""
+    try:
+        lines = (Path(farm_dir) / "cpu.log").read_text().split("\n")
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            out[int(parts[0])] = float(parts[1])
+    return out
 
 
 def _shutdown(*_args) -> None:
@@ -361,6 +383,7 @@ def serve(directory: str | Path, spec: dict) -> None:
     die_with_parent(signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the runner's to handle
     _preload()
+    CPU_LOG[0] = directory / "cpu.log"
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGTERM, _shutdown)
     base = _listen(directory / "base.sock")

@@ -85,6 +85,8 @@ class ReportResult:
     scope: str = "scenario"
     href: str | None = None        # HTML path relative to --out (what an index links)
     ipynb_href: str | None = None  # executed notebook relative to --out (.failed.ipynb when FAILED)
+    kernel_cpu_s: float | None = None  # CPU seconds of the notebook's kernel (forked kernels only)
+    kernel_pid: int | None = None
 
 
 # --------------------------------------------------------------------------- discovery
@@ -223,7 +225,7 @@ def run_one(job: ReportJob) -> ReportResult:
     import nbformat
     import papermill as pm
 
-    from analysis.kernels import FarmKernelManager
+    from analysis.kernels import LAST_KERNEL_PID, FarmKernelManager
     from analysis.notebook import read_metrics
 
     started = time.perf_counter()
@@ -252,12 +254,12 @@ def run_one(job: ReportJob) -> ReportResult:
                 label = f"{title} — {job.scenario}" if job.scenario else title
                 tmp_html.write_text(export_html(nb, label, job.scenario or "all scenarios"), encoding="utf-8")
                 return ReportResult(job.scenario, job.notebook, "ok", time.perf_counter() - started,
-                                    metrics=read_metrics(nb), title=title, scope=job.scope)
+                                    metrics=read_metrics(nb), title=title, scope=job.scope, kernel_pid=LAST_KERNEL_PID[0])
         except Exception as exc:  # noqa: BLE001
             error = f"HTML export: {type(exc).__name__}: {exc}"[:500]
     tmp_html.unlink(missing_ok=True)
     return ReportResult(job.scenario, job.notebook, "FAILED", time.perf_counter() - started, error=error,
-                        title=title, scope=job.scope)
+                        title=title, scope=job.scope, kernel_pid=LAST_KERNEL_PID[0])
 
 
 def commit(job: ReportJob, result: ReportResult) -> ReportResult:
@@ -427,6 +429,8 @@ class Batch:
         self.results: list[ReportResult] = []
         self.exports: dict[str, list[str]] = {}
         self.base = build_manifest([], scenarios, self.started_utc)
+        self.cpu0 = _cpu_seconds()
+        self.cpu_s: float | None = None
 
     def write(self, final: bool = False) -> None:
         """Merge this run's results into ``DIR/manifest.json`` and rewrite it and the index."""
@@ -447,6 +451,8 @@ class Batch:
                         "batch": {"started_utc": self.started_utc, "reports": len(self.work),
                                   "finished": len(self.results), "seconds": round(time.perf_counter() - self.t0, 1),
                                   "complete": final}}
+            if self.cpu_s is not None:
+                manifest["batch"]["cpu_seconds"] = round(self.cpu_s, 1)
             if final:
                 manifest["last_batch_seconds"] = round(time.perf_counter() - self.t0, 1)
             elif "last_batch_seconds" in old:
@@ -585,10 +591,13 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
                     result = ReportResult(job.scenario, job.notebook, "FAILED", 0.0, error=f"worker: {type(exc).__name__}: {exc}"[:500],
                                           scope=job.scope)
                 result = commit(job, result)
+                if kernel_farm is not None and result.kernel_pid:
+                    result.kernel_cpu_s = kernels.kernel_cpu_seconds(farm_dir).get(result.kernel_pid)
                 batch.results.append(result)
                 tail = f" - {result.error}" if result.error else ""
                 label = f"{job.scenario} / {Path(job.notebook).stem}" if job.scenario else f"(batch) {Path(job.notebook).stem}"
-                echo(f"[{len(batch.results)}/{len(work)}] {label}: {result.status} ({result.seconds:.1f} s; "
+                echo(f"[{len(batch.results)}/{len(work)}] {label}: {result.status} ({result.seconds:.1f} s"
+                     + (f", kernel CPU {result.kernel_cpu_s:.1f} s" if result.kernel_cpu_s is not None else "") + "; "
                      f"{len(work) - len(batch.results)} left){tail}", flush=True)
                 if job.scenario:
                     left[job.scenario] -= 1
@@ -614,14 +623,23 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
                 os.environ[key] = value
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        batch.cpu_s = _cpu_seconds() - batch.cpu0
         with contextlib.suppress(Exception):
             batch.write(final=len(batch.results) == len(work))
     batch.results.sort(key=lambda r: order.get((r.scenario, r.notebook), len(order)))
     failed = [r for r in batch.results if r.status != "ok"]
     seconds = time.perf_counter() - batch.t0
-    echo(f"{len(batch.results) - len(failed)} ok, {len(failed)} failed; batch time {seconds:.1f} s; index: {out / 'index.html'}",
-         flush=True)
+    echo(f"{len(batch.results) - len(failed)} ok, {len(failed)} failed; batch time {seconds:.1f} s "
+         f"(CPU {batch.cpu_s:.0f} s on {os.cpu_count()} cores); index: {out / 'index.html'}", flush=True)
     return batch.results
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and every finished child (workers, zygotes and their kernels)."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _main_thread() -> bool:
