@@ -65,6 +65,7 @@ class ReportJob:
     extra_parameters: dict = field(default_factory=dict)
     notebook_dir: str = str(NOTEBOOK_DIR)
     scope: str = "scenario"
+    run_id: int = field(default_factory=os.getpid)   # the runner's pid: temporary names of concurrent runs differ
 
     @property
     def folder(self) -> Path:
@@ -257,7 +258,22 @@ def _engine() -> str:
 
 def _tmp_paths(job: ReportJob) -> tuple[Path, Path]:
     stem = Path(job.notebook).stem
-    return job.folder / f".{stem}{PARTIAL}.ipynb", job.folder / f".{stem}{PARTIAL}.html"
+    return (job.folder / f".{stem}.{job.run_id}{PARTIAL}.ipynb", job.folder / f".{stem}.{job.run_id}{PARTIAL}.html")
+
+
+def _leftovers(out: Path) -> list[Path]:
+    """Temporary files of runs that are no longer running (an interrupted run's; not a concurrent one's)."""
+    import re
+
+    from analysis.kernels import _alive
+
+    found = []
+    for path in [*out.glob(f".*{PARTIAL}*"), *out.glob(f"*/.*{PARTIAL}*")]:
+        match = re.search(r"\.(\d+)" + re.escape(PARTIAL), path.name)
+        if match and int(match.group(1)) != os.getpid() and _alive(int(match.group(1))):
+            continue
+        found.append(path)
+    return found
 
 
 def run_one(job: ReportJob) -> ReportResult:
@@ -541,15 +557,15 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
     if not paths:
         raise InputError(f"notebooks: no .ipynb found in {notebook_dir}")
     scopes = {p.name: notebook_scope(p) for p in paths}
-    check_out_dir(out)
     for name, _ in resolved:
         safe_folder(out, name)
+    check_out_dir(out)
     extra = dict(extra_parameters or {})
     work = [ReportJob("", None, p.name, str(out), timeout_s, extra, str(notebook_dir), "batch")
             for p in paths if scopes[p.name] == "batch"]
     work += [ReportJob(name, arg, p.name, str(out), timeout_s, extra, str(notebook_dir))
              for name, arg in resolved for p in paths if scopes[p.name] == "scenario"]
-    for leftover in [*out.glob(f".*{PARTIAL}*"), *out.glob(f"*/.*{PARTIAL}*")]:  # from an interrupted run
+    for leftover in _leftovers(out):  # from an interrupted run
         with contextlib.suppress(OSError):
             leftover.unlink()
     quick = bool(extra.get("quick", False))

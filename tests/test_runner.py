@@ -111,6 +111,7 @@ def test_scenario_named_to_escape_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(InputError):
         reports.run_reports([str(bad)], out_dir=out, echo=_quiet)
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
+    assert not out.exists(), "nothing written for a run that could not start"
 
 
 def test_out_that_is_a_file_or_unusable_is_one_line(tmp_path):
@@ -272,3 +273,15 @@ def test_executor_is_one_small_swappable_function():
     finally:
         pool.shutdown()
 
+
+
+def test_leftovers_of_dead_runs_are_removed_but_not_a_concurrent_runs(tmp_path):
+    (tmp_path / "s").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    mine = tmp_path / "s" / f".a.{dead.pid}{runner.PARTIAL}.ipynb"
+    legacy = tmp_path / "s" / f".b{runner.PARTIAL}.ipynb"
+    running = tmp_path / "s" / f".c.{os.getppid()}{runner.PARTIAL}.ipynb"   # pytest's parent: alive
+    for path in (mine, legacy, running):
+        path.write_text("x")
+    assert set(runner._leftovers(tmp_path)) == {mine, legacy}
