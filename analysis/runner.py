@@ -487,6 +487,7 @@ class Batch:
         self.exports: dict[str, list[str]] = {}
         self.base = build_manifest([], scenarios, self.started_utc)
         self.cpu0 = _cpu_seconds()
+        self.warm: dict = {}
         self.cpu_s: float | None = None
 
     def write(self, final: bool = False) -> None:
@@ -508,6 +509,8 @@ class Batch:
                         "batch": {"started_utc": self.started_utc, "reports": len(self.work),
                                   "finished": len(self.results), "seconds": round(time.perf_counter() - self.t0, 1),
                                   "complete": final}}
+            if self.warm:
+                manifest["batch"]["kernel_farm"] = self.warm
             if self.cpu_s is not None:
                 manifest["batch"]["cpu_seconds"] = round(self.cpu_s, 1)
             if final:
@@ -617,6 +620,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
                 farm_state = kernel_farm.state()
                 if farm_state != "pending":
                     report = kernel_farm.warm_report()
+                    batch.warm = {"ready_after_s": round(time.perf_counter() - batch.t0, 1), "scenarios": report}
                     echo(f"kernel farm {'ready' if farm_state == 'warm' else 'FAILED (kernels start cold)'} after "
                          f"{time.perf_counter() - batch.t0:.1f} s"
                          + "".join(f"; {k}: {v.get('error')}" for k, v in report.items() if v.get("error")), flush=True)

@@ -18,7 +18,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 @pytest.mark.browser
 def test_reports_render_offline_in_chromium(executed):
     out, results = executed
-    pages = [out / "index.html"] + [out / "colossus1" / f"{stem}.html" for stem, r in results.items() if r.status == "ok"]
+    pages = [out / "index.html"] + [out / r.href for r in results.values() if r.status == "ok"]
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
