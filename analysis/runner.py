@@ -455,8 +455,12 @@ def _executor(jobs: int) -> Executor:
 
 def _stop_executor(pool: Executor) -> None:
     """Cancel queued work and stop running workers now (their kernels die with them)."""
-    processes = list(getattr(pool, "_processes", {}) .values()) if getattr(pool, "_processes", None) else []
-    pool.shutdown(wait=False, cancel_futures=True)
+    processes = list(getattr(pool, "_processes", None) or {}).copy()
+    processes = [pool._processes[p] for p in processes] if processes else []
+    try:
+        pool.shutdown(wait=False, cancel_futures=True)
+    except TypeError:   # an executor without cancel_futures (e.g. a Dask client's)
+        pool.shutdown(wait=False)
     for proc in processes:
         with contextlib.suppress(Exception):
             proc.terminate()
