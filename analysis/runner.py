@@ -680,6 +680,10 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
             pool.shutdown(wait=True)
         if kernel_farm is not None:
             kernel_farm.stop()
+            cpu = kernels.kernel_cpu_seconds(farm_dir)   # kernels reaped after their report was committed
+            for result in batch.results:
+                if result.kernel_cpu_s is None and result.kernel_pid in cpu:
+                    result.kernel_cpu_s = cpu[result.kernel_pid]
         shutil.rmtree(farm_dir, ignore_errors=True)
         for key, value in saved_env.items():
             if value is None:
