@@ -9,8 +9,9 @@ pays both once per batch:
   kernel imports and listens on ``DIR/base.sock``;
 * it forks a *warm zygote* that evaluates every scenario of the batch once
   (:func:`analysis.results.write_cache`, which also fills the disk cache) and warms the
-  per-cluster model caches, then listens on ``DIR/warm.sock`` (``DIR/warm.json`` says it is
-  ready, ``DIR/warm.failed`` that it is not);
+  per-cluster model caches; after each scenario it forks a *generation* zygote holding all
+  that is warm so far, listening on ``DIR/warm-<k>.sock`` (``DIR/warm-<k>.json`` lists the
+  scenarios it has; ``DIR/warm.json``: all are ready; ``DIR/warm.failed``: warming failed);
 * :class:`FarmKernelManager` (the kernel manager papermill uses in the runner) asks a zygote to
   ``fork()`` a kernel instead of starting a new interpreter. The child becomes an ordinary
   ipykernel (same argv, environment and working directory as a normal launch), in its own
@@ -166,11 +167,11 @@ def farm_socket(farm_dir: str | Path | None = None) -> Path | None:
     farm_dir = farm_dir or os.environ.get(FARM_ENV)
     if not farm_dir:
         return None
-    for name in ("warm.sock", "base.sock"):
-        path = Path(farm_dir) / name
-        if path.exists():
-            return path
-    return None
+    latest = _latest(Path(farm_dir), ".sock")
+    if latest is not None:
+        return latest
+    base = Path(farm_dir) / "base.sock"
+    return base if base.exists() else None
 
 
 class FarmKernelManager(QuietKernelManager):
@@ -214,12 +215,14 @@ def _preload() -> None:
 
 
 def _warm(spec: dict, directory: Path) -> dict:
-    """Evaluate each scenario once (writing the disk cache) and warm the model caches."""
+    """Evaluate each scenario once (writing the disk cache) and warm the model caches. After each
+    scenario a *generation* zygote is forked that serves kernels with everything warmed so far
+    (``warm-<k>.sock``, ``warm-<k>.json``), so a scenario's notebooks start as soon as it is ready."""
     from analysis import results, utilization
     from analysis.scenario import load_scenario
 
     report = {}
-    for arg in spec.get("scenarios", []):
+    for k, arg in enumerate(spec.get("scenarios", []), 1):
         started = time.perf_counter()
         try:
             utilization.point(load_scenario(arg))
@@ -230,7 +233,37 @@ def _warm(spec: dict, directory: Path) -> dict:
             report[arg] = {"seconds": round(time.perf_counter() - started, 2)}
         except Exception as exc:  # noqa: BLE001 - the notebooks of that scenario then fail with the real traceback
             report[arg] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        _generation(directory, k, report)
     return report
+
+
+def _generation(directory: Path, k: int, report: dict) -> None:
+    pid = os.fork()
+    if pid:
+        _CHILDREN.add(pid)
+        return
+    code = 0
+    try:
+        _CHILDREN.clear()
+        die_with_parent(signal.SIGKILL)
+        sock = _listen(directory / f"warm-{k}.sock")
+        tmp = directory / f".warm-{k}.json"
+        tmp.write_text(json.dumps({"generation": k, "ready": list(report), "report": report}))
+        os.replace(tmp, directory / f"warm-{k}.json")
+        _serve(sock)
+    except BaseException:  # noqa: BLE001
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _latest(directory: Path, suffix: str) -> Path | None:
+    found = []
+    for path in Path(directory).glob(f"warm-*{suffix}"):
+        stem = path.name[len("warm-"):-len(suffix)]
+        if stem.isdigit():
+            found.append((int(stem), path))
+    return max(found)[1] if found else None
 
 
 _CHILDREN: set[int] = set()   # kernels (and the warm zygote) forked by this zygote, not yet reaped
@@ -395,14 +428,13 @@ def serve(directory: str | Path, spec: dict) -> None:
             die_with_parent(signal.SIGKILL)
             try:
                 report = _warm(spec, directory)
-                warm = _listen(directory / "warm.sock")
                 (directory / ".warm.json").write_text(json.dumps(report))
                 os.replace(directory / ".warm.json", directory / "warm.json")
             except BaseException as exc:  # noqa: BLE001
                 (directory / "warm.failed").write_text(f"{type(exc).__name__}: {exc}")
                 os._exit(1)
-            _serve(warm)
-            os._exit(0)
+            while True:   # the generations serve; this process stays their parent until SIGTERM
+                signal.pause()
         _CHILDREN.add(pid)
     _serve(base)
 
@@ -422,12 +454,20 @@ class Farm:
         self.started = time.perf_counter()
 
     def state(self) -> str:
-        """``"warm"`` (ready), ``"failed"`` (no warm zygote: kernels start from base or cold), or ``"pending"``."""
-        if (self.dir / "warm.json").exists() and (self.dir / "warm.sock").exists():
+        """``"warm"`` (every scenario ready), ``"failed"`` (kernels start from base or cold), or ``"pending"``."""
+        if (self.dir / "warm.json").exists() and _latest(self.dir, ".sock") is not None:
             return "warm"
         if (self.dir / "warm.failed").exists() or self.proc.poll() is not None:
             return "failed"
         return "pending"
+
+    def ready(self) -> set[str]:
+        """Scenario arguments warmed so far (their notebooks can start)."""
+        latest = _latest(self.dir, ".json")
+        try:
+            return set(json.loads(latest.read_text())["ready"]) if latest else set()
+        except (OSError, ValueError, KeyError):
+            return set()
 
     def warm_report(self) -> dict:
         try:

@@ -612,15 +612,22 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
         running: dict = {}
         farm_state = "pending" if kernel_farm else "none"
 
+        farm_ready: set[str] = set()
+
         def ready(job: ReportJob) -> bool:
             if job.scope == "batch":
                 return True
             if kernel_farm is not None:
-                return farm_state != "pending"
+                return farm_state != "pending" or job.scenario_arg in farm_ready
             return job.scenario in warm
 
         while queue or running or pre_futures:
             if kernel_farm is not None and farm_state == "pending":
+                now_ready = kernel_farm.ready()
+                if now_ready - farm_ready and len(resolved) > 1:
+                    echo(f"kernel farm: {', '.join(sorted(now_ready - farm_ready))} warm after "
+                         f"{time.perf_counter() - batch.t0:.1f} s", flush=True)
+                farm_ready = now_ready
                 farm_state = kernel_farm.state()
                 if farm_state != "pending":
                     report = kernel_farm.warm_report()
