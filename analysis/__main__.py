@@ -53,8 +53,12 @@ def _print_json(obj) -> None:
 
 def cmd_reports(args) -> int:
     from analysis import reports
-    results = reports.run_reports(args.scenario or None, out_dir=args.out, jobs=args.jobs,
-                                  notebooks=args.notebook or None, timeout_s=args.timeout)
+    try:
+        results = reports.run_reports(args.scenario or None, out_dir=args.out, jobs=args.jobs,
+                                      notebooks=args.notebook or None, timeout_s=args.timeout)
+    except KeyboardInterrupt:   # Ctrl-C or SIGTERM: workers and kernels are stopped, the index lists finished reports
+        print("error: interrupted; the index lists only the reports that finished", file=sys.stderr)
+        return 130
     return 1 if any(r.status != "ok" for r in results) else 0
 
 

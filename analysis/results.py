@@ -2,16 +2,90 @@
 
 ``scenario_results(scenario, quick)`` evaluates the scenario once (:func:`analysis.evaluate.evaluate`)
 and returns the same :class:`~analysis.evaluate.EvaluateResult` to every caller in the process, so a
-figure repeated across reports is the same number. (The report runner may cache it on disk per
-scenario and data hash so separate kernels share it too.)
+figure repeated across reports is the same number.
+
+Across processes (the report runner's kernels) the result is shared through a disk cache: the
+runner calls :func:`write_cache` once per scenario before any notebook runs and exports the cache
+directory in the environment variable ``CLUSTER_ECONOMICS_RESULTS_CACHE``; every kernel then
+reads the same pickle. The file name is a key of the scenario's hash, the hash of every file in
+``data/``, the hash of the ``analysis`` source code, the draws and the seed, so a stale entry is
+never read. Without the variable (JupyterLab) or without a matching entry, the result is computed
+in process, as before.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 from functools import lru_cache
+from pathlib import Path
 
 FULL_DRAWS = 10_000
 QUICK_DRAWS = 500
 SEED = 0
+CACHE_ENV = "CLUSTER_ECONOMICS_RESULTS_CACHE"
+FORMAT = 1  # bump when the pickled layout changes
+
+
+def draws_for(quick: bool) -> int:
+    return QUICK_DRAWS if quick else FULL_DRAWS
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the ``analysis`` package's Python source (any code change invalidates the cache)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def data_version() -> str:
+    """Hash of every file under ``data/``."""
+    from analysis.paths import DATA_DIR
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(DATA_DIR).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(DATA_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(scenario: str, draws: int, seed: int) -> str:
+    """The cache file stem for one scenario at one Monte Carlo size."""
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    text = json.dumps({"format": FORMAT, "scenario": sc.name, "scenario_hash": sc.hash, "data": data_version(),
+                       "code": code_version(), "draws": int(draws), "seed": int(seed)}, sort_keys=True)
+    return f"{sc.name}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def _cache_dir() -> Path | None:
+    value = os.environ.get(CACHE_ENV)
+    return Path(value) if value else None
+
+
+def cache_path(scenario: str, quick: bool = False, seed: int = SEED, cache_dir: str | Path | None = None) -> Path | None:
+    """Where the cached result of ``scenario`` lives (``None`` when no cache directory is set)."""
+    directory = Path(cache_dir) if cache_dir is not None else _cache_dir()
+    if directory is None:
+        return None
+    return directory / f"{cache_key(scenario, draws_for(quick), seed)}.pkl"
+
+
+def _read(path: Path | None):
+    if path is None or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # noqa: BLE001 - a damaged or foreign cache entry is recomputed, never trusted
+        return None
 
 
 @lru_cache(maxsize=16)
@@ -20,6 +94,30 @@ def _evaluate(scenario: str, draws: int, seed: int):
     return evaluate.evaluate(scenario, draws=draws, seed=seed)
 
 
+@lru_cache(maxsize=16)
+def _cached(scenario: str, quick: bool, seed: int):
+    hit = _read(cache_path(scenario, quick, seed))
+    return hit if hit is not None else _evaluate(scenario, draws_for(quick), seed)
+
+
 def scenario_results(scenario: str, quick: bool = False, seed: int = SEED):
-    """The scenario's headline results at report size (``quick``: small Monte Carlo for tests)."""
-    return _evaluate(str(scenario), QUICK_DRAWS if quick else FULL_DRAWS, int(seed))
+    """The scenario's headline results at report size (``quick``: small Monte Carlo for tests).
+
+    Read from the runner's disk cache when there is one, else computed once in this process.
+    """
+    return _cached(str(scenario), bool(quick), int(seed))
+
+
+def write_cache(scenario: str, quick: bool = False, seed: int = SEED, cache_dir: str | Path | None = None) -> Path:
+    """Compute (or reuse) the result of ``scenario`` and store it atomically in the cache directory."""
+    path = cache_path(scenario, quick, seed, cache_dir)
+    if path is None:
+        raise ValueError(f"no cache directory: pass cache_dir or set {CACHE_ENV}")
+    if _read(path) is None:
+        result = _evaluate(str(scenario), draws_for(quick), int(seed))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with open(tmp, "wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    return path

@@ -81,5 +81,5 @@ def test_brief_renders_at_both_widths(tmp_path):
 @pytest.mark.browser
 def test_reports_render_offline_in_chromium(executed):
     out, results = executed
-    pages = [out / "index.html"] + [out / "colossus1" / f"{stem}.html" for stem, r in results.items() if r.status == "ok"]
+    pages = [out / "index.html"] + [out / r.href for r in results.values() if r.status == "ok"]
     check_pages(pages, index_links=len(results))

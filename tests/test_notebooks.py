@@ -52,7 +52,7 @@ def test_notebook_runs_and_records_metrics(executed, path):
     out, results = executed
     result = results[path.stem]
     assert result.status == "ok", result.error
-    nb = nbformat.read(out / SMOKE_SCENARIO / f"{path.stem}.ipynb", as_version=4)
+    nb = nbformat.read(out / result.ipynb_href, as_version=4)
     assert nb.metadata["papermill"]["parameters"]["quick"] is True
     metrics = read_metrics(nb)
     assert metrics, "each notebook records its headline numbers with nbk.record"
@@ -108,9 +108,9 @@ class _Page(HTMLParser):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_html_is_self_contained_without_code(executed, path):
-    out, _ = executed
+    out, results = executed
     page = _Page()
-    page.feed((out / SMOKE_SCENARIO / f"{path.stem}.html").read_text())
+    page.feed((out / results[path.stem].href).read_text())
     assert not page.remote, f"remote resources: {page.remote[:3]}"
     assert "jp-InputArea-editor" not in page.classes and "hl-ipython3" not in page.classes, "code inputs must be hidden"
     assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
@@ -123,8 +123,10 @@ def test_html_is_self_contained_without_code(executed, path):
 def test_index_and_manifest(executed):
     out, results = executed
     index = (out / "index.html").read_text()
-    for stem in results:
-        assert f'{SMOKE_SCENARIO}/{stem}.html' in index
+    for stem, result in results.items():
+        assert result.href in index
+        scope = reports.notebook_scope(NOTEBOOK_DIR / result.notebook)
+        assert result.href == (f"{SMOKE_SCENARIO}/{stem}.html" if scope == "scenario" else f"{stem}.html")
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["scenarios"]) == {SMOKE_SCENARIO} and len(manifest["scenarios"][SMOKE_SCENARIO]["hash"]) == 16
     assert "data/gpus.csv" in manifest["data_files"] and manifest["packages"]["papermill"] != "not installed"

@@ -35,7 +35,7 @@ def test_failing_notebook_is_marked_and_others_still_run(tmp_path):
     assert status["a_good"].status == "ok" and status["a_good"].metrics == {"answer": 42}
     assert status["b_bad"].status == "FAILED" and "RuntimeError: boom" in status["b_bad"].error
     produced = {p.name for p in (out / "colossus1").iterdir()}
-    assert produced == {"a_good.html", "a_good.ipynb", "b_bad.failed.ipynb"}
+    assert produced == {"a_good.html", "a_good.ipynb", "b_bad.failed.ipynb", "figures.csv", "cashflows.csv"}
     index = (out / "index.html").read_text()
     assert "FAILED" in index and "RuntimeError: boom" in index and "colossus1/a_good.html" in index
     assert any("[1/2]" in line for line in lines) and any("[2/2]" in line and "0 left" in line for line in lines)

@@ -1,0 +1,489 @@
+"""Warm kernels for the report runner: fork pre-imported, pre-warmed Python kernels.
+
+A cold ``python -m ipykernel_launcher`` spends about 2.5 s importing numpy, pandas, matplotlib,
+IPython and ``analysis``, and every notebook then rebuilds the same model caches (the step-model
+grids behind :func:`analysis.utilization.point` take seconds per cluster). The *kernel farm*
+pays both once per batch:
+
+* ``python -m analysis.kernels DIR SPEC`` (the *base zygote*) imports everything a report
+  kernel imports and listens on ``DIR/base.sock``;
+* it forks a *warm zygote* that evaluates every scenario of the batch once
+  (:func:`analysis.results.write_cache`, which also fills the disk cache) and warms the
+  per-cluster model caches; after each scenario it forks a *generation* zygote holding all
+  that is warm so far, listening on ``DIR/warm-<k>.sock`` (``DIR/warm-<k>.json`` lists the
+  scenarios it has; ``DIR/warm.json``: all are ready; ``DIR/warm.failed``: warming failed);
+* :class:`FarmKernelManager` (the kernel manager papermill uses in the runner) asks a zygote to
+  ``fork()`` a kernel instead of starting a new interpreter. The child becomes an ordinary
+  ipykernel (same argv, environment and working directory as a normal launch), in its own
+  session, with its stdout/stderr in a log file, and dies with its zygote.
+
+Each forked kernel is a separate process that starts from the same warm memory image, so
+kernels stay isolated from each other; copy-on-write keeps the memory shared. The manager
+falls back to an ordinary launch when no farm is running (JupyterLab, other platforms).
+Kernels use the IPC transport (Unix sockets), so ipykernel has no reason to warn about TCP
+without encryption and no ports are raced for.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
+
+FARM_ENV = "CLUSTER_ECONOMICS_KERNEL_FARM"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib", "matplotlib.pyplot", "seaborn", "statsmodels.api",
+           "numpy_financial", "yaml", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "analysis.notebook",
+           "analysis.evaluate", "analysis.results", "analysis.plots", "analysis.catalog", "analysis.calibration",
+           "analysis.cost", "analysis.economics", "analysis.goodput", "analysis.heterogeneity", "analysis.inference",
+           "analysis.power", "analysis.training", "analysis.uncertainty", "analysis.utilization", "analysis.report")
+
+
+# --------------------------------------------------------------------------- process helpers
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+
+class ForkedKernel:
+    """The ``subprocess.Popen`` surface jupyter_client's LocalProvisioner uses, for a kernel
+    forked by a zygote (its parent), so it cannot be waited for: liveness comes from /proc."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, log: str | None = None):
+        self.pid, self.log, self.returncode = pid, log, None
+
+    def poll(self):
+        if self.returncode is None and not _alive(self.pid):
+            self.returncode = 1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def log_tail(path: str | None, lines: int = 3) -> str:
+    """The last non-empty lines of a kernel's log (why it died), or ``""``."""
+    try:
+        text = Path(path).read_text(errors="replace") if path else ""
+    except OSError:
+        return ""
+    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(tail)
+
+
+# --------------------------------------------------------------------------- kernel manager
+LAST_KERNEL_LOG: list[str | None] = [None]   # the log of the kernel this process started last
+LAST_KERNEL_PID: list[int | None] = [None]
+
+
+class QuietKernelManager(AsyncKernelManager):
+    """Kernels over IPC (Unix sockets): no 'running over TCP without encryption' warning, no
+    port races; liveness, interrupts and timeouts behave as with papermill's own manager."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    def _ip_default(self) -> str:
+        # jupyter_client's IPC default is the relative "kernel-ipc" when the connection file is not
+        # named yet: two kernels in one folder would then bind the same socket. One absolute path each.
+        if self.transport == "ipc":
+            return os.path.join(tempfile.gettempdir(), f"ce-kernel-{uuid.uuid4().hex[:16]}-ipc")
+        return super()._ip_default()
+
+
+def _launchable(cmd: list[str]) -> bool:
+    return (len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
+            and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable))
+
+
+def request(sock_path: str | Path, payload: dict, timeout: float = 30.0) -> dict:
+    """One JSON request to a zygote; its JSON reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(sock_path))
+        conn.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data or b"{}")
+
+
+def farm_socket(farm_dir: str | Path | None = None) -> Path | None:
+    """The best zygote to fork from: warm when ready, else base, else ``None``."""
+    farm_dir = farm_dir or os.environ.get(FARM_ENV)
+    if not farm_dir:
+        return None
+    latest = _latest(Path(farm_dir), ".sock")
+    if latest is not None:
+        return latest
+    base = Path(farm_dir) / "base.sock"
+    return base if base.exists() else None
+
+
+class FarmKernelManager(QuietKernelManager):
+    """Forks kernels from the runner's farm (``CLUSTER_ECONOMICS_KERNEL_FARM``) when it runs."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        sock = farm_socket()
+        LAST_KERNEL_LOG[0] = LAST_KERNEL_PID[0] = None
+        if sock is not None and _launchable(kernel_cmd) and self.provisioner is not None:
+            log = str(sock.parent / f"kernel-{uuid.uuid4().hex[:12]}.log")
+            try:
+                reply = request(sock, {"op": "spawn", "argv": kernel_cmd[3:], "env": dict(kw.get("env") or os.environ),
+                                       "cwd": str(kw.get("cwd") or os.getcwd()), "log": log})
+            except (OSError, ValueError):
+                reply = {}
+            pid = reply.get("pid")
+            if pid:
+                prov = self.provisioner
+                prov.process = ForkedKernel(int(pid), log)
+                prov.pid, prov.pgid, prov.cwd = int(pid), int(pid), kw.get("cwd")
+                LAST_KERNEL_LOG[0], LAST_KERNEL_PID[0] = log, int(pid)
+                self._reconcile_connection_info(prov.connection_info)
+                return
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+# --------------------------------------------------------------------------- zygote (server side)
+def _preload() -> None:
+    import importlib
+    import warnings
+
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)  # as ipykernel sets it; the backend module is not imported here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a module that fails to import fails in the kernel, visibly
+                pass
+    sys.modules.pop("matplotlib_inline.backend_inline", None)
+
+
+def _warm(spec: dict, directory: Path) -> dict:
+    """Evaluate each scenario once (writing the disk cache) and warm the model caches. After each
+    scenario a *generation* zygote is forked that serves kernels with everything warmed so far
+    (``warm-<k>.sock``, ``warm-<k>.json``), so a scenario's notebooks start as soon as it is ready."""
+    from analysis import results, utilization
+    from analysis.scenario import load_scenario
+
+    report = {}
+    for k, arg in enumerate(spec.get("scenarios", []), 1):
+        started = time.perf_counter()
+        try:
+            utilization.point(load_scenario(arg))
+            if spec.get("cache_dir"):
+                results.write_cache(arg, spec.get("quick", False), cache_dir=spec["cache_dir"])
+                os.environ[results.CACHE_ENV] = spec["cache_dir"]
+            results.scenario_results(arg, spec.get("quick", False))
+            report[arg] = {"seconds": round(time.perf_counter() - started, 2)}
+        except Exception as exc:  # noqa: BLE001 - the notebooks of that scenario then fail with the real traceback
+            report[arg] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        _generation(directory, k, report)
+    return report
+
+
+def _generation(directory: Path, k: int, report: dict) -> None:
+    pid = os.fork()
+    if pid:
+        _CHILDREN.add(pid)
+        return
+    code = 0
+    try:
+        _CHILDREN.clear()
+        die_with_parent(signal.SIGKILL)
+        sock = _listen(directory / f"warm-{k}.sock")
+        tmp = directory / f".warm-{k}.json"
+        tmp.write_text(json.dumps({"generation": k, "ready": list(report), "report": report}))
+        os.replace(tmp, directory / f"warm-{k}.json")
+        _serve(sock)
+    except BaseException:  # noqa: BLE001
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _latest(directory: Path, suffix: str) -> Path | None:
+    found = []
+    for path in Path(directory).glob(f"warm-*{suffix}"):
+        stem = path.name[len("warm-"):-len(suffix)]
+        if stem.isdigit():
+            found.append((int(stem), path))
+    return max(found)[1] if found else None
+
+
+_CHILDREN: set[int] = set()   # kernels (and the warm zygote) forked by this zygote, not yet reaped
+
+
+CPU_LOG: list[Path | None] = [None]   # where a zygote notes the CPU seconds of each kernel it reaps
+
+
+def _reap(*_args) -> None:
+    try:
+        while True:
+            pid, _status, usage = os.wait4(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            _CHILDREN.discard(pid)
+            if CPU_LOG[0] is not None:
+                with contextlib.suppress(OSError), open(CPU_LOG[0], "a") as handle:
+                    handle.write(f"{pid} {usage.ru_utime + usage.ru_stime:.3f}\n")
+    except ChildProcessError:
+        return
+
+
+def kernel_cpu_seconds(farm_dir: str | Path) -> dict[int, float]:
+    """CPU seconds (user + system) of each finished kernel of a farm, by pid."""
+    try:
+        lines = (Path(farm_dir) / "cpu.log").read_text().split("\n")
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            out[int(parts[0])] = float(parts[1])
+    return out
+
+
+def _shutdown(*_args) -> None:
+    """SIGTERM: stop every child, wait for it (so its CPU time is accounted to the runner), exit."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for pid in list(_CHILDREN):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            _CHILDREN.discard(pid)
+    deadline = time.monotonic() + 5
+    while _CHILDREN and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            _CHILDREN.discard(pid)
+        else:
+            time.sleep(0.02)
+    for pid in list(_CHILDREN):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    os._exit(0)
+
+
+def _listen(path: Path) -> socket.socket:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp))
+    sock.listen(16)
+    os.replace(tmp, path)   # appears only once it accepts connections
+    return sock
+
+
+def _kernel_child(req: dict) -> None:
+    """Become an ipykernel (runs in the forked child; never returns)."""
+    code = 1
+    try:
+        os.setsid()
+        die_with_parent(signal.SIGKILL)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(devnull)
+        env = dict(req["env"], JPY_PARENT_PID=str(os.getppid()))
+        os.environ.clear()
+        os.environ.update(env)
+        os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+        os.chdir(req["cwd"])
+        sys.path[0] = os.getcwd()
+        sys.argv = [sys.argv[0], *req["argv"]]
+        import random
+        import warnings
+
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        if hasattr(warnings, "_filters_mutated"):
+            warnings._filters_mutated()   # warnings seen while preloading are shown again, as in a fresh process
+        from ipykernel import kernelapp
+
+        # parent_handle's default was read from JPY_PARENT_PID when the zygote imported ipykernel
+        kernelapp.IPKernelApp.launch_instance(parent_handle=os.getppid())
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _serve(sock: socket.socket) -> None:
+    while True:
+        conn, _ = sock.accept()
+        try:
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    break
+                line += chunk
+            req = json.loads(line or b"{}")
+            if req.get("op") == "spawn":
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    conn.close()
+                    _kernel_child(req)
+                _CHILDREN.add(pid)
+                reply = {"pid": pid}
+            else:
+                reply = {"pong": os.getpid()}
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+
+def serve(directory: str | Path, spec: dict) -> None:
+    """Run the base zygote in ``directory`` (``spec``: scenarios, quick, cache_dir)."""
+    directory = Path(directory)
+    die_with_parent(signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the runner's to handle
+    _preload()
+    CPU_LOG[0] = directory / "cpu.log"
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGTERM, _shutdown)
+    base = _listen(directory / "base.sock")
+    if spec.get("scenarios"):
+        pid = os.fork()
+        if pid == 0:   # the warm zygote
+            base.close()
+            _CHILDREN.clear()
+            die_with_parent(signal.SIGKILL)
+            try:
+                report = _warm(spec, directory)
+                (directory / ".warm.json").write_text(json.dumps(report))
+                os.replace(directory / ".warm.json", directory / "warm.json")
+            except BaseException as exc:  # noqa: BLE001
+                (directory / "warm.failed").write_text(f"{type(exc).__name__}: {exc}")
+                os._exit(1)
+            while True:   # the generations serve; this process stays their parent until SIGTERM
+                signal.pause()
+        _CHILDREN.add(pid)
+    _serve(base)
+
+
+class Farm:
+    """The runner's handle on a kernel farm (one base zygote and its warm child)."""
+
+    def __init__(self, directory: str | Path, scenarios: list[str], quick: bool, cache_dir: str | Path | None):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spec = {"scenarios": list(scenarios), "quick": bool(quick), "cache_dir": str(cache_dir) if cache_dir else None}
+        env = dict(os.environ)
+        self._log = open(self.dir / "farm.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "analysis.kernels", str(self.dir), json.dumps(spec)],
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env,
+                                     preexec_fn=die_with_parent)
+        self.started = time.perf_counter()
+
+    def state(self) -> str:
+        """``"warm"`` (every scenario ready), ``"failed"`` (kernels start from base or cold), or ``"pending"``."""
+        if (self.dir / "warm.json").exists() and _latest(self.dir, ".sock") is not None:
+            return "warm"
+        if (self.dir / "warm.failed").exists() or self.proc.poll() is not None:
+            return "failed"
+        return "pending"
+
+    def ready(self) -> set[str]:
+        """Scenario arguments warmed so far (their notebooks can start)."""
+        latest = _latest(self.dir, ".json")
+        try:
+            return set(json.loads(latest.read_text())["ready"]) if latest else set()
+        except (OSError, ValueError, KeyError):
+            return set()
+
+    def warm_report(self) -> dict:
+        try:
+            return json.loads((self.dir / "warm.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()   # the zygote stops its warm child and kernels, and waits for them
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
