@@ -55,7 +55,7 @@ def cmd_reports(args) -> int:
     from analysis import reports
     try:
         results = reports.run_reports(args.scenario or None, out_dir=args.out, jobs=args.jobs,
-                                      notebooks=args.notebook or None, timeout_s=args.timeout)
+                                      notebooks=args.notebook or None, timeout_s=args.timeout, scheduler=args.scheduler)
     except KeyboardInterrupt:   # Ctrl-C or SIGTERM: workers and kernels are stopped, the index lists finished reports
         print("error: interrupted; the index lists only the reports that finished", file=sys.stderr)
         return 130
@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="parallel kernels (default: number of cores)")
     p.add_argument("--out", default=None, help="output directory (default: reports/)")
     p.add_argument("--timeout", type=float, default=900, help="per-cell timeout in seconds (default 900)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running dask.distributed scheduler (tcp://HOST:PORT) whose workers run the notebooks")
     p.set_defaults(func=cmd_reports)
 
     p = sub.add_parser("evaluate", help="headline figures of one scenario")

@@ -445,10 +445,17 @@ def _worker_init() -> None:
     die_with_parent(signal.SIGTERM)
 
 
-def _executor(jobs: int) -> Executor:
-    """Where notebooks run: ``jobs`` local worker processes (swap for a Dask ``client.get_executor()``)."""
+def _executor(jobs: int, scheduler=None) -> Executor:
+    """Where notebooks run: ``jobs`` local worker processes, or the workers of a running
+    ``dask.distributed`` scheduler (``tcp://HOST:PORT`` or a ``Client``) through its
+    ``concurrent.futures`` executor. Dask workers start kernels the ordinary way (no warm farm)
+    and write into ``--out``, which they must therefore see (same machine or a shared file system)."""
     import multiprocessing
 
+    if scheduler is not None:
+        from analysis.sweep import connect
+        client = connect(scheduler) if isinstance(scheduler, str) else scheduler
+        return client.get_executor(pure=False)
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
     return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
 
@@ -569,9 +576,11 @@ def _expected_seconds(out: Path) -> dict[tuple[str, str], float]:
 
 def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None = None, jobs: int | None = None,
                 notebooks: list[str] | None = None, timeout_s: float = 900, extra_parameters: dict | None = None,
-                notebook_dir: Path = NOTEBOOK_DIR, echo=print, farm: bool = True) -> list[ReportResult]:
+                notebook_dir: Path = NOTEBOOK_DIR, echo=print, farm: bool = True, scheduler=None) -> list[ReportResult]:
     """Run every notebook for every scenario; the results (scenario x notebook order, batch
-    notebooks first). ``farm=False`` starts every kernel cold (no fork, no pre-warming)."""
+    notebooks first). ``farm=False`` starts every kernel cold (no fork, no pre-warming);
+    ``scheduler`` sends the notebooks to a running Dask scheduler instead of local processes."""
+    farm = farm and scheduler is None
     out = Path(out_dir) if out_dir else REPORT_DIR
     resolved = resolve_scenarios(scenarios)
     paths = list_notebooks(notebooks, notebook_dir)
@@ -620,7 +629,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
         if farm and sys.platform.startswith("linux") and work:
             kernel_farm = kernels.Farm(farm_dir, [a for _, a in resolved], quick, cache_dir)
             os.environ[kernels.FARM_ENV] = str(farm_dir)
-        pool = _executor(jobs)
+        pool = _executor(jobs, scheduler)
         if kernel_farm is None:
             pre_futures = {pool.submit(precompute, arg, quick, str(cache_dir)): name for name, arg in resolved}
         running: dict = {}

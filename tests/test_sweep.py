@@ -110,3 +110,16 @@ def test_dask_cluster_gives_the_local_numbers():
 def test_unreachable_scheduler_is_one_line():
     with pytest.raises(InputError, match="scheduler"):
         sweep.connect("not an address")
+
+
+@pytest.mark.slow
+def test_report_batch_runs_on_a_dask_cluster(tmp_path):
+    """``reports --scheduler``: the same notebooks, executed by the workers of a running scheduler."""
+    distributed = pytest.importorskip("distributed")
+    from analysis import reports
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        results = reports.run_reports(["colossus1"], out_dir=tmp_path, notebooks=["00_cluster_overview"],
+                                      extra_parameters={"quick": True}, timeout_s=300, echo=lambda *a, **k: None,
+                                      scheduler=cluster.scheduler_address)
+    assert [r.status for r in results] == ["ok"], [r.error for r in results]
+    assert (tmp_path / "colossus1" / "00_cluster_overview.html").is_file() and (tmp_path / "index.html").is_file()
