@@ -348,7 +348,9 @@ def derive_inputs(values: Mapping[str, Mapping[str, Any]], c1: Cluster, c2: Clus
                                                                           cost_values["salvage_fraction"])
             + facility1 * finance.net_book_value_fraction(e["c1_age_months_at_start"], cost_values["facility_life_years"]))
     signing_ratio = fee / market_value_path[..., 0]
-    c1_rate_market_path = np.asarray(inputs["lease_usd_per_gpu_hour"], dtype=float)[..., None] * market_value_path / fee[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c1_rate_market_path = np.where(fee[..., None] > 0, np.asarray(inputs["lease_usd_per_gpu_hour"], dtype=float)[..., None]
+                                       * market_value_path / np.where(fee > 0, fee, 1.0)[..., None], 0.0)
     context = {"signing_ratio": signing_ratio, "c1_rate_market_path": c1_rate_market_path,
                "lock_in_months": e["lease_lock_in_months"], "notice_months": e["lease_notice_months"],
                "exit_premium_threshold": e["exit_premium_threshold"], "covered": covered, "shares": shares, "rates": rates, "fee_usd_per_month": fee, "ramp": ramp,
@@ -597,6 +599,7 @@ def one_at_a_time(sc, output: str = "npv_lease_minus_keep_usd", colossus2: str =
     table = pd.DataFrame({"low": y[0:-1:2], "high": y[1:-1:2], "low_value": lows, "high_value": highs}, index=names)
     table.attrs["base"] = float(y[-1])
     table.attrs["output"] = output
+    table.attrs["rate"] = float(np.ravel(inputs["lease_usd_per_gpu_hour"])[-1])
     return table
 
 
@@ -631,6 +634,16 @@ def flip_thresholds(sc, colossus2: str = "colossus2", utilization_by_option: Map
     rows = {}
     base = float(_evaluate_grid(sc, c2, util, "utilization.keep", np.array([float(util["keep"])]), output)[0])
     for path, ((lo, hi), unit) in FLIP_DRIVERS.items():
+        if path == "economics.lease_usd_per_month_s1" and output == "npv_lease_minus_keep_usd":
+            # the fee that flips the decision is the break-even rate's fee (the exit moving with it)
+            p = sc.param(path)
+            keep_split = sc.values("job")["split"] if "job" in sc.params else "uniform"
+            inputs, context = derive_inputs({s: sc.values(s) for s in SECTIONS_USED}, sc.cluster, c2, util, keep_split=keep_split)
+            be = float(break_even_rate(inputs, context))
+            flip = float(p.value) * be / float(inputs["lease_usd_per_gpu_hour"])
+            rows[path] = {"current": float(p.value), "flip_value": flip, "low": p.low, "high": p.high,
+                          "within_range": bool(p.low is not None and p.low <= flip <= p.high), "unit": unit, "npv_now_usd": base}
+            continue
         if path.startswith("utilization."):
             current, p_lo, p_hi = float(util[path.split(".", 1)[1]]), None, None
         else:

@@ -503,8 +503,7 @@ def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, opt
         break_even_utilization_keep=squeeze(break_even_u),
         lease_usd_per_gpu_hour=squeeze(x["lease_usd_per_gpu_hour"]),
         horizon_months=H, discount_rate_annual=squeeze(rate), options=options,
-        inputs={k: (v if k in ("horizon_months", *TEXT_INPUTS) else (v if k in PATH_INPUTS and np.ndim(v) > len(shape) else squeeze(v)))
-                for k, v in x.items()},
+        inputs={k: (v if k in ("horizon_months", *TEXT_INPUTS, *PATH_INPUTS) else squeeze(v)) for k, v in x.items()},
         cash_flows=_cash_flow_frame(flows, H, OPTIONS) if point else None,
     )
 
