@@ -13,9 +13,11 @@ A package of one concern per module (issue 11):
 
 The scenario loader reads ``PARAMETERS`` and ``validate_section`` from this package.
 """
-from analysis.economics.adapter import (FLIP_DRIVERS, OPTION_SETS, PARAMETERS, SECTIONS_USED, declared_options,  # noqa: F401
+from analysis.economics.adapter import (FLIP_DRIVERS, npv_vs_lease_rate, OPTION_SETS, PARAMETERS, SECTIONS_USED, declared_options,  # noqa: F401
                                         derive_inputs, flip_thresholds, from_scenario, leased_successor_gpus,
                                         modelled_utilization, one_at_a_time, option_labels, rebuild_cluster, sensitivity,
+                                        break_even_rate, exit_month_at_rate, lease_gap_at_rates, market_rent_band,
+                                        rebuild_utilization,
                                         benchmark, validate_section)
 from analysis.economics.exit import (exit_end_month, lessee_option_value_usd, market_index, paid_months)  # noqa: F401
 from analysis.economics.finance import (HOURS_PER_MONTH, SECONDS_PER_HOUR, after_tax, capital_recovery_factor,  # noqa: F401
@@ -27,7 +29,7 @@ from analysis.economics.lease import (ALLOCATIONS, allocation_share, c1_lease_us
                                       rebuild_capacity_gpus)
 from analysis.economics.options import (BASE, C2_COST_BASES, CORE_INPUTS, LEASE_START, OPTIONS, TEXT_INPUTS,  # noqa: F401
                                         OptionsResult, after_tax_flows, break_even_lease_usd_per_gpu_hour,
-                                        cash_flow_components, check_inputs, compare_options, npv_vs_lease_rate,
+                                        cash_flow_components, check_inputs, compare_options,
                                         value_usd_per_useful_exaflop)
 
 

@@ -500,6 +500,8 @@ def _decision(result: OptionsResult, inputs: dict, context: dict) -> dict:
                 table[f"{a} / {b}"] = float(np.mean(np.asarray(by_basis[b]) + shift > 0))
         decision["p_lease_beats_keep_by_choice"] = table
         decision["p_lease_beats_keep_pooled"] = float(np.mean(list(table.values())))
+    decision["_inputs"] = inputs
+    decision["_context"] = context
     decision["_per_allocation_arrays"] = per_allocation
     decision["_by_basis_arrays"] = by_basis
     decision["_lessee_value"] = lessee_value
@@ -543,6 +545,39 @@ def from_scenario(sc, n_draws: int | None = None, seed: int = 0, utilization_by_
         drivers["exit.rent_index_at_horizon"] = np.asarray(context["index"])[..., -1]
         result.drivers = drivers
     return result
+
+
+def npv_vs_lease_rate(result: OptionsResult, rates_usd_per_gpu_hour=None) -> pd.DataFrame:
+    """Incremental NPV against keep over a grid of the leased cluster's rates, for a point estimate
+    of :func:`from_scenario`: the lease with the exit moving with the rate (``lease``), the lease at
+    the exit the S-1 rate implies (``lease, exit fixed``) and the other options (flat). Long table
+    ``lease_usd_per_gpu_hour``, ``option``, ``npv_usd``; default grid 0 to 1.6 x the S-1 per-GPU rate."""
+    if result.n_draws or "_inputs" not in result.decision:
+        raise InputError("result: needs a point estimate with a lease (from_scenario(sc) of a scenario that defines one)")
+    inputs, context = result.decision["_inputs"], result.decision["_context"]
+    if rates_usd_per_gpu_hour is None:
+        top = 1.6 * max(float(np.max(context["rates"]["per_gpu"])), float(inputs["lease_usd_per_gpu_hour"]))
+        rates_usd_per_gpu_hour = np.linspace(0.0, top, 81)
+    rates = np.asarray(rates_usd_per_gpu_hour, dtype=float)
+    moving = lease_gap_at_rates(inputs, context, rates)
+    fixed = compare_options({**inputs, "lease_usd_per_gpu_hour": rates}, with_irr=False)
+    frames = [pd.DataFrame({"lease_usd_per_gpu_hour": rates, "option": result.label("lease"), "npv_usd": moving}),
+              pd.DataFrame({"lease_usd_per_gpu_hour": rates, "option": result.label("lease") + " (exit fixed at the S-1 rate's)",
+                            "npv_usd": fixed.incremental_npv_usd["lease"]})]
+    for o in result.options:
+        if o not in ("lease",):
+            frames.append(pd.DataFrame({"lease_usd_per_gpu_hour": rates, "option": result.label(o),
+                                        "npv_usd": np.broadcast_to(fixed.incremental_npv_usd[o], rates.shape)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def market_rent_band(result: OptionsResult) -> tuple[float, float, float]:
+    """(low, central, high) market rent of one GPU-hour of the leased cluster today: its GPU mix at
+    the low, central and high rents of ``data/market_rents.csv``."""
+    c1 = result.decision["_context"]["c1_cluster"]
+    types = _gpus_by_type(c1)
+    return tuple(float(_rent_weighted(types, {g: lease.market_rent_usd_per_gpu_hour(g, pos) for g in types}))
+                 for pos in (0.0, 0.5, 1.0))
 
 
 # --------------------------------------------------------------------------- tornado and flips
