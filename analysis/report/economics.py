@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.report import format as fmt
-from analysis.report.labels import label, register
+from analysis.report.labels import label as _registry_label, register
 
 PALETTE = "colorblind"
 plt.rcParams.update({"font.size": 10})
@@ -55,6 +55,22 @@ register({
     "tco": "successor's own TCO",
     "market": "market rent of the same Blackwell capacity",
 })
+
+
+def label(name: str) -> str:
+    """The registry's label, falling back to the parameter spec's ``doc`` (then the de-snaked name)."""
+    try:
+        return _registry_label(name)
+    except Exception:  # a registry fault must never break a report
+        section, _, key = name.partition(".")
+        try:
+            from analysis.scenario import section_specs
+            spec = section_specs()[section][key]
+            text = spec.doc[:1].upper() + spec.doc[1:]
+            return f"{text} ({spec.unit})" if spec.unit and spec.unit not in ("-", "") else text
+        except Exception:
+            text = name.split(".", 1)[-1].replace("_", " ")
+            return text[:1].upper() + text[1:]
 
 
 # --------------------------------------------------------------------------- tables
@@ -212,14 +228,21 @@ def incremental_npv_figure(result_mc, title: str | None = None):
 
 def tornado_figure(table: pd.DataFrame, top: int = 12, title: str | None = None):
     """Tornado of the incremental NPV (``economics.one_at_a_time``): the ``top`` widest parameters,
-    each at its low and high, labelled from the registry."""
-    from analysis import plots
-
+    each at its low and high (USD billions), labelled from the registry with the values tried."""
     wide = table.loc[(table["high"] - table["low"]).abs().sort_values().index[-top:]]
-    low = pd.Series((wide["low"] / 1e9).to_numpy(), index=[label(i) for i in wide.index])
-    high = pd.Series((wide["high"] / 1e9).to_numpy(), index=low.index)
-    fig = plots.tornado(low, high, table.attrs["base"] / 1e9, xlabel="NPV of leasing minus keeping, after tax (USD billions)",
-                        title=title or "One at a time: each parameter at its low and high")
+    base = table.attrs["base"] / 1e9
+    names = [f"{label(i)[:55]} ({fmt.number(r.low_value)} to {fmt.number(r.high_value)})" for i, r in wide.iterrows()]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(wide) + 1.8))
+    pal = sns.color_palette(PALETTE)
+    y = np.arange(len(wide))
+    ax.barh(y, wide["low"].to_numpy() / 1e9 - base, left=base, color=pal[0], label="parameter at its low")
+    ax.barh(y, wide["high"].to_numpy() / 1e9 - base, left=base, color=pal[1], alpha=0.85, label="parameter at its high")
+    ax.set_yticks(y, names, fontsize=9)
+    ax.axvline(base, color="k", lw=0.8)
+    ax.set_xlabel("NPV of leasing minus keeping, after tax (USD billions)")
+    ax.set_title(title or "One at a time: each parameter at its low and high", fontsize=11)
+    ax.legend(loc="lower right", fontsize=9)
+    fig.subplots_adjust(left=0.5, right=0.97, top=0.9, bottom=max(0.08, 0.9 / (len(wide) + 2)))
     return fig
 
 
