@@ -172,9 +172,9 @@ def cash_flow_components(inputs: Mapping[str, Any]) -> dict[str, dict[str, np.nd
         return -col(key) * hours * col("electricity_usd_per_mwh") * running
 
     keep = {"training value": value * col("keep_value_fraction") * exaflops_keep,
-            "Colossus 1 power": power("power_mw_keep"), "Colossus 1 operations": opex}
+            "cluster power": power("power_mw_keep"), "cluster operations": opex}
     islands = {"training value": value * col("islands_value_fraction") * exaflops_islands,
-               "Colossus 1 power": power("power_mw_islands"), "Colossus 1 operations": opex,
+               "cluster power": power("power_mw_islands"), "cluster operations": opex,
                "transition": -col("islands_transition_usd_per_gpu") * col("c1_gpus") * at_start}
 
     # the rebuilt training on the successor's GPUs that are not leased out
@@ -191,7 +191,7 @@ def cash_flow_components(inputs: Mapping[str, Any]) -> dict[str, dict[str, np.nd
         "lease revenue": paid * col("lease_usd_per_gpu_hour") * col("c1_gpus") * hours * ramp,
         "re-let revenue after an exit": after_exit * col("relet_fraction") * col("c1_market_usd_per_gpu_hour") * col("c1_gpus") * hours,
         "training value": value * exaflops_rebuilt,
-        "Colossus 1 power": power("power_mw_lease"), "Colossus 1 operations": opex,
+        "cluster power": power("power_mw_lease"), "cluster operations": opex,
         "successor running cost" if not market else "successor GPUs at market rent": c2_running,
         "transition": -col("lease_transition_usd_per_gpu") * col("c1_gpus") * at_start,
     }
@@ -394,7 +394,7 @@ class OptionsResult:
             lines.append(f"{o:<8} {row.npv_usd / 1e9:>10.2f} {row.incremental_npv_usd / 1e9:>13.2f} {irr:>8} {pay:>8}")
         if self.has_lease:
             lines.append(f"break-even lease rate vs keep: ${_mean_or_nan(self.break_even_lease_usd_per_gpu_hour):.2f} per "
-                         f"Colossus 1 GPU-hour; rate used ${float(np.mean(self.lease_usd_per_gpu_hour)):.2f}")
+                         f"GPU-hour of the leased cluster; rate used ${float(np.mean(self.lease_usd_per_gpu_hour)):.2f}")
             if self.n_draws:
                 lines.append(f"P(lease beats keep) = {self.p_lease_beats_keep:.1%}")
         else:
@@ -463,8 +463,8 @@ def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, opt
 
     pv = lambda a: np.sum(np.asarray(a) * df, axis=-1)  # noqa: E731
     exaflops = {"keep": extra["exaflops_keep"], "lease": extra["exaflops_lease"], "islands": extra["exaflops_islands"]}
-    cost_keep = -(parts["keep"]["Colossus 1 power"] + parts["keep"]["Colossus 1 operations"])
-    cost_islands = -(parts["islands"]["Colossus 1 power"] + parts["islands"]["Colossus 1 operations"] + parts["islands"]["transition"])
+    cost_keep = -(parts["keep"]["cluster power"] + parts["keep"]["cluster operations"])
+    cost_islands = -(parts["islands"]["cluster power"] + parts["islands"]["cluster operations"] + parts["islands"]["transition"])
     c2_key = [k for k in parts["lease"] if k.startswith("successor")][0]
     cost_lease = -(parts["lease"][c2_key] + parts["_capital"]["successor capex"] + parts["_capital"]["successor book value at the horizon"])
     with np.errstate(divide="ignore", invalid="ignore"):
