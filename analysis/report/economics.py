@@ -74,11 +74,13 @@ def label(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- tables
-def options_table(result) -> pd.DataFrame:
-    """One row per compared option: after-tax NPV, increment over keep (with 5-95% band when
-    ``result`` holds draws), IRR of the increment where an investment exists, payback."""
+def options_table(result, draws=None) -> pd.DataFrame:
+    """One row per compared option: after-tax NPV, increment over keep (with the 5-95% band of
+    ``draws``, a Monte Carlo result, or of ``result`` itself when it holds draws), IRR of the
+    increment where an investment exists, payback."""
     table = result.table()
-    q = result.quantiles() if result.n_draws else None
+    source = draws if draws is not None else (result if result.n_draws else None)
+    q = source.quantiles() if source is not None else None
     rows = []
     for o, r in table.iterrows():
         inc = fmt.usd(r.incremental_npv_usd) if q is None else fmt.band(r.incremental_npv_usd, q.loc[o, "p05"], q.loc[o, "p95"], fmt.usd)
