@@ -87,7 +87,8 @@ def options_table(result, draws=None) -> pd.DataFrame:
         rows.append({"option": result.label(o), "NPV after tax": fmt.usd(r.npv_usd),
                      f"NPV minus {result.base}": "base" if o == result.base else inc,
                      "IRR of the increment": fmt.pct(r.irr_annual),
-                     "payback": "n/a" if o == result.base or not np.isfinite(r.payback_months) else f"{r.payback_months:.0f} months",
+                     "payback": "n/a" if o == result.base or not np.isfinite(r.payback_months)
+                     else f"{r.payback_months:.0f} month{'' if r.payback_months == 1 else 's'}",
                      "useful training (exaFLOP)": fmt.scaled(r.useful_exaflops)})
     return pd.DataFrame(rows).set_index("option")
 
@@ -136,10 +137,10 @@ def flip_table(econ: dict) -> pd.DataFrame:
         show = (lambda v: fmt.usd(v)) if money else (lambda v: fmt.number(v))
         if "fraction" in d["unit"] or path.startswith("utilization."):
             show = fmt.pct
+        flips = d["flip_value"] is not None and np.isfinite(d["flip_value"])
         rows.append({"driver": label(path), "now": show(d["current"]),
-                     "decision flips at": show(d["flip_value"]) if np.isfinite(d["flip_value"] if d["flip_value"] is not None else np.nan)
-                     else "never, within its physical range",
-                     "inside the sourced range": fmt.yes_no(d["within_sourced_range"])})
+                     "decision flips at": show(d["flip_value"]) if flips else "never, within its physical range",
+                     "inside the sourced range": fmt.yes_no(d["within_sourced_range"]) if flips else "n/a"})
     return pd.DataFrame(rows).set_index("driver")
 
 
