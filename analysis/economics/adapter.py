@@ -717,12 +717,22 @@ def sensitivity(result: OptionsResult, output: str = "npv_lease_minus_keep_usd")
 
 
 def benchmark(seconds: float = 1.5) -> dict[str, float]:
-    """Monte Carlo draws per second of the options' after-tax monthly cash flows, NPVs and the exit
-    rule (Colossus 1, 20,000 draws a call; utilization draws computed once outside the timing)."""
+    """Monte Carlo draws per second of (1) the options' after-tax monthly cash flows and NPVs
+    (:func:`compare_options`, 20,000 draws a call) and (2) the break-even rate with the exit moving
+    with the rate (:func:`break_even_rate`, 2,000 draws a call); Colossus 1, inputs and utilization
+    draws derived once outside the timing."""
     from analysis.bench import throughput
     from analysis.scenario import load_scenario
 
-    sc, draws = load_scenario("colossus1"), 20_000
-    utilization = modelled_utilization(sc, n_draws=draws, seed=0)
-    return {"economics_option_draws_per_s": throughput(
-        lambda: from_scenario(sc, n_draws=draws, seed=0, utilization_by_option=utilization), seconds, draws)}
+    sc = load_scenario("colossus1")
+    c2 = load_cluster("colossus2")
+    figures = {}
+    for name, draws, fn in (("economics_option_draws_per_s", 20_000, lambda i, c: compare_options(i, with_irr=False)),
+                            ("economics_break_even_draws_per_s", 2_000, lambda i, c: break_even_rate(i, c))):
+        util = modelled_utilization(sc, n_draws=draws, seed=0)
+        H = int(sc.values("economics")["horizon_months"])
+        normals = np.random.default_rng([0, RENT_SHOCK_SEED]).standard_normal((draws, H))
+        inputs, context = derive_inputs(_section_values(sc, sc.sample(draws, seed=0)), sc.cluster, c2, util, normals=normals,
+                                        keep_split=sc.values("job")["split"])
+        figures[name] = throughput(lambda: fn(inputs, context), seconds, draws)
+    return figures
