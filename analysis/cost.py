@@ -4,9 +4,12 @@ useful training exaFLOP.
 Per GPU of a pool (every function broadcasts over numpy arrays):
 
 * **Capex** (:func:`capex_usd`): GPU price (``data/gpus.csv``) + non-GPU server/rack
-  (``data/prices.csv``) + scale-out network + storage (per GPU) + facility: ``$ per MW of
-  critical IT load x nameplate IT MW`` (Cushman & Wakefield 2025 define their $11.7M/MW per MW
-  of critical load, excluding IT equipment, land and soft costs).
+  (``data/prices.csv``) + scale-out network of the fabric the pool actually uses
+  (``data/fabrics.csv``: InfiniBand, Spectrum-X or RoCE Ethernet, matched from the pool's
+  ``network`` key; Colossus runs Spectrum-X) + storage (per GPU) + facility: ``$ per MW of
+  critical IT load x nameplate IT MW x facility cost fraction`` (Cushman & Wakefield 2025 define
+  their $11.7M/MW per MW of critical load, excluding IT equipment, land and soft costs; a
+  converted plant reuses its shell and site, ``data/facilities.csv``).
 * **Capital charge**: the level annual payment that repays capex net of the present value of
   salvage at the cost of capital, ``(C - S/(1+r)^n) x CRF(r, n)`` with the capital recovery
   factor ``CRF = r(1+r)^n / ((1+r)^n - 1)`` (:func:`capital_recovery_factor`; the standard
@@ -36,6 +39,7 @@ from analysis.catalog import Cluster, Column, validate_table
 from analysis.errors import InputError, shown
 from analysis.params import Spec, require_keys
 from analysis.paths import DATA_DIR
+from analysis.economics.finance import capital_recovery_factor  # noqa: F401  (its one home; re-exported here)
 from analysis.power import NETWORK_REFERENCE_GB_S, SECONDS_PER_HOUR, _check, _scalar
 
 HOURS_PER_YEAR = 365.25 * 24
@@ -48,8 +52,6 @@ PARAMETERS: dict[str, Spec] = {
     "wacc": Spec("per year", "cost of capital (weighted average, nominal)", min=0.0, max=0.5),
     "salvage_fraction": Spec("fraction of capex", "resale value of IT equipment at end of life", min=0.0, max=1.0),
     "electricity_usd_per_mwh": Spec("USD/MWh", "all-in electricity price at the facility meter", min=0.0, max=1000.0),
-    "network_capex_usd_per_gpu": Spec("USD per GPU", "scale-out switches, optics and cables per GPU at 400 Gb/s per GPU; "
-                                      "scaled with the pool's scale-out bandwidth", min=0.0, max=100000.0),
     "storage_capex_usd_per_gpu": Spec("USD per GPU", "storage systems per GPU", min=0.0, max=100000.0),
     "facility_capex_usd_per_mw": Spec("USD per MW", "data-center construction per MW of critical IT load",
                                       min=0.0, max=1e8),
@@ -105,6 +107,76 @@ def load_capex_observations() -> pd.DataFrame:
     return validate_table(pd.read_csv(path, dtype={"date": str}), columns, path, key="item").set_index("item", drop=False)
 
 
+_RANGE_SPEC = Spec("USD per GPU", min=0, max=100000)
+FABRIC_COLUMNS = (Column("fabric"), Column("match"), Column("network_capex_usd_per_gpu_low", _RANGE_SPEC),
+                  Column("network_capex_usd_per_gpu_central", _RANGE_SPEC), Column("network_capex_usd_per_gpu_high", _RANGE_SPEC),
+                  Column("source"), Column("date"))
+_FRACTION_SPEC = Spec("fraction of greenfield", min=0, max=1.5)
+FACILITY_COLUMNS = (Column("cluster"), Column("kind"), Column("facility_cost_fraction_low", _FRACTION_SPEC),
+                    Column("facility_cost_fraction_central", _FRACTION_SPEC), Column("facility_cost_fraction_high", _FRACTION_SPEC),
+                    Column("source"), Column("date"))
+DEFAULT_FABRIC = "infiniband"
+
+
+@lru_cache(maxsize=2)
+def _fabrics(path: str) -> pd.DataFrame:
+    return validate_table(pd.read_csv(path, dtype={"date": str}), FABRIC_COLUMNS, Path(path), key="fabric").set_index("fabric", drop=False)
+
+
+def load_fabrics() -> pd.DataFrame:
+    """Scale-out network capex per GPU at 400 Gb/s by fabric, low/central/high with source (``data/fabrics.csv``)."""
+    return _fabrics(str(DATA_DIR / "fabrics.csv")).copy()
+
+
+def fabric_of(network: str) -> str:
+    """The fabric a pool's ``network`` text names (``"Spectrum-X RoCE (SN5600)"`` -> ``spectrum-x``): the first
+    row of ``data/fabrics.csv`` with a ``match`` keyword in it, checked in the order Spectrum-X, InfiniBand, RoCE;
+    an empty text falls back to InfiniBand, the reference price."""
+    text = (network or "").lower()
+    if not text.strip():
+        return DEFAULT_FABRIC
+    fabrics = load_fabrics()
+    for fabric in ("spectrum-x", "infiniband", *[f for f in fabrics.index if f not in ("spectrum-x", "infiniband")]):
+        if fabric in fabrics.index and any(k.strip() and k.strip() in text for k in fabrics.loc[fabric, "match"].split("|")):
+            return fabric
+    raise InputError(f"network: {network!r} names no fabric of data/fabrics.csv; known fabrics are {', '.join(fabrics.index)}")
+
+
+@lru_cache(maxsize=2)
+def _facilities(path: str) -> pd.DataFrame:
+    return validate_table(pd.read_csv(path, dtype={"date": str}), FACILITY_COLUMNS, Path(path), key="cluster").set_index("cluster", drop=False)
+
+
+def load_facilities() -> pd.DataFrame:
+    """Facility cost per MW relative to a greenfield build, by cluster (``data/facilities.csv``)."""
+    return _facilities(str(DATA_DIR / "facilities.csv")).copy()
+
+
+def facility_cost_fraction(cluster_id: str, position=0.5):
+    """Facility capex as a share of the greenfield $/MW for ``cluster_id`` at ``position`` in its
+    sourced range (1 for a cluster not listed: greenfield)."""
+    table = load_facilities()
+    if cluster_id not in table.index:
+        return np.ones_like(np.asarray(position, dtype=float))
+    row = table.loc[cluster_id]
+    return price_at_position(row.facility_cost_fraction_low, row.facility_cost_fraction_central,
+                             row.facility_cost_fraction_high, position)
+
+
+def facility_kind(cluster_id: str) -> str:
+    table = load_facilities()
+    return str(table.loc[cluster_id, "kind"]) if cluster_id in table.index else "greenfield"
+
+
+def network_capex_usd_per_gpu(network: str, scale_out_gb_s_per_gpu, position=0.5):
+    """Scale-out network capex per GPU of the pool's fabric at ``position``, scaled with its bandwidth
+    per GPU against 400 Gb/s (``NETWORK_REFERENCE_GB_S``)."""
+    row = load_fabrics().loc[fabric_of(network)]
+    base = price_at_position(row.network_capex_usd_per_gpu_low, row.network_capex_usd_per_gpu_central,
+                             row.network_capex_usd_per_gpu_high, position)
+    return base * np.asarray(scale_out_gb_s_per_gpu, dtype=float) / NETWORK_REFERENCE_GB_S
+
+
 def validate_section(values: dict, cluster: Cluster) -> None:
     """Every GPU type of the cluster needs a non-GPU system price row."""
     prices = load_prices()
@@ -112,6 +184,7 @@ def validate_section(values: dict, cluster: Cluster) -> None:
         if pool.gpu.id not in prices.index:
             raise InputError(f"cost: GPU {shown(pool.gpu.id)} of pool {shown(pool.name)} has no row in data/prices.csv; "
                              f"priced GPUs are {', '.join(prices.index)}")
+        fabric_of(pool.network)
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -150,17 +223,6 @@ def straight_line_depreciation_usd_per_year(capex_usd, life_years, salvage_fract
     n = _check("life_years", life_years, 0, None, low_open=True)
     s = _check("salvage_fraction", salvage_fraction, 0, 1)
     return c * (1.0 - s) / n
-
-
-def capital_recovery_factor(rate, years):
-    """Capital recovery factor ``r(1+r)^n / ((1+r)^n - 1)``: the level annual payment per $ of
-    capital over ``years`` at ``rate`` (annuity formula); ``1/n`` at ``rate = 0``."""
-    r = _check("rate", rate, 0, None)
-    n = _check("years", years, 0, None, low_open=True)
-    growth = np.power(1.0 + r, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crf = np.where(r > 0, r * growth / (growth - 1.0), 1.0 / n)
-    return crf
 
 
 def annual_capital_charge_usd(capex_usd, rate, life_years, salvage_fraction=0.0):
@@ -245,6 +307,17 @@ class CostResult:
         """Cluster-average USD per useful exaFLOP at ``utilization`` of the BF16 dense peak."""
         return usd_per_useful_exaflop(self.tco_usd_per_hour, self.peak_eflops_bf16_dense, utilization)
 
+    def fabric_table(self) -> pd.DataFrame:
+        """Fabric and facility per pool with their network and facility capex per GPU (and sources)."""
+        fabrics = load_fabrics()
+        t = self.by_pool[["pool", "gpu", "fabric", "network_usd_per_gpu", "facility_usd_per_gpu"]].copy()
+        t["fabric_source"] = t["fabric"].map(fabrics["source"])
+        t["facility"] = facility_kind(self.cluster_id)
+        facilities = load_facilities()
+        t["facility_source"] = facilities.loc[self.cluster_id, "source"] if self.cluster_id in facilities.index else \
+            "greenfield: Cushman & Wakefield Data Center Development Cost Guide 2025"
+        return t
+
     def tco_by_gpu(self) -> pd.Series:
         """TCO per GPU-hour by GPU type (USD), plus the GPU-weighted cluster ``blend``."""
         by_gpu = self.by_pool.groupby("gpu", sort=False).apply(
@@ -294,7 +367,6 @@ def cluster_tco(cluster: Cluster, power_values: dict, cost_values: dict, load_fr
     for pool in cluster.pools:
         g, n = pool.gpu, pool.gpus
         pr = prices.loc[g.id]
-        bw_scale = pool.scale_out_gb_s_per_gpu.value / NETWORK_REFERENCE_GB_S
         common = dict(gpus=n, tdp_w=g.tdp_w, system_power_kw=g.system_power_kw, system_gpus=g.system_gpus,
                       scale_out_gb_s_per_gpu=pool.scale_out_gb_s_per_gpu.value,
                       idle_fraction=power_values["gpu_idle_fraction"], network_w_per_gpu=power_values["network_w_per_gpu"],
@@ -305,8 +377,9 @@ def cluster_tco(cluster: Cluster, power_values: dict, cost_values: dict, load_fr
         gpu_price = price_at_position(g.price_usd_low, g.price_usd_central, g.price_usd_high, v["price_position"])
         system_price = price_at_position(pr.non_gpu_system_usd_per_gpu_low, pr.non_gpu_system_usd_per_gpu_central,
                                          pr.non_gpu_system_usd_per_gpu_high, v["price_position"])
-        cap = capex_usd(n, gpu_price, system_price, v["network_capex_usd_per_gpu"] * bw_scale, v["storage_capex_usd_per_gpu"],
-                        it_nameplate_mw, v["facility_capex_usd_per_mw"])
+        network = network_capex_usd_per_gpu(pool.network, pool.scale_out_gb_s_per_gpu.value, v["price_position"])
+        facility_per_mw = v["facility_capex_usd_per_mw"] * facility_cost_fraction(cluster.id, v["price_position"])
+        cap = capex_usd(n, gpu_price, system_price, network, v["storage_capex_usd_per_gpu"], it_nameplate_mw, facility_per_mw)
         per_gpu = max(n, 1e-12)
         tco = tco_usd_per_gpu_hour(
             it_capex_usd_per_gpu=cap["it_usd"] / per_gpu, facility_capex_usd_per_gpu=cap["facility_usd"] / per_gpu,
@@ -320,7 +393,7 @@ def cluster_tco(cluster: Cluster, power_values: dict, cost_values: dict, load_fr
             capex_tot[k] = capex_tot[k] + cap[k]
         for k in (*TCO_COMPONENTS, "total"):
             tco_tot[k] = tco_tot[k] + tco[k] * n
-        rows.append({"pool": pool.name, "gpu": g.id, "gpus": n,
+        rows.append({"pool": pool.name, "gpu": g.id, "gpus": n, "fabric": fabric_of(pool.network),
                      **{f"{k[:-4]}_usd_per_gpu": _scalar(cap[k]) / per_gpu for k in CAPEX_COMPONENTS},
                      "capex_usd_per_gpu": _scalar(cap["total_usd"]) / per_gpu, "capex_usd": _scalar(cap["total_usd"]),
                      **{f"{k}_usd_per_gpu_hour": _scalar(tco[k]) for k in TCO_COMPONENTS},
@@ -379,6 +452,28 @@ def capex_cross_check(result: CostResult) -> pd.DataFrame:
             rows.append({"observation": o.item, "unit": o.unit, "published": float(o.value), "modelled": modelled,
                          "modelled_to_published": modelled / float(o.value), "source": o.source, "date": o.date})
     return pd.DataFrame(rows)
+
+
+def load_tco_estimates() -> pd.DataFrame:
+    """Published estimates of an owned GPU's TCO per GPU-hour with basis and source (``data/tco_estimates.csv``)."""
+    path = DATA_DIR / "tco_estimates.csv"
+    columns = (Column("gpu"), Column("tco_usd_per_gpu_hour", Spec("USD/GPU-h", min=0, min_inclusive=False, max=100)),
+               Column("basis"), Column("source"), Column("date"), Column("confidence"))
+    df = pd.read_csv(path, dtype={"date": str})
+    df["row"] = range(len(df))
+    return validate_table(df, columns, path, key="row").drop(columns="row")
+
+
+def compare_public_tco(result: CostResult, estimates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Modelled owned TCO per GPU-hour of each GPU type next to published estimates for the same type
+    (``modelled_to_published`` > 1: the model is dearer), plus one ``range`` row per type with the
+    published low and high."""
+    estimates = load_tco_estimates() if estimates is None else estimates
+    tco = result.tco_by_gpu()
+    out = estimates[estimates["gpu"].isin(tco.index)].copy()
+    out["modelled_tco_usd_per_gpu_hour"] = out["gpu"].map(tco)
+    out["modelled_to_published"] = out["modelled_tco_usd_per_gpu_hour"] / out["tco_usd_per_gpu_hour"]
+    return out.reset_index(drop=True)
 
 
 def compare_rates(result: CostResult, rates: pd.DataFrame | None = None) -> pd.DataFrame:

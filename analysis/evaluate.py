@@ -45,12 +45,17 @@ class EvaluateResult:
         rows += [
             ("Effective training time of the job (failures, checkpoints, restarts)", g["effective_training_time"] * 100,
              g["effective_training_time_p05"] * 100, g["effective_training_time_p95"] * 100, "% of wall-clock time", "21_goodput"),
-            ("NPV of lease-and-rebuild minus keep-for-training", e["npv_lease_minus_keep_usd"] / 1e9,
+        ] + ([
+            ("NPV of leasing minus keeping, after tax (sunk book value excluded)", e["npv_lease_minus_keep_usd"] / 1e9,
              e["npv_lease_minus_keep_usd_p05"] / 1e9, e["npv_lease_minus_keep_usd_p95"] / 1e9,
              f"$B over {e['horizon_months']} months", "33_lease_vs_rebuild"),
             ("Break-even lease rate (lease = keep)", e["break_even_lease_usd_per_gpu_hour"],
              e["break_even_lease_usd_per_gpu_hour_p05"], e["break_even_lease_usd_per_gpu_hour_p95"],
-             f"$/GPU-hour (S-1 implies {e['lease_usd_per_gpu_hour']:.2f})", "33_lease_vs_rebuild"),
+             f"$/GPU-hour of the leased cluster (its S-1 share: {e['lease_usd_per_gpu_hour']:.2f})", "33_lease_vs_rebuild"),
+            ("Lessee's exit option (value to the lessee)", e["exit_option"]["lessee_value_usd"] / 1e9,
+             e["exit_option"]["lessee_value_usd_p05"] / 1e9, e["exit_option"]["lessee_value_usd_p95"] / 1e9,
+             "$B", "33_lease_vs_rebuild"),
+        ] if e.get("npv_lease_minus_keep_usd") is not None else []) + [
             ("Lessee's cost per million output tokens at the lease rate", inf["usd_per_million_tokens"],
              inf["usd_per_million_tokens_p05"], inf["usd_per_million_tokens_p95"], "$ per million tokens", "32_inference"),
         ]
@@ -83,8 +88,9 @@ class EvaluateResult:
                   f"site {p['site_power_mw'] or float('nan'):,.0f} MW)",
                   "  TCO $/GPU-hour: " + ", ".join(f"{k} {v:.2f}" for k, v in d["tco_usd_per_gpu_hour"].items()),
                   f"  cost per useful exaFLOP: ${d['usd_per_useful_exaflop']:.2f}",
-                  "  NPV ($B): " + ", ".join(f"{k} {v / 1e9:,.2f}" for k, v in d["economics"]["npv_usd"].items())
-                  + f"; P(lease beats keep) {d['economics']['p_lease_beats_keep']:.0%}",
+                  "  NPV after tax ($B): " + ", ".join(f"{k} {v / 1e9:,.2f}" for k, v in d["economics"]["npv_usd"].items())
+                  + (f"; P(lease beats keep) {d['economics']['p_lease_beats_keep']:.0%}"
+                     if d["economics"].get("p_lease_beats_keep") is not None else "; no lease defined"),
                   f"  inference: {d['inference']['tokens_per_s'] / 1e6:,.1f} M tokens/s"]
         return "\n".join(lines)
 
@@ -170,8 +176,13 @@ def counterfactual_section(sc: Scenario, draws: Draws) -> dict:
 
 
 def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> tuple[dict, dict]:
-    """Power, TCO, cost per useful exaFLOP, inference and lease-versus-rebuild figures, plus
-    the result objects they came from (for notebooks)."""
+    """Power, TCO, cost per useful exaFLOP, inference and the options the scenario compares, plus
+    the result objects they came from (for notebooks).
+
+    ``economics``: after-tax NPV of each declared option and its increment over keep (5-95% bands),
+    IRR where an incremental investment exists, payback; where the scenario defines a lease, the
+    break-even lease rate under both fee allocations, both prices of the rebuild, the lessee's exit
+    option and the flip thresholds (:func:`analysis.economics.flip_thresholds`)."""
     from analysis import cost, economics, inference, power
 
     pw = power.cluster_power(sc.cluster, sc.values("power"))
@@ -179,17 +190,22 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
     u = point.value_bf16_dense
     fleet = inference.fleet_capacity(sc.cluster, sc.values("inference"))
     fleet_offline = inference.fleet_capacity(sc.cluster, sc.values("inference"), slo="offline")
-    options = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc))
     mc_draws = max(2, min(draws, 5_000))
-    options_mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed,
-                                         utilization_by_option=economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed))
+    util_point = economics.modelled_utilization(sc)
+    util_mc = economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed)
+    options = economics.from_scenario(sc, utilization_by_option=util_point)
+    options_mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed, utilization_by_option=util_mc)
     point_options, mc = options.to_dict(), options_mc.to_dict()
+    public = cost.compare_public_tco(tco)
     out = {
         "power": {"it_mw": pw.it_mw, "facility_mw": pw.facility_mw, "epoch_method_mw": pw.epoch_method_mw,
                   "facility_nameplate_mw": pw.facility_nameplate_mw,
                   "site_power_mw": sc.cluster.site_power_mw.value if sc.cluster.site_power_mw else None,
                   "stall_swing_mw": pw.stall_swing_mw},
         "tco_usd_per_gpu_hour": {k: float(v) for k, v in tco.tco_by_gpu().items()},
+        "tco_public_estimates_usd_per_gpu_hour": {g: {"low": float(t["tco_usd_per_gpu_hour"].min()),
+                                                      "high": float(t["tco_usd_per_gpu_hour"].max()), "estimates": int(len(t))}
+                                                  for g, t in public.groupby("gpu")},
         "usd_per_useful_exaflop": float(tco.usd_per_useful_exaflop(u)),
         "energy_mwh_per_useful_exaflop": float(pw.energy_mwh_per_useful_exaflop(u)),
         "inference": {"tokens_per_s": fleet.tokens_per_s, "tokens_per_day": fleet.tokens_per_day,
@@ -201,21 +217,69 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
                       "usd_per_million_tokens_offline": fleet_offline.usd_per_million_output_tokens,
                       "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour},
         "economics": {key: point_options[key] for key in (
-            "npv_usd", "irr", "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
-            "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "npv_lease_minus_keep_usd", "best_option", "horizon_months")},
+            "options", "option_labels", "base", "npv_usd", "incremental_npv_usd", "irr", "payback_months",
+            "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
+            "usd_per_useful_exaflop", "lease_usd_per_gpu_hour", "npv_lease_minus_keep_usd", "best_option", "horizon_months",
+            "discount_rate_annual", "tax_rate")},
     }
     draws_inf = section_draws(sc.sample(mc_draws, seed), "inference")
     fleet_mc = inference.fleet_draws(sc.cluster, draws_inf)
     out["inference"]["usd_per_million_tokens_p05"], out["inference"]["usd_per_million_tokens_p95"] = \
         _q(fleet_mc["usd_per_million_output_tokens"])
     out["inference"]["tokens_per_s_p05"], out["inference"]["tokens_per_s_p95"] = _q(fleet_mc["tokens_per_s"])
-    gap_low, gap_high = _q(options_mc.npv_lease_minus_keep_usd)
-    be_low, be_high = _q(options_mc.break_even_lease_usd_per_gpu_hour)
-    out["economics"].update({"monte_carlo_draws": mc_draws, "p_lease_beats_keep": mc["p_lease_beats_keep"],
-                             "p_lease_beats_islands": mc["p_lease_beats_islands"], "npv_usd_quantiles": mc["npv_usd_quantiles"],
-                             "npv_lease_minus_keep_usd_p05": gap_low, "npv_lease_minus_keep_usd_p95": gap_high,
-                             "break_even_lease_usd_per_gpu_hour_p05": be_low, "break_even_lease_usd_per_gpu_hour_p95": be_high})
-    return out, {"power": pw, "cost": tco, "fleet": fleet, "fleet_offline": fleet_offline, "options": options, "options_mc": options_mc}
+    econ = out["economics"]
+    econ.update({"monte_carlo_draws": mc_draws, "p_lease_beats_keep": mc.get("p_lease_beats_keep"),
+                 "p_lease_beats_islands": mc.get("p_lease_beats_islands"), "npv_usd_quantiles": mc["npv_usd_quantiles"],
+                 "incremental_npv_usd_quantiles": mc["incremental_npv_usd_quantiles"],
+                 "sunk_book_value_usd_excluded": point_options["decision"].get("sunk_book_value_usd_excluded"),
+                 "utilization_keep": float(util_point["keep"]), "utilization_rebuild": float(util_point["colossus2"])})
+    objects = {"power": pw, "cost": tco, "fleet": fleet, "fleet_offline": fleet_offline, "options": options, "options_mc": options_mc,
+               "utilization_by_option": util_point, "utilization_by_option_draws": util_mc}
+    if options.has_lease:
+        gap_low, gap_high = _q(options_mc.npv_lease_minus_keep_usd)
+        be = np.asarray(options_mc.break_even_lease_usd_per_gpu_hour, float)
+        be_low, be_high = _q(be[np.isfinite(be)]) if np.any(np.isfinite(be)) else (float("nan"), float("nan"))
+        dp, dm = point_options["decision"], mc["decision"]
+        flips = economics.flip_thresholds(sc, utilization_by_option=util_point)
+        econ.update({
+            "npv_lease_minus_keep_usd_p05": gap_low, "npv_lease_minus_keep_usd_p95": gap_high,
+            "break_even_lease_usd_per_gpu_hour_p05": be_low, "break_even_lease_usd_per_gpu_hour_p95": be_high,
+            "break_even_by_allocation": {a: {"label": d["label"], "c1_share_of_fee": d["c1_share_of_fee"],
+                                             "lease_usd_per_c1_gpu_hour": d["lease_usd_per_gpu_hour"],
+                                             "break_even_usd_per_c1_gpu_hour": d["break_even_usd_per_c1_gpu_hour"]["mean"],
+                                             "break_even_contract_usd_per_gpu_hour": d["break_even_contract_usd_per_gpu_hour"]["mean"],
+                                             "break_even_contract_usd_per_gpu_hour_p05": dm["allocations"][a]["break_even_contract_usd_per_gpu_hour"]["p05"],
+                                             "break_even_contract_usd_per_gpu_hour_p95": dm["allocations"][a]["break_even_contract_usd_per_gpu_hour"]["p95"],
+                                             "npv_lease_minus_keep_usd": d["incremental_npv_usd"]["mean"],
+                                             "npv_lease_minus_keep_usd_p05": dm["allocations"][a]["incremental_npv_usd"]["p05"],
+                                             "npv_lease_minus_keep_usd_p95": dm["allocations"][a]["incremental_npv_usd"]["p95"]}
+                                         for a, d in dp["allocations"].items()},
+            "allocation_used": dp["allocation_used"],
+            "contract_usd_per_gpu_hour": dp["contract_usd_per_gpu_hour"],
+            "break_even_fixed_exit_usd_per_gpu_hour": dp["break_even_fixed_exit_usd_per_gpu_hour"]["mean"],
+            "rebuild_pricing": {b: {"npv_lease_minus_keep_usd": dp["rebuild_pricing"][b]["mean"],
+                                    "p05": dm["rebuild_pricing"][b]["p05"], "p95": dm["rebuild_pricing"][b]["p95"]}
+                                for b in dp["rebuild_pricing"]},
+            "rebuild_pricing_used": dp["rebuild_pricing_used"],
+            "rebuild_gpus": dp["rebuild_gpus"], "rebuild_capacity_gpus": dp["rebuild_capacity_gpus"],
+            "exit_option": {"lessee_value_usd": dp["exit"]["lessee_option_value_usd"]["mean"],
+                            "lessee_value_usd_mc_mean": dm["exit"]["lessee_option_value_usd"]["mean"],
+                            "lessee_value_usd_p05": dm["exit"]["lessee_option_value_usd"]["p05"],
+                            "lessee_value_usd_p95": dm["exit"]["lessee_option_value_usd"]["p95"],
+                            "cost_to_lessor_usd": dp["exit"]["cost_to_lessor_usd"]["mean"],
+                            "cost_to_lessor_usd_p05": dm["exit"]["cost_to_lessor_usd"]["p05"],
+                            "cost_to_lessor_usd_p95": dm["exit"]["cost_to_lessor_usd"]["p95"],
+                            "lease_end_month": dp["exit"]["lease_end_month"]["mean"],
+                            "lease_end_month_p05": dm["exit"]["lease_end_month"]["p05"],
+                            "lease_end_month_p95": dm["exit"]["lease_end_month"]["p95"],
+                            "p_exit_before_horizon": dm["exit"]["p_exit_before_horizon"]},
+            "p_lease_beats_keep_by_choice": dm.get("p_lease_beats_keep_by_choice"),
+            "p_lease_beats_keep_pooled": dm.get("p_lease_beats_keep_pooled"),
+            "flip_thresholds": {k: {"current": float(r.current), "flip_value": float(r.flip_value), "unit": r.unit,
+                                    "within_sourced_range": bool(r.within_range)} for k, r in flips.iterrows()},
+        })
+        objects["flip_thresholds"] = flips
+    return out, objects
 
 
 def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:

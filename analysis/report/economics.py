@@ -1,0 +1,292 @@
+"""Views of lease versus rebuild and of the cost of ownership: tables and figures for notebooks 31
+and 33 and for the board brief. Numbers go through :mod:`analysis.report.format`, names through
+:mod:`analysis.report.labels`; nothing here computes a model figure.
+
+Reusable pieces:
+
+* :func:`npv_vs_lease_rate_figure` - incremental NPV of each option against keep over the leased
+  cluster's lease rate, with the market-rent band of its GPUs and the S-1 rate under both fee
+  allocations marked, and the break-even rate. Takes a point-estimate :class:`OptionsResult` of a
+  scenario that defines a lease (``economics.from_scenario(sc)`` or
+  ``scenario_results(...).details["options"]``); returns a matplotlib Figure.
+* :func:`cash_flow_table` - monthly after-tax cash flows per option and component, plus each
+  option's net flow and its increment over keep, as a long DataFrame for a ``cashflows.csv`` export.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis.report import format as fmt
+from analysis.report.labels import label as _registry_label, register
+
+PALETTE = "colorblind"
+plt.rcParams.update({"font.size": 10})
+
+register({
+    "economics.options": "Options compared",
+    "economics.lease_usd_per_month_s1": "S-1 monthly fee (USD/month)",
+    "economics.s1_gpus_covered": "GPUs covered by the S-1 fee",
+    "economics.lease_allocation": "Allocation of the S-1 fee to the leased cluster",
+    "economics.market_rent_position": "Market rents within their sourced range (0 low, 1 high)",
+    "economics.rent_drift_per_year": "Market-rent trend (log change per year)",
+    "economics.rent_volatility_per_year": "Market-rent volatility (per year)",
+    "economics.exit_premium_threshold": "Lessee's exit threshold (premium growth over signing)",
+    "economics.relet_fraction": "Share of market rent earned after an exit",
+    "economics.rebuild_fraction": "Share of the training rebuilt on the successor",
+    "economics.lease_transition_usd_per_gpu": "One-off lease transition cost (USD per GPU)",
+    "economics.state_tax_rate": "State tax rate",
+    "economics.federal_tax_rate": "Federal tax rate",
+    "economics.lease_ramp_months": "Months of discounted ramp fees",
+    "economics.lease_ramp_fee_fraction": "Ramp fee as a share of the full fee",
+    "economics.islands_value_fraction": "Value of an islands FLOP relative to one big job",
+    "economics.c2_cost_basis": "Price of the rebuild (TCO or market rent)",
+    "utilization.keep": "Utilization of the kept cluster (BF16 dense)",
+    "utilization.colossus2": "Utilization of the rebuilt job on the successor (BF16 dense)",
+    "utilization.islands": "Utilization as islands (BF16 dense)",
+    "exit.lease_end_month": "Month the lease stops paying",
+    "exit.rent_index_at_horizon": "Market-rent index at the horizon",
+    "cost.wacc": "Cost of capital (per year)",
+    "cost.electricity_usd_per_mwh": "Electricity price (USD/MWh)",
+    "rental_value": "by rental value per GPU type",
+    "per_gpu": "per GPU",
+    "tco": "successor's own TCO",
+    "market": "market rent of the same Blackwell capacity",
+})
+
+
+def label(name: str) -> str:
+    """The registry's label, falling back to the parameter spec's ``doc`` (then the de-snaked name)."""
+    try:
+        return _registry_label(name)
+    except Exception:  # a registry fault must never break a report
+        section, _, key = name.partition(".")
+        try:
+            from analysis.scenario import section_specs
+            spec = section_specs()[section][key]
+            text = spec.doc[:1].upper() + spec.doc[1:]
+            return f"{text} ({spec.unit})" if spec.unit and spec.unit not in ("-", "") else text
+        except Exception:
+            text = name.split(".", 1)[-1].replace("_", " ")
+            return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- tables
+def options_table(result, draws=None) -> pd.DataFrame:
+    """One row per compared option: after-tax NPV, increment over keep (with the 5-95% band of
+    ``draws``, a Monte Carlo result, or of ``result`` itself when it holds draws), IRR of the
+    increment where an investment exists, payback."""
+    table = result.table()
+    source = draws if draws is not None else (result if result.n_draws else None)
+    q = source.quantiles() if source is not None else None
+    rows = []
+    for o, r in table.iterrows():
+        inc = fmt.usd(r.incremental_npv_usd) if q is None else fmt.band(r.incremental_npv_usd, q.loc[o, "p05"], q.loc[o, "p95"], fmt.usd)
+        rows.append({"option": result.label(o), "NPV after tax": fmt.usd(r.npv_usd),
+                     f"NPV minus {result.base}": "base" if o == result.base else inc,
+                     "IRR of the increment": fmt.pct(r.irr_annual),
+                     "payback": "n/a" if o == result.base or not np.isfinite(r.payback_months)
+                     else f"{r.payback_months:.0f} month{'' if r.payback_months == 1 else 's'}",
+                     "useful training (exaFLOP)": fmt.scaled(r.useful_exaflops)})
+    return pd.DataFrame(rows).set_index("option")
+
+
+def allocation_table(econ: dict) -> pd.DataFrame:
+    """The S-1 fee allocated two ways (``evaluate`` economics section): the leased cluster's share,
+    its rate, the incremental NPV (5-95%) and the break-even contract rate (5-95%)."""
+    rows = []
+    for a, d in econ["break_even_by_allocation"].items():
+        rows.append({"allocation": d["label"] + (" (scenario's choice)" if a == econ["allocation_used"] else ""),
+                     "share of the fee": fmt.pct(d["c1_share_of_fee"]),
+                     "rate per GPU-hour of the leased cluster": fmt.usd(d["lease_usd_per_c1_gpu_hour"]),
+                     "NPV of leasing minus keeping": fmt.band(d["npv_lease_minus_keep_usd"], d["npv_lease_minus_keep_usd_p05"],
+                                                              d["npv_lease_minus_keep_usd_p95"], fmt.usd),
+                     "break-even S-1 rate per GPU-hour": fmt.band(d["break_even_contract_usd_per_gpu_hour"],
+                                                                   d["break_even_contract_usd_per_gpu_hour_p05"],
+                                                                   d["break_even_contract_usd_per_gpu_hour_p95"], fmt.usd)})
+    return pd.DataFrame(rows).set_index("allocation")
+
+
+def rebuild_pricing_table(econ: dict) -> pd.DataFrame:
+    """The rebuild priced two ways: the successor's TCO and the market rent of the same capacity."""
+    rows = [{"rebuild priced at": label(b) + (" (scenario's choice)" if b == econ["rebuild_pricing_used"] else ""),
+             "NPV of leasing minus keeping": fmt.band(d["npv_lease_minus_keep_usd"], d["p05"], d["p95"], fmt.usd)}
+            for b, d in econ["rebuild_pricing"].items()]
+    return pd.DataFrame(rows).set_index("rebuild priced at")
+
+
+def probability_table(econ: dict) -> pd.DataFrame:
+    """P(leasing beats keeping) over the Monte Carlo draws for each allocation x rebuild price."""
+    rows = []
+    for key, p in (econ.get("p_lease_beats_keep_by_choice") or {}).items():
+        a, b = key.split(" / ")
+        rows.append({"fee allocation": label(a), "rebuild priced at": label(b), "P(leasing beats keeping)": fmt.pct(p)})
+    rows.append({"fee allocation": "all four, equally weighted", "rebuild priced at": "",
+                 "P(leasing beats keeping)": fmt.pct(econ.get("p_lease_beats_keep_pooled"))})
+    return pd.DataFrame(rows)
+
+
+def flip_table(econ: dict) -> pd.DataFrame:
+    """What would change the decision: for each driver, its value now and the value at which
+    leasing and keeping are worth the same (the others central)."""
+    rows = []
+    for path, d in econ["flip_thresholds"].items():
+        money = "USD" in d["unit"]
+        show = (lambda v: fmt.usd(v)) if money else (lambda v: fmt.number(v))
+        if "fraction" in d["unit"] or path.startswith("utilization."):
+            show = fmt.pct
+        flips = d["flip_value"] is not None and np.isfinite(d["flip_value"])
+        rows.append({"driver": label(path), "now": show(d["current"]),
+                     "decision flips at": show(d["flip_value"]) if flips else "never, within its physical range",
+                     "inside the sourced range": fmt.yes_no(d["within_sourced_range"]) if flips else "n/a"})
+    return pd.DataFrame(rows).set_index("driver")
+
+
+def exit_table(econ: dict) -> pd.DataFrame:
+    """The lessee's exit option: when the lease stops paying, what leaving is worth to the lessee, what it costs xAI."""
+    e = econ["exit_option"]
+    rows = [("month the lease stops paying (median rent path; 5-95%)",
+             f"{e['lease_end_month']:.0f} ({e['lease_end_month_p05']:.0f} to {e['lease_end_month_p95']:.0f}) of {econ['horizon_months']}"),
+            ("share of draws in which the lessee leaves early", fmt.pct(e["p_exit_before_horizon"])),
+            ("value of the exit option to the lessee", fmt.band(e["lessee_value_usd"], e["lessee_value_usd_p05"], e["lessee_value_usd_p95"], fmt.usd)),
+            ("cost of the exit option to the lessor (xAI)", fmt.band(e["cost_to_lessor_usd"], e["cost_to_lessor_usd_p05"],
+                                                                     e["cost_to_lessor_usd_p95"], fmt.usd))]
+    return pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
+
+
+def cash_flow_table(result) -> pd.DataFrame:
+    """Monthly after-tax cash flows (USD) per option and component of a point estimate, with each
+    option's ``net after tax`` and ``increment over <base>`` rows: long table with columns
+    ``option``, ``option_label``, ``component``, ``month``, ``period``, ``usd`` (for ``cashflows.csv``)."""
+    flows = result.cash_flows
+    if flows is None:
+        raise ValueError("cash_flow_table needs a point estimate (from_scenario(sc) without n_draws)")
+    flows = flows[flows["option"].isin(result.options)]
+    net = flows.groupby(["option", "month", "period"], sort=False)["usd"].sum().reset_index().assign(component="net after tax")
+    base = net[net["option"] == result.base].set_index("month")["usd"]
+    inc = net[net["option"] != result.base].copy()
+    inc["usd"] = inc["usd"].to_numpy() - base.reindex(inc["month"]).to_numpy()
+    inc["component"] = f"increment over {result.base}"
+    out = pd.concat([flows, net, inc], ignore_index=True)
+    out["option_label"] = out["option"].map(result.label)
+    return out[["option", "option_label", "component", "month", "period", "usd"]]
+
+
+# --------------------------------------------------------------------------- figures
+def npv_vs_lease_rate_figure(result, title: str | None = None, ax=None):
+    """Incremental NPV of each option against keep (USD billions) over the leased cluster's rate per
+    GPU-hour, with the market-rent band of its GPUs (shaded), the S-1 rate under both allocations
+    (dashed) and the break-even rate (dotted). ``result``: a point-estimate ``OptionsResult`` of a
+    scenario that defines a lease. Returns the Figure."""
+    from analysis import economics
+
+    curve = economics.npv_vs_lease_rate(result)
+    low, mid, high = economics.market_rent_band(result)
+    rates = result.decision["_context"]["rates"]
+    fig, ax = (plt.subplots(figsize=(9, 6.2)) if ax is None else (ax.figure, ax))
+    pal = sns.color_palette(PALETTE)
+    short = {result.label("lease"): "lease (the lessee's exit moves with the rate)",
+             result.label("lease") + " (exit fixed at the S-1 rate's)": "lease (exit fixed where the S-1 rate puts it)"}
+    for i, (option, g) in enumerate(curve.groupby("option", sort=False)):
+        name = short.get(option, option)
+        ax.plot(g["lease_usd_per_gpu_hour"], g["npv_usd"] / 1e9, color=pal[i % len(pal)], lw=2.0 if i == 0 else 1.2,
+                ls="-" if i != 1 else "--", label=_tex_safe(name))
+    ax.axvspan(low, high, color="0.6", alpha=0.25, label=_tex_safe(f"market rent of its GPUs today ({fmt.usd(low)} to {fmt.usd(high)})"))
+    for j, (a, r) in enumerate(rates.items()):
+        ax.axvline(float(np.mean(r)), color="k", ls=(0, (5, 3)) if j == 0 else (0, (2, 2)), lw=1.1,
+                   label=_tex_safe(f"S-1 fee allocated {label(a)}: {fmt.usd(float(np.mean(r)))}"))
+    be = result.break_even_lease_usd_per_gpu_hour
+    if be is not None and np.isfinite(be):
+        ax.axvline(be, color=pal[3], ls=":", lw=1.5, label=_tex_safe(f"break-even rate: {fmt.usd(be)}"))
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("lease rate per GPU-hour of the leased cluster (USD)")
+    ax.set_ylabel(f"NPV minus {result.base}, after tax (USD billions)")
+    ax.set_title(title or f"What leasing is worth against keeping, by lease rate (scenario {result.scenario})", fontsize=11)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _tex_safe(text: str) -> str:
+    """Escape ``$`` so matplotlib does not read ``$2.00 to $3.69`` as mathtext."""
+    return text.replace("$", r"\$")
+
+
+def incremental_npv_figure(result_mc, title: str | None = None):
+    """Monte Carlo distribution of each option's NPV minus keep (USD billions)."""
+    frame = result_mc.npv_draws(incremental=True)
+    frame = frame.assign(option=frame["option"].map(lambda o: _tex_safe(result_mc.label(o))), npv_busd=frame["npv_usd"] / 1e9)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.histplot(data=frame, x="npv_busd", hue="option", element="step", stat="density", common_norm=False, bins=50, ax=ax,
+                 palette=PALETTE)
+    ax.axvline(0, color="k", lw=1)
+    ax.set_xlabel(f"NPV minus {result_mc.base}, after tax (USD billions)")
+    ax.set_ylabel("density")
+    ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws (scenario {result_mc.scenario})")
+    fig.tight_layout()
+    return fig
+
+
+def tornado_figure(table: pd.DataFrame, top: int = 12, title: str | None = None):
+    """Tornado of the incremental NPV (``economics.one_at_a_time``): the ``top`` widest parameters,
+    each at its low and high (USD billions), labelled from the registry with the values tried."""
+    wide = table.loc[(table["high"] - table["low"]).abs().sort_values().index[-top:]]
+    base = table.attrs["base"] / 1e9
+    names = [f"{label(i)[:55]} ({fmt.number(r.low_value)} to {fmt.number(r.high_value)})" for i, r in wide.iterrows()]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(wide) + 1.8))
+    pal = sns.color_palette(PALETTE)
+    y = np.arange(len(wide))
+    ax.barh(y, wide["low"].to_numpy() / 1e9 - base, left=base, color=pal[0], label="parameter at its low")
+    ax.barh(y, wide["high"].to_numpy() / 1e9 - base, left=base, color=pal[1], alpha=0.85, label="parameter at its high")
+    ax.set_yticks(y, names, fontsize=9)
+    ax.axvline(base, color="k", lw=0.8)
+    ax.set_xlabel("NPV of leasing minus keeping, after tax (USD billions)")
+    ax.set_title(title or "One at a time: each parameter at its low and high", fontsize=11)
+    ax.legend(loc="lower right", fontsize=9)
+    fig.subplots_adjust(left=0.5, right=0.97, top=0.9, bottom=max(0.08, 0.9 / (len(wide) + 2)))
+    return fig
+
+
+def monthly_cash_flow_figure(result, title: str | None = None):
+    """Net after-tax cash flow per month of each option's increment over keep, and its cumulative sum (USD billions)."""
+    table = cash_flow_table(result)
+    inc = table[table["component"] == f"increment over {result.base}"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    pal = sns.color_palette(PALETTE)
+    for i, (option, g) in enumerate(inc.groupby("option_label", sort=False)):
+        axes[0].plot(g["month"], g["usd"] / 1e9, color=pal[i], lw=1.8, label=_tex_safe(option))
+        axes[1].plot(g["month"], g["usd"].cumsum() / 1e9, color=pal[i], lw=1.8, label=_tex_safe(option))
+    axes[0].set_ylabel("USD billions per month")
+    axes[1].set_ylabel("USD billions, cumulative (undiscounted)")
+    for ax, name in zip(axes, ("increment over keep, after tax", "cumulative increment over keep")):
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("month from the start of the lease")
+        ax.set_title(name, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or f"Monthly cash flows against keeping (scenario {result.scenario})")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- cost report
+def fabric_facility_table(cost_result) -> pd.DataFrame:
+    """Fabric and facility per pool with their capex per GPU and sources."""
+    t = cost_result.fabric_table()
+    return pd.DataFrame({"pool": t["pool"], "fabric": t["fabric"], "network capex per GPU": t["network_usd_per_gpu"].map(fmt.usd),
+                         "facility": t["facility"], "facility capex per GPU": t["facility_usd_per_gpu"].map(fmt.usd),
+                         "fabric source": t["fabric_source"], "facility source": t["facility_source"]}).set_index("pool")
+
+
+def public_tco_table(cost_result) -> pd.DataFrame:
+    """Modelled owned TCO per GPU-hour against published estimates for the same GPU types."""
+    from analysis import cost
+
+    t = cost.compare_public_tco(cost_result)
+    if t.empty:
+        return pd.DataFrame({"note": ["no published TCO estimate for this cluster's GPU types"]})
+    return pd.DataFrame({"GPU": t["gpu"], "published": t["tco_usd_per_gpu_hour"].map(fmt.usd),
+                         "modelled": t["modelled_tco_usd_per_gpu_hour"].map(fmt.usd),
+                         "modelled / published": t["modelled_to_published"].map(lambda v: fmt.number(v, 2)),
+                         "basis": t["basis"], "source": t["source"], "date": t["date"], "confidence": t["confidence"]})
