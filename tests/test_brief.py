@@ -5,7 +5,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from analysis.report import brief, exports
+from analysis.report import brief
+from analysis.report import format as F, exports
 from analysis.results import scenario_results
 
 EVIL_TITLE = "<script>alert(1)</script>"
@@ -74,7 +75,7 @@ def test_brief_compares_scenarios_and_states_the_decision(colossus1):
     u = d["utilization"]
     assert f"{100 * u['value']:.1f}%" in html and f"({100 * u['p05']:.1f}% to {100 * u['p95']:.1f}%)" in html
     gap = d["economics"]["npv_lease_minus_keep_usd"]
-    assert f"${gap / 1e9:.1f}B" in html
+    assert F.usd(gap) in html
     assert f"${d['economics']['break_even_lease_usd_per_gpu_hour']:.3g}/GPU-h" in html
     for figure in ("Fleet utilization", "Job utilization", "Effective training time", "TCO per GPU-hour",
                    "Cost per useful exaFLOP", "Facility power", "Incremental NPV", "Break-even lease rate",

@@ -25,6 +25,8 @@ import io
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from analysis.report import format as F
 from analysis.report.labels import label
 
@@ -300,7 +302,10 @@ def _market_band(scenario_arg: str):
 
 
 def decision_curves(results: dict, points: int = 41):
-    """{scenario: frame of lease rate and NPV of leasing minus keeping ($B)} from each result's point inputs."""
+    """{scenario: frame of lease rate and NPV of leasing minus keeping ($B)} from each result's
+    point-estimate options (:func:`analysis.economics.npv_vs_lease_rate`: the lessee's exit moves
+    with the rate), and the S-1 rate per GPU-hour when the scenarios share one. A scenario that
+    defines no lease has no curve."""
     import numpy as np
 
     from analysis import economics
@@ -308,18 +313,14 @@ def decision_curves(results: dict, points: int = 41):
     curves, s1_rates = {}, []
     for name, result in results.items():
         options = getattr(result, "details", {}).get("options")
-        inputs = getattr(options, "inputs", None)
-        if not inputs:
+        if options is None or not getattr(options, "has_lease", False):
             continue
-        try:
-            s1 = float(np.mean(inputs["lease_usd_per_gpu_hour"]))
-            frame = economics.npv_vs_lease_rate(inputs, np.linspace(0.0, 1.3 * s1, points))
-            wide = frame.pivot(index="lease_usd_per_gpu_hour", columns="option", values="npv_usd")
-            keep = wide["keep"] if "keep" in wide else 0.0   # absolute NPVs, or already incremental over keep
-            curves[name] = wide.assign(npv_lease_minus_keep_busd=(wide["lease"] - keep) / 1e9).reset_index()
-            s1_rates.append(s1)
-        except Exception:  # noqa: BLE001 - a scenario without a lease has no curve
-            continue
+        s1 = float(np.mean(options.lease_usd_per_gpu_hour))
+        frame = economics.npv_vs_lease_rate(options, np.linspace(0.0, 1.3 * s1, points))
+        lease = frame[frame["option"] == options.label("lease")]
+        curves[name] = pd.DataFrame({"lease_usd_per_gpu_hour": lease["lease_usd_per_gpu_hour"].to_numpy(),
+                                     "npv_lease_minus_keep_busd": lease["npv_usd"].to_numpy() / 1e9})
+        s1_rates.append(s1)
     return curves, (s1_rates[0] if s1_rates and max(s1_rates) - min(s1_rates) < 0.01 else None)
 
 
