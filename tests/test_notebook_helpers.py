@@ -32,7 +32,8 @@ def test_show_assumptions_is_a_formatted_table_with_links():
     table = nbk.show_assumptions(sc, ["economics"])
     frame = table.to_frame()
     assert list(frame.columns) == ["Parameter", "Value", "Range", "Unit", "Source"]
-    assert "GPUs the S-1 monthly fee covers (GPUs)" in frame["Parameter"].tolist()
+    from analysis.report.labels import label
+    assert label("economics.s1_gpus_covered") in frame["Parameter"].tolist()
     html = table._repr_html_()
     assert "NaN" not in html and "None" not in html and "economics.s1_gpus_covered" not in html
     raw = nbk.show_assumptions(sc, ["economics"], formatted=False)
