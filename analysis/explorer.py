@@ -33,20 +33,26 @@ class Control:
 # The main drivers of the two questions (issue 14). A control whose parameter the scenario does
 # not have (a renamed or removed key) is left out, so the explorer never offers a dead slider.
 CONTROLS = (
-    Control("job.global_batch_tokens", "Global batch (tokens)", log=True),
+    Control("job.global_batch_tokens", "Global batch (tokens; fixed batch policy)", log=True),
+    Control("job.critical_batch_multiplier", "Global batch (x the critical batch of the job's size)", log=True),
     Control("job.max_job_gpus", "Largest synchronous job (GPUs)", log=True),
     Control("goodput.interruption_rate_per_gpu_hour", "Interruptions per GPU-hour", log=True),
-    Control("goodput.restart_s", "Restart time (s)"),
-    Control("economics.lease_usd_per_month_s1", "Lease fee ($ per month)"),
-    Control("economics.allocation", "Fee allocation"),
-    Control("economics.exit_threshold_fraction", "Lessee exits when market rent is below the contract by"),
+    Control("goodput.restart_s", "Job re-initialization at 16,384 GPUs (s)"),
+    Control("economics.lease_usd_per_month_s1", "S-1 lease fee ($ per month)"),
+    Control("economics.lease_allocation", "Fee allocation to the leased cluster"),
+    Control("economics.exit_premium_threshold", "Lessee exits when the contract premium over market rent grows by"),
 )
 
 
 def available_controls(sc) -> list[tuple[Control, object]]:
     """``[(control, Param)]`` for the controls this scenario has, with their sourced ranges."""
     out = []
+    # the batch follows one policy: offer the slider of the policy the scenario uses
+    fixed = sc.params.get("job", {}).get("batch_policy") is None or sc.value("job.batch_policy") == "fixed"
+    dead = "job.critical_batch_multiplier" if fixed else "job.global_batch_tokens"
     for control in CONTROLS:
+        if control.path == dead:
+            continue
         section, _, key = control.path.partition(".")
         param = sc.params.get(section, {}).get(key)
         if param is None:

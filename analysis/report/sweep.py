@@ -10,7 +10,7 @@ from analysis.report.labels import label, register
 
 # Short axis names for the keys the sweep report sweeps by default (the registry falls back to
 # each parameter's description for any other key).
-register({"goodput.restart_s": "Restart time per interruption (s)",
+register({"goodput.restart_s": "Job re-initialization at 16,384 GPUs (s)",
           "economics.lease_usd_per_month_s1": "Lease fee ($ per month)",
           "job.global_batch_tokens": "Global batch (tokens)",
           "job.max_job_gpus": "Largest synchronous job (GPUs)"})
