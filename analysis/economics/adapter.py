@@ -414,7 +414,7 @@ def lease_gap_at_rates(inputs: dict, context: dict, c1_rates_usd_per_gpu_hour) -
     rates = np.asarray(c1_rates_usd_per_gpu_hour, dtype=float)
     end = exit_month_at_rate(context, rates)
     return np.asarray(compare_options({**inputs, "lease_usd_per_gpu_hour": rates, "lease_end_month": end},
-                                      with_irr=False).incremental_npv_usd["lease"], dtype=float)
+                                      with_irr=False, with_cash_flows=False).incremental_npv_usd["lease"], dtype=float)
 
 
 def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, iterations: int = 20) -> np.ndarray:

@@ -425,11 +425,13 @@ def _cash_flow_frame(flows: dict, horizon: int, options) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, options=OPTIONS) -> OptionsResult:
+def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, options=OPTIONS,
+                    with_cash_flows: bool | None = None) -> OptionsResult:
     """After-tax NPVs, increments over keep, IRR, payback and break-even rates of keep / lease / islands.
 
     ``inputs``: every key of :data:`CORE_INPUTS` and :data:`TEXT_INPUTS` (scalars or arrays of draws,
-    the market-rent paths also with a month axis). ``with_irr`` defaults to True for point estimates.
+    the market-rent paths also with a month axis). ``with_irr`` and ``with_cash_flows`` (the long
+    monthly table) default to True for point estimates; searches that only need NPVs turn them off.
 
     * Break-even lease rate (the incremental NPV is linear in Colossus 1's rate at a given exit):
       ``r* = r - dNPV / B`` with ``B = (1 - t) sum_t DF_t S_t ramp_t GPUs h``.
@@ -504,7 +506,7 @@ def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, opt
         lease_usd_per_gpu_hour=squeeze(x["lease_usd_per_gpu_hour"]),
         horizon_months=H, discount_rate_annual=squeeze(rate), options=options,
         inputs={k: (v if k in ("horizon_months", *TEXT_INPUTS, *PATH_INPUTS) else squeeze(v)) for k, v in x.items()},
-        cash_flows=_cash_flow_frame(flows, H, OPTIONS) if point else None,
+        cash_flows=_cash_flow_frame(flows, H, OPTIONS) if (point if with_cash_flows is None else with_cash_flows) else None,
     )
 
 
