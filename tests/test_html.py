@@ -151,7 +151,7 @@ def test_executed_index_and_reports(executed):
     check_page((out / "index.html").read_text())
     for stem, r in results.items():
         if r.status == "ok":
-            check_page((out / "colossus1" / f"{stem}.html").read_text())
+            check_page((out / r.href).read_text())
 
 
 class _Text(HTMLParser):
