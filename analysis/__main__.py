@@ -10,7 +10,7 @@ import math
 import signal
 import sys
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,9 +33,9 @@ def _integer(text: str) -> int:
     try:
         number = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{shown(text[:40])} is not an integer") from None
     if not math.isfinite(number) or number != int(number):
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer")
+        raise argparse.ArgumentTypeError(f"{shown(text[:40])} is not an integer")
     return int(number)
 
 
@@ -97,7 +97,7 @@ def cmd_sweep(args) -> int:
     sets = sweep.parse_sets(args.set)
     out = args.out or f"reports/sweeps/{sweep.Path(args.scenario).stem}.csv"
     if sweep.Path(out).suffix not in sweep.OUTPUT_SUFFIXES:
-        raise InputError(f"--out: {out[:80]!r} must end in .csv or .parquet")
+        raise InputError(f"--out: {shown(out[:80])} must end in .csv or .parquet")
     result = sweep.run_sweep(args.scenario, sets, draws=args.draws, seed=args.seed, jobs=args.jobs,
                              scheduler=args.scheduler)
     path = sweep.write_table(result.table, out)

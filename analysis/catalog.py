@@ -146,7 +146,7 @@ def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, ke
         label = f"{where} row {row_number} ({key}={shown(row.get(key), 40)})"
         key_value = row.get(key)
         if isinstance(key_value, str) and key_value != key_value.strip():
-            raise InputError(f"{label} column {key!r}: {shown(key_value)} has leading or trailing spaces; remove them")
+            raise InputError(f"{label} column {shown(key)}: {shown(key_value)} has leading or trailing spaces; remove them")
         if key in df.columns and not pd.isna(key_value):
             if key_value in first_row:
                 raise InputError(f"{label}: duplicate {key} {shown(key_value)} (first in row {first_row[key_value]}); "
@@ -158,14 +158,14 @@ def validate_table(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, ke
             if empty:
                 if column.required:
                     what = "a source (URL or paper + table, with date) or 'assumption: ...'" if "source" in column.name else (column.spec.allowed() if column.spec else "text")
-                    raise InputError(f"{label} column {column.name!r}: empty; expected {what}")
+                    raise InputError(f"{label} column {shown(column.name)}: empty; expected {what}")
                 continue
             if column.spec is not None:
                 try:
                     number = float(value)
                 except (TypeError, ValueError):
-                    raise InputError(f"{label} column {column.name!r}: {shown(value)} is not a number; expected {column.spec.allowed()}") from None
-                column.spec.check(f"{label} column {column.name!r}", number)
+                    raise InputError(f"{label} column {shown(column.name)}: {shown(value)} is not a number; expected {column.spec.allowed()}") from None
+                column.spec.check(f"{label} column {shown(column.name)}", number)
     return df
 
 
@@ -285,7 +285,7 @@ class Cluster:
 
 def _require(mapping: dict, key: str, where: str):
     if key not in mapping:
-        raise InputError(f"{where}: missing key {key!r}")
+        raise InputError(f"{where}: missing key {shown(key)}")
     return mapping[key]
 
 

@@ -139,7 +139,7 @@ def fabric_of(network: str) -> str:
     for fabric in ("spectrum-x", "infiniband", *[f for f in fabrics.index if f not in ("spectrum-x", "infiniband")]):
         if fabric in fabrics.index and any(k.strip() and k.strip() in text for k in fabrics.loc[fabric, "match"].split("|")):
             return fabric
-    raise InputError(f"network: {network!r} names no fabric of data/fabrics.csv; known fabrics are {', '.join(fabrics.index)}")
+    raise InputError(f"network: {shown(network)} names no fabric of data/fabrics.csv; known fabrics are {', '.join(fabrics.index)}")
 
 
 @lru_cache(maxsize=2)

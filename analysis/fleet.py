@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_cluster, read_yaml
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Param, Spec, parse_param
 from analysis.paths import DATA_DIR
 
@@ -73,7 +73,7 @@ def validate_section(values: dict, cluster) -> None:
     if values["fleet"] != "none":
         inv = load_fleet(values["fleet"])
         if _day(values["as_of"]) < inv.first_day:
-            raise InputError(f"fleet.as_of: {values['as_of']!r} is before the fleet's first record ({inv.first_month})")
+            raise InputError(f"fleet.as_of: {shown(values['as_of'])} is before the fleet's first record ({inv.first_month})")
 
 
 # --------------------------------------------------------------------------- inventory
@@ -142,7 +142,7 @@ def load_fleet(fleet_id: str) -> Inventory:
     """The fleet ``data/fleets/<fleet_id>.yaml``, validated (every count sourced; pools exist)."""
     path = FLEET_DIR / f"{fleet_id}.yaml"
     if not path.exists():
-        raise InputError(f"fleet: unknown fleet {fleet_id!r}; known fleets are {', '.join(fleet_ids())}")
+        raise InputError(f"fleet: unknown fleet {shown(fleet_id)}; known fleets are {', '.join(fleet_ids())}")
     doc = read_yaml(path)
     where = f"data/fleets/{fleet_id}.yaml"
     anchors = {}
@@ -160,7 +160,7 @@ def load_fleet(fleet_id: str) -> Inventory:
                 raw = row["count"] if isinstance(row["count"], dict) else {"value": row["count"]}
                 count = parse_param(f"{key}.count", {"source": row["source"], **raw}, Spec("GPUs", min=0, max=1e7))
                 if str(row["month"]) not in _months():
-                    raise InputError(f"{key}.month: {row['month']!r} is not a month YYYY-MM between 2024 and 2027")
+                    raise InputError(f"{key}.month: {shown(row['month'])} is not a month YYYY-MM between 2024 and 2027")
                 out.append(Anchor(str(row["month"]), count, str(row["source"])))
             days = [_day(a.month) for a in out]
             if days != sorted(days):
@@ -342,7 +342,7 @@ def point(sc, **overrides) -> FleetResult:
     """Fleet MFU at the scenario's central values (``overrides``: fleet-section values, e.g.
     ``inference_fraction=0.3``, or ``split=...`` for the scenario cluster's job split)."""
     if not enabled(sc):
-        raise InputError(f"fleet.fleet: scenario {sc.name!r} models no fleet ('none'); set fleet.fleet to one of {', '.join(fleet_ids())}")
+        raise InputError(f"fleet.fleet: scenario {shown(sc.name)} models no fleet ('none'); set fleet.fleet to one of {', '.join(fleet_ids())}")
     fv, job, het, good, _ = _values(sc)
     split = overrides.pop("split", None)
     if split is not None:

@@ -45,7 +45,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.paths import DATA_DIR, NOTEBOOK_DIR, PROJ_ROOT, REPORT_DIR, SCENARIO_DIR, TEMPLATE_DIR
 
 PACKAGES = ("numpy", "pandas", "matplotlib", "seaborn", "statsmodels", "numpy-financial", "papermill",
@@ -97,7 +97,7 @@ def notebook_scope(path: Path) -> str:
 
     scope = nbformat.read(path, as_version=4).metadata.get("cluster_economics", {}).get("scope", "scenario")
     if scope not in SCOPES:
-        raise InputError(f"{path.name}: metadata cluster_economics.scope is {scope!r}; allowed: {', '.join(SCOPES)}")
+        raise InputError(f"{path.name}: metadata cluster_economics.scope is {shown(scope)}; allowed: {', '.join(SCOPES)}")
     return scope
 
 
@@ -109,7 +109,7 @@ def list_notebooks(selected: list[str] | None = None, notebook_dir: Path = NOTEB
     by_name = {p.name: p for p in notebooks} | {p.stem: p for p in notebooks}
     missing = [s for s in selected if s not in by_name]
     if missing:
-        raise InputError(f"--notebook: unknown notebook {missing[0]!r}; known notebooks are {', '.join(p.stem for p in notebooks)}")
+        raise InputError(f"--notebook: unknown notebook {shown(missing[0])}; known notebooks are {', '.join(p.stem for p in notebooks)}")
     return sorted({by_name[s] for s in selected})
 
 
@@ -124,7 +124,7 @@ def resolve_scenarios(selected: list[str] | None) -> list[tuple[str, str]]:
         out.append((sc.name, sc.name if in_catalog else str(Path(item).resolve())))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
-        raise InputError(f"--scenario: two scenarios share the name {max(names, key=names.count)!r}; names must be unique")
+        raise InputError(f"--scenario: two scenarios share the name {shown(max(names, key=names.count))}; names must be unique")
     return out
 
 
@@ -135,7 +135,7 @@ def safe_folder(out: Path, name: str) -> Path:
            or Path(text).is_absolute())
     target = (out / text).resolve() if not bad else None
     if bad or target.parent != out.resolve():
-        raise InputError(f"scenario name {text[:80]!r}: its reports would be written outside --out {str(out)[:120]}; "
+        raise InputError(f"scenario name {shown(text[:80])}: its reports would be written outside --out {str(out)[:120]}; "
                          "use letters, digits, '-' and '_'")
     return target
 

@@ -174,7 +174,7 @@ class Draws(dict):
             if not isinstance(v, str):
                 v = np.asarray(v, float)
                 if v.shape != (n,):
-                    raise InputError(f"draws: {k!r} has shape {v.shape}; expected ({n},) along the 'draw' axis")
+                    raise InputError(f"draws: {shown(k)} has shape {v.shape}; expected ({n},) along the 'draw' axis")
                 v = v.copy()
                 v.flags.writeable = False
             arrays[k] = v
@@ -220,7 +220,7 @@ def section_draws(draws: dict, section: str) -> dict:
     prefix = f"{section}."
     out = {k[len(prefix):]: v for k, v in draws.items() if k.startswith(prefix)}
     if not out:
-        raise InputError(f"section: {section!r} has no draws; sampled sections are "
+        raise InputError(f"section: {shown(section)} has no draws; sampled sections are "
                          f"{', '.join(sorted({k.split('.', 1)[0] for k in draws}))}")
     return out
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 
 MAX_POINTS = 100_000
 MAX_LINSPACE = 10_000
@@ -49,7 +49,7 @@ def parse_values(spec: str) -> list:
     if len(parts) == 3 and all(p.strip() for p in parts) and not text.startswith(("tcp", "http")):
         low, high, count = (_number("--set", p) for p in parts)
         if count != int(count) or not 2 <= count <= MAX_LINSPACE:
-            raise InputError(f"--set: {text!r}: N in LOW:HIGH:N must be an integer from 2 to {MAX_LINSPACE:,}")
+            raise InputError(f"--set: {shown(text)}: N in LOW:HIGH:N must be an integer from 2 to {MAX_LINSPACE:,}")
         return [float(v) for v in np.linspace(low, high, int(count))]
     return [_scalar(v) for v in text.split(",")]
 
@@ -58,9 +58,9 @@ def _number(where: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"{where}: {text[:40]!r} is not a number (LOW:HIGH:N takes three numbers)") from None
+        raise InputError(f"{where}: {shown(text[:40])} is not a number (LOW:HIGH:N takes three numbers)") from None
     if not math.isfinite(value):
-        raise InputError(f"{where}: {text[:40]!r} is not a finite number")
+        raise InputError(f"{where}: {shown(text[:40])} is not a finite number")
     return value
 
 
@@ -81,7 +81,7 @@ def parse_sets(items: list[str] | None) -> dict[str, list]:
         key, sep, values = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(f"--set: {item[:60]!r} is not KEY=V1,V2,... or KEY=LOW:HIGH:N")
+            raise InputError(f"--set: {shown(item[:60])} is not KEY=V1,V2,... or KEY=LOW:HIGH:N")
         if key in out:
             raise InputError(f"--set: {key} is given twice; give all its values in one --set")
         out[key] = parse_values(values)
@@ -107,7 +107,7 @@ def apply_overrides(doc: dict, overrides: dict) -> dict:
         section, dot, key = path.partition(".")
         if not dot:
             if path not in TOP_LEVEL_OVERRIDES:
-                raise InputError(f"--set: {path!r} is not a key path; use section.key (e.g. job.global_batch_tokens)"
+                raise InputError(f"--set: {shown(path)} is not a key path; use section.key (e.g. job.global_batch_tokens)"
                                  f" or one of {', '.join(TOP_LEVEL_OVERRIDES)}")
             out[path] = value
             continue
@@ -206,7 +206,7 @@ def connect(scheduler: str):
     except ImportError:  # pragma: no cover - a dependency of the project
         raise InputError("--scheduler: dask.distributed is not installed; pip install 'dask[distributed]'") from None
     if not re.fullmatch(r"(tcp|tls|inproc|ws|wss)://[^\s/]+(:\d+)?/?", scheduler):
-        raise InputError(f"--scheduler: {scheduler[:80]!r} is not a scheduler address; use tcp://HOST:PORT")
+        raise InputError(f"--scheduler: {shown(scheduler[:80])} is not a scheduler address; use tcp://HOST:PORT")
     try:
         return Client(scheduler, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -279,13 +279,13 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write the table as CSV or Parquet (by suffix), atomically: a failed write leaves nothing."""
     path = Path(path)
     if path.suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"--out: {str(path)[:80]!r} must end in {' or '.join(OUTPUT_SUFFIXES)}")
+        raise InputError(f"--out: {shown(str(path)[:80])} must end in {' or '.join(OUTPUT_SUFFIXES)}")
     if path.exists() and path.is_dir():
-        raise InputError(f"--out: {str(path)[:80]!r} is a directory; give a file name ending in .csv or .parquet")
+        raise InputError(f"--out: {shown(str(path)[:80])} is a directory; give a file name ending in .csv or .parquet")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"--out: cannot create {str(path.parent)[:80]!r} ({exc.strerror})") from None
+        raise InputError(f"--out: cannot create {shown(str(path.parent)[:80])} ({exc.strerror})") from None
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if path.suffix == ".parquet":
@@ -295,7 +295,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"--out: cannot write {str(path)[:80]!r} ({exc.strerror})") from None
+        raise InputError(f"--out: cannot write {shown(str(path)[:80])} ({exc.strerror})") from None
     return path
 
 
@@ -303,7 +303,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A sweep table written by :func:`write_table` (CSV or Parquet)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"sweep_table: {str(path)[:80]!r} is not a file")
+        raise InputError(f"sweep_table: {shown(str(path)[:80])} is not a file")
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 

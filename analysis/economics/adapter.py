@@ -27,7 +27,7 @@ from analysis.economics import finance, lease
 from analysis.economics.finance import HOURS_PER_MONTH
 from analysis.economics.options import (BASE, C2_COST_BASES, CORE_INPUTS, OPTIONS, TEXT_INPUTS, OptionsResult,
                                         cash_flow_components, compare_options, value_usd_per_useful_exaflop)
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Param, Spec
 
 OPTION_SETS = ("keep", "keep,lease", "keep,islands", "keep,lease,islands")
@@ -90,11 +90,11 @@ def validate_section(values: dict, cluster: Cluster) -> None:
     rents = lease.load_market_rents()
     for key in ("value_reference_gpu", "leased_rebuild_gpu"):
         if values[key] not in rents.index:
-            raise InputError(f"economics.{key}: {values[key]!r} has no market rent in data/market_rents.csv; "
+            raise InputError(f"economics.{key}: {shown(values[key])} has no market rent in data/market_rents.csv; "
                              f"rents exist for {', '.join(rents.index)}")
     missing = [p.gpu.id for p in cluster.pools if p.gpu.id not in rents.index]
     if missing:
-        raise InputError(f"economics: GPU {missing[0]!r} of cluster {cluster.id} has no market rent in data/market_rents.csv")
+        raise InputError(f"economics: GPU {shown(missing[0])} of cluster {cluster.id} has no market rent in data/market_rents.csv")
 
 
 # --------------------------------------------------------------------------- labels from the data
@@ -254,10 +254,10 @@ def derive_inputs(values: Mapping[str, Mapping[str, Any]], c1: Cluster, c2: Clus
         util["colossus2"] = util["rebuild"]
     unknown = set(util) - {"keep", "islands", "colossus2", "rebuild"}
     if unknown:
-        raise InputError(f"utilization_by_option: unknown option {sorted(unknown)[0]!r}; use keep, islands, colossus2 (or rebuild)")
+        raise InputError(f"utilization_by_option: unknown option {shown(sorted(unknown)[0])}; use keep, islands, colossus2 (or rebuild)")
     absent = {"keep", "islands", "colossus2"} - set(util)
     if absent:
-        raise InputError(f"utilization_by_option: missing {sorted(absent)[0]!r}; give keep, islands and colossus2 "
+        raise InputError(f"utilization_by_option: missing {shown(sorted(absent)[0])}; give keep, islands and colossus2 "
                          "(economics.modelled_utilization computes them from the utilization chain)")
 
     # market rents today, by GPU type, and the market index over the horizon
@@ -297,7 +297,7 @@ def derive_inputs(values: Mapping[str, Mapping[str, Any]], c1: Cluster, c2: Clus
     power = dict(power_mw_by_option or {})
     unknown = set(power) - {"keep", "islands", "lease"}
     if unknown:
-        raise InputError(f"power_mw_by_option: unknown option {sorted(unknown)[0]!r}; use keep, islands, lease")
+        raise InputError(f"power_mw_by_option: unknown option {shown(sorted(unknown)[0])}; use keep, islands, lease")
     for option in ("keep", "islands", "lease"):
         power.setdefault(option, tco1.power.facility_mw)
     if e["lease_power_paid_by"] == "lessee":
@@ -517,7 +517,7 @@ def from_scenario(sc, n_draws: int | None = None, seed: int = 0, utilization_by_
     (reproducible by ``seed``). The returned result carries ``decision`` (see :func:`_decision`).
     """
     if n_draws is not None and (int(n_draws) != n_draws or n_draws < 2):
-        raise InputError(f"n_draws: {n_draws!r} is not allowed; expected an integer >= 2 (or None for a point estimate)")
+        raise InputError(f"n_draws: {shown(n_draws)} is not allowed; expected an integer >= 2 (or None for a point estimate)")
     draws = None if n_draws is None else sc.sample(int(n_draws), seed=seed)
     if utilization_by_option is None:
         utilization_by_option = modelled_utilization(sc, colossus2, n_draws, seed)
@@ -587,7 +587,7 @@ def _outputs(result: OptionsResult, output: str) -> np.ndarray:
                "break_even_lease_usd_per_gpu_hour": result.break_even_lease_usd_per_gpu_hour,
                **{f"npv_{o}_usd": result.npv_usd[o] for o in OPTIONS}}
     if output not in outputs:
-        raise InputError(f"output: {output!r} is not allowed; use one of {', '.join(outputs)}")
+        raise InputError(f"output: {shown(output)} is not allowed; use one of {', '.join(outputs)}")
     return np.asarray(outputs[output], dtype=float)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import numpy_financial as npf
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 
 HOURS_PER_MONTH = 365.25 * 24 / 12          # 730.5 h, as in the derived S-1 rate (reference Sec. 1f)
 SECONDS_PER_HOUR = 3600.0
@@ -33,7 +33,7 @@ TAX_DEPRECIATION_METHODS = ("macrs5", "straight_line", "bonus100")
 def _in_range(name: str, value, low=None, high=None, low_open: bool = False) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: {value!r} is not finite; expected a number")
+        raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
     bad = None
     if low is not None:
         below = arr <= low if low_open else arr < low
@@ -148,7 +148,7 @@ def tax_depreciation_fractions(method: str, months: int, life_years=5.0) -> np.n
         if months >= 1:
             out[1] = 1.0
     else:
-        raise InputError(f"tax_depreciation: {method!r} is not allowed; use one of {', '.join(TAX_DEPRECIATION_METHODS)}")
+        raise InputError(f"tax_depreciation: {shown(method)} is not allowed; use one of {', '.join(TAX_DEPRECIATION_METHODS)}")
     return out
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis.catalog import Column, validate_table
 from analysis.economics.finance import HOURS_PER_MONTH, SECONDS_PER_HOUR
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Spec
 from analysis.paths import DATA_DIR
 
@@ -46,7 +46,7 @@ def _market_rents(path: str) -> pd.DataFrame:
     df = validate_table(pd.read_csv(path, dtype={"gpu": str, "date": str}), _RENT_COLUMNS, Path(path), key="gpu")
     for row in df.itertuples():
         if not row.rent_usd_per_gpu_hour_low <= row.rent_usd_per_gpu_hour_central <= row.rent_usd_per_gpu_hour_high:
-            raise InputError(f"data/market_rents.csv (gpu={row.gpu!r}): rent low/central/high are not ordered; need low <= central <= high")
+            raise InputError(f"data/market_rents.csv (gpu={shown(row.gpu)}): rent low/central/high are not ordered; need low <= central <= high")
     return df.set_index("gpu", drop=False)
 
 
@@ -60,7 +60,7 @@ def market_rent_usd_per_gpu_hour(gpu_id: str, position=0.5):
     piecewise linear, as :func:`analysis.cost.price_at_position`). Broadcasts over ``position``."""
     rents = load_market_rents()
     if gpu_id not in rents.index:
-        raise InputError(f"gpu: {gpu_id!r} has no row in data/market_rents.csv; rents exist for {', '.join(rents.index)}")
+        raise InputError(f"gpu: {shown(gpu_id)} has no row in data/market_rents.csv; rents exist for {', '.join(rents.index)}")
     r = rents.loc[gpu_id]
     pos = np.clip(np.asarray(position, dtype=float), 0.0, 1.0)
     lo, mid, hi = r.rent_usd_per_gpu_hour_low, r.rent_usd_per_gpu_hour_central, r.rent_usd_per_gpu_hour_high
@@ -86,7 +86,7 @@ def allocation_share(covered: dict, rents_by_gpu: dict, allocation: str):
     """Colossus 1's share of the fee: by GPU count (``per_gpu``) or by market rental value
     ``sum_c1 N_g r_g / sum_all N_g r_g`` (``rental_value``). Broadcasts over draws."""
     if allocation not in ALLOCATIONS:
-        raise InputError(f"economics.lease_allocation: {allocation!r} is not allowed; use one of {', '.join(ALLOCATIONS)}")
+        raise InputError(f"economics.lease_allocation: {shown(allocation)} is not allowed; use one of {', '.join(ALLOCATIONS)}")
     weight = (lambda g: 1.0) if allocation == "per_gpu" else (lambda g: np.asarray(rents_by_gpu[g], dtype=float))
     c1 = sum(np.asarray(n, dtype=float) * weight(g) for g, n in covered["c1"].items())
     c2 = sum(np.asarray(n, dtype=float) * weight(g) for g, n in covered["c2"].items())

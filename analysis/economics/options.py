@@ -42,7 +42,7 @@ from analysis.economics import finance
 from analysis.economics.exit import paid_months
 from analysis.economics.finance import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from analysis.economics.lease import ramp_fee_factors
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.serialize import plain as _plain
 
 LEASE_START = pd.Period("2026-05", freq="M")  # SpaceX S-1: lease fees start with the May-Jun 2026 ramp
@@ -104,14 +104,14 @@ def check_inputs(inputs: Mapping[str, Any]) -> dict:
     """Every :data:`CORE_INPUTS` and :data:`TEXT_INPUTS` key present, finite and in range; float arrays."""
     missing = [k for k in (*CORE_INPUTS, *TEXT_INPUTS) if k not in inputs]
     if missing:
-        raise InputError(f"inputs: missing {missing[0]!r}; compare_options needs {', '.join((*CORE_INPUTS, *TEXT_INPUTS))}")
+        raise InputError(f"inputs: missing {shown(missing[0])}; compare_options needs {', '.join((*CORE_INPUTS, *TEXT_INPUTS))}")
     horizon = inputs["horizon_months"]
     if np.ndim(horizon) != 0 or float(horizon) != int(horizon) or int(horizon) < 1:
-        raise InputError(f"horizon_months: {horizon!r} is not allowed; expected one positive integer (months)")
+        raise InputError(f"horizon_months: {shown(horizon)} is not allowed; expected one positive integer (months)")
     out: dict = {}
     for key, allowed in TEXT_INPUTS.items():
         if inputs[key] not in allowed:
-            raise InputError(f"{key}: {inputs[key]!r} is not allowed; use one of {', '.join(allowed)}")
+            raise InputError(f"{key}: {shown(inputs[key])} is not allowed; use one of {', '.join(allowed)}")
         out[key] = inputs[key]
     H = int(horizon)
     for key in CORE_INPUTS:
@@ -119,7 +119,7 @@ def check_inputs(inputs: Mapping[str, Any]) -> dict:
             continue
         value = np.asarray(inputs[key], dtype=float)
         if not np.all(np.isfinite(value)):
-            raise InputError(f"{key}: {value[~np.isfinite(value)].flat[0]!r} is not finite; expected a number ({CORE_INPUTS[key]})")
+            raise InputError(f"{key}: {shown(value[~np.isfinite(value)].flat[0])} is not finite; expected a number ({CORE_INPUTS[key]})")
         low = float(np.min(value))
         if low < 0:
             raise InputError(f"{key}: {low:g} is negative; expected >= 0 ({CORE_INPUTS[key]})")
@@ -492,7 +492,7 @@ def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, opt
 
     options = tuple(o for o in OPTIONS if o in options)
     if BASE not in options:
-        raise InputError(f"options: {options!r} lacks the base {BASE!r}; every comparison is against keeping the cluster")
+        raise InputError(f"options: {shown(options)} lacks the base {shown(BASE)}; every comparison is against keeping the cluster")
     return OptionsResult(
         npv_usd={o: squeeze(v) for o, v in npv.items()},
         incremental_npv_usd={o: squeeze(v) for o, v in incremental.items()},
@@ -530,6 +530,6 @@ def npv_vs_lease_rate(inputs: Mapping[str, Any], rates_usd_per_gpu_hour=None) ->
 def break_even_lease_usd_per_gpu_hour(inputs: Mapping[str, Any], against: str = "keep"):
     """Colossus 1 lease rate per GPU-hour at which NPV(lease) equals NPV(``against``: keep | islands)."""
     if against not in ("keep", "islands"):
-        raise InputError(f"against: {against!r} is not allowed; use keep or islands")
+        raise InputError(f"against: {shown(against)} is not allowed; use keep or islands")
     result = compare_options(inputs, with_irr=False)
     return result.break_even_lease_usd_per_gpu_hour if against == "keep" else result.break_even_vs_islands_usd_per_gpu_hour

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0
@@ -15,15 +15,15 @@ def arr(name: str, value, minimum: float | None = 0.0, inclusive: bool = True) -
     try:
         a = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise InputError(f"{name}: {value!r} is not a number; expected a finite number") from None
+        raise InputError(f"{name}: {shown(value)} is not a number; expected a finite number") from None
     if not np.all(np.isfinite(a)):
-        raise InputError(f"{name}: {value!r} is not finite; expected a finite number")
+        raise InputError(f"{name}: {shown(value)} is not finite; expected a finite number")
     if minimum is not None:
         bad = a < minimum if inclusive else a <= minimum
         if np.any(bad):
-            shown = a[bad].flat[0] if a.ndim else float(a)
+            first_bad = a[bad].flat[0] if a.ndim else float(a)
             op = ">=" if inclusive else ">"
-            raise InputError(f"{name}: {shown:g} is out of range; expected a number {op} {minimum:g}")
+            raise InputError(f"{name}: {first_bad:g} is out of range; expected a number {op} {minimum:g}")
     return a
 
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.goodput._util import arr as _arr, out as _out
 
 INTERVAL_METHODS = ("young", "daly", "exact")
@@ -57,7 +57,7 @@ def checkpoint_write_s(size_bytes, gpus, mode="sync", storage_write_gb_s=1000.0,
     (N × snapshot bandwidth per GPU)`` blocking, then ``bytes / storage`` in the background.
     """
     if mode not in CHECKPOINT_MODES:
-        raise InputError(f"checkpoint_mode: {mode!r} is not allowed; use one of {', '.join(CHECKPOINT_MODES)}")
+        raise InputError(f"checkpoint_mode: {shown(mode)} is not allowed; use one of {', '.join(CHECKPOINT_MODES)}")
     size = _arr("checkpoint_bytes", size_bytes, 0.0, inclusive=False)
     n = _arr("gpus", gpus, 0.0, inclusive=False)
     storage = _arr("storage_write_gb_s", storage_write_gb_s, 0.0, inclusive=False) * 1e9
@@ -85,7 +85,7 @@ def young_daly_interval_s(checkpoint_write_s, mtbf_s, method: str = "young"):
     from scipy.special import lambertw
 
     if method not in INTERVAL_METHODS:
-        raise InputError(f"method: {method!r} is not allowed; use one of {', '.join(INTERVAL_METHODS)}")
+        raise InputError(f"method: {shown(method)} is not allowed; use one of {', '.join(INTERVAL_METHODS)}")
     d = _arr("checkpoint_write_s", checkpoint_write_s, 0.0, inclusive=False)
     m = _arr("mtbf_s", mtbf_s, 0.0, inclusive=False)
     d, m = np.broadcast_arrays(d, m)

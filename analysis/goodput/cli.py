@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 
 
 def _positive(name: str, integer: bool = False, maximum: float = 1e8):
@@ -24,7 +24,7 @@ def _positive(name: str, integer: bool = False, maximum: float = 1e8):
         ok = np.isfinite(value) and 0 < value <= maximum and (not integer or value == int(value))
         if not ok:
             kind = "a whole number" if integer else "a number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected {kind} > 0 and <= {maximum:g}")
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not allowed; expected {kind} > 0 and <= {maximum:g}")
         return int(value) if integer else value
     parse.__name__ = name
     return parse
@@ -37,7 +37,7 @@ def _non_negative(maximum: float):
         except ValueError:
             value = float("nan")
         if not (np.isfinite(value) and 0 <= value <= maximum):
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected a number >= 0 and <= {maximum:g}")
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not allowed; expected a number >= 0 and <= {maximum:g}")
         return value
     return parse
 
@@ -75,7 +75,7 @@ def evaluate(args):
 
     known = load_failure_rates().index
     if args.gpu not in known:
-        raise InputError(f"--gpu: {args.gpu!r} is not allowed; use one of {', '.join(known)}")
+        raise InputError(f"--gpu: {shown(args.gpu)} is not allowed; use one of {', '.join(known)}")
     if args.scenario:
         values = dict(load_scenario(args.scenario).values("goodput"))
     else:
@@ -86,7 +86,7 @@ def evaluate(args):
     if args.model:
         from analysis.catalog import load_models
         if args.model not in load_models():
-            raise InputError(f"--model: {args.model!r} is not allowed; use one of {', '.join(load_models())}")
+            raise InputError(f"--model: {shown(args.model)} is not allowed; use one of {', '.join(load_models())}")
         params = model_parameters(args.model)
     return from_scenario_values(values, args.gpus, job_from_cluster=False, gpu_mix=args.gpu, model_parameters=params,
                                 checkpoint_interval_s=None if args.checkpoint_interval_min is None

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import Column, validate_table
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.goodput._util import SECONDS_PER_HOUR, arr as _arr, out as _out
 from analysis.params import Spec
 from analysis.paths import DATA_DIR
@@ -127,7 +127,7 @@ def estimate_interruption_rate(interruptions=419, gpus=16384, hours=54 * 24, alp
     from scipy.stats import chi2
 
     if not 0 < alpha < 1:
-        raise InputError(f"alpha: {alpha!r} is out of range; expected a number in (0, 1)")
+        raise InputError(f"alpha: {shown(alpha)} is out of range; expected a number in (0, 1)")
     counts = np.atleast_1d(_arr("interruptions", interruptions, 0.0))
     exposure = np.atleast_1d(_arr("gpus", gpus, 0.0, inclusive=False) * _arr("hours", hours, 0.0, inclusive=False))
     counts, exposure = np.broadcast_arrays(counts, exposure)
@@ -210,7 +210,7 @@ def _failure_rates(path: str) -> pd.DataFrame:
     df = validate_table(pd.read_csv(file, dtype={"gpu": str, "source_date": str}), FAILURE_RATE_COLUMNS, file, key="gpu")
     bad = sorted(set(df["system"]) - set(SYSTEMS))
     if bad:
-        raise InputError(f"{file}: system {bad[0]!r} is not allowed; use one of {', '.join(SYSTEMS)}")
+        raise InputError(f"{file}: system {shown(bad[0])} is not allowed; use one of {', '.join(SYSTEMS)}")
     return df.set_index("gpu", drop=False)
 
 
@@ -235,7 +235,7 @@ def gpu_profile(gpu_mix=None, nvl72_rate_multiplier=1.0) -> dict:
         gpu_mix = {gpu_mix: 1.0}
     unknown = [g for g in gpu_mix if g not in table.index]
     if unknown:
-        raise InputError(f"gpu: {unknown[0]!r} is not known; use one of {', '.join(table.index)}")
+        raise InputError(f"gpu: {shown(unknown[0])} is not known; use one of {', '.join(table.index)}")
     weights = {g: np.asarray(w, float) for g, w in gpu_mix.items()}
     total = sum(weights.values())
     if np.any(np.asarray(total) <= 0):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.goodput import badput, checkpoint, failures, recovery
 from analysis.goodput._util import SECONDS_PER_DAY, SECONDS_PER_HOUR, arr as _arr, fraction as _fraction, out as _out
 from analysis.goodput.checkpoint import young_daly_interval_s
@@ -131,7 +131,7 @@ def optimal_checkpoint_interval_s(gpus, rate_per_gpu_hour, checkpoint_write_s, m
     """The optimum interval for ``model``: Young's √(2δM) for ``"young"``, the exact Lambert-W
     optimum of Daly's complete cost for ``"daly"``."""
     if model not in MODELS:
-        raise InputError(f"model: {model!r} is not allowed; use one of {', '.join(MODELS)}")
+        raise InputError(f"model: {shown(model)} is not allowed; use one of {', '.join(MODELS)}")
     m = np.asarray(job_mtbf_s(gpus, _arr("rate_per_gpu_hour", rate_per_gpu_hour, 0.0, inclusive=False)))
     return young_daly_interval_s(checkpoint_write_s, m, "young" if model == "young" else "exact")
 
@@ -152,7 +152,7 @@ def runtime_factors(gpus, rate_per_gpu_hour, checkpoint_write_s, restart_s, chec
       Llama 3 Sec. 3.3.4 counts 47 planned stops in 54 days)
     """
     if model not in MODELS:
-        raise InputError(f"model: {model!r} is not allowed; use one of {', '.join(MODELS)}")
+        raise InputError(f"model: {shown(model)} is not allowed; use one of {', '.join(MODELS)}")
     n = _arr("gpus", gpus, 0.0, inclusive=False)
     lam = _arr("rate_per_gpu_hour", rate_per_gpu_hour, 0.0, inclusive=False)
     d = _arr("checkpoint_write_s", checkpoint_write_s, 0.0, inclusive=False)
@@ -323,7 +323,7 @@ def _strip(values: dict) -> dict:
 def _mode(value) -> str:
     mode = value if isinstance(value, str) else str(np.asarray(value).reshape(-1)[0])
     if mode not in checkpoint.CHECKPOINT_MODES:
-        raise InputError(f"goodput.checkpoint_mode: {mode!r} is not allowed; use one of "
+        raise InputError(f"goodput.checkpoint_mode: {shown(mode)} is not allowed; use one of "
                          f"{', '.join(checkpoint.CHECKPOINT_MODES)}")
     return mode
 
@@ -345,7 +345,7 @@ def from_scenario_values(values: dict, gpus, model: str = "daly", job_from_clust
     ``goodput.`` prefix (other sections are ignored).
     """
     if model not in MODELS:
-        raise InputError(f"model: {model!r} is not allowed; use one of {', '.join(MODELS)}")
+        raise InputError(f"model: {shown(model)} is not allowed; use one of {', '.join(MODELS)}")
     v = _strip(values)
     mode = _mode(checkpoint_mode if checkpoint_mode is not None else v["checkpoint_mode"])
     n = _arr("gpus", gpus, 0.0, inclusive=False)

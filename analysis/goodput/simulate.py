@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.goodput._util import SECONDS_PER_HOUR, arr as _arr
 from analysis.goodput.model import (effective_training_time, from_scenario_values, job_mtbf_s,
                                     optimal_checkpoint_interval_s)
@@ -85,7 +85,7 @@ def simulate_effective_time(gpus, rate_per_gpu_hour, checkpoint_write_s, restart
     r = float(_arr("restart_s", restart_s, 0.0))
     h = float(_arr("horizon_h", horizon_h, 0.0, inclusive=False)) * SECONDS_PER_HOUR
     if not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
-        raise InputError(f"n_runs: {n_runs!r} is not allowed; expected an integer >= 1")
+        raise InputError(f"n_runs: {shown(n_runs)} is not allowed; expected an integer >= 1")
     m = float(job_mtbf_s(n, lam))
     tau = float(optimal_checkpoint_interval_s(n, lam, d, "daly")) if checkpoint_interval_s is None else \
         float(_arr("checkpoint_interval_s", checkpoint_interval_s, 0.0, inclusive=False))

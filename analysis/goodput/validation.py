@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import Column, validate_table
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.goodput import checkpoint, failures
 from analysis.goodput.model import effective_training_time, from_scenario_values, optimal_checkpoint_interval_s
 from analysis.params import Spec
@@ -40,7 +40,7 @@ def load_references(path=None) -> pd.DataFrame:
     df = validate_table(pd.read_csv(file, dtype={"id": str, "source_date": str, "model": str}), REFERENCE_COLUMNS, file)
     bad = sorted(set(df["kind"]) - set(KINDS))
     if bad:
-        raise InputError(f"{file}: kind {bad[0]!r} is not allowed; use one of {', '.join(KINDS)}")
+        raise InputError(f"{file}: kind {shown(bad[0])} is not allowed; use one of {', '.join(KINDS)}")
     return df.set_index("id", drop=False)
 
 

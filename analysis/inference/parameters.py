@@ -11,7 +11,7 @@ import math
 from functools import lru_cache
 
 from analysis.catalog import read_yaml
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.params import Spec, parse_param
 from analysis.paths import PARAMETER_DIR
 
@@ -42,9 +42,9 @@ def slo_preset(scenario: str, benchmark: str = "llama2-70b") -> dict:
     """``{"max_ttft_ms", "max_tpot_ms"}`` of an MLPerf scenario (inf for offline), see :data:`SLO_PRESETS`."""
     table = SLO_PRESETS.get(benchmark)
     if table is None:
-        raise InputError(f"benchmark: {benchmark!r} has no MLPerf latency preset; use one of {', '.join(SLO_PRESETS)}")
+        raise InputError(f"benchmark: {shown(benchmark)} has no MLPerf latency preset; use one of {', '.join(SLO_PRESETS)}")
     if scenario not in table:
-        raise InputError(f"scenario: {scenario!r} is not an MLPerf scenario of {benchmark}; use one of {', '.join(table)}")
+        raise InputError(f"scenario: {shown(scenario)} is not an MLPerf scenario of {benchmark}; use one of {', '.join(table)}")
     ttft, tpot = table[scenario]
     return {"max_ttft_ms": ttft * 1e3, "max_tpot_ms": tpot * 1e3}
 
@@ -106,6 +106,6 @@ def _defaults() -> dict:
     doc = read_yaml(path)
     missing = set(PARAMETERS) - set(doc)
     if missing:
-        raise InputError(f"data/parameters/inference.yaml: missing default for {sorted(missing)[0]!r}")
+        raise InputError(f"data/parameters/inference.yaml: missing default for {shown(sorted(missing)[0])}")
     return {k: parse_param(f"data/parameters/inference.yaml inference.{k}", doc[k], spec, require_source=spec.choices is None)
             for k, spec in PARAMETERS.items()}

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.catalog import GpuSpec, gpu as gpu_spec, read_yaml
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs
 from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SLO_PRESETS, WEIGHT_PRECISIONS,
                                            default_values, slo_preset)
@@ -109,7 +109,7 @@ def number(path: str, raw):
         try:
             raw = float(text)
         except ValueError:
-            raise InputError(f"{path}: {raw!r} is not a number; expected {SERVE_SPECS[path].allowed()}") from None
+            raise InputError(f"{path}: {shown(raw)} is not a number; expected {SERVE_SPECS[path].allowed()}") from None
         if raw.is_integer() and abs(raw) < 2 ** 53:
             raw = int(raw)
     return SERVE_SPECS[path].check(path, raw)
@@ -123,7 +123,7 @@ def _mapping(doc: dict, key: str, required: bool) -> dict:
             raise InputError(f"{key}: missing; expected a mapping with keys {', '.join(sorted(allowed - {'source'}))}")
         return {}
     if not isinstance(raw, dict):
-        raise InputError(f"{key}: {raw!r} is not a mapping; expected keys {', '.join(sorted(allowed - {'source'}))}")
+        raise InputError(f"{key}: {shown(raw)} is not a mapping; expected keys {', '.join(sorted(allowed - {'source'}))}")
     unknown = sorted(str(k) for k in set(raw) - allowed)
     if unknown:
         raise InputError(f"{key}.{unknown[0]}: unknown key; {key} takes {', '.join(sorted(allowed))}")
@@ -132,7 +132,7 @@ def _mapping(doc: dict, key: str, required: bool) -> dict:
 
 def _choice(path: str, raw, choices) -> str:
     if not isinstance(raw, str) or raw not in choices:
-        raise InputError(f"{path}: {raw!r} is not allowed; use one of {', '.join(choices)}")
+        raise InputError(f"{path}: {shown(raw)} is not allowed; use one of {', '.join(choices)}")
     return raw
 
 
@@ -405,7 +405,7 @@ def run_from_file(path: str | Path) -> ServeResult:
     """Evaluate one serving file (schema in the module docstring)."""
     file = Path(path)
     if not file.exists():
-        raise InputError(f"serve file: {str(path)!r} not found")
+        raise InputError(f"serve file: {shown(str(path))} not found")
     serve = parse_serve(read_yaml(file))
     t = evaluate_serve(serve)
     return ServeResult(serve.name, serve.gpu.id, replica_size(serve), serve.precision, serve.kv_precision,
@@ -421,7 +421,7 @@ def serve_variants(path: str | Path, variants: dict[str, dict]) -> dict[str, dic
     ``gpus_per_replica`` / ``prefill_gpus`` resize the replicas."""
     file = Path(path)
     if not file.exists():
-        raise InputError(f"serve file: {str(path)!r} not found")
+        raise InputError(f"serve file: {shown(str(path))} not found")
     base = parse_serve(read_yaml(file))
     out = {}
     for name, change in variants.items():

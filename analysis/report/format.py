@@ -34,6 +34,7 @@ import html as _html
 import math
 import re
 from collections.abc import Callable, Mapping
+from analysis.errors import shown
 
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "n/a"
@@ -275,7 +276,7 @@ def _formatter(fmt) -> tuple[Callable, bool]:
     if callable(fmt):
         return fmt, False
     if fmt not in FORMATS:
-        raise KeyError(f"format {fmt!r}: known formats are {', '.join(sorted(FORMATS))}")
+        raise KeyError(f"format {shown(fmt)}: known formats are {', '.join(sorted(FORMATS))}")
     return FORMATS[fmt], fmt in HTML_FORMATS
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.training import efficiency as eff_mod
 from analysis.training.efficiency import CALIBRATION_PATH, SHARED, Calibration, load_calibration
 from analysis.training.published import calibration_runs, load_published_runs, published_mfu, run_config
@@ -421,7 +421,7 @@ def scaling_regression(runs: pd.DataFrame | None = None, group: str = "MegaScale
     runs = load_published_runs() if runs is None else runs
     rows = runs[runs["group"] == group]
     if len(rows) < 4:
-        raise InputError(f"group: {group!r} has {len(rows)} runs; the regression needs at least 4")
+        raise InputError(f"group: {shown(group)} has {len(rows)} runs; the regression needs at least 4")
     data = pd.DataFrame({"gpus": rows["gpus"].astype(float), "global_batch": rows["global_batch"].astype(float),
                          "mfu_points": [100 * published_mfu(row) for _, row in rows.iterrows()]}, index=rows.index)
     data["log2_gpus"] = np.log2(data["gpus"])

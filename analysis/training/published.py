@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalog
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.paths import DATA_DIR
 from analysis.training.flops import (model_flops_per_token, narayanan_hardware_flops_per_step,
                                      narayanan_model_flops_per_step)
@@ -64,16 +64,16 @@ def load_published_runs(path: Path | str | None = None) -> pd.DataFrame:
     df = pd.read_csv(path)
     missing = [c for c in RUN_COLUMNS if c not in df.columns]
     if missing:
-        raise InputError(f"{path.name}: missing column {missing[0]!r}")
+        raise InputError(f"{path.name}: missing column {shown(missing[0])}")
     for column in BOOL_COLUMNS:
         df[column] = df[column].map(_as_bool)
     for i, row in df.iterrows():
         if row["published_kind"] not in PUBLISHED_KINDS:
-            raise InputError(f"{path.name} row {i + 2} published_kind: {row['published_kind']!r} is not one of {', '.join(PUBLISHED_KINDS)}")
+            raise InputError(f"{path.name} row {i + 2} published_kind: {shown(row['published_kind'])} is not one of {', '.join(PUBLISHED_KINDS)}")
         if not str(row["source"]).strip() or str(row["source"]) == "nan":
             raise InputError(f"{path.name} row {i + 2} source: empty; every run needs its source")
     if df["id"].duplicated().any():
-        raise InputError(f"{path.name}: duplicate id {df['id'][df['id'].duplicated()].iloc[0]!r}")
+        raise InputError(f"{path.name}: duplicate id {shown(df['id'][df['id'].duplicated()].iloc[0])}")
     return df.set_index("id", drop=False)
 
 
@@ -127,9 +127,9 @@ def _modern_doc(path: str) -> dict:
             if not entry.get(key):
                 raise InputError(f"{where}.{key}: missing; every modern run needs id, src, source_id, software_stack and published figures")
         if entry["source_id"] not in sources:
-            raise InputError(f"{where}.source_id: {entry['source_id']!r} is not listed under sources; known: {', '.join(sources)}")
+            raise InputError(f"{where}.source_id: {shown(entry['source_id'])} is not listed under sources; known: {', '.join(sources)}")
         if entry["id"] in seen:
-            raise InputError(f"{where}.id: duplicate id {entry['id']!r}")
+            raise InputError(f"{where}.id: duplicate id {shown(entry['id'])}")
         seen.add(entry["id"])
         if not any(k in entry["published"] for k in ("tokens_per_s_per_gpu", "step_time_s", "tflops_per_gpu")):
             raise InputError(f"{where}.published: expected tokens_per_s_per_gpu, step_time_s or tflops_per_gpu")

@@ -38,7 +38,7 @@ import numpy as np
 
 from analysis import catalog
 from analysis.catalog import GpuSpec
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.training import stacks as stack_profiles
 from analysis.training.flops import RECOMPUTE_CODE, RECOMPUTE_MODES, parameters
 from analysis.training.layout import auto_pipeline_split, first_violation
@@ -68,7 +68,7 @@ MODEL_ARRAY_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "voca
 
 def _int(where: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or float(value) != int(value):
-        raise InputError(f"{where}: {value!r} is not an integer; expected an integer >= {minimum}")
+        raise InputError(f"{where}: {shown(value)} is not an integer; expected an integer >= {minimum}")
     if int(value) < minimum:
         raise InputError(f"{where}: {int(value)} is below {minimum}; expected an integer >= {minimum}")
     return int(value)
@@ -76,13 +76,13 @@ def _int(where: str, value, minimum: int = 1) -> int:
 
 def _bool(where: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{where}: {value!r} is not true/false")
+        raise InputError(f"{where}: {shown(value)} is not true/false")
     return bool(value)
 
 
 def _mapping(where: str, value, allowed: tuple[str, ...]) -> dict:
     if not isinstance(value, dict):
-        raise InputError(f"{where}: expected a mapping with keys {', '.join(allowed)}, got {value!r}")
+        raise InputError(f"{where}: expected a mapping with keys {', '.join(allowed)}, got {shown(value)}")
     unknown = [key for key in value if key not in allowed]
     if unknown:
         raise InputError(f"{where}.{unknown[0]}: unknown key; allowed keys are {', '.join(allowed)}")
@@ -134,11 +134,11 @@ def _recompute(where: str, value) -> tuple[str, str]:
         mods = [m.strip() for m in text.split(":", 1)[1].replace("+", ",").split(",") if m.strip()]
         bad = [m for m in mods if m not in RECOMPUTE_MODULES]
         if bad or not mods:
-            raise InputError(f"{where}.recompute: {value!r} names unknown module {bad[0] if bad else ''!r}; "
+            raise InputError(f"{where}.recompute: {shown(value)} names unknown module {shown(bad[0] if bad else '')}; "
                              f"modules are {', '.join(RECOMPUTE_MODULES)}")
         return ("selective" if mods == ["core_attn"] else "modules"), text
     if text not in RECOMPUTE_CHOICES:
-        raise InputError(f"{where}.recompute: {value!r} is not allowed; use one of {', '.join(RECOMPUTE_CHOICES)} "
+        raise InputError(f"{where}.recompute: {shown(value)} is not allowed; use one of {', '.join(RECOMPUTE_CHOICES)} "
                          "or selective:<modules>")
     return ("auto" if text == "unknown" else text), text
 
@@ -158,11 +158,11 @@ def normalize_parallelism(raw, model: dict, gpus: int, where: str = "parallelism
     out["recompute"], out["recompute_stated"] = _recompute(where, raw.get("recompute", "none"))
     fraction = raw.get("recompute_fraction", 1.0)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise InputError(f"{where}.recompute_fraction: {fraction!r} is not allowed; expected a share of layers in (0, 1]")
+        raise InputError(f"{where}.recompute_fraction: {shown(fraction)} is not allowed; expected a share of layers in (0, 1]")
     out["recompute_fraction"] = float(fraction)
     offload = raw.get("cpu_offload_fraction", 0.0)
     if isinstance(offload, bool) or not isinstance(offload, (int, float)) or not 0 <= offload < 1:
-        raise InputError(f"{where}.cpu_offload_fraction: {offload!r} is not allowed; expected a share of activations in [0, 1)")
+        raise InputError(f"{where}.cpu_offload_fraction: {shown(offload)} is not allowed; expected a share of activations in [0, 1)")
     out["cpu_offload_fraction"] = float(offload)
     out["zero"] = _int(f"{where}.zero", raw.get("zero", 1), minimum=0)
     if out["zero"] > 3:
@@ -170,7 +170,7 @@ def normalize_parallelism(raw, model: dict, gpus: int, where: str = "parallelism
                          "2 (+ sharded gradients) or 3 (+ sharded weights, FSDP)")
     schedule = str(raw.get("pipeline_schedule", "interleaved" if out["interleave"] > 1 else "1f1b")).lower()
     if schedule not in SCHEDULES:
-        raise InputError(f"{where}.pipeline_schedule: {raw.get('pipeline_schedule')!r} is not allowed; use one of {', '.join(SCHEDULES)}")
+        raise InputError(f"{where}.pipeline_schedule: {shown(raw.get('pipeline_schedule'))} is not allowed; use one of {', '.join(SCHEDULES)}")
     if schedule in ("1f1b", "interleaved"):
         schedule = "interleaved" if out["interleave"] > 1 else "1f1b"
     out["pipeline_schedule"] = schedule
@@ -280,13 +280,13 @@ def parse_run(doc: dict, where: str = "run") -> RunConfig:
     gpus = _int("gpus", doc["gpus"])
     precision = str(doc.get("precision", "bf16"))
     if precision not in RUN_PRECISIONS:
-        raise InputError(f"precision: {precision!r} is not allowed; use one of {', '.join(RUN_PRECISIONS)}")
+        raise InputError(f"precision: {shown(precision)} is not allowed; use one of {', '.join(RUN_PRECISIONS)}")
     if not np.isfinite(spec.peak_tflops(precision)):
-        raise InputError(f"precision: {precision!r} has no dense peak for GPU {spec.id} in data/gpus.csv; use bf16 or fp16")
+        raise InputError(f"precision: {shown(precision)} has no dense peak for GPU {spec.id} in data/gpus.csv; use bf16 or fp16")
     network = _mapping("network", doc.get("network") or {}, NETWORK_KEYS)
     bandwidth = network.get("scale_out_gb_s_per_gpu", spec.scale_out_gb_s_per_gpu)
     if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or not bandwidth > 0:
-        raise InputError(f"network.scale_out_gb_s_per_gpu: {bandwidth!r} is not a positive number of GB/s")
+        raise InputError(f"network.scale_out_gb_s_per_gpu: {shown(bandwidth)} is not a positive number of GB/s")
     model = normalize_model(doc["model"])
     parallelism = normalize_parallelism(doc["parallelism"], model, gpus)
     software_raw = _mapping("software", doc.get("software") or {}, SOFTWARE_KEYS)
@@ -296,7 +296,7 @@ def parse_run(doc: dict, where: str = "run") -> RunConfig:
     fp8_raw = _mapping("fp8", doc.get("fp8") or {}, FP8_KEYS)
     recipe = str(fp8_raw.get("recipe", "mxfp8" if (spec.architecture == "blackwell") else "delayed"))
     if recipe not in FP8_RECIPES:
-        raise InputError(f"fp8.recipe: {recipe!r} is not allowed; use one of {', '.join(FP8_RECIPES)}")
+        raise InputError(f"fp8.recipe: {shown(recipe)} is not allowed; use one of {', '.join(FP8_RECIPES)}")
     fp8 = {"recipe": recipe, "fp8_params": _bool("fp8.fp8_params", fp8_raw.get("fp8_params", False))}
     return RunConfig(str(doc.get("name", "run")), spec, gpus, precision, float(bandwidth), model, parallelism, software,
                      str(doc.get("source", "")), stack, fp8)

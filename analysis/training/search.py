@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalog
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.training import stacks as stack_profiles
 from analysis.training.efficiency import load_calibration
 from analysis.training.flops import RECOMPUTE_MODES
@@ -93,15 +93,15 @@ def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro
 def _hardware(gpu_id: str, precision: str, max_tp, hbm_gb, scale_out_gb_s_per_gpu) -> tuple:
     spec = catalog.gpu(gpu_id)
     if precision not in RUN_PRECISIONS:
-        raise InputError(f"precision: {precision!r} is not allowed; use one of {', '.join(RUN_PRECISIONS)}")
+        raise InputError(f"precision: {shown(precision)} is not allowed; use one of {', '.join(RUN_PRECISIONS)}")
     if not np.isfinite(spec.peak_tflops(precision)):
-        raise InputError(f"precision: {precision!r} has no dense peak for GPU {spec.id} in data/gpus.csv; use bf16 or fp16")
+        raise InputError(f"precision: {shown(precision)} has no dense peak for GPU {spec.id} in data/gpus.csv; use bf16 or fp16")
     limits = {"max_tp": int(max_tp if max_tp is not None else spec.nvlink_domain_gpus),
               "hbm_gb": float(hbm_gb if hbm_gb is not None else spec.hbm_gb),
               "scale_out_gb_s_per_gpu": float(scale_out_gb_s_per_gpu if scale_out_gb_s_per_gpu is not None else spec.scale_out_gb_s_per_gpu)}
     for key, value in limits.items():
         if not value > 0:
-            raise InputError(f"{key}: {value!r} is not positive")
+            raise InputError(f"{key}: {shown(value)} is not positive")
     hardware = dict(peak_tflops=spec.peak_tflops(precision), bf16_peak_tflops=spec.bf16_tflops_dense, fp8=precision == "fp8",
                     hbm_tb_s=spec.hbm_tb_s, hbm_gb=limits["hbm_gb"], nvlink_gb_s_per_gpu=spec.nvlink_gb_s_per_gpu,
                     # the NVLink domain seen by the job is the smaller of the GPU's and the imposed limit
@@ -140,7 +140,7 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
     model = normalize_model(model)
     for name, value in (("gpus", gpus), ("global_batch", global_batch), ("top", top)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name}: {value!r} is not a positive integer")
+            raise InputError(f"{name}: {shown(value)} is not a positive integer")
     spec, hardware, limits = _hardware(gpu_id, precision, max_tp, hbm_gb, scale_out_gb_s_per_gpu)
     grid = candidate_grid(model, int(gpus), int(global_batch), limits["max_tp"], micro_batches, recompute_modes)
     evaluated = int(grid["tp"].size)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis import catalog
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.paths import DATA_DIR
 
 STACKS_PATH = DATA_DIR / "software_stacks.yaml"
@@ -33,9 +33,9 @@ def _load(path: str) -> dict:
                              f"{', '.join(FLAGS)}, efficiency, label and source")
         for flag in FLAGS:
             if not isinstance(item[flag], bool):
-                raise InputError(f"{Path(path).name} stacks.{name}.{flag}: {item[flag]!r} is not true/false")
+                raise InputError(f"{Path(path).name} stacks.{name}.{flag}: {shown(item[flag])} is not true/false")
     if doc.get("search_default") not in stacks:
-        raise InputError(f"{Path(path).name} search_default: {doc.get('search_default')!r} is not a profile; "
+        raise InputError(f"{Path(path).name} search_default: {shown(doc.get('search_default'))} is not a profile; "
                          f"known profiles are {', '.join(stacks)}")
     return {"stacks": stacks, "search_default": doc["search_default"]}
 
@@ -53,7 +53,7 @@ def profile(name: str) -> dict:
     """The profile ``name``; an unknown name lists the known ones."""
     known = stacks()
     if name not in known:
-        raise InputError(f"software.stack: unknown stack {name!r}; known stacks are {', '.join(known)}")
+        raise InputError(f"software.stack: unknown stack {shown(name)}; known stacks are {', '.join(known)}")
     return known[name]
 
 
