@@ -176,9 +176,11 @@ def cached_results(scenario: str, quick: bool = False, seed: int = SEED):
     (nothing is computed)."""
     key = (str(scenario), bool(quick), int(seed))
     hit = _MEMORY.get(key)
-    if hit is not None:
-        return hit
-    return _read(cache_path(*key))
+    if hit is None:
+        hit = _read(cache_path(*key))
+        if hit is not None:
+            _MEMORY[key] = hit
+    return hit
 
 
 _MEMORY: dict[tuple, object] = {}
