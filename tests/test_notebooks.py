@@ -132,5 +132,5 @@ def test_index_and_manifest(executed):
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["scenarios"]) == {SMOKE_SCENARIO} and len(manifest["scenarios"][SMOKE_SCENARIO]["hash"]) == 16
     assert "data/gpus.csv" in manifest["data_files"] and manifest["packages"]["papermill"] != "not installed"
-    assert "commit" in manifest and len(manifest["reports"]) == len(NOTEBOOKS)
+    assert "commit" in manifest and len(manifest["reports"]) == len(BATCH_NOTEBOOKS)
     assert not list(out.rglob(".*partial*")), "no temporary files left behind"
