@@ -251,7 +251,9 @@ def test_exports_written_per_scenario(executed):
     out, _ = executed
     figures = pd.read_csv(out / "colossus1" / "figures.csv")
     assert {"figure", "value", "p05", "p95", "unit"} <= set(figures.columns) and len(figures) >= 5
-    assert (figures["p05"] <= figures["value"]).all() and (figures["value"] <= figures["p95"]).all()
+    banded = figures.dropna(subset=["p05", "p95"])   # figures without a Monte Carlo band leave them empty
+    assert len(banded) >= 5
+    assert (banded["p05"] <= banded["value"]).all() and (banded["value"] <= banded["p95"]).all()
     flows = pd.read_csv(out / "colossus1" / "cashflows.csv")
     assert {"option", "month"} <= set(flows.columns) and {"keep", "lease"} <= set(flows["option"])
     manifest = json.loads((out / "manifest.json").read_text())
