@@ -282,16 +282,33 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
     return out, objects
 
 
-def evaluate(name_or_file, draws: int = 10_000, seed: int = 0) -> EvaluateResult:
+def sensitivity_section(sc: Scenario, base_samples: int, seed: int, mc, fleet_mc) -> dict:
+    """Sobol indices (``base_samples`` N, SALib) of the job utilization and the fleet MFU, each
+    beside the standardized regression on the scenario's Monte Carlo draws
+    (:func:`analysis.uncertainty.sensitivity_comparison`): ``{"sobol": SobolResult,
+    "comparisons": {output name: table}}``."""
+    sob = uncertainty.sobol_indices(sc, base_samples=int(base_samples), seed=seed)
+    comparisons = {"job utilization": uncertainty.sensitivity_comparison(sob, mc.inputs, mc.value, "job utilization")}
+    if fleet_mc is not None:
+        comparisons["fleet MFU"] = uncertainty.sensitivity_comparison(sob, fleet_mc.inputs, fleet_mc.value, "fleet MFU")
+    return {"sobol": sob, "comparisons": comparisons}
+
+
+def evaluate(name_or_file, draws: int = 10_000, seed: int = 0, sobol_samples: int | None = None) -> EvaluateResult:
     """All headline figures of a scenario (job and fleet utilization, goodput, power, cost,
-    inference, economics), every band from the scenario's one draw set."""
+    inference, economics), every band from the scenario's one draw set. ``sobol_samples``: also
+    the Sobol indices at that base sample size N (``details["sensitivity"]``; the reports' size
+    is :data:`analysis.results.SOBOL_SAMPLES`), skipped when ``None``."""
     sc = load_scenario(name_or_file)
     d = sc.sample(int(draws), seed)
     util, good, point, mc = utilization_section(sc, d, seed)
     fleet, fleet_point, fleet_mc = fleet_section(sc, d)
     counterfactuals = counterfactual_section(sc, d)
     money, objects = economics_sections(sc, point, draws, seed)
+    details = {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
+               "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects}
+    if sobol_samples:
+        details["sensitivity"] = sensitivity_section(sc, sobol_samples, seed, mc, fleet_mc)
     return EvaluateResult(sc.name, sc.title, sc.hash,
                           {"utilization": util, "fleet": fleet, "counterfactuals": counterfactuals, "goodput": good, **money},
-                          {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
-                           "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects})
+                          details)

@@ -23,13 +23,19 @@ from pathlib import Path
 
 FULL_DRAWS = 10_000
 QUICK_DRAWS = 500
+SOBOL_SAMPLES = 512        # Sobol base samples N of the reports (N x (inputs + 2) model runs)
+QUICK_SOBOL_SAMPLES = 128
 SEED = 0
 CACHE_ENV = "CLUSTER_ECONOMICS_RESULTS_CACHE"
-FORMAT = 1  # bump when the pickled layout changes
+FORMAT = 2  # bump when the pickled layout changes
 
 
 def draws_for(quick: bool) -> int:
     return QUICK_DRAWS if quick else FULL_DRAWS
+
+
+def sobol_samples_for(quick: bool) -> int:
+    return QUICK_SOBOL_SAMPLES if quick else SOBOL_SAMPLES
 
 
 @lru_cache(maxsize=1)
@@ -91,13 +97,16 @@ def _read(path: Path | None):
 @lru_cache(maxsize=16)
 def _evaluate(scenario: str, draws: int, seed: int):
     from analysis import evaluate
-    return evaluate.evaluate(scenario, draws=draws, seed=seed)
+    return evaluate.evaluate(scenario, draws=draws, seed=seed,
+                             sobol_samples=sobol_samples_for(draws < FULL_DRAWS))
 
 
 @lru_cache(maxsize=16)
 def _cached(scenario: str, quick: bool, seed: int):
     hit = _read(cache_path(scenario, quick, seed))
-    return hit if hit is not None else _evaluate(scenario, draws_for(quick), seed)
+    result = hit if hit is not None else _evaluate(scenario, draws_for(quick), seed)
+    _MEMORY[(scenario, quick, seed)] = result
+    return result
 
 
 def scenario_results(scenario: str, quick: bool = False, seed: int = SEED):
@@ -121,3 +130,81 @@ def write_cache(scenario: str, quick: bool = False, seed: int = SEED, cache_dir:
             pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     return path
+
+
+# --------------------------------------------------------------------------- scenario-independent work
+_MEMO: dict[str, object] = {}
+
+
+def memo_key(name: str, *parts) -> str:
+    """Key of one memoized computation: its name, ``repr`` of its parts, the code and the data."""
+    text = json.dumps({"format": FORMAT, "name": name, "parts": [repr(p) for p in parts], "data": data_version(),
+                       "code": code_version()}, sort_keys=True)
+    return f"memo-{''.join(c if c.isalnum() else '-' for c in name)[:40]}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
+    """``compute()`` once per process and, when a results cache directory is set (the report
+    runner's ``CLUSTER_ECONOMICS_RESULTS_CACHE``), once per batch: the value is pickled there under
+    a key of ``name``, ``parts`` (whatever the result depends on besides code and data), the hash
+    of ``data/`` and of the ``analysis`` code. For expensive scenario-independent work that every
+    kernel would otherwise redo (the step model's MFU grids, calibration fits)."""
+    key = memo_key(name, *parts)
+    if key in _MEMO:
+        return _MEMO[key]
+    directory = Path(cache_dir) if cache_dir is not None else _cache_dir()
+    path = directory / f"{key}.pkl" if directory is not None else None
+    value = _read(path)
+    if value is None:
+        value = compute()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+                with open(tmp, "wb") as handle:
+                    pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except OSError:   # a read-only or full cache directory only costs the recomputation
+                pass
+    _MEMO[key] = value
+    return value
+
+
+# --------------------------------------------------------------------------- several scenarios
+def cached_results(scenario: str, quick: bool = False, seed: int = SEED):
+    """The scenario's results if this process or the disk cache already has them, else ``None``
+    (nothing is computed)."""
+    key = (str(scenario), bool(quick), int(seed))
+    hit = _MEMORY.get(key)
+    if hit is None:
+        hit = _read(cache_path(*key))
+        if hit is not None:
+            _MEMORY[key] = hit
+    return hit
+
+
+_MEMORY: dict[tuple, object] = {}
+
+
+def utilization_comparison(names, quick: bool = False, seed: int = SEED):
+    """Job utilization of several scenarios side by side (point, 5/50/95% over the report's draws,
+    split, GPUs): the same numbers each scenario's own results hold. Read from the results when
+    they exist (this process or the runner's cache); otherwise only the scenario's utilization
+    section is computed (:func:`analysis.evaluate.utilization_section` over the same draws)."""
+    import pandas as pd
+
+    from analysis import evaluate
+    from analysis.scenario import load_scenario
+
+    rows = []
+    for name in names:
+        sc = load_scenario(name)
+        res = cached_results(name, quick, seed)
+        if res is not None:
+            u, point = res.sections["utilization"], res.details["utilization"]
+        else:
+            u, _, point, _ = evaluate.utilization_section(sc, sc.sample(draws_for(quick), seed), seed)
+        rows.append({"scenario": sc.name, "title": sc.title, "split": point.split, "gpus": sc.cluster.gpus,
+                     "utilization": u["value"], "p05": u["p05"], "p50": u["p50"], "p95": u["p95"],
+                     "denominator": u["denominator"], "utilization_other_denominator": point.value_other_denominator})
+    return pd.DataFrame(rows).set_index("scenario")

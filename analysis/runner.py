@@ -395,13 +395,28 @@ def build_manifest(results: list[ReportResult], scenarios: list[tuple[str, str]]
     }
 
 
-def render_index(records: list[dict], manifest: dict) -> str:
-    """The index page (the board brief when :mod:`analysis.report.brief` provides it)."""
+def render_index(records: list[dict], manifest: dict, available_only: bool = False) -> str:
+    """The index page (the board brief when :mod:`analysis.report.brief` provides it).
+    ``available_only``: the brief compares only the scenarios whose results are already computed
+    (in this process or the results cache): an interim index during a batch never evaluates a
+    scenario in the runner itself (the kernel farm does that once)."""
     try:
         from analysis.report.brief import render_index as render
     except ImportError:
         from analysis.index_page import render_index as render
-    return render(records, manifest)
+        return render(records, manifest)
+    if not available_only:
+        return render(records, manifest)
+    from analysis import results
+
+    quick = bool(manifest.get("quick"))
+    have = {}
+    for name, info in (manifest.get("scenarios") or {}).items():
+        with contextlib.suppress(Exception):
+            hit = results.cached_results((info or {}).get("argument") or name, quick)
+            if hit is not None:
+                have[name] = hit
+    return render(records, manifest, results=have, quick=quick)
 
 
 def _present(out: Path, record: dict) -> bool:
@@ -531,7 +546,7 @@ class Batch:
                 manifest["last_batch_seconds"] = old["last_batch_seconds"]
             manifest["quick"] = self.quick
             write_atomic(self.out / "manifest.json", json.dumps(manifest, indent=2, default=str))
-            write_atomic(self.out / "index.html", render_index(records, manifest))
+            write_atomic(self.out / "index.html", render_index(records, manifest, available_only=not final))
             if final and self._brief_pdf():
                 manifest["brief_pdf"] = True   # the footer links it
                 write_atomic(self.out / "manifest.json", json.dumps(manifest, indent=2, default=str))
@@ -607,6 +622,9 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
          f" + {sum(s == 'batch' for s in scopes.values())} once per batch{'; lab only: ' + ', '.join(skipped) if skipped else ''})"
          f" with {jobs} worker(s) into {out}", flush=True)
 
+    from analysis import results as _results
+    saved_cache_env = os.environ.get(_results.CACHE_ENV)
+    os.environ[_results.CACHE_ENV] = str(cache_dir)   # the interim index reads cached results, never computes them
     batch = Batch(out, resolved, work, echo)
     batch.write()
     expected = _expected_seconds(out)
@@ -616,6 +634,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
     args = dict(resolved)
 
     saved_env = {k: os.environ.get(k) for k in ("CLUSTER_ECONOMICS_RESULTS_CACHE", "CLUSTER_ECONOMICS_KERNEL_FARM")}
+    saved_env["CLUSTER_ECONOMICS_RESULTS_CACHE"] = saved_cache_env
     from analysis import kernels, results
 
     os.environ[results.CACHE_ENV] = str(cache_dir)

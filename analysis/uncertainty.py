@@ -306,9 +306,14 @@ def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job util
     unused = utilization.inactive_parameters(sc.values("job"))
     ranged = {k: v for k, v in _ranged_inputs(sc).items() if k not in unused}
     names = list(ranged)
-    problem = {"num_vars": len(names), "names": names, "dists": ["triang"] * len(names),
-               "bounds": [[lo, hi, (mode - lo) / (hi - lo)] for lo, mode, hi in ranged.values()]}
-    X = sobol_sample.sample(problem, int(base_samples), calc_second_order=False, seed=seed)
+    # SALib's own triangular scaling rejects a peak at the upper bound (c = 1, e.g. a pool whose
+    # central count is its maximum): sample the unit cube and apply the same inverse CDF here
+    from scipy.stats import triang
+
+    problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+    U = sobol_sample.sample(problem, int(base_samples), calc_second_order=False, seed=seed)
+    X = np.column_stack([triang.ppf(U[:, i], c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+                         for i, (lo, mode, hi) in enumerate(ranged.values())])
     d = _draws_at(sc, {name: X[:, i] for i, name in enumerate(names)}, X.shape[0], seed)
     ys = {}
     if "job utilization" in outputs:

@@ -120,6 +120,13 @@ def pool_step(model_id: str, gpu_id: str, tokens_per_gpu: float, precision: str,
 
 @lru_cache(maxsize=64)
 def _mfu_grid(model_id: str, gpu_id: str, precision: str, max_tp, hbm_gb, scale_out) -> np.ndarray:
+    """Step-model MFU per tokens-per-GPU grid point (memoized per batch on disk by the report runner)."""
+    from analysis.results import memo
+    return memo("mfu-grid", lambda: _compute_mfu_grid(model_id, gpu_id, precision, max_tp, hbm_gb, scale_out),
+                model_id, gpu_id, precision, max_tp, hbm_gb, scale_out, TOKENS_PER_GPU_GRID.tolist(), REFERENCE_GPUS)
+
+
+def _compute_mfu_grid(model_id: str, gpu_id: str, precision: str, max_tp, hbm_gb, scale_out) -> np.ndarray:
     out = []
     for tokens in TOKENS_PER_GPU_GRID:
         best = pool_step(model_id, gpu_id, float(tokens), precision, max_tp, hbm_gb, scale_out)

@@ -18,6 +18,8 @@ from analysis.notebook import read_metrics
 from analysis.paths import NOTEBOOK_DIR
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# the batch runs every notebook but "lab" ones (interactive explorers, never executed by the runner)
+BATCH_NOTEBOOKS = [p for p in NOTEBOOKS if reports.notebook_scope(p) != "lab"]
 REQUIRED = {"00_cluster_overview", "10_step_model", "20_utilization", "21_goodput", "30_power", "31_cost",
             "32_inference", "33_lease_vs_rebuild", "01_executive_summary"}
 from conftest import SMOKE_SCENARIO
@@ -47,7 +49,7 @@ def test_notebook_is_clean_and_parameterized(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", BATCH_NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_and_records_metrics(executed, path):
     out, results = executed
     result = results[path.stem]
@@ -106,7 +108,7 @@ class _Page(HTMLParser):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", BATCH_NOTEBOOKS, ids=lambda p: p.stem)
 def test_html_is_self_contained_without_code(executed, path):
     out, results = executed
     page = _Page()
@@ -130,5 +132,5 @@ def test_index_and_manifest(executed):
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["scenarios"]) == {SMOKE_SCENARIO} and len(manifest["scenarios"][SMOKE_SCENARIO]["hash"]) == 16
     assert "data/gpus.csv" in manifest["data_files"] and manifest["packages"]["papermill"] != "not installed"
-    assert "commit" in manifest and len(manifest["reports"]) == len(NOTEBOOKS)
+    assert "commit" in manifest and len(manifest["reports"]) == len(BATCH_NOTEBOOKS)
     assert not list(out.rglob(".*partial*")), "no temporary files left behind"

@@ -266,3 +266,17 @@ def sobol_chart(comparisons: dict, top: int = 10) -> plt.Figure:
         ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def sensitivity(res, sc, quick: bool, sobol_samples: int, seed: int = 0) -> dict:
+    """Sobol indices beside the regression on the Monte Carlo draws: from the scenario's results
+    (computed once per scenario at the reports' size) unless the notebook asks for another base
+    sample size or seed. ``{"sobol": SobolResult, "comparisons": {output: table}, "samples": N}``."""
+    from analysis import evaluate, results
+
+    n = results.sobol_samples_for(True) if quick else int(sobol_samples)
+    cached = res.details.get("sensitivity")
+    if cached is not None and cached["sobol"].base_samples == n and int(seed) == results.SEED:
+        return {**cached, "samples": n}
+    out = evaluate.sensitivity_section(sc, n, seed, res.details["utilization_draws"], res.details.get("fleet_draws"))
+    return {**out, "samples": n}

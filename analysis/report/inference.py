@@ -241,3 +241,31 @@ def sweep_view(sweep: pd.DataFrame) -> pd.DataFrame:
                        index=[fmt.number(i) for i in sweep.index])
     out.index.name = "Assumed mean prompt (tokens)"
     return out
+
+
+# --------------------------------------------------------------------------- scenario-independent figures
+WIDE_EP_VARIANTS = {
+    "calibrated, interactive target": {},
+    "roofline ceiling, interactive target": {"moe_efficiency": 1.0},
+    "calibrated, aggregated prefill and decode": {"serving_mode": "aggregated", "prefill_gpus": None},
+    "calibrated, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf")},
+    "roofline ceiling, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf"), "moe_efficiency": 1.0},
+}
+SWEEP_PROMPTS = {"llama2-70b": ([300, 500, 780], [300, 400, 500, 650, 780]),
+                 "llama3.1-405b": ([4000, 9400, 16000], [4000, 6000, 9400, 12000, 16000])}
+
+
+def _shared(quick: bool) -> dict:
+    from analysis import inference
+    return {"fit": inference.calibrate(quick=quick), "validation": inference.validation(quick=quick),
+            "h200_over_h100": inference.h200_over_h100(1024, 512, "offline"),
+            "wide_ep": inference.serve_variants(inference.SERVE_DIR / "moe-1t-h100-wide-ep.yaml", WIDE_EP_VARIANTS),
+            "sweeps": {b: inference.calibration_sweep(p[0] if quick else p[1], b) for b, p in SWEEP_PROMPTS.items()}}
+
+
+def shared_results(quick: bool = False) -> dict:
+    """The report's scenario-independent figures (MLPerf calibration fit and validation, H200/H100
+    ratio, the wide-EP H100 variants, the prompt-length sweeps), computed once per batch
+    (:func:`analysis.results.memo`) instead of once per scenario."""
+    from analysis.results import memo
+    return memo("inference-shared", lambda: _shared(bool(quick)), bool(quick))

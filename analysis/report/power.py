@@ -218,12 +218,17 @@ class PowerView(F.ResultView):
 
     # ------------------------------------------------------------------ uncertainty
     def monte_carlo(self, seed: int = 0):
-        """5th, 50th and 95th percentile of facility power over draws of the power parameters."""
-        from analysis import power
-        from analysis.scenario import section_draws
-        n = 200 if self.quick else 5000
-        mc = power.cluster_power(self.sc.cluster, section_draws(self.sc.sample(n, seed=seed), "power"))
-        return n, np.quantile(mc.facility_mw, [0.05, 0.5, 0.95])
+        """5th, 50th and 95th percentile of facility power over the scenario's one draw set (the
+        draws of its results; ``seed`` only when the results carry none)."""
+        if getattr(self, "_mc", None) is None:
+            from analysis import power
+            from analysis.scenario import section_draws
+            draws = self.result.details.get("draws")
+            if draws is None:
+                draws = self.sc.sample(200 if self.quick else 5000, seed=seed)
+            mc = power.cluster_power(self.sc.cluster, section_draws(draws, "power"))
+            object.__setattr__(self, "_mc", (int(draws.n), np.quantile(mc.facility_mw, [0.05, 0.5, 0.95])))
+        return self._mc
 
     def uncertainty_text(self) -> str:
         n, q = self.monte_carlo()
