@@ -53,11 +53,7 @@ EVALUATE = {
 # Every notebook of the speed branch reads its figures from scenario_results: empty.
 NOT_YET_FROM_RESULTS: set[tuple[str, str]] = set()
 
-# Pairs of the economics helper's notebooks (31_cost, 33_lease_vs_rebuild) still drawing their own
-# Monte Carlo while analysis.evaluate.economics_sections is being replaced on that branch: the
-# probability that leasing wins in 33 comes from 33's own draws. Owned by that branch; empty it
-# there when 33 reads p_lease_beats_keep from scenario_results.
-ECONOMICS_PENDING = {("33_lease_vs_rebuild", "p_lease_beats_keep")}
+ECONOMICS_PENDING: set = set()   # 33 reads every economics figure from scenario_results
 
 
 def _lookup(tree: dict, path: tuple):
