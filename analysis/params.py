@@ -168,3 +168,23 @@ def require_keys(section: str, values: dict, specs: dict) -> dict:
     if missing:
         raise InputError(f"{section}.{missing[0]}: missing; the {section} section takes {', '.join(specs)}")
     return values
+
+
+def check_range(name: str, value, low: float | None = None, high: float | None = None, low_open: bool = False):
+    """``value`` as a float array; a one-line InputError if any element is not finite or lies outside
+    [low, high] (``(low, high]`` with ``low_open``). The range check of the model modules' inputs."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
+    bad = None
+    if low is not None:
+        below = arr <= low if low_open else arr < low
+        if np.any(below):
+            bad = arr[below].flat[0]
+    if high is not None and bad is None and np.any(arr > high):
+        bad = arr[arr > high].flat[0]
+    if bad is not None:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise InputError(f"{name}: {bad:g} is out of range; expected a number in {'(' if low_open else '['}{lo}, {hi}]")
+    return arr

@@ -33,6 +33,7 @@ import pandas as pd
 from analysis.catalog import Cluster, load_utilization_references  # noqa: F401  (re-exported for cost and notebooks)
 from analysis.errors import InputError, shown
 from analysis.params import Spec, require_keys
+from analysis.params import check_range as _check
 from analysis.scenario import section_draws  # noqa: F401  (notebooks call power.section_draws)
 
 #: Epoch AI's chip-to-server power multiplier for NVIDIA GPUs: DGX H100 10.2 kW / 8 GPUs / 0.7 kW.
@@ -69,23 +70,6 @@ def validate_section(values: dict, cluster: Cluster) -> None:
 
 
 # --------------------------------------------------------------------------- input checks
-def _check(name: str, value, low: float | None = None, high: float | None = None, low_open: bool = False):
-    """Raise a one-line InputError if any element of ``value`` is outside [low, high]."""
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
-    bad = None
-    if low is not None:
-        below = arr <= low if low_open else arr < low
-        if np.any(below):
-            bad = arr[below].flat[0]
-    if high is not None and bad is None and np.any(arr > high):
-        bad = arr[arr > high].flat[0]
-    if bad is not None:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise InputError(f"{name}: {bad:g} is out of range; expected a number in {'(' if low_open else '['}{lo}, {hi}]")
-    return arr
 
 
 # --------------------------------------------------------------------------- components

@@ -20,6 +20,7 @@ import numpy as np
 import numpy_financial as npf
 
 from analysis.errors import InputError, shown
+from analysis.params import check_range as _in_range
 
 HOURS_PER_MONTH = 365.25 * 24 / 12          # 730.5 h, as in the derived S-1 rate (reference Sec. 1f)
 SECONDS_PER_HOUR = 3600.0
@@ -30,22 +31,6 @@ MACRS_5_YEAR = (0.20, 0.32, 0.192, 0.1152, 0.1152, 0.0576)
 TAX_DEPRECIATION_METHODS = ("macrs5", "straight_line", "bonus100")
 
 
-def _in_range(name: str, value, low=None, high=None, low_open: bool = False) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
-    bad = None
-    if low is not None:
-        below = arr <= low if low_open else arr < low
-        if np.any(below):
-            bad = arr[below].flat[0]
-    if high is not None and bad is None and np.any(arr > high):
-        bad = arr[arr > high].flat[0]
-    if bad is not None:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise InputError(f"{name}: {bad:g} is out of range; expected a number in {'(' if low_open else '['}{lo}, {hi}]")
-    return arr
 
 
 # --------------------------------------------------------------------------- discounting

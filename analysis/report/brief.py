@@ -56,12 +56,7 @@ def get(d, *paths, default=None):
     return default
 
 
-def _num(value):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+_num = F.finite
 
 
 def incremental_npv(d: dict, option: str):

@@ -12,7 +12,6 @@ left out, never guessed.
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -21,18 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report.brief import compared_options, get, incremental_band
+from analysis.report.format import finite as _num
 from analysis.report.labels import label
 
 FIGURE_COLUMNS = ["figure", "value", "p05", "p95", "unit", "report", "key"]
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
-def _num(value):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _round(x, digits: int = 6):

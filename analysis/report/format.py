@@ -40,7 +40,8 @@ _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "n/a"
 
 
-def _finite(value) -> float | None:
+def finite(value) -> float | None:
+    """``value`` as a float, or None when it is missing, not a number, infinite or a bool."""
     if isinstance(value, bool):
         return None
     try:
@@ -52,7 +53,7 @@ def _finite(value) -> float | None:
 
 def number(value, digits: int = 3) -> str:
     """A plain number with ``digits`` significant digits and thousands separators (``1,380``, ``0.787``)."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     if x == 0:
@@ -69,13 +70,13 @@ def number(value, digits: int = 3) -> str:
 
 def integer(value) -> str:
     """A count: ``16,384``."""
-    x = _finite(value)
+    x = finite(value)
     return MISSING if x is None else f"{x:,.0f}"
 
 
 def scaled(value, unit: str = "", digits: int = 3) -> str:
     """A number with a k / M / B / T suffix (``2.4T tokens/day``, ``518k GPUs``)."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     steps = [(1.0, "")] + sorted(((limit, suffix) for limit, suffix in _SUFFIXES), key=lambda t: t[0])
@@ -90,7 +91,7 @@ def scaled(value, unit: str = "", digits: int = 3) -> str:
 
 def usd(value, digits: int = 3) -> str:
     """Money: ``$13.3B``, ``-$6.05B``, ``$1.81``, ``$450k``."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     sign = "-" if x < 0 else ""
@@ -99,13 +100,13 @@ def usd(value, digits: int = 3) -> str:
 
 def usd_per_gpu_hour(value) -> str:
     """A rate: ``$2.45/GPU-h``."""
-    x = _finite(value)
+    x = finite(value)
     return MISSING if x is None else f"{usd(x)}/GPU-h"
 
 
 def pct(value, decimals: int = 1) -> str:
     """A fraction as a percentage: ``0.09`` -> ``9.0%``."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     return f"{100 * x:.{decimals}f}%"
@@ -113,13 +114,13 @@ def pct(value, decimals: int = 1) -> str:
 
 def irr(value, decimals: int = 1) -> str:
     """An internal rate of return (a fraction per year) in percent: ``0.153`` -> ``15.3%/yr``."""
-    x = _finite(value)
+    x = finite(value)
     return MISSING if x is None else f"{pct(x, decimals)}/yr"
 
 
 def points(value, decimals: int = 1) -> str:
     """A difference of fractions in percentage points: ``0.021`` -> ``+2.1 pts``."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     return f"{100 * x:+.{decimals}f} pts"
@@ -127,7 +128,7 @@ def points(value, decimals: int = 1) -> str:
 
 def factor(value, decimals: int = 2) -> str:
     """A multiplicative factor: ``0.49`` -> ``×0.49``."""
-    x = _finite(value)
+    x = finite(value)
     if x is None:
         return MISSING
     return f"\u00d7{x:.{decimals}f}"
@@ -135,7 +136,7 @@ def factor(value, decimals: int = 2) -> str:
 
 def mw(value, digits: int = 3) -> str:
     """Power: ``151 MW``, ``1,380 MW``, ``0.42 MW``."""
-    x = _finite(value)
+    x = finite(value)
     return MISSING if x is None else f"{number(x, digits)} MW"
 
 
@@ -156,7 +157,7 @@ def yes_no(value) -> str:
 
 def band(value, low, high, fmt=pct) -> str:
     """A central value with its 5-95% range: ``9.0% (4.1% to 13.2%)``."""
-    if _finite(low) is None or _finite(high) is None:
+    if finite(low) is None or finite(high) is None:
         return fmt(value)
     return f"{fmt(value)} ({fmt(low)} to {fmt(high)})"
 
@@ -170,7 +171,7 @@ def auto(value) -> str:
         return MISSING
     if isinstance(value, int):
         return integer(value)
-    if _finite(value) is not None and not isinstance(value, str):
+    if finite(value) is not None and not isinstance(value, str):
         return number(value)
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {auto(v)}" for k, v in value.items())

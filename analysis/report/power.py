@@ -27,7 +27,7 @@ LLAMA3_REFERENCE = "Llama 3 405B: 41% MFU x 90% ETTR"
 
 
 def change(value) -> str:
-    x = F._finite(value)
+    x = F.finite(value)
     return F.MISSING if x is None else f"{100 * x:+.0f}%"
 
 

@@ -103,7 +103,6 @@ def lines(table: pd.DataFrame, x: str, value: str, hue: str | None, title: str) 
 def boundary_table(table: pd.DataFrame, x: str, y: str, boundary: str) -> pd.DataFrame:
     """For each value of ``y``: the ``x`` at which ``boundary`` crosses zero (linear
     interpolation between the two grid points around the sign change), or n/a where it does not."""
-    from analysis.report.format import scaled
     rows = []
     for yv, group in table.groupby(y):
         g = group.groupby(x)[boundary].mean().sort_index()
@@ -133,7 +132,7 @@ def headline(result, x: str, y: str | None, utilization: str, npv: str) -> str:
 
 def table_view(result, rows: int = 40) -> pd.DataFrame:
     """The first ``rows`` points with readable headers and formatted numbers (the full table is the CSV)."""
-    from analysis.report.format import number, scaled
+    from analysis.report.format import number
     from analysis.sweep import figure_columns
     t = result.table
     out = pd.DataFrame(index=t.index[:rows])
