@@ -225,7 +225,9 @@ def _with_unit(value, unit: str) -> str:
     u = (unit or "").strip()
     if value is None:
         return F.MISSING
-    if u.lower() in ("fraction", "fraction of peak", "-", "", "share") and abs(value) <= 1.5:
+    if u.lower().startswith("fraction of ") and abs(value) <= 1.5:       # e.g. "fraction of BF16 dense peak"
+        return f"{F.pct(value)} of {u[len('fraction of '):]}"
+    if u.lower() in ("fraction", "-", "", "share") and abs(value) <= 1.5:
         return F.pct(value)
     if u.upper().startswith("USD"):
         rest = u[3:].strip()
