@@ -396,15 +396,11 @@ def build_manifest(results: list[ReportResult], scenarios: list[tuple[str, str]]
 
 
 def render_index(records: list[dict], manifest: dict, available_only: bool = False) -> str:
-    """The index page (the board brief when :mod:`analysis.report.brief` provides it).
+    """The index page: the board brief (:func:`analysis.report.brief.render_index`).
     ``available_only``: the brief compares only the scenarios whose results are already computed
     (in this process or the results cache): an interim index during a batch never evaluates a
     scenario in the runner itself (the kernel farm does that once)."""
-    try:
-        from analysis.report.brief import render_index as render
-    except ImportError:
-        from analysis.index_page import render_index as render
-        return render(records, manifest)
+    from analysis.report.brief import render_index as render
     if not available_only:
         return render(records, manifest)
     from analysis import results
