@@ -149,7 +149,7 @@ def setup(scenario: str, show_parameters: bool = True) -> Scenario:
 
 
 def _range_text(low, high) -> str:
-    if _fmt._finite(low) is None or _fmt._finite(high) is None:
+    if _fmt.finite(low) is None or _fmt.finite(high) is None:
         return ""
     return f"{_fmt.auto(low)} to {_fmt.auto(high)}"
 

@@ -255,7 +255,9 @@ def test_exports_written_per_scenario(executed):
     assert len(banded) >= 5 and (banded["p05"] <= banded["p95"]).all()
     assert ((banded["p05"] <= banded["value"] + 1e-9) & (banded["value"] <= banded["p95"] + 1e-9)).all()
     flows = pd.read_csv(out / "colossus1" / "cashflows.csv")
-    assert {"option", "month"} <= set(flows.columns) and {"keep", "lease"} <= set(flows["option"])
+    # one row per month, a column per option and component (USD) and each option's net
+    assert "month" in flows.columns and {"keep: net (USD)", "lease: net (USD)"} <= set(flows.columns)
+    assert flows["month"].is_monotonic_increasing and len(flows) == flows["month"].nunique()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["exports"]["colossus1"] == ["figures.csv", "cashflows.csv"]
 

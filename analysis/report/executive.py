@@ -104,7 +104,7 @@ class ExecutiveSummary(F.ResultView):
         rows = []
         for figure, r in heads.iterrows():
             value = F.number(r.value)
-            span = f"{F.number(r.p05)} to {F.number(r.p95)}" if F._finite(r.p05) is not None else ""
+            span = f"{F.number(r.p05)} to {F.number(r.p95)}" if F.finite(r.p05) is not None else ""
             rows.append({"Figure": figure, "Value": value, "5-95% range": span, "Unit": r.unit,
                          "Report": f'<a href="{F.escape_html(r.report)}.html">{F.escape_html(r.report[3:].replace("_", " "))}</a>'})
         frame = pd.DataFrame(rows)
