@@ -28,6 +28,8 @@ from analysis.errors import InputError, shown
 from analysis.goodput import badput, checkpoint, failures, recovery
 from analysis.goodput._util import SECONDS_PER_DAY, SECONDS_PER_HOUR, arr as _arr, fraction as _fraction, out as _out
 from analysis.goodput.checkpoint import young_daly_interval_s
+from analysis.goodput.failures import (implied_rate_per_gpu_hour, interruptions_table,  # noqa: F401 (re-exported)
+                                       job_interruptions_per_hour, job_mtbf_s)
 from analysis.params import Spec
 from analysis.serialize import plain as _plain
 
@@ -92,39 +94,6 @@ PARAMETERS: dict[str, Spec] = {
 SCHEDULING_FACTORS = ("spares", "repair", "fragmentation")
 RUNTIME_FACTORS = ("checkpoint_save", "lost_work", *recovery.STALL_PARTS, "planned_maintenance", *badput.BADPUT_FACTORS)
 FACTOR_NAMES = SCHEDULING_FACTORS + RUNTIME_FACTORS
-
-
-# --------------------------------------------------------------------------- job rate and MTBF (single rate)
-def job_interruptions_per_hour(gpus, rate_per_gpu_hour):
-    """Λ = N λ: interruptions per hour of one synchronous job on ``gpus`` GPUs.
-
-    Any one GPU failure stops the whole synchronous job (Llama 3 Sec. 3.3.4), and independent
-    Poisson processes superpose to one with the summed rate (Kokolis et al. 2024: MTTF =
-    (N_nodes r_f)^-1); Google's goodput blog: "MTBF of the overall system reduces linearly".
-    """
-    return _out(_arr("gpus", gpus, 0.0) * _arr("rate_per_gpu_hour", rate_per_gpu_hour, 0.0))
-
-
-def implied_rate_per_gpu_hour(job_mttf_h, gpus):
-    """Per-GPU rate implied by a job MTTF at a job size, λ = 1 / (MTTF × N)."""
-    return _out(1.0 / (_arr("job_mttf_h", job_mttf_h, 0.0, inclusive=False) * _arr("gpus", gpus, 0.0, inclusive=False)))
-
-
-def job_mtbf_s(gpus, rate_per_gpu_hour):
-    """Job mean time between interruptions M = 1 / (N λ), in seconds (inf for a zero rate)."""
-    lam = np.asarray(job_interruptions_per_hour(gpus, rate_per_gpu_hour), dtype=float)
-    with np.errstate(divide="ignore"):
-        return _out(SECONDS_PER_HOUR / lam)
-
-
-def interruptions_table(gpus, estimate) -> pd.DataFrame:
-    """Interruptions per day and job MTBF vs job size, with the estimate's CI as a band."""
-    n = np.atleast_1d(_arr("gpus", gpus, 0.0, inclusive=False))
-    per_day = {k: np.asarray(job_interruptions_per_hour(n, getattr(estimate, k)), dtype=float) * 24
-               for k in ("rate", "ci_low", "ci_high")}
-    return pd.DataFrame({"gpus": n, "interruptions_per_day": per_day["rate"], "interruptions_per_day_low": per_day["ci_low"],
-                         "interruptions_per_day_high": per_day["ci_high"], "job_mtbf_h": 24 / per_day["rate"],
-                         "job_mtbf_min": 24 * 60 / per_day["rate"]})
 
 
 def optimal_checkpoint_interval_s(gpus, rate_per_gpu_hour, checkpoint_write_s, model: str = "daly"):
