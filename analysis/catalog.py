@@ -9,6 +9,7 @@ row (or key path), the column, the value and what is allowed.
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -361,20 +362,33 @@ def load_cluster(cluster_id: str) -> Cluster:
 
 # --------------------------------------------------------------------------- model architectures
 def load_models() -> dict[str, dict]:
-    """Transformer architectures by id from ``data/models.yaml`` (keys as in the ``mfu`` run schema)."""
-    path = DATA_DIR / "models.yaml"
+    """Transformer architectures by id from ``data/models.yaml`` (keys as in the ``mfu`` run schema).
+    A fresh copy each call: callers may change it without touching the parsed file."""
+    return copy.deepcopy(_models(*_file_stamp(DATA_DIR / "models.yaml")))
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int]:
+    """(path, mtime in ns, size): the key under which a parsed data file is reused."""
+    stat = Path(path).stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=4)
+def _models(path: str, _mtime_ns: int, _size: int) -> dict[str, dict]:
+    # Parsed once per version of the file: the step model asks for an architecture ~130 times per
+    # scenario evaluation, and re-parsing the YAML each time cost ~5 s.
     doc = read_yaml(path)
     for model_id, spec in doc.items():
         if not isinstance(spec, dict) or not str(spec.get("source", "")).strip():
-            raise InputError(f"{_where(path)} {shown(model_id)}: every model needs a mapping with a 'source'")
+            raise InputError(f"{_where(Path(path))} {shown(model_id)}: every model needs a mapping with a 'source'")
     return doc
 
 
 def model(model_id: str) -> dict:
-    models = load_models()
+    models = _models(*_file_stamp(DATA_DIR / "models.yaml"))
     if model_id not in models:
         raise InputError(f"model: unknown model {shown(model_id)}; known models are {', '.join(models)}")
-    return dict(models[model_id])
+    return copy.deepcopy(models[model_id])
 
 
 # --------------------------------------------------------------------------- published utilization figures

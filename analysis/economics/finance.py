@@ -40,9 +40,24 @@ def monthly_rate(annual_rate):
 
 
 def monthly_discount_factors(annual_rate, months: int) -> np.ndarray:
-    """Discount factors for months 0..``months``: ``(1 + r_m) ** -t``; shape ``(..., months + 1)``."""
-    t = np.arange(int(months) + 1)
-    return np.power(1.0 + monthly_rate(annual_rate)[..., None], -t)
+    """Discount factors for months 0..``months``: ``(1 + r_m) ** -t``; shape ``(..., months + 1)``.
+
+    Read-only: the options model asks for the same factors hundreds of times per scenario (every
+    step of the break-even search), so the last few are kept, keyed by the rates' bytes."""
+    rate = np.asarray(annual_rate, dtype=float)
+    key = (rate.shape, rate.tobytes(), int(months))
+    hit = _DISCOUNT_CACHE.get(key)
+    if hit is None:
+        t = np.arange(int(months) + 1)
+        hit = np.power(1.0 + monthly_rate(rate)[..., None], -t)
+        hit.flags.writeable = False
+        if len(_DISCOUNT_CACHE) >= 8:
+            _DISCOUNT_CACHE.pop(next(iter(_DISCOUNT_CACHE)))
+        _DISCOUNT_CACHE[key] = hit
+    return hit
+
+
+_DISCOUNT_CACHE: dict[tuple, np.ndarray] = {}
 
 
 def npv_usd(cash_flows_usd_per_month, annual_rate) -> np.ndarray:
