@@ -354,9 +354,15 @@ def load_cluster(cluster_id: str) -> Cluster:
     path = CLUSTER_DIR / f"{cluster_id}.yaml"
     if not path.exists():
         raise InputError(f"cluster: unknown cluster {shown(cluster_id)}; known clusters are {', '.join(cluster_ids())}")
-    cluster = parse_cluster(read_yaml(path), path)
+    return _cluster(cluster_id, *_file_stamp(path))
+
+
+@lru_cache(maxsize=32)
+def _cluster(cluster_id: str, path: str, _mtime_ns: int, _size: int) -> Cluster:
+    # Parsed once per version of the file (a Cluster is frozen, so it is shared safely).
+    cluster = parse_cluster(read_yaml(path), Path(path))
     if cluster.id != cluster_id:
-        raise InputError(f"{_where(path)} id: {shown(cluster.id)} does not match the file name {shown(cluster_id)}")
+        raise InputError(f"{_where(Path(path))} id: {shown(cluster.id)} does not match the file name {shown(cluster_id)}")
     return cluster
 
 

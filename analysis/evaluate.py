@@ -175,14 +175,16 @@ def counterfactual_section(sc: Scenario, draws: Draws) -> dict:
     return out
 
 
-def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int) -> tuple[dict, dict]:
+def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws: int, seed: int,
+                       flip_thresholds: bool = True) -> tuple[dict, dict]:
     """Power, TCO, cost per useful exaFLOP, inference and the options the scenario compares, plus
     the result objects they came from (for notebooks).
 
     ``economics``: after-tax NPV of each declared option and its increment over keep (5-95% bands),
     IRR where an incremental investment exists, payback; where the scenario defines a lease, the
     break-even lease rate under both fee allocations, both prices of the rebuild, the lessee's exit
-    option and the flip thresholds (:func:`analysis.economics.flip_thresholds`)."""
+    option and the flip thresholds (:func:`analysis.economics.flip_thresholds`; skipped with
+    ``flip_thresholds=False``, as a sweep does: they are no headline figure and cost most of a point)."""
     from analysis import cost, economics, inference, power
 
     pw = power.cluster_power(sc.cluster, sc.values("power"))
@@ -240,7 +242,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
         be = np.asarray(options_mc.break_even_lease_usd_per_gpu_hour, float)
         be_low, be_high = _q(be[np.isfinite(be)]) if np.any(np.isfinite(be)) else (float("nan"), float("nan"))
         dp, dm = point_options["decision"], mc["decision"]
-        flips = economics.flip_thresholds(sc, utilization_by_option=util_point)
+        flips = economics.flip_thresholds(sc, utilization_by_option=util_point) if flip_thresholds else None
         econ.update({
             "npv_lease_minus_keep_usd_p05": gap_low, "npv_lease_minus_keep_usd_p95": gap_high,
             "break_even_lease_usd_per_gpu_hour_p05": be_low, "break_even_lease_usd_per_gpu_hour_p95": be_high,
@@ -275,10 +277,12 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
                             "p_exit_before_horizon": dm["exit"]["p_exit_before_horizon"]},
             "p_lease_beats_keep_by_choice": dm.get("p_lease_beats_keep_by_choice"),
             "p_lease_beats_keep_pooled": dm.get("p_lease_beats_keep_pooled"),
-            "flip_thresholds": {k: {"current": float(r.current), "flip_value": float(r.flip_value), "unit": r.unit,
-                                    "within_sourced_range": bool(r.within_range)} for k, r in flips.iterrows()},
+            "flip_thresholds": {} if flips is None else {
+                k: {"current": float(r.current), "flip_value": float(r.flip_value), "unit": r.unit,
+                    "within_sourced_range": bool(r.within_range)} for k, r in flips.iterrows()},
         })
-        objects["flip_thresholds"] = flips
+        if flips is not None:
+            objects["flip_thresholds"] = flips
     return out, objects
 
 
@@ -294,17 +298,19 @@ def sensitivity_section(sc: Scenario, base_samples: int, seed: int, mc, fleet_mc
     return {"sobol": sob, "comparisons": comparisons}
 
 
-def evaluate(name_or_file, draws: int = 10_000, seed: int = 0, sobol_samples: int | None = None) -> EvaluateResult:
+def evaluate(name_or_file, draws: int = 10_000, seed: int = 0, sobol_samples: int | None = None,
+             flip_thresholds: bool = True) -> EvaluateResult:
     """All headline figures of a scenario (job and fleet utilization, goodput, power, cost,
     inference, economics), every band from the scenario's one draw set. ``sobol_samples``: also
     the Sobol indices at that base sample size N (``details["sensitivity"]``; the reports' size
-    is :data:`analysis.results.SOBOL_SAMPLES`), skipped when ``None``."""
+    is :data:`analysis.results.SOBOL_SAMPLES`), skipped when ``None``. ``flip_thresholds=False``
+    skips the search for the values that would flip the decision (a sweep's points)."""
     sc = load_scenario(name_or_file)
     d = sc.sample(int(draws), seed)
     util, good, point, mc = utilization_section(sc, d, seed)
     fleet, fleet_point, fleet_mc = fleet_section(sc, d)
     counterfactuals = counterfactual_section(sc, d)
-    money, objects = economics_sections(sc, point, draws, seed)
+    money, objects = economics_sections(sc, point, draws, seed, flip_thresholds=flip_thresholds)
     details = {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
                "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects}
     if sobol_samples:

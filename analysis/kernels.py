@@ -212,6 +212,10 @@ def _preload() -> None:
             except Exception:  # noqa: BLE001 - a module that fails to import fails in the kernel, visibly
                 pass
     sys.modules.pop("matplotlib_inline.backend_inline", None)
+    with contextlib.suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from analysis import plots
+        plots.warm_up()
 
 
 def _warm(spec: dict, directory: Path) -> dict:

@@ -24,6 +24,32 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", palette=PALETTE, rc=THEME_RC)
 
 
+def warm_up() -> None:
+    """Draw one throwaway figure with the features the reports use (log axes, mathtext, legend,
+    bar labels, tight layout, PNG), so the fonts, text-layout caches and mathtext parser exist
+    before the report runner forks its kernels (each fork would otherwise build them again)."""
+    import io as _io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    set_theme()
+    fig = Figure(figsize=(6, 3))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    bars = left.bar(["a", "b"], [1.0, 2.0], label="bars")
+    left.bar_label(bars, labels=["1.0", "2.0"], fontsize=SMALL)
+    left.set_title("warm-up $x^2$")
+    left.legend()
+    right.plot([1, 10, 100], [1, 10, 100], label="line")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("GPUs")
+    fig.suptitle("warm-up")
+    fig.tight_layout()
+    fig.savefig(_io.BytesIO(), format="png")
+
+
 def _short(value) -> str:
     """A bar label: 3 significant digits with k/M/B suffixes (150k, 49.5), never 1.5e+05."""
     from analysis.report.format import scaled
@@ -40,8 +66,12 @@ def pool_bars(summary: pd.DataFrame, columns: dict[str, str], title: str) -> plt
     """Side-by-side bars per pool for several quantities (``{column: axis label}``)."""
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 4.0))
     axes = np.atleast_1d(axes)
+    pools = [str(p) for p in summary["pool"]]
+    colors = sns.color_palette(PALETTE, len(pools))
     for ax, (column, label) in zip(axes, columns.items()):
-        sns.barplot(data=summary, x="pool", y=column, hue="pool", legend=False, ax=ax)
+        # Plain bars: one value per pool, so seaborn's barplot (which bootstraps an error bar per
+        # bar) would only add a second of work per chart.
+        ax.bar(pools, np.asarray(summary[column], dtype=float), color=colors, width=0.8)
         ax.set_title(wrap(label, 30), fontsize=11)   # the quantity and unit, above its panel (never into the suptitle)
         ax.set_ylabel("")
         ax.set_xlabel("")

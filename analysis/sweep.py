@@ -159,7 +159,7 @@ def evaluate_point(doc: dict, draws: int, seed: int) -> dict:
     """Headline figures of one overridden scenario mapping: ``{column: value}`` with ``_p05``/``_p95``."""
     from analysis import evaluate
     from analysis.scenario import parse_scenario
-    result = evaluate.evaluate(parse_scenario(doc), draws=draws, seed=seed)
+    result = evaluate.evaluate(parse_scenario(doc), draws=draws, seed=seed, flip_thresholds=False)
     row = {}
     for figure, h in result.headlines().iterrows():
         column = figure_column(figure, str(h["unit"]))

@@ -103,9 +103,13 @@ def _limits(cluster: Cluster, common: bool, pool) -> dict:
             "scale_out_gb_s_per_gpu": min(float(p.scale_out_gb_s_per_gpu.value) for p in cluster.pools)}
 
 
+@lru_cache(maxsize=1024)
 def pool_step(model_id: str, gpu_id: str, tokens_per_gpu: float, precision: str, max_tp=None, hbm_gb=None,
               scale_out_gb_s_per_gpu=None):
-    """Best step-model configuration for one pool at ``tokens_per_gpu`` per step (or None if nothing fits)."""
+    """Best step-model configuration for one pool at ``tokens_per_gpu`` per step (or None if nothing fits).
+
+    Memoized: the inputs are a few scalars, and a scenario evaluation (or a sweep varying anything
+    but the step model) asks for the same searches many times. Treat the result as read-only."""
     from analysis import training
 
     spec = {k: v for k, v in load_model(model_id).items() if k not in MODEL_INFO_KEYS}
