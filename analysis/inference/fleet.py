@@ -29,7 +29,8 @@ PREFILL_GPUS_MAX = 32        # disaggregated prefill replica: DeepSeek's prefill
 # Keys of the inference section that older callers may omit, with the value that reproduces v1 behaviour.
 OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token": 0.0, "cache_hit_rate": 0.0,
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
-                     "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0}
+                     "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
+                     "software_factor": 1.0}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -66,6 +67,7 @@ def model_kwargs(values: dict) -> dict:
             "max_batch": v.get("max_batch", np.inf), "max_tpot_ms": v["max_tpot_ms"], "max_ttft_ms": v["max_ttft_ms"],
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
+            "software_factor": v["software_factor"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {})}
 
 
@@ -97,6 +99,12 @@ def best_replica(spec: GpuSpec, values: dict, scale_out_gb_s_per_gpu: float | No
     candidates = sizes if sizes is not None else [s for s in REPLICA_SIZES if s <= largest.max()]
     grid_sizes = np.array(sorted(set(candidates)), float)
     kwargs = model_kwargs(values)
+    # Sizes whose weights cannot fit in any draw give zero anyway: not evaluated (the largest is kept).
+    weight_gb = np.asarray(kwargs["params"], float) * PRECISION_BYTES[precision] / 1e9
+    reserve = np.asarray(kwargs["reserved_gb_per_gpu"], float)
+    fits = [bool(np.any(weight_gb / s + reserve < spec.hbm_gb)) for s in grid_sizes]
+    if any(fits) and not all(fits):
+        grid_sizes = grid_sizes[np.asarray(fits)]
     kwargs = {k: (np.asarray(v)[..., None] if not isinstance(v, str) else v) for k, v in kwargs.items() if v is not None}
     if "max_batch_per_gpu" in values:                        # per-GPU scheduler limit x replica GPUs
         kwargs["max_batch"] = np.minimum(kwargs["max_batch"], np.asarray(values["max_batch_per_gpu"], float)[..., None] * grid_sizes)
