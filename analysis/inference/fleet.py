@@ -147,6 +147,7 @@ class FleetResult:
     prefill_share: float = float("nan")      # share of the fleet's GPU-time spent on prefill
     max_tpot_ms: float = float("inf")
     max_ttft_ms: float = float("inf")
+    lease_source: str = "inference.lease_usd_per_gpu_hour"   # where the lease price comes from (see lessee_lease)
 
     def to_dict(self) -> dict:
         pools = self.pools.to_dict("records") if isinstance(self.pools, pd.DataFrame) else []
@@ -158,7 +159,7 @@ class FleetResult:
                       "usd_per_million_output_tokens_decode": self.usd_per_million_output_tokens_decode,
                       "prefill_share": self.prefill_share, "input_tokens": self.input_tokens,
                       "output_tokens": self.output_tokens, "max_tpot_ms": self.max_tpot_ms, "max_ttft_ms": self.max_ttft_ms,
-                      "model": self.model, "pools": pools})
+                      "lease_source": self.lease_source, "model": self.model, "pools": pools})
 
     def summary(self) -> str:
         target = ("no latency target (offline)" if not np.isfinite(self.max_tpot_ms) and not np.isfinite(self.max_ttft_ms)
@@ -173,7 +174,7 @@ class FleetResult:
                          f"{r.tokens_per_s_per_gpu:10,.0f} {r.tokens_per_s:12,.0f} {r.tpot_ms:8.1f}  {r.bound} ({r.limit})")
         lines.append(f"fleet: {self.tokens_per_s:,.0f} output tokens/s at full load; {self.tokens_per_day:,.3g} per day at load "
                      f"factor {self.load_factor:.2f}; ${self.usd_per_million_output_tokens:.2f} per million output tokens (prompts "
-                     f"included) at ${self.lease_usd_per_gpu_hour:.2f}/GPU-h; split by GPU-time: ${self.usd_per_million_input_tokens:.3f} "
+                     f"included) at ${self.lease_usd_per_gpu_hour:.2f}/GPU-h ({self.lease_source}); split by GPU-time: ${self.usd_per_million_input_tokens:.3f} "
                      f"per M input, ${self.usd_per_million_output_tokens_decode:.2f} per M output")
         return "\n".join(lines)
 
@@ -227,7 +228,39 @@ def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str
     v = {**{"max_ttft_ms": np.inf}, **values}
     return FleetResult(cluster.id, pools, fmt(total), fmt(total * SECONDS_PER_DAY * load), gpus, fmt(lease), fmt(load),
                        fmt(cost), fmt(inp), fmt(out), model, fmt(total * inp / out), fmt(cost_in), fmt(cost_out), fmt(share),
-                       float(np.mean(v["max_tpot_ms"])), float(np.mean(v["max_ttft_ms"])))
+                       float(np.mean(v["max_tpot_ms"])), float(np.mean(v["max_ttft_ms"])),
+                       str(values.get("lease_source", "inference.lease_usd_per_gpu_hour")))
+
+
+LEASE_OVERRIDE = "inference.lease_usd_per_gpu_hour"
+
+
+def lessee_lease(scenario, economics_point: dict | None = None) -> tuple[float | None, str]:
+    """The lease price per GPU-hour the lessee's cost per token is computed at, and where it comes from.
+
+    When the scenario leases Colossus 1 (``economics_point`` = ``economics.from_scenario(...).to_dict()``
+    with a ``lease`` option), the rate is Colossus 1's share of the S-1 fee per Colossus 1 GPU-hour
+    under the scenario's ``economics.lease_allocation`` (:func:`analysis.economics.c1_lease_usd_per_gpu_hour`:
+    $1.25B/month x its share / (Colossus 1 GPUs x 730.5 h); by rental value ~$4.48). A scenario that
+    sets ``inference.lease_usd_per_gpu_hour`` itself keeps its value (an override); without a lease the
+    parameter is the fallback. Returns ``(rate or None for the parameter, source label)``."""
+    if LEASE_OVERRIDE in getattr(scenario, "overridden", frozenset()):
+        return None, f"{LEASE_OVERRIDE} (set by the scenario)"
+    e = economics_point or {}
+    rate = e.get("lease_usd_per_gpu_hour")
+    if "lease" in (e.get("options") or []) and rate is not None and np.isfinite(np.asarray(rate, float)).all() and np.ndim(rate) == 0:
+        allocation = (e.get("decision") or {}).get("allocation_used", "")
+        label = {"rental_value": "by rental value per GPU type", "per_gpu": "per GPU"}.get(allocation, allocation)
+        name = scenario.cluster.name.split(" (")[0]
+        return float(rate), f"S-1 fee allocated to {name}'s GPUs ({label})".replace(" ()", "")
+    return None, LEASE_OVERRIDE
+
+
+def with_lessee_lease(values: dict, scenario, economics_point: dict | None = None) -> dict:
+    """``values`` (an ``inference`` section, scalars or draws) with the lease price of :func:`lessee_lease`
+    and its ``lease_source``."""
+    rate, source = lessee_lease(scenario, economics_point)
+    return {**values, **({"lease_usd_per_gpu_hour": rate} if rate is not None else {}), "lease_source": source}
 
 
 def fleet_capacity(cluster: Cluster, values: dict, slo: str | None = None) -> FleetResult:

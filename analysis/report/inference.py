@@ -61,11 +61,18 @@ def headline(sc, results, api_model: str = "Claude Opus 4.5"):
         f"at full load (5-95%: {fmt.scaled(d['tokens_per_s_p05'])} to {fmt.scaled(d['tokens_per_s_p95'])}), "
         f"**{fmt.scaled(fleet.tokens_per_day, 'tokens per day')}** at a {fmt.pct(fleet.load_factor, 0)} load factor. Without a latency "
         f"target (offline) the same fleet serves {fmt.scaled(offline.tokens_per_s, 'tokens/s')}. At the lease price of "
-        f"{fmt.usd(fleet.lease_usd_per_gpu_hour)} per GPU-hour a million output tokens cost **{fmt.usd(fleet.usd_per_million_output_tokens)}** "
+        f"{fmt.usd(fleet.lease_usd_per_gpu_hour)} per GPU-hour ({_lease_source(fleet)}) a million output tokens cost **{fmt.usd(fleet.usd_per_million_output_tokens)}** "
         f"with their prompts (5-95%: {fmt.usd(d['usd_per_million_tokens_p05'])} to {fmt.usd(d['usd_per_million_tokens_p95'])}); split by "
         f"GPU-time, {fmt.usd(fleet.usd_per_million_input_tokens)} per million input and {fmt.usd(fleet.usd_per_million_output_tokens_decode)} "
         f"per million output tokens, against {api_model}'s list prices of {fmt.usd(price['input_usd_per_mtok'])} and "
         f"{fmt.usd(price['output_usd_per_mtok'])} ({price['from_date']}). The served model is an assumption; its ranges drive the spread.")
+
+
+def _lease_source(fleet) -> str:
+    source = getattr(fleet, "lease_source", "inference.lease_usd_per_gpu_hour")
+    if source.startswith("inference.lease_usd_per_gpu_hour"):
+        return "the inference section's lease price" + (", set by the scenario" if "scenario" in source else "")
+    return source
 
 
 def capacity_table(interactive, offline) -> pd.DataFrame:
