@@ -147,7 +147,9 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"Fitted once over all {len(v)} rows: compute efficiency **{fmt.number(fit['compute_efficiency'])}** of the dense peak, HBM "
         f"bandwidth **{fmt.number(fit['bandwidth_efficiency'])}** of nominal, p99/mean TPOT **{fmt.number(fit['latency_tail_factor'])}**, "
         f"MoE expert-layer efficiency **{fmt.number(fit['moe_efficiency'])}**, FP4 GEMM efficiency **{fmt.number(fit['fp4_efficiency'])}** "
-        f"(relative to FP8). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
+        f"(of the FP4 peak; 0.5 = FP8 speed, the physical floor); serving-stack factor per MLPerf round "
+        + ", ".join(f"{r} **{fmt.factor(f)}**" for r, f in (fit.get("software_factors") or {}).items())
+        + f" (multiplies the compute efficiency; v4.1 is the reference). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
         f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
         f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
         f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
