@@ -361,7 +361,7 @@ class ServeResult:
                "decode_step_split_ms": {"weights": s(t.step_weights_s) * 1e3, "attention": s(t.step_attention_s) * 1e3,
                                         "communication": s(t.step_comm_s) * 1e3},
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
-               "latency_tail_factor": v.get("latency_tail_factor", 1.0)}
+               "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0)}
         out = plain(out)
         for key, value in list(out.items()):
             if value is None and key not in reasons and key != "prefill_gpus_per_replica":
@@ -399,7 +399,8 @@ class ServeResult:
             f"  latency (mean)    TPOT {ms(d['tpot_ms'])}, TTFT {ms(d['ttft_ms'])}; p99 TPOT {ms(d['tpot_p99_ms'])}, TTFT {ms(d['ttft_p99_ms'])}",
             f"  memory per GPU    {d['weights_gb_per_gpu']:12.1f} GB weights; KV cache {d['kv_capacity_gb_per_replica']:,.0f} GB per replica, "
             f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request",
-            f"  efficiencies      compute {self.compute_efficiency:.3f} of dense {self.precision} peak, bandwidth "
+            f"  efficiencies      compute {self.compute_efficiency:.3f} x serving-stack factor {(self.values or {}).get('software_factor', 1.0):.2f} "
+            f"of dense {self.precision} peak, bandwidth "
             f"{self.bandwidth_efficiency:.2f} of HBM, p99/mean latency {d['latency_tail_factor']:.2f}",
         ])
 
