@@ -431,16 +431,21 @@ def price_table(fleet_result: FleetResult, models=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_million_output_tokens") -> pd.DataFrame:
+def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_million_output_tokens",
+                      lease_usd_per_gpu_hour: float | None = None) -> pd.DataFrame:
     """One-at-a-time sensitivity of a :class:`FleetResult` figure: each ranged parameter of the
     ``inference`` section (``{key: Param}``, e.g. ``scenario.params["inference"]``) set to its low
     and its high end while the others stay central (both ends in one vectorized call). Rows sorted
-    by swing, largest first."""
+    by swing, largest first. ``lease_usd_per_gpu_hour`` fixes the lease price (the allocated S-1 fee
+    of :func:`lessee_lease`); the parameter is then not swept."""
     central = {k: p.value for k, p in params.items()}
+    fixed = lease_usd_per_gpu_hour is not None
+    if fixed:
+        central["lease_usd_per_gpu_hour"] = float(lease_usd_per_gpu_hour)
     base = float(getattr(fleet(cluster, central), metric))
     rows = []
     for key, p in params.items():
-        if isinstance(p.value, str) or not p.has_range:
+        if isinstance(p.value, str) or not p.has_range or (fixed and key == "lease_usd_per_gpu_hour"):
             continue
         values = dict(central, **{key: np.array([p.low, p.high], float)})
         values["active_params_b"] = np.minimum(values["active_params_b"], values["total_params_b"])

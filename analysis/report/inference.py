@@ -29,11 +29,12 @@ register({
     "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
     "inference.moe_efficiency": "MoE expert-layer efficiency", "inference.fp4_efficiency": "FP4 GEMM efficiency (relative)",
-    "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour)",
+    "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour, fallback)",
     "inference.input_tokens": "Mean prompt tokens", "inference.output_tokens": "Mean generated tokens",
     "inference.layers": "Layers", "inference.hidden": "Hidden size", "inference.heads": "Query heads", "inference.kv_heads": "KV heads",
     "inference.kv_memory_fraction": "Share of free HBM for KV cache", "inference.reserved_gb_per_gpu": "HBM reserve per GPU (GB)",
     "inference.max_gpus_per_replica": "Largest replica (GPUs)",
+    "inference.software_factor": "Serving-stack speed (vs MLPerf v4.1)",
 })
 
 
