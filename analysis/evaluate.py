@@ -190,14 +190,17 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
     pw = power.cluster_power(sc.cluster, sc.values("power"))
     tco = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
     u = point.value_bf16_dense
-    fleet = inference.fleet_capacity(sc.cluster, sc.values("inference"))
-    fleet_offline = inference.fleet_capacity(sc.cluster, sc.values("inference"), slo="offline")
     mc_draws = max(2, min(draws, 5_000))
     util_point = economics.modelled_utilization(sc)
     util_mc = economics.modelled_utilization(sc, n_draws=mc_draws, seed=seed)
     options = economics.from_scenario(sc, utilization_by_option=util_point)
     options_mc = economics.from_scenario(sc, n_draws=mc_draws, seed=seed, utilization_by_option=util_mc)
     point_options, mc = options.to_dict(), options_mc.to_dict()
+    # The lessee's cost per token at Colossus 1's allocated S-1 fee when the scenario leases it
+    # (inference.lease_usd_per_gpu_hour: override when the scenario sets it, fallback otherwise).
+    inf_values = inference.with_lessee_lease(sc.values("inference"), sc, point_options)
+    fleet = inference.fleet_capacity(sc.cluster, inf_values)
+    fleet_offline = inference.fleet_capacity(sc.cluster, inf_values, slo="offline")
     public = cost.compare_public_tco(tco)
     out = {
         "power": {"it_mw": pw.it_mw, "facility_mw": pw.facility_mw, "epoch_method_mw": pw.epoch_method_mw,
@@ -217,7 +220,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
                       "max_tpot_ms": fleet.max_tpot_ms, "max_ttft_ms": fleet.max_ttft_ms,
                       "tokens_per_s_offline": fleet_offline.tokens_per_s,
                       "usd_per_million_tokens_offline": fleet_offline.usd_per_million_output_tokens,
-                      "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour},
+                      "lease_usd_per_gpu_hour": fleet.lease_usd_per_gpu_hour, "lease_source": fleet.lease_source},
         "economics": {key: point_options[key] for key in (
             "options", "option_labels", "base", "npv_usd", "incremental_npv_usd", "irr", "payback_months",
             "break_even_lease_usd_per_gpu_hour", "break_even_vs_islands_usd_per_gpu_hour", "useful_exaflops",
@@ -225,7 +228,7 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
             "discount_rate_annual", "tax_rate")},
     }
     draws_inf = section_draws(sc.sample(mc_draws, seed), "inference")
-    fleet_mc = inference.fleet_draws(sc.cluster, draws_inf)
+    fleet_mc = inference.fleet_draws(sc.cluster, inference.with_lessee_lease(draws_inf, sc, point_options))
     out["inference"]["usd_per_million_tokens_p05"], out["inference"]["usd_per_million_tokens_p95"] = \
         _q(fleet_mc["usd_per_million_output_tokens"])
     out["inference"]["tokens_per_s_p05"], out["inference"]["tokens_per_s_p95"] = _q(fleet_mc["tokens_per_s"])

@@ -361,3 +361,58 @@ def test_cli_json_is_strict_and_errors_exit_2(tmp_path):
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
     r = run_cli("inference", str(tmp_path / "missing.yaml"))
     assert r.returncode == 2 and r.stderr.startswith("error: serve file")
+
+
+# --------------------------------------------------------------------------- v2.1 physics and the lessee's lease price
+def test_nvfp4_weights_carry_their_block_scales():
+    """NVFP4: 4-bit values plus one FP8 scale per 16 values = 0.5 + 1/16 bytes per weight; 70B weights = 39.4 GB."""
+    assert inf.PRECISION_BYTES["fp4"] == pytest.approx(0.5625)
+    t = inf.replica_throughput(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=180, hbm_tb_s=8.0, peak_tflops=9000,
+                               gpus_per_replica=1, weight_bytes_per_param=inf.PRECISION_BYTES["fp4"])
+    assert float(t.weights_gb_per_gpu) == pytest.approx(70e9 * 0.5625 / 1e9)
+
+
+def test_software_factor_multiplies_compute_efficiency_capped_at_the_peak():
+    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1)
+    a = inf.replica_throughput(**kw, compute_efficiency=0.5, software_factor=1.2)
+    b = inf.replica_throughput(**kw, compute_efficiency=0.6)
+    assert float(a.tokens_per_s_per_gpu) == pytest.approx(float(b.tokens_per_s_per_gpu))
+    capped = inf.replica_throughput(**kw, compute_efficiency=0.9, software_factor=2.0)
+    peak = inf.replica_throughput(**kw, compute_efficiency=1.0)
+    assert float(capped.tokens_per_s_per_gpu) == pytest.approx(float(peak.tokens_per_s_per_gpu))
+
+
+def test_dense_tensor_parallel_all_reduce_is_not_overlapped():
+    """comm_overlap is the MoE all-to-all's two-micro-batch overlap; a dense TP8 step keeps its all-reduce time."""
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, **H200, gpus_per_replica=8)
+    a, b = inf.replica_throughput(**kw, comm_overlap=0.0), inf.replica_throughput(**kw, comm_overlap=0.9)
+    assert float(a.step_comm_s) == pytest.approx(float(b.step_comm_s)) and float(a.step_comm_s) > 0
+
+
+def test_moe_efficiency_does_not_slow_weight_streaming():
+    """At batch 1 a MoE decode step reads its touched experts at the HBM bandwidth whatever the expert-layer efficiency."""
+    kw = dict(**MOE, input_tokens=100, output_tokens=100, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=16,
+              experts_per_token=8, max_batch=1)
+    slow, fast = inf.replica_throughput(**kw, moe_efficiency=0.1), inf.replica_throughput(**kw, moe_efficiency=1.0)
+    assert float(slow.decode_memory_s) == pytest.approx(float(fast.decode_memory_s))
+    assert float(slow.decode_compute_s) > float(fast.decode_compute_s)
+
+
+def test_lessee_pays_colossus1s_allocated_s1_fee():
+    """With a lease, the cost per token uses Colossus 1's rental-value share of the $1.25B/month S-1 fee (~$4.48/GPU-h),
+    not the inference section's $5.27 (the fee over all ~325k GPUs); a scenario that sets the parameter keeps it;
+    without a lease the parameter is the fallback."""
+    from analysis import economics
+    from analysis.scenario import load_scenario
+    sc = load_scenario("colossus1")
+    point = economics.from_scenario(sc, utilization_by_option=economics.modelled_utilization(sc)).to_dict()
+    rate, source = inf.lessee_lease(sc, point)
+    assert rate == pytest.approx(point["lease_usd_per_gpu_hour"]) and 4.0 < rate < 5.0 and source.startswith("S-1 fee")
+    values = inf.with_lessee_lease(sc.values("inference"), sc, point)
+    f = inf.fleet_capacity(sc.cluster, values)
+    assert f.lease_usd_per_gpu_hour == pytest.approx(rate) and f.lease_source == source
+    base = inf.fleet_capacity(sc.cluster, sc.values("inference"))
+    assert f.usd_per_million_output_tokens == pytest.approx(base.usd_per_million_output_tokens * rate / base.lease_usd_per_gpu_hour)
+    assert inf.lessee_lease(sc, {"options": ["keep"]}) == (None, "inference.lease_usd_per_gpu_hour")
+    overridden = type("S", (), {"overridden": frozenset({"inference.lease_usd_per_gpu_hour"}), "cluster": sc.cluster})()
+    assert inf.lessee_lease(overridden, point)[0] is None

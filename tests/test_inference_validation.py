@@ -12,14 +12,38 @@ def table():
 
 
 def test_calibrated_values_in_yaml_are_the_fit():
-    """data/parameters/inference.yaml holds the full-grid fit; the quick grid (every other point) lands within one of its steps."""
+    """data/parameters/inference.yaml holds the full-grid fit; the quick grid (every other point) lands within one of its steps
+    (the compute grid is geometric: one step is a ratio)."""
     fit = inf.calibrate(quick=True)
     defaults, sources = inf.default_values(), inf._defaults()
     for key in inf.FIT_PARAMETERS:
-        step = float(np.diff(calibration.QUICK_GRID[key])[0])
-        assert abs(defaults[key] - fit[key]) <= step + 1e-9, (key, defaults[key], fit[key])
+        grid = calibration.QUICK_GRID[key]
+        if key == "compute_efficiency":
+            assert abs(np.log(defaults[key] / fit[key])) <= np.log(grid[1] / grid[0]) + 1e-9, (key, defaults[key], fit[key])
+        else:
+            assert abs(defaults[key] - fit[key]) <= float(np.diff(grid)[0]) + 1e-9, (key, defaults[key], fit[key])
         assert sources[key].source.startswith("calibrated"), key
+    assert sources["software_factor"].source.startswith("calibrated")
     assert fit["rows"] == 29
+
+
+def test_software_factors_are_the_full_grid_fit():
+    """SOFTWARE_FACTORS (used by mlperf_predictions) and the fleet's software_factor (the latest round) are the full-grid fit;
+    a later round's stack is never slower (factor >= 1, the grid's floor) and v4.1 is the reference."""
+    fit = inf.calibrate()
+    assert fit["software_factors"] == pytest.approx(calibration.SOFTWARE_FACTORS, abs=1e-3)
+    assert fit["software_factors"]["v4.1"] == 1.0 and min(fit["software_factors"].values()) >= 1.0
+    assert inf.default_values()["software_factor"] == pytest.approx(calibration.SOFTWARE_FACTORS[calibration.SOFTWARE_ROUNDS[-1]], abs=1e-3)
+    assert fit["fp4_efficiency"] >= 0.5                     # NVFP4 at least as fast as FP8 (physical floor of the grid)
+
+
+def test_full_grid_leave_one_out():
+    """Stated accuracy (notebooks/32_inference): full grid, median |LOO| <= 13%, at least 16 of 29 rows within 15%
+    leave-one-out; the leave-one-GPU-type-out errors are reported for every row."""
+    v = inf.validation()
+    assert v["loo_error_pct"].abs().median() <= 13
+    assert (v["loo_error_pct"].abs() <= 15).sum() >= 16
+    assert v["logo_error_pct"].notna().all()
 
 
 def test_every_row_is_predicted_in_and_out_of_sample(table):
@@ -28,14 +52,15 @@ def test_every_row_is_predicted_in_and_out_of_sample(table):
     assert table[["error_pct", "loo_error_pct", "logo_error_pct"]].notna().all().all()
     log = lambda c: np.log1p(table[c] / 100) ** 2
     assert log("loo_error_pct").sum() >= log("error_pct").sum() - 1e-12     # refits without a row fit it no better
-    # Stated accuracy (docs/report): median in-sample error within 20%, median leave-one-out within 25%
-    assert table["error_pct"].abs().median() < 20
-    assert table["loo_error_pct"].abs().median() < 25
+    # Stated accuracy on the quick grid (notebook smoke tests): median in-sample and leave-one-out error within 16%
+    assert table["error_pct"].abs().median() < 16
+    assert table["loo_error_pct"].abs().median() < 16
 
 
-def test_llama2_hopper_rows_within_25pct_out_of_sample(table):
-    hopper = table[(table["benchmark"] == "llama2-70b") & table["gpu"].isin(["H100", "H200"])]
-    assert len(hopper) == 9 and (hopper["loo_error_pct"].abs() < 25).all(), hopper[["id", "loo_error_pct"]]
+def test_llama2_hopper_rows_within_20pct_out_of_sample():
+    v = inf.validation()
+    hopper = v[(v["benchmark"] == "llama2-70b") & v["gpu"].isin(["H100", "H200"])]
+    assert len(hopper) == 9 and (hopper["loo_error_pct"].abs() < 20).all(), hopper[["id", "loo_error_pct"]]
 
 
 def test_h200_over_h100_ratio_within_mlperf_range():
@@ -50,3 +75,13 @@ def test_latency_rows_slower_than_offline_as_in_mlperf():
     for system in ("v5.1-dgx-b200-llama31", "v5.1-gb200x72-llama31", "v5.0-h200-llama31"):
         assert p.loc[f"{system}-server", "model_tokens_s_per_gpu"] < p.loc[f"{system}-offline", "model_tokens_s_per_gpu"]
     assert p.loc["v5.1-dgx-b200-llama2-interactive", "tpot_p99_ms"] <= 40 + 1e-6
+
+
+def test_deepseek_server_slower_than_offline():
+    """The DeepSeek-R1 server limits (p99 TTFT 2 s, TPOT 80 ms, loadgen/mlperf.conf) bind: with a paged KV cache the offline
+    batch grows past what the TPOT target allows. (MLPerf: server / offline = 0.56 on B200, 0.58 on GB200 NVL72; the model's
+    ~0.9 is its known miss on these rows, stated in notebooks/32_inference.)"""
+    p = inf.mlperf_predictions().set_index("id")
+    for system in ("v5.1-dgx-b200-dsr1", "v5.1-gb200x72-dsr1"):
+        assert p.loc[f"{system}-server", "model_tokens_s_per_gpu"] < p.loc[f"{system}-offline", "model_tokens_s_per_gpu"]
+        assert p.loc[f"{system}-server", "tpot_p99_ms"] <= 80 + 1e-6 < p.loc[f"{system}-offline", "tpot_p99_ms"]

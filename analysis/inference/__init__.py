@@ -21,8 +21,8 @@ from analysis.inference.roofline import (BOUNDS, LIMITS, Throughput, kv_bytes_pe
 from analysis.inference.fleet import (REPLICA_SIZES, SECONDS_PER_DAY, FleetResult, api_comparison,
                                       api_usd_per_million_output_tokens, batch_vs_context, benchmark, best_replica,
                                       cost_comparison, decode_roofline, fleet, fleet_capacity, fleet_draws,
-                                      fleet_sensitivity, gpu_table, latency_curve, load_api_prices, model_kwargs,
-                                      price_table, scenario_comparison, serving_precision, with_slo)
+                                      fleet_sensitivity, gpu_table, latency_curve, lessee_lease, load_api_prices, model_kwargs,
+                                      price_table, scenario_comparison, serving_precision, with_lessee_lease, with_slo)
 from analysis.inference.serve import SERVE_DIR, SERVE_KEYS, ServeResult, ServeSpec, evaluate_serve, parse_serve, run_from_file, serve_variants
 from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibration_sweep, h200_over_h100, load_mlperf,
                                             mlperf_predictions, validation)

@@ -6,11 +6,16 @@ serving file in ``data/serve/``. Prompt and output lengths are fixed in those fi
 from the MLCommons reference implementations; prompt means are labelled assumptions), never fitted.
 The scenario sets the latency targets (:data:`~analysis.inference.parameters.SLO_PRESETS`).
 
-Three efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
-squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the dense peak),
-``bandwidth_efficiency`` (fraction of nominal HBM bandwidth) and ``latency_tail_factor`` (p99 over
-mean latency; only the server and interactive rows depend on it). :func:`validation` reports the
-error of each row in-sample, leave-one-out (refit without the row) and leave-one-GPU-type-out.
+Five efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
+squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the dense peak, with
+MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
+``latency_tail_factor`` (p99 over mean TPOT; only the server and interactive rows depend on it),
+``moe_efficiency`` (expert layers; the DeepSeek-R1 rows) and ``fp4_efficiency`` (NVFP4 GEMMs; the
+Blackwell rows). With them, one **software factor per MLPerf round** (v5.0, v5.1; v4.1 is the
+reference, 1): the round's TensorRT-LLM speed on the same kernels, shared by every row of the round,
+multiplying the compute efficiency (see :data:`GRID` for how it costs no extra model evaluation).
+:func:`validation` reports the error of each row in-sample, leave-one-out (refit without the row)
+and leave-one-GPU-type-out, every refit reusing the one evaluated grid.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import Column, read_yaml
+from analysis.errors import InputError
 from analysis.inference.fleet import _read_table
 from analysis.inference.parameters import default_values, slo_preset
 from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
@@ -28,14 +34,30 @@ from analysis.params import Spec
 from analysis.paths import DATA_DIR, PROJ_ROOT
 
 FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency")
+#: MLPerf rounds whose serving stack (TensorRT-LLM version) gets its own fitted ``software_factor``,
+#: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
+REFERENCE_ROUND = "v4.1"
+SOFTWARE_ROUNDS = ("v5.0", "v5.1")
+SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
-# (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1.
-GRID = {"compute_efficiency": np.round(np.arange(0.40, 1.0001, 0.05), 4),
+# (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1; NVFP4 GEMMs are at
+# least as fast as FP8 ones on the same GPU (fp4_efficiency >= FP8 / FP4 dense peak = 0.5), else a
+# submitter would serve FP8. The compute
+# efficiency grid is geometric (ratio 1.06) so that a software factor 1.06^k is a shift by k steps
+# of it: every row is evaluated once on the extended compute axis and each round's factor is a
+# profile over shifts (no extra model evaluations).
+GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "bandwidth_efficiency": np.round(np.arange(0.60, 0.9001, 0.05), 4),
         "latency_tail_factor": np.round(np.arange(1.0, 2.5001, 0.25), 4),
         "moe_efficiency": np.round(np.arange(0.05, 0.5001, 0.05), 4),
-        "fp4_efficiency": np.round(np.arange(0.40, 1.0001, 0.05), 4)}
-QUICK_GRID = {k: v[::2] for k, v in GRID.items()}
+        "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4)}
+# Every other point (the MoE efficiency from its second, so that the full fit 0.1 is on both grids).
+QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
+#: The full-grid fit of the per-round software factors (``calibrate()["software_factors"]``; a test
+#: checks it); ``mlperf_predictions`` uses it, the fleet uses the latest round's (``software_factor``).
+SOFTWARE_FACTORS = {"v4.1": 1.0, "v5.0": 1.06, "v5.1": 1.06}
+
+
 # Which fitted parameters a row depends on (the others are held at any value: broadcast axis of length 1).
 def _relevant(row) -> set[str]:
     serve = _serve(row.serve_file)
@@ -88,11 +110,13 @@ def _fitted() -> dict:
 
 
 def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table: pd.DataFrame | None = None,
-                       latency_tail_factor=None, **overrides) -> pd.DataFrame:
+                       latency_tail_factor=None, software_factors: dict | None = None, **overrides) -> pd.DataFrame:
     """Model vs MLPerf tokens/s per GPU for every row with a serving file (efficiencies default to the
-    calibrated values in data/parameters/inference.yaml; ``overrides`` replace workload figures)."""
+    calibrated values in data/parameters/inference.yaml, each row's serving stack to its round's
+    :data:`SOFTWARE_FACTORS`; ``overrides`` replace workload figures)."""
     table = load_mlperf() if table is None else table
     fit = _fitted()
+    stacks = {**SOFTWARE_FACTORS, **(software_factors or {})}
     given = {"compute_efficiency": compute_efficiency, "bandwidth_efficiency": bandwidth_efficiency,
              "latency_tail_factor": latency_tail_factor, "moe_efficiency": overrides.pop("moe_efficiency", None),
              "fp4_efficiency": overrides.pop("fp4_efficiency", None)}
@@ -101,10 +125,12 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     for r in _rows(table).itertuples():
         serve = _serve(r.serve_file)
         slo = slo_preset(r.scenario, r.benchmark)
-        t = evaluate_serve(serve, **{**slo, **params, **overrides})
+        kwargs = {**slo, **params, "software_factor": stacks.get(r.round, 1.0), **overrides}
+        t = evaluate_serve(serve, **kwargs)
         model = float(t.tokens_per_s_per_gpu)
         rows.append({"id": r.id, "round": r.round, "system": r.system, "gpu": r.gpu, "benchmark": r.benchmark,
-                     "scenario": r.scenario, "precision": serve.precision, "gpus_per_replica": replica_size(serve),
+                     "scenario": r.scenario, "precision": serve.precision, "gpus_per_replica": replica_size(serve, **kwargs),
+                     "software_factor": float(stacks.get(r.round, 1.0)),
                      "mlperf_tokens_s_per_gpu": float(r.tokens_s_per_gpu), "model_tokens_s_per_gpu": model,
                      "error_pct": (model / float(r.tokens_s_per_gpu) - 1) * 100, "batch": float(t.batch),
                      "bound": str(t.bound), "limit": str(t.limit), "decode_bound": str(t.decode_bound),
@@ -116,94 +142,172 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     return out
 
 
-def _axes(grid: dict, keep: set[str]) -> dict:
-    """Grid values as broadcastable arrays, one axis per fitted parameter (length 1 unless in ``keep``)."""
+# --------------------------------------------------------------------------- the fit
+def _shifts(grid: dict) -> tuple[float, int]:
+    """Ratio of the geometric compute-efficiency grid and the number of software-factor steps it allows."""
+    c = np.asarray(grid["compute_efficiency"], float)
+    ratio = float(c[1] / c[0]) if c.size > 1 else 1.0
+    steps = 1 + int(np.floor(np.log(SOFTWARE_MAX) / np.log(ratio) + 1e-9)) if ratio > 1 else 1
+    return ratio, steps
+
+
+def _axes(grid: dict, keep: set[str], steps: int = 1) -> dict:
+    """Grid values as broadcastable arrays, one axis per fitted parameter (length 1 unless in ``keep``);
+    the compute axis extended by ``steps - 1`` geometric steps (the software-factor shifts)."""
     n = len(FIT_PARAMETERS)
     out = {}
+    ratio, _ = _shifts(grid)
     for axis, key in enumerate(FIT_PARAMETERS):
-        values = np.asarray(grid[key], float) if key in keep else np.asarray([grid[key][0]], float)
+        values = np.asarray(grid[key], float)
+        if key == "compute_efficiency":
+            values = values[0] * ratio ** np.arange(values.size + steps - 1)
+        values = values if key in keep else values[:1]
         shape = [1] * n
         shape[axis] = values.size
         out[key] = values.reshape(shape)
     return out
 
 
-def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = None) -> tuple[list[str], np.ndarray]:
-    """Per row, log(model / MLPerf) over the parameter grid: array (rows, *grid axes).
-    ``per_benchmark`` maps a benchmark to workload overrides (sensitivity of the fit)."""
-    shape = tuple(len(grid[k]) for k in FIT_PARAMETERS)
-    ids, errors = [], []
-    for r in _rows(table).itertuples():
-        over = (per_benchmark or {}).get(r.benchmark, {})
-        model = predict_row(r, **_axes(grid, _relevant(r)), **over)
+def _grid_key(grid: dict) -> tuple:
+    return tuple((k, tuple(np.asarray(grid[k], float).round(6))) for k in FIT_PARAMETERS)
+
+
+_MODEL_LOGS: dict = {}
+
+
+def _model_log(row, grid: dict, over: dict) -> np.ndarray:
+    """log(model tokens/s per GPU) of one row over the extended grid, the software factor at 1
+    (the compute axis carries it). Rows with the same serving file, scenario and overrides share one
+    evaluation (the v5.0 and v5.1 GB200 NVL72 rows), kept for the process."""
+    key = (row.serve_file, row.scenario, row.benchmark, _grid_key(grid), tuple(sorted(over.items())))
+    if key not in _MODEL_LOGS:
+        _, steps = _shifts(grid)
+        shape = tuple(len(grid[k]) + (steps - 1 if k == "compute_efficiency" else 0) for k in FIT_PARAMETERS)
+        model = predict_row(row, **_axes(grid, _relevant(row), steps), software_factor=1.0, **over)
         with np.errstate(divide="ignore"):
-            err = np.log(np.maximum(np.broadcast_to(model, shape), 1e-9) / r.tokens_s_per_gpu)
+            _MODEL_LOGS[key] = np.log(np.maximum(np.broadcast_to(model, shape), 1e-9))
+    return _MODEL_LOGS[key]
+
+
+def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per row, log(model / MLPerf) over the extended grid: array (rows, compute + shifts, *other axes),
+    with the row's round. ``per_benchmark`` maps a benchmark to workload overrides (sensitivity of the fit):
+    only that benchmark's rows are re-evaluated."""
+    ids, rounds, errors = [], [], []
+    for r in _rows(table).itertuples():
+        if r.round != REFERENCE_ROUND and r.round not in SOFTWARE_ROUNDS:
+            raise InputError(f"data/mlperf_inference.csv round: {r.round!r} of {r.id} has no software factor; "
+                             f"use {REFERENCE_ROUND} or one of {', '.join(SOFTWARE_ROUNDS)}")
+        over = (per_benchmark or {}).get(r.benchmark, {})
         ids.append(r.id)
-        errors.append(err)
-    return ids, np.stack(errors)
+        rounds.append(r.round)
+        errors.append(_model_log(r, grid, over) - np.log(r.tokens_s_per_gpu))
+    return ids, np.asarray(rounds), np.stack(errors)
 
 
-def _best(loss: np.ndarray, grid: dict) -> dict:
-    index = np.unravel_index(np.argmin(loss), loss.shape)
-    return {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
+def _fit(sums: dict, n_compute: int, steps: int) -> tuple[tuple, dict, float]:
+    """Best grid point of the summed squared log errors: ``sums`` maps a round to its rows' summed squared
+    errors over the extended grid. The reference round sits at shift 0; each other round takes the shift
+    (software factor) that minimises its own sum at every point of the other parameters."""
+    total = sums[REFERENCE_ROUND][:n_compute].copy()
+    best_shift = {}
+    for rnd in SOFTWARE_ROUNDS:
+        shifted = np.stack([sums[rnd][k:k + n_compute] for k in range(steps)])
+        best_shift[rnd] = np.argmin(shifted, axis=0)
+        total += np.min(shifted, axis=0)
+    index = np.unravel_index(np.argmin(total), total.shape)
+    return index, {rnd: int(best_shift[rnd][index]) for rnd in SOFTWARE_ROUNDS}, float(total[index])
+
+
+def _round_sums(sq: np.ndarray, rounds: np.ndarray, keep: np.ndarray | None = None) -> dict:
+    keep = np.ones(len(rounds), bool) if keep is None else keep
+    zero = np.zeros(sq.shape[1:])
+    return {rnd: (sq[keep & (rounds == rnd)].sum(axis=0) if np.any(keep & (rounds == rnd)) else zero)
+            for rnd in (REFERENCE_ROUND, *SOFTWARE_ROUNDS)}
+
+
+def _at(err_row: np.ndarray, index: tuple, shift: int) -> float:
+    return float(err_row[(index[0] + shift,) + tuple(index[1:])])
+
+
+def _params(grid: dict, index: tuple, shifts: dict) -> dict:
+    ratio, _ = _shifts(grid)
+    out = {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
+    factors = {REFERENCE_ROUND: 1.0, **{rnd: round(float(ratio ** k), 4) for rnd, k in shifts.items()}}
+    return {**out, "software_factors": factors, "software_factor": factors[SOFTWARE_ROUNDS[-1]]}
 
 
 @lru_cache(maxsize=4)
-def _calibration(quick: bool) -> tuple[tuple[str, ...], np.ndarray, dict]:
+def _calibration(quick: bool):
     grid = QUICK_GRID if quick else GRID
-    ids, err = _log_errors(load_mlperf(), grid)
-    return tuple(ids), err, grid
+    ids, rounds, err = _log_errors(load_mlperf(), grid)
+    return tuple(ids), rounds, err, grid
 
 
-def _summary(ids, err, grid) -> dict:
-    loss = np.sum(err ** 2, axis=0)
-    index = np.unravel_index(np.argmin(loss), loss.shape)
-    row_err = (np.exp(err[(slice(None),) + index]) - 1) * 100
-    return {**_best(loss, grid), "max_abs_error_pct": float(np.max(np.abs(row_err))),
+def _summary(ids, rounds, err, grid) -> dict:
+    n_compute, (_, steps) = len(grid["compute_efficiency"]), _shifts(grid)
+    index, shifts, loss = _fit(_round_sums(err ** 2, rounds), n_compute, steps)
+    row_err = np.array([(np.exp(_at(e, index, shifts.get(r, 0))) - 1) * 100 for e, r in zip(err, rounds)])
+    return {**_params(grid, index, shifts), "max_abs_error_pct": float(np.max(np.abs(row_err))),
             "median_abs_error_pct": float(np.median(np.abs(row_err))),
-            "rms_log_error": float(np.sqrt(loss[index] / len(ids))), "systems": len(ids), "rows": len(ids)}
+            "rms_log_error": float(np.sqrt(loss / len(ids))), "systems": len(ids), "rows": len(ids)}
 
 
 def calibrate(quick: bool = False, grid=None, per_benchmark: dict | None = None, **_ignored) -> dict:
-    """Fit :data:`FIT_PARAMETERS` once over all MLPerf rows (grid search of the summed squared log
-    error of tokens/s per GPU). Returns the fitted values with the largest, median and RMS error.
-    ``per_benchmark`` (``{benchmark: {"input_tokens": ...}}``) refits under another workload assumption."""
+    """Fit :data:`FIT_PARAMETERS` and the per-round ``software_factors`` once over all MLPerf rows (grid
+    search of the summed squared log error of tokens/s per GPU). Returns the fitted values with the
+    largest, median and RMS error. ``per_benchmark`` (``{benchmark: {"input_tokens": ...}}``) refits under
+    another workload assumption."""
     if per_benchmark or isinstance(grid, dict):
         g = grid if isinstance(grid, dict) else (QUICK_GRID if quick else GRID)
-        ids, err = _log_errors(load_mlperf(), g, per_benchmark)
-        return _summary(ids, err, g)
+        return _summary(*_log_errors(load_mlperf(), g, per_benchmark), g)
     return _summary(*_calibration(quick))
 
 
 def validation(quick: bool = False) -> pd.DataFrame:
     """Error per row: in-sample (one fit over all rows), leave-one-out (refit without the row) and
-    leave-one-GPU-type-out (refit without every row of that GPU type), in percent of MLPerf."""
-    ids, err, g = _calibration(quick)
+    leave-one-GPU-type-out (refit without every row of that GPU type), in percent of MLPerf. All refits
+    reuse the one evaluated grid (a refit only changes which rows are summed)."""
+    ids, rounds, err, g = _calibration(quick)
     table = load_mlperf().loc[list(ids)]
-    loss_all = np.sum(err ** 2, axis=0)
-    pick = lambda loss: np.unravel_index(np.argmin(loss), loss.shape)
+    n_compute, (_, steps) = len(g["compute_efficiency"]), _shifts(g)
+    sq = err ** 2
+    sums = _round_sums(sq, rounds)
     pct = lambda e: float((np.exp(e) - 1) * 100)
-    full = pick(loss_all)
-    rows = []
+    full, full_shifts, _ = _fit(sums, n_compute, steps)
     gpus = table["gpu"].to_numpy()
+    by_gpu = {}
+    for gpu_type in np.unique(gpus):
+        by_gpu[gpu_type] = _fit(_round_sums(sq, rounds, gpus != gpu_type), n_compute, steps)
+    rows = []
     for n, rid in enumerate(ids):
-        loo = pick(loss_all - err[n] ** 2)
-        out_gpu = pick(np.sum(err[gpus != gpus[n]] ** 2, axis=0))
+        rnd = rounds[n]
+        loo_sums = {**sums, rnd: sums[rnd] - sq[n]}
+        loo, loo_shifts, _ = _fit(loo_sums, n_compute, steps)
+        out_gpu, out_shifts, _ = by_gpu[gpus[n]]
         r = table.loc[rid]
+        loo_params = _params(g, loo, loo_shifts)
         rows.append({"id": rid, "round": r["round"], "system": r["system"], "gpu": r["gpu"], "benchmark": r["benchmark"],
                      "scenario": r["scenario"], "mlperf_tokens_s_per_gpu": float(r["tokens_s_per_gpu"]),
-                     "model_tokens_s_per_gpu": float(r["tokens_s_per_gpu"] * np.exp(err[n][full])),
-                     "error_pct": pct(err[n][full]), "loo_error_pct": pct(err[n][loo]), "logo_error_pct": pct(err[n][out_gpu]),
-                     **{f"loo_{k}": float(g[k][i]) for k, i in zip(FIT_PARAMETERS, loo)}})
+                     "model_tokens_s_per_gpu": float(r["tokens_s_per_gpu"] * np.exp(_at(err[n], full, full_shifts.get(rnd, 0)))),
+                     "error_pct": pct(_at(err[n], full, full_shifts.get(rnd, 0))),
+                     "loo_error_pct": pct(_at(err[n], loo, loo_shifts.get(rnd, 0))),
+                     "logo_error_pct": pct(_at(err[n], out_gpu, out_shifts.get(rnd, 0))),
+                     **{f"loo_{k}": loo_params[k] for k in FIT_PARAMETERS},
+                     "loo_software_factor": loo_params["software_factors"][rnd]})
     return pd.DataFrame(rows)
 
 
 def calibration_sweep(input_tokens, benchmark: str = "llama2-70b", quick: bool = True, grid=None) -> pd.DataFrame:
     """:func:`calibrate` refitted at several assumed mean prompt lengths of ``benchmark`` (the other
-    benchmarks keep theirs): how much the fitted efficiencies depend on that assumption."""
+    benchmarks keep theirs, and their evaluated grids are reused): how much the fitted efficiencies
+    depend on that assumption."""
     g = grid if isinstance(grid, dict) else (QUICK_GRID if quick else GRID)
-    rows = [{"assumed_mean_prompt_tokens": float(v), **calibrate(grid=g, per_benchmark={benchmark: {"input_tokens": float(v)}})}
-            for v in input_tokens]
+    rows = []
+    for v in input_tokens:
+        fit = calibrate(grid=g, per_benchmark={benchmark: {"input_tokens": float(v)}})
+        factors = fit.pop("software_factors")
+        rows.append({"assumed_mean_prompt_tokens": float(v), **fit, **{f"software_factor_{r}": f for r, f in factors.items()}})
     return pd.DataFrame(rows).set_index("assumed_mean_prompt_tokens")
 
 

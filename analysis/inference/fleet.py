@@ -29,7 +29,8 @@ PREFILL_GPUS_MAX = 32        # disaggregated prefill replica: DeepSeek's prefill
 # Keys of the inference section that older callers may omit, with the value that reproduces v1 behaviour.
 OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token": 0.0, "cache_hit_rate": 0.0,
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
-                     "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0}
+                     "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
+                     "software_factor": 1.0}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -66,6 +67,7 @@ def model_kwargs(values: dict) -> dict:
             "max_batch": v.get("max_batch", np.inf), "max_tpot_ms": v["max_tpot_ms"], "max_ttft_ms": v["max_ttft_ms"],
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
+            "software_factor": v["software_factor"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {})}
 
 
@@ -97,6 +99,12 @@ def best_replica(spec: GpuSpec, values: dict, scale_out_gb_s_per_gpu: float | No
     candidates = sizes if sizes is not None else [s for s in REPLICA_SIZES if s <= largest.max()]
     grid_sizes = np.array(sorted(set(candidates)), float)
     kwargs = model_kwargs(values)
+    # Sizes whose weights cannot fit in any draw give zero anyway: not evaluated (the largest is kept).
+    weight_gb = np.asarray(kwargs["params"], float) * PRECISION_BYTES[precision] / 1e9
+    reserve = np.asarray(kwargs["reserved_gb_per_gpu"], float)
+    fits = [bool(np.any(weight_gb / s + reserve < spec.hbm_gb)) for s in grid_sizes]
+    if any(fits) and not all(fits):
+        grid_sizes = grid_sizes[np.asarray(fits)]
     kwargs = {k: (np.asarray(v)[..., None] if not isinstance(v, str) else v) for k, v in kwargs.items() if v is not None}
     if "max_batch_per_gpu" in values:                        # per-GPU scheduler limit x replica GPUs
         kwargs["max_batch"] = np.minimum(kwargs["max_batch"], np.asarray(values["max_batch_per_gpu"], float)[..., None] * grid_sizes)
@@ -139,6 +147,7 @@ class FleetResult:
     prefill_share: float = float("nan")      # share of the fleet's GPU-time spent on prefill
     max_tpot_ms: float = float("inf")
     max_ttft_ms: float = float("inf")
+    lease_source: str = "inference.lease_usd_per_gpu_hour"   # where the lease price comes from (see lessee_lease)
 
     def to_dict(self) -> dict:
         pools = self.pools.to_dict("records") if isinstance(self.pools, pd.DataFrame) else []
@@ -150,7 +159,7 @@ class FleetResult:
                       "usd_per_million_output_tokens_decode": self.usd_per_million_output_tokens_decode,
                       "prefill_share": self.prefill_share, "input_tokens": self.input_tokens,
                       "output_tokens": self.output_tokens, "max_tpot_ms": self.max_tpot_ms, "max_ttft_ms": self.max_ttft_ms,
-                      "model": self.model, "pools": pools})
+                      "lease_source": self.lease_source, "model": self.model, "pools": pools})
 
     def summary(self) -> str:
         target = ("no latency target (offline)" if not np.isfinite(self.max_tpot_ms) and not np.isfinite(self.max_ttft_ms)
@@ -165,7 +174,7 @@ class FleetResult:
                          f"{r.tokens_per_s_per_gpu:10,.0f} {r.tokens_per_s:12,.0f} {r.tpot_ms:8.1f}  {r.bound} ({r.limit})")
         lines.append(f"fleet: {self.tokens_per_s:,.0f} output tokens/s at full load; {self.tokens_per_day:,.3g} per day at load "
                      f"factor {self.load_factor:.2f}; ${self.usd_per_million_output_tokens:.2f} per million output tokens (prompts "
-                     f"included) at ${self.lease_usd_per_gpu_hour:.2f}/GPU-h; split by GPU-time: ${self.usd_per_million_input_tokens:.3f} "
+                     f"included) at ${self.lease_usd_per_gpu_hour:.2f}/GPU-h ({self.lease_source}); split by GPU-time: ${self.usd_per_million_input_tokens:.3f} "
                      f"per M input, ${self.usd_per_million_output_tokens_decode:.2f} per M output")
         return "\n".join(lines)
 
@@ -219,7 +228,39 @@ def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str
     v = {**{"max_ttft_ms": np.inf}, **values}
     return FleetResult(cluster.id, pools, fmt(total), fmt(total * SECONDS_PER_DAY * load), gpus, fmt(lease), fmt(load),
                        fmt(cost), fmt(inp), fmt(out), model, fmt(total * inp / out), fmt(cost_in), fmt(cost_out), fmt(share),
-                       float(np.mean(v["max_tpot_ms"])), float(np.mean(v["max_ttft_ms"])))
+                       float(np.mean(v["max_tpot_ms"])), float(np.mean(v["max_ttft_ms"])),
+                       str(values.get("lease_source", "inference.lease_usd_per_gpu_hour")))
+
+
+LEASE_OVERRIDE = "inference.lease_usd_per_gpu_hour"
+
+
+def lessee_lease(scenario, economics_point: dict | None = None) -> tuple[float | None, str]:
+    """The lease price per GPU-hour the lessee's cost per token is computed at, and where it comes from.
+
+    When the scenario leases Colossus 1 (``economics_point`` = ``economics.from_scenario(...).to_dict()``
+    with a ``lease`` option), the rate is Colossus 1's share of the S-1 fee per Colossus 1 GPU-hour
+    under the scenario's ``economics.lease_allocation`` (:func:`analysis.economics.c1_lease_usd_per_gpu_hour`:
+    $1.25B/month x its share / (Colossus 1 GPUs x 730.5 h); by rental value ~$4.48). A scenario that
+    sets ``inference.lease_usd_per_gpu_hour`` itself keeps its value (an override); without a lease the
+    parameter is the fallback. Returns ``(rate or None for the parameter, source label)``."""
+    if LEASE_OVERRIDE in getattr(scenario, "overridden", frozenset()):
+        return None, f"{LEASE_OVERRIDE} (set by the scenario)"
+    e = economics_point or {}
+    rate = e.get("lease_usd_per_gpu_hour")
+    if "lease" in (e.get("options") or []) and rate is not None and np.isfinite(np.asarray(rate, float)).all() and np.ndim(rate) == 0:
+        allocation = (e.get("decision") or {}).get("allocation_used", "")
+        label = {"rental_value": "by rental value per GPU type", "per_gpu": "per GPU"}.get(allocation, allocation)
+        name = scenario.cluster.name.split(" (")[0]
+        return float(rate), f"S-1 fee allocated to {name}'s GPUs ({label})".replace(" ()", "")
+    return None, LEASE_OVERRIDE
+
+
+def with_lessee_lease(values: dict, scenario, economics_point: dict | None = None) -> dict:
+    """``values`` (an ``inference`` section, scalars or draws) with the lease price of :func:`lessee_lease`
+    and its ``lease_source``."""
+    rate, source = lessee_lease(scenario, economics_point)
+    return {**values, **({"lease_usd_per_gpu_hour": rate} if rate is not None else {}), "lease_source": source}
 
 
 def fleet_capacity(cluster: Cluster, values: dict, slo: str | None = None) -> FleetResult:
@@ -390,16 +431,21 @@ def price_table(fleet_result: FleetResult, models=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_million_output_tokens") -> pd.DataFrame:
+def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_million_output_tokens",
+                      lease_usd_per_gpu_hour: float | None = None) -> pd.DataFrame:
     """One-at-a-time sensitivity of a :class:`FleetResult` figure: each ranged parameter of the
     ``inference`` section (``{key: Param}``, e.g. ``scenario.params["inference"]``) set to its low
     and its high end while the others stay central (both ends in one vectorized call). Rows sorted
-    by swing, largest first."""
+    by swing, largest first. ``lease_usd_per_gpu_hour`` fixes the lease price (the allocated S-1 fee
+    of :func:`lessee_lease`); the parameter is then not swept."""
     central = {k: p.value for k, p in params.items()}
+    fixed = lease_usd_per_gpu_hour is not None
+    if fixed:
+        central["lease_usd_per_gpu_hour"] = float(lease_usd_per_gpu_hour)
     base = float(getattr(fleet(cluster, central), metric))
     rows = []
     for key, p in params.items():
-        if isinstance(p.value, str) or not p.has_range:
+        if isinstance(p.value, str) or not p.has_range or (fixed and key == "lease_usd_per_gpu_hour"):
             continue
         values = dict(central, **{key: np.array([p.low, p.high], float)})
         values["active_params_b"] = np.minimum(values["active_params_b"], values["total_params_b"])

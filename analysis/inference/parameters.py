@@ -15,8 +15,10 @@ from analysis.errors import InputError, shown
 from analysis.params import Spec, parse_param
 from analysis.paths import PARAMETER_DIR
 
-# Bytes per stored value of a weight or KV-cache element (NVFP4 = 4 bits; scale factors ignored).
-PRECISION_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
+# Bytes per stored value of a weight or KV-cache element. NVFP4 stores 4-bit values plus one FP8 (E4M3)
+# scale per block of 16 values (and one FP32 scale per tensor, negligible): 0.5 + 1/16 = 0.5625 bytes
+# (NVIDIA, "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference", technical blog, 2025-06).
+PRECISION_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5625}
 WEIGHT_PRECISIONS = ("bf16", "fp8", "fp4")
 KV_PRECISIONS = ("bf16", "fp8")
 ATTENTION_TYPES = ("gqa", "mla")
@@ -79,6 +81,7 @@ PARAMETERS: dict[str, Spec] = {
     "latency_tail_factor": Spec("-", "99th percentile over mean of TTFT and TPOT (calibrated on MLPerf server/interactive)", min=1, max=10),
     "moe_efficiency": Spec("-", "fraction of the roofline speed reached by expert layers in decode (grouped GEMMs, dispatch/combine; calibrated)", min=0, min_inclusive=False, max=1),
     "fp4_efficiency": Spec("-", "NVFP4 GEMM speed as a fraction of the FP4 dense peak relative to FP8 (block scales, non-FP4 ops; calibrated)", min=0, min_inclusive=False, max=1),
+    "software_factor": Spec("-", "speed of the serving stack's kernels and scheduler relative to MLPerf v4.1's TensorRT-LLM: multiplies the compute efficiency (capped at the peak; calibrated per MLPerf round, the fleet runs the latest)", min=1, max=2),
     "load_factor": Spec("-", "mean demand as a share of serving capacity", min=0, min_inclusive=False, max=1),
     "lease_usd_per_gpu_hour": Spec("USD/GPU-h", "price the lessee pays per GPU-hour", min=0, min_inclusive=False, max=1000),
 }

@@ -57,7 +57,7 @@ DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, a
 NODE_LIMIT = 4               # at most 4 nodes per token across the scale-out network (ibid. Sec. 2.1.2)
 COLLECTIVE_LATENCY_NVLINK_S = 10e-6    # assumption: small-message collective latency inside an NVLink domain
 COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-out (one more switch hop, NIC)
-BISECTION_STEPS = 24
+BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
 BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
 LIMITS = ("kv-capacity", "max-batch", "tpot", "ttft", "does-not-fit", "target-not-met")
@@ -140,7 +140,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        scale_out_gb_s_per_gpu=50.0, mla_kv_dim=0.0, experts_per_token=0.0, cache_hit_rate=0.0,
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
-                       max_output_tokens=None) -> Throughput:
+                       max_output_tokens=None, software_factor=1.0) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -151,7 +151,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     fraction of the roofline speed that expert layers (grouped GEMMs, dispatch/combine) reach;
     ``gemm_peak_factor`` scales the GEMM peak alone (the calibrated FP4 efficiency relative to FP8);
     ``max_output_tokens``, when given, is what the KV cache reserves per request for its output
-    (a scheduler that cannot evict reserves the output limit, not the mean).
+    (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
+    multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
+    product is capped at 1, the dense peak).
     See the module docstring for the equations and their sources.
     """
     f = lambda x: np.asarray(x, float)
@@ -162,6 +164,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     layers, hidden = f(layers), f(hidden)
     disagg = np.asarray(disaggregated, bool)
     hit = np.clip(f(cache_hit_rate), 0.0, 1.0)
+    compute_efficiency = np.minimum(f(compute_efficiency) * f(software_factor), 1.0)
     base_peak = f(peak_tflops) * 1e12 * compute_efficiency
     peak = base_peak * f(gemm_peak_factor)
     bw = g * f(hbm_tb_s) * 1e12 * bandwidth_efficiency                    # B/s per replica
@@ -196,7 +199,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     remote = (g - 1) / g
     node_limited = np.minimum(f(experts_per_token), NODE_LIMIT) / np.maximum(f(experts_per_token), 1.0)
     ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * across * node_limited / so) / g
-    comm_token_s = (1.0 - f(comm_overlap)) * np.where(moe, ep_token_s * moe_slow, tp_token_s)
+    # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense
+    # model's tensor-parallel all-reduces sit between its GEMMs on the critical path (not overlapped).
+    comm_token_s = np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
     alpha = np.where(g <= domain, COLLECTIVE_LATENCY_NVLINK_S, COLLECTIVE_LATENCY_SCALEOUT_S)
     collectives = np.where(moe, np.where(g > 1, 2.0 * layers, 0.0), np.where(tp > 1, 2.0 * layers / pp, 0.0))
     step_latency_s = collectives * alpha
@@ -218,7 +223,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
 
     def parts(b):
         tokens = b * verify
-        weights_mem = weight_bytes * touched_weight_fraction(params, active, tokens) / bw * moe_slow
+        weights_mem = weight_bytes * touched_weight_fraction(params, active, tokens) / bw
         weights = roof(weights_mem, tokens * gemm_token_s * moe_slow)
         attention = roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
         comm = tokens * comm_token_s + step_latency_s

@@ -23,7 +23,7 @@ Schema (every key optional unless marked)::
     slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
     benchmark: llama2-70b            # which MLPerf limits the named slo presets use
     latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
-    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7}   # defaults: data/parameters/inference.yaml
+    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, software: 1.0}   # defaults: data/parameters/inference.yaml
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
 
 Every bad key or value raises one :class:`~analysis.errors.InputError` line; numbers written as
@@ -61,7 +61,7 @@ SUB_KEYS = {
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
-    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "source"},
+    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "software", "source"},
     "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
 }
 SERVE_SPECS = {
@@ -95,6 +95,7 @@ SERVE_SPECS = {
     "efficiency.overlap": Spec("-", min=0, max=1),
     "efficiency.moe": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.fp4": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.software": Spec("-", min=1, max=2),
     "memory.kv_fraction": Spec("-", min=0, min_inclusive=False, max=1),
     "memory.reserved_gb_per_gpu": Spec("GB", min=0, max=1000),
 }
@@ -265,6 +266,7 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
         "comm_overlap": number("efficiency.overlap", eff.get("overlap", defaults["comm_overlap"])),
         "moe_efficiency": number("efficiency.moe", eff.get("moe", defaults["moe_efficiency"])),
         "fp4_efficiency": number("efficiency.fp4", eff.get("fp4", defaults["fp4_efficiency"])),
+        "software_factor": number("efficiency.software", eff.get("software", defaults["software_factor"])),
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
         "max_gpus_per_replica": float(system),
@@ -285,7 +287,7 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     replica is sized by :func:`best_replica` over the sizes dividing ``system_gpus``."""
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
-        names = {"compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
+        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
                  "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap"}
         unknown = set(overrides) - names
         if unknown:
@@ -299,12 +301,13 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     return replica_throughput(**kwargs)
 
 
-def replica_size(serve: ServeSpec) -> float:
-    """GPUs of the replica :func:`evaluate_serve` uses (the chosen size for ``"auto"``)."""
+def replica_size(serve: ServeSpec, **overrides) -> float:
+    """GPUs of the replica :func:`evaluate_serve` uses (the chosen size for ``"auto"``, under the same
+    ``overrides``, e.g. a scenario's latency targets)."""
     if serve.gpus_per_replica is not None:
         return float(serve.gpus_per_replica)
     sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
-    return float(best_replica(serve.gpu, serve.values, sizes=sizes)[1])
+    return float(best_replica(serve.gpu, {**serve.values, **overrides}, sizes=sizes)[1])
 
 
 @dataclass
@@ -358,7 +361,7 @@ class ServeResult:
                "decode_step_split_ms": {"weights": s(t.step_weights_s) * 1e3, "attention": s(t.step_attention_s) * 1e3,
                                         "communication": s(t.step_comm_s) * 1e3},
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
-               "latency_tail_factor": v.get("latency_tail_factor", 1.0)}
+               "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0)}
         out = plain(out)
         for key, value in list(out.items()):
             if value is None and key not in reasons and key != "prefill_gpus_per_replica":
@@ -396,7 +399,8 @@ class ServeResult:
             f"  latency (mean)    TPOT {ms(d['tpot_ms'])}, TTFT {ms(d['ttft_ms'])}; p99 TPOT {ms(d['tpot_p99_ms'])}, TTFT {ms(d['ttft_p99_ms'])}",
             f"  memory per GPU    {d['weights_gb_per_gpu']:12.1f} GB weights; KV cache {d['kv_capacity_gb_per_replica']:,.0f} GB per replica, "
             f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request",
-            f"  efficiencies      compute {self.compute_efficiency:.3f} of dense {self.precision} peak, bandwidth "
+            f"  efficiencies      compute {self.compute_efficiency:.3f} x serving-stack factor {(self.values or {}).get('software_factor', 1.0):.2f} "
+            f"of dense {self.precision} peak, bandwidth "
             f"{self.bandwidth_efficiency:.2f} of HBM, p99/mean latency {d['latency_tail_factor']:.2f}",
         ])
 

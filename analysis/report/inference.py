@@ -29,11 +29,12 @@ register({
     "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
     "inference.moe_efficiency": "MoE expert-layer efficiency", "inference.fp4_efficiency": "FP4 GEMM efficiency (relative)",
-    "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour)",
+    "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour, fallback)",
     "inference.input_tokens": "Mean prompt tokens", "inference.output_tokens": "Mean generated tokens",
     "inference.layers": "Layers", "inference.hidden": "Hidden size", "inference.heads": "Query heads", "inference.kv_heads": "KV heads",
     "inference.kv_memory_fraction": "Share of free HBM for KV cache", "inference.reserved_gb_per_gpu": "HBM reserve per GPU (GB)",
     "inference.max_gpus_per_replica": "Largest replica (GPUs)",
+    "inference.software_factor": "Serving-stack speed (vs MLPerf v4.1)",
 })
 
 
@@ -61,11 +62,18 @@ def headline(sc, results, api_model: str = "Claude Opus 4.5"):
         f"at full load (5-95%: {fmt.scaled(d['tokens_per_s_p05'])} to {fmt.scaled(d['tokens_per_s_p95'])}), "
         f"**{fmt.scaled(fleet.tokens_per_day, 'tokens per day')}** at a {fmt.pct(fleet.load_factor, 0)} load factor. Without a latency "
         f"target (offline) the same fleet serves {fmt.scaled(offline.tokens_per_s, 'tokens/s')}. At the lease price of "
-        f"{fmt.usd(fleet.lease_usd_per_gpu_hour)} per GPU-hour a million output tokens cost **{fmt.usd(fleet.usd_per_million_output_tokens)}** "
+        f"{fmt.usd(fleet.lease_usd_per_gpu_hour)} per GPU-hour ({_lease_source(fleet)}) a million output tokens cost **{fmt.usd(fleet.usd_per_million_output_tokens)}** "
         f"with their prompts (5-95%: {fmt.usd(d['usd_per_million_tokens_p05'])} to {fmt.usd(d['usd_per_million_tokens_p95'])}); split by "
         f"GPU-time, {fmt.usd(fleet.usd_per_million_input_tokens)} per million input and {fmt.usd(fleet.usd_per_million_output_tokens_decode)} "
         f"per million output tokens, against {api_model}'s list prices of {fmt.usd(price['input_usd_per_mtok'])} and "
         f"{fmt.usd(price['output_usd_per_mtok'])} ({price['from_date']}). The served model is an assumption; its ranges drive the spread.")
+
+
+def _lease_source(fleet) -> str:
+    source = getattr(fleet, "lease_source", "inference.lease_usd_per_gpu_hour")
+    if source.startswith("inference.lease_usd_per_gpu_hour"):
+        return "the inference section's lease price" + (", set by the scenario" if "scenario" in source else "")
+    return source
 
 
 def capacity_table(interactive, offline) -> pd.DataFrame:
@@ -140,7 +148,9 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"Fitted once over all {len(v)} rows: compute efficiency **{fmt.number(fit['compute_efficiency'])}** of the dense peak, HBM "
         f"bandwidth **{fmt.number(fit['bandwidth_efficiency'])}** of nominal, p99/mean TPOT **{fmt.number(fit['latency_tail_factor'])}**, "
         f"MoE expert-layer efficiency **{fmt.number(fit['moe_efficiency'])}**, FP4 GEMM efficiency **{fmt.number(fit['fp4_efficiency'])}** "
-        f"(relative to FP8). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
+        f"(of the FP4 peak; 0.5 = FP8 speed, the physical floor); serving-stack factor per MLPerf round "
+        + ", ".join(f"{r} **{fmt.factor(f)}**" for r, f in (fit.get("software_factors") or {}).items())
+        + f" (multiplies the compute efficiency; v4.1 is the reference). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
         f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
         f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
         f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
