@@ -490,19 +490,23 @@ def compare_rates(result: CostResult, rates: pd.DataFrame | None = None) -> pd.D
 def sensitivity(scenario, utilization, sections: tuple[str, ...] = ("power", "cost")) -> pd.DataFrame:
     """One-at-a-time sensitivity of USD per useful exaFLOP at ``utilization``: each ranged
     parameter of ``sections`` set to its low and then its high, the others central.
-    Returns a frame indexed by ``section.key`` with columns low, high, base."""
+    Returns a frame indexed by ``section.key`` with columns low, high, base.
+
+    All cases are one vectorized :func:`cluster_tco` call: case 0 is the centre, then each
+    parameter's low and high (the parameter's column differs from the centre in its two cases only).
+    """
     central = {s: scenario.values(s) for s in ("power", "cost")}
-    base = _scalar(cluster_tco(scenario.cluster, central["power"], central["cost"]).usd_per_useful_exaflop(utilization))
-    rows = {}
-    for section in sections:
-        for key, param in scenario.params[section].items():
-            if not param.has_range:
-                continue
-            out = []
-            for bound in (param.low, param.high):
-                values = {s: dict(v) for s, v in central.items()}
-                values[section][key] = bound
-                r = cluster_tco(scenario.cluster, values["power"], values["cost"])
-                out.append(_scalar(r.usd_per_useful_exaflop(utilization)))
-            rows[f"{section}.{key}"] = {"low": out[0], "high": out[1], "base": base}
-    return pd.DataFrame(rows).T
+    cases = [(section, key, param) for section in sections for key, param in scenario.params[section].items()
+             if param.has_range]
+    n = 1 + 2 * len(cases)
+    values = {s: dict(v) for s, v in central.items()}
+    for i, (section, key, param) in enumerate(cases):
+        column = np.full(n, float(central[section][key]))
+        column[1 + 2 * i], column[2 + 2 * i] = param.low, param.high
+        values[section][key] = column
+    figure = np.broadcast_to(np.asarray(
+        cluster_tco(scenario.cluster, values["power"], values["cost"]).usd_per_useful_exaflop(utilization), float), (n,))
+    base = float(figure[0])
+    rows = {f"{section}.{key}": {"low": float(figure[1 + 2 * i]), "high": float(figure[2 + 2 * i]), "base": base}
+            for i, (section, key, _) in enumerate(cases)}
+    return pd.DataFrame(rows, index=["low", "high", "base"]).T

@@ -101,6 +101,15 @@ def notebook_scope(path: Path) -> str:
     return scope
 
 
+def reads_all_scenarios(path: Path) -> bool:
+    """``cluster_economics.reads_all_scenarios`` of a notebook's metadata: the notebook compares
+    every scenario's results, so in a batch it waits until all of them are computed (it would
+    otherwise compute the others' again in its own kernel)."""
+    import nbformat
+
+    return bool(nbformat.read(path, as_version=4).metadata.get("cluster_economics", {}).get("reads_all_scenarios", False))
+
+
 def list_notebooks(selected: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     """Notebooks in ``notebooks/`` (sorted); ``selected`` filters by file name or stem."""
     notebooks = sorted(Path(notebook_dir).glob("*.ipynb"))
@@ -598,6 +607,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
     if not paths:
         raise InputError(f"notebooks: no .ipynb found in {notebook_dir}")
     scopes = {p.name: notebook_scope(p) for p in paths}
+    waits_for_all = {p.name for p in paths if reads_all_scenarios(p)}
     for name, _ in resolved:
         safe_folder(out, name)
     check_out_dir(out)
@@ -656,6 +666,8 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
             if job.scope == "batch":
                 return True
             if kernel_farm is not None:
+                if job.notebook in waits_for_all and len(resolved) > 1:
+                    return farm_state != "pending"
                 return farm_state != "pending" or job.scenario_arg in farm_ready
             return job.scenario in warm
 
