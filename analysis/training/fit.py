@@ -398,6 +398,8 @@ def write_calibration(result: CalibrationResult, path: Path | str | None = None)
 
 # --------------------------------------------------------------------------- the stored validation
 EVALUATIONS = {"in-sample": None, "leave-one-out": "loo", "leave-one-source-out": "loso"}
+# pandas >= 3 parses floats with an exact round trip by default (and deprecates the option)
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 IN_SAMPLE_COLUMNS = ("published_tokens_per_s_per_gpu", "predicted_tokens_per_s_per_gpu", "error_pct", "published_mfu",
                      "predicted_mfu", "error_points")
 
@@ -491,8 +493,8 @@ def stored_fit(table: pd.DataFrame | None = None, path: Path | str | None = None
     if not meta or not file.exists() or meta.get("fit_settings_sha256") != fit_settings_hash():
         return None
     table = calibration_runs() if table is None else table
-    stored = pd.read_csv(file, index_col="run", float_precision="round_trip", keep_default_na=False,
-                         na_values=[""], dtype={"held_out": str, "source": str, "evaluation": str})
+    stored = pd.read_csv(file, index_col="run", keep_default_na=False, na_values=[""],
+                         dtype={"held_out": str, "source": str, "evaluation": str}, **_EXACT_FLOATS)
     stored["held_out"] = stored["held_out"].fillna("")
     inside = stored[stored["evaluation"] == "in-sample"]
     if list(inside.index) != list(table.index) or list(inside["source"]) != list(table["source"]) \
