@@ -298,7 +298,9 @@ def benchmark(seconds: float = 2.0) -> dict[str, float]:
     Evaluates the valid layouts of Llama 3 405B on 16,384 H100 (data/models.yaml) repeatedly
     for about ``seconds``; ``step_model_configurations_per_s`` counts configurations evaluated
     by :func:`~analysis.training.step.step_model`, ``search_configurations_per_s`` includes
-    enumeration, filtering and ranking in :func:`best_configuration`.
+    enumeration, filtering and ranking in :func:`best_configuration`; ``mfu_grid_searches_per_s``
+    counts whole searches of one MFU grid of the utilization chain (frontier-moe-3t on 8,192 GB200,
+    14 tokens-per-GPU points).
     """
     model = normalize_model(catalog.model("llama3-405b"))
     calibration = load_calibration()
@@ -325,8 +327,23 @@ def benchmark(seconds: float = 2.0) -> dict[str, float]:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds / 2:
             break
+    # the utilization chain's MFU grids: one search per tokens-per-GPU point (8 .. 65,536) of a MoE
+    # model on 8,192 GPUs (analysis.utilization._compute_mfu_grid), caches warm after the first grid
+    moe = normalize_model(catalog.model("frontier-moe-3t"))
+    batches = [max(1, int(round(t * 8192 / moe["seq_len"]))) for t in 2.0 ** np.arange(3, 17)]
+
+    def mfu_grid():
+        for b in batches:
+            best_configuration(moe, "GB200", 8192, b, top=1, calibration=calibration)
+
+    mfu_grid()
+    grids, start = 0, time.perf_counter()
+    while grids < 2 or time.perf_counter() - start < seconds / 2:
+        mfu_grid()
+        grids += 1
+    grid_s = (time.perf_counter() - start) / grids
     return {"step_model_configurations_per_s": per_s, "search_configurations_per_s": searches / elapsed,
-            "search_grid_configurations": float(grid["tp"].size)}
+            "search_grid_configurations": float(grid["tp"].size), "mfu_grid_searches_per_s": len(batches) / grid_s}
 
 
 def layout_scaling(config, gpu_counts, calibration=None) -> pd.DataFrame:
