@@ -490,7 +490,11 @@ def stored_fit(table: pd.DataFrame | None = None, path: Path | str | None = None
     path = Path(path or CALIBRATION_PATH)
     meta = _validation_doc(str(path))
     file = validation_path(path)
-    if not meta or not file.exists() or meta.get("fit_settings_sha256") != fit_settings_hash():
+    try:
+        settings = fit_settings_hash()
+    except (OSError, TypeError):                  # no source to hash (frozen install): cannot tell, refit
+        return None
+    if not meta or not file.exists() or meta.get("fit_settings_sha256") != settings:
         return None
     table = calibration_runs() if table is None else table
     stored = pd.read_csv(file, index_col="run", keep_default_na=False, na_values=[""],
