@@ -218,3 +218,18 @@ def test_step_model_change_makes_the_validation_stale(tmp_path, fitted, table, m
 
     monkeypatch.setattr(F, "error_table", shifted)
     assert F.stored_fit(table, target) is None
+
+
+def test_fit_settings_hash_ignores_prose_but_not_code():
+    def a(x):
+        """Some prose."""
+        return x + 1  # a comment
+
+    def b(x):
+        return x + 1
+
+    def c(x):
+        return x + 2
+
+    assert F._code_of(a).replace("'a'", "'b'") == F._code_of(b)
+    assert F._code_of(b).replace("'b'", "'c'") != F._code_of(c)

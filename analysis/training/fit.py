@@ -340,7 +340,8 @@ def fit(table: pd.DataFrame | None = None, write: bool = False, with_loo: bool =
     """Fit :data:`FITTED` once over every in-fit run of both sets (deterministic).
 
     ``write=True`` stores the result (error summary, leave-one-source-out ranges, provenance)
-    in data/calibration.yaml through :func:`write_calibration`.
+    in data/calibration.yaml through :func:`write_calibration`, and with both held-out
+    evaluations also the validation table that :func:`stored_fit` reads back.
     """
     table = calibration_runs() if table is None else table
     prepared = _Prepared(table)
@@ -418,9 +419,23 @@ def fit_settings_hash() -> str:
     """Hash of what decides the fit besides the runs and the step model: :data:`FITTED`,
     :data:`PRIORS`, :data:`FIXED`, the reference stacks and the source of the fitting functions."""
     parts = [repr(FITTED), repr(PRIORS), repr(FIXED), repr(REFERENCE_STACKS)]
-    parts += [inspect.getsource(f) for f in (default_calibration, _residuals_factory, _fit_params, _calibrated, _held_out,
-                                             leave_one_out, leave_one_source_out, fit)]
+    parts += [_code_of(f) for f in (default_calibration, _residuals_factory, _fit_params, _calibrated, _held_out,
+                                    leave_one_out, leave_one_source_out, fit)]
     return _sha256("\n".join(parts).encode())[:16]
+
+
+def _code_of(function) -> str:
+    """A function's syntax tree without docstrings, comments or layout (editing prose keeps the hash)."""
+    import ast
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
 
 
 def _code_hash() -> str:

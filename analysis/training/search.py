@@ -98,7 +98,7 @@ def _batch_rules(grid: dict, global_batch: int) -> np.ndarray:
     return ok & ((grid["interleave"] == 1) | ((global_batch // per) % grid["pp"] == 0))
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=32)                  # a few MB per entry (a MoE model on 8,192 GPUs: ~64k rows)
 def _structural_grid(layers: int, heads: int, seq: int, experts: int, gpus: int, max_tp: int, micro_batches: tuple,
                      codes: tuple) -> dict[str, np.ndarray]:
     """Every layout on ``gpus`` that passes the rules not involving the global batch, in grid order
