@@ -134,3 +134,102 @@ def test_calibration_file_labels_every_parameter():
     assert 0.5 < calibration.stack_efficiency("deepspeed-2021") < 1.0 == calibration.stack_efficiency("megatron-lm")
     with pytest.raises(InputError, match="unknown stack 'jax'"):
         calibration.stack_efficiency("jax")
+
+
+# --------------------------------------------------------------------------- the stored validation (issue 13)
+def _assert_same_result(a, b, rtol=1e-12):
+    import pandas as pd
+
+    assert a.calibration.fitted_values() == pytest.approx(b.calibration.fitted_values(), rel=rtol)
+    assert a.calibration.ranges.keys() == b.calibration.ranges.keys()
+    for key, (low, high) in b.calibration.ranges.items():
+        assert a.calibration.ranges[key] == pytest.approx((low, high), rel=rtol), key
+    assert a.calibration.sources == b.calibration.sources and a.calibration.status == b.calibration.status
+    pd.testing.assert_frame_equal(a.table, b.table, rtol=rtol, atol=0)
+    for attr in ("loo", "loso"):
+        pd.testing.assert_frame_equal(getattr(a, attr), getattr(b, attr), rtol=rtol, atol=0)
+    assert a.metrics().keys() == b.metrics().keys()
+    assert a.metrics() == pytest.approx(b.metrics(), rel=rtol)
+
+
+def test_stored_validation_is_fresh_and_is_what_the_full_fit_gives(fitted, table):
+    stored = F.stored_fit(table)
+    assert stored is not None, ("data/calibration_validation.csv is stale (runs, fit settings or step model changed): "
+                                "run `from analysis.training.fit import fit; fit(write=True)`")
+    _assert_same_result(stored, fitted)
+    doc = yaml.safe_load((DATA_DIR / "calibration.yaml").read_text())["validation"]
+    import hashlib
+    for name, digest in doc["inputs_sha256"].items():        # provenance: the run files it was computed on
+        assert hashlib.sha256((DATA_DIR / name).read_bytes()).hexdigest()[:16] == digest, f"{name} changed since the fit"
+    assert doc["fit_settings_sha256"] == F.fit_settings_hash()
+    assert doc["fitted"] == fitted.calibration.fitted_values()   # full precision, exact round trip
+    # the figures the notebook shows and records come from it
+    m = stored.metrics()
+    assert m["loo_modern_mae_pct"] == pytest.approx(fitted.metrics()["loo_modern_mae_pct"], rel=1e-12)
+    assert F.validated_fit(table).metrics() == pytest.approx(fitted.metrics(), rel=1e-12)
+
+
+def test_written_validation_round_trips_exactly(tmp_path, fitted, table):
+    import pandas as pd
+
+    target = tmp_path / "calibration.yaml"
+    F.write_calibration(fitted, target)
+    assert F.validation_path(target).exists()
+    again = F.stored_fit(table, target)
+    assert again is not None
+    _assert_same_result(again, fitted, rtol=0)
+    pd.testing.assert_frame_equal(again.loso, fitted.loso, check_exact=True)
+    assert again.calibration.fitted_values() == fitted.calibration.fitted_values()
+
+
+def test_stale_validation_is_not_used(tmp_path, fitted, table):
+    target = tmp_path / "calibration.yaml"
+    F.write_calibration(fitted, target)
+    # a published figure changed: the stored refits are not those of this table
+    changed = table.copy()
+    changed.loc[changed.index[0], "published_tokens_per_s_per_gpu"] *= 1.01
+    assert F.stored_fit(changed, target) is None
+    # a run added or removed
+    assert F.stored_fit(table.iloc[1:], target) is None
+    # the fit settings changed
+    doc = yaml.safe_load(target.read_text())
+    doc["validation"]["fit_settings_sha256"] = "0" * 16
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    F._validation_doc.cache_clear()
+    assert F.stored_fit(table, target) is None
+    # no validation section (a fit written without its held-out refits) or no table
+    F.write_calibration(F.CalibrationResult(fitted.calibration, fitted.table), target)
+    assert F.stored_fit(table, target) is None
+    F.write_calibration(fitted, target)
+    assert F.stored_fit(table, target) is not None
+    F.validation_path(target).unlink()
+    assert F.stored_fit(table, target) is None
+
+
+def test_step_model_change_makes_the_validation_stale(tmp_path, fitted, table, monkeypatch):
+    target = tmp_path / "calibration.yaml"
+    F.write_calibration(fitted, target)
+    original = F.error_table
+
+    def shifted(calibration=None, table=None):
+        frame = original(calibration, table)
+        frame["predicted_tokens_per_s_per_gpu"] *= 1 + 1e-9   # what a changed step model would predict
+        return frame
+
+    monkeypatch.setattr(F, "error_table", shifted)
+    assert F.stored_fit(table, target) is None
+
+
+def test_fit_settings_hash_ignores_prose_but_not_code():
+    def a(x):
+        """Some prose."""
+        return x + 1  # a comment
+
+    def b(x):
+        return x + 1
+
+    def c(x):
+        return x + 2
+
+    assert F._code_of(a).replace("'a'", "'b'") == F._code_of(b)
+    assert F._code_of(b).replace("'b'", "'c'") != F._code_of(c)

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullLocator
 
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
@@ -151,6 +152,8 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
             ax.plot(grid, grid * f, color="0.5", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):   # the theme draws no minor ticks; not building ~40 per axis halves the drawing time
+            axis.set_minor_locator(NullLocator())
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_xlabel("published tokens/s per GPU (log scale)", fontsize=10)

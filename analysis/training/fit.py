@@ -13,22 +13,36 @@ data/calibration.yaml.
   refits without each whole table (source) and predicts its runs -- the honest generalization
   figure.
 * :func:`write_calibration` is the only function that writes data/calibration.yaml (with the
-  fit's provenance and errors).
+  fit's provenance and errors) and its sibling data/calibration_validation.csv: the fit's
+  validation, one row per run and evaluation (in-sample, leave-one-out, leave-one-source-out:
+  predicted tokens/s per GPU and MFU, errors, the refitted parameters), with its provenance
+  (full-precision fitted values, input-file hashes, a hash of the fit settings, code hash, date)
+  in the ``validation`` section of data/calibration.yaml.
+* :func:`stored_fit` rebuilds the :class:`CalibrationResult` of :func:`fit` from that stored
+  validation (milliseconds instead of the ~15 s of the leave-one-out refits) when it is fresh:
+  the same fit settings, the same runs (ids, sources, published figures) and the same in-sample
+  predictions from the step model at the stored parameters. :func:`validated_fit` returns it, or
+  refits when it is stale.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import inspect
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from analysis import catalog
 from analysis.errors import InputError, shown
 from analysis.training import efficiency as eff_mod
 from analysis.training.efficiency import CALIBRATION_PATH, SHARED, Calibration, load_calibration
-from analysis.training.published import calibration_runs, load_published_runs, published_mfu, run_config
+from analysis.training.published import (MODERN_PATH, RUNS_PATH, calibration_runs, load_published_runs, published_mfu,
+                                         run_config)
 from analysis.training.step import Efficiency, step_model
 
 # Fitted parameters: key -> (start, lower bound, upper bound, meaning).
@@ -266,7 +280,8 @@ class CalibrationResult:
         return "\n".join(lines)
 
 
-def _calibrated(start: Calibration, params: dict, n_runs: int, held: pd.DataFrame | None) -> Calibration:
+def _calibrated(start: Calibration, params: dict, n_runs: int, held: pd.DataFrame | None,
+                fitted_on: str | None = None) -> Calibration:
     status, ranges, sources = dict(start.status), dict(start.ranges), dict(start.sources)
     for key, value in params.items():
         status[key] = "calibrated"
@@ -279,7 +294,7 @@ def _calibrated(start: Calibration, params: dict, n_runs: int, held: pd.DataFram
     base = Calibration(start.values, start.gemm_by_class, start.stack_efficiency_by_stack, status, ranges, sources, {},
                        "scipy.optimize.least_squares (trf, bounds) on 100 ln(predicted/published tokens/s per GPU) over all "
                        "in-fit runs at once, fixed start values, weak priors of analysis.training.fit.PRIORS",
-                       _dt.date.today().isoformat())
+                       fitted_on or _dt.date.today().isoformat())
     return base.with_values(params)
 
 
@@ -325,7 +340,8 @@ def fit(table: pd.DataFrame | None = None, write: bool = False, with_loo: bool =
     """Fit :data:`FITTED` once over every in-fit run of both sets (deterministic).
 
     ``write=True`` stores the result (error summary, leave-one-source-out ranges, provenance)
-    in data/calibration.yaml through :func:`write_calibration`.
+    in data/calibration.yaml through :func:`write_calibration`, and with both held-out
+    evaluations also the validation table that :func:`stored_fit` reads back.
     """
     table = calibration_runs() if table is None else table
     prepared = _Prepared(table)
@@ -373,9 +389,168 @@ def write_calibration(result: CalibrationResult, path: Path | str | None = None)
         "gemm_efficiency": {cls: entry(f"gemm_efficiency:{cls}") for cls in cal.gemm_by_class},
         "stack_efficiency_by_stack": {name: entry(f"stack_efficiency:{name}") for name in cal.stack_efficiency_by_stack},
     }
+    if result.loo is not None and result.loso is not None:
+        doc["validation"] = _write_validation(result, validation_path(path))
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=120, allow_unicode=True))
     eff_mod.clear_cache()
+    _validation_doc.cache_clear()
     return path
+
+
+# --------------------------------------------------------------------------- the stored validation
+EVALUATIONS = {"in-sample": None, "leave-one-out": "loo", "leave-one-source-out": "loso"}
+# pandas >= 3 parses floats with an exact round trip by default (and deprecates the option)
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+IN_SAMPLE_COLUMNS = ("published_tokens_per_s_per_gpu", "predicted_tokens_per_s_per_gpu", "error_pct", "published_mfu",
+                     "predicted_mfu", "error_points")
+
+
+def validation_path(calibration_path: Path | str | None = None) -> Path:
+    """The validation table beside a calibration file (data/calibration_validation.csv)."""
+    path = Path(calibration_path or CALIBRATION_PATH)
+    return path.with_name(f"{path.stem}_validation.csv")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fit_settings_hash() -> str:
+    """Hash of what decides the fit besides the runs and the step model: :data:`FITTED`,
+    :data:`PRIORS`, :data:`FIXED`, the reference stacks and the source of the fitting functions."""
+    parts = [repr(FITTED), repr(PRIORS), repr(FIXED), repr(REFERENCE_STACKS)]
+    parts += [_code_of(f) for f in (default_calibration, _residuals_factory, _fit_params, _calibrated, _held_out,
+                                    leave_one_out, leave_one_source_out, fit)]
+    return _sha256("\n".join(parts).encode())[:16]
+
+
+def _code_of(function) -> str:
+    """A function's syntax tree without docstrings, comments or layout (editing prose keeps the hash)."""
+    import ast
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def _code_hash() -> str:
+    """Hash of the step model's code (analysis/training/*.py), recorded as provenance."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _validation_frame(result: CalibrationResult) -> pd.DataFrame:
+    """The in-sample, leave-one-out and leave-one-source-out rows of a fit, one table."""
+    t = result.table
+    frames = [t[list(IN_SAMPLE_COLUMNS)].assign(evaluation="in-sample", held_out="")]
+    for label, attr in EVALUATIONS.items():
+        if attr is not None:
+            frames.append(getattr(result, attr).assign(evaluation=label))
+    frame = pd.concat(frames, sort=False)
+    frame.index.name = "run"
+    frame["source"] = t["source"].reindex(frame.index).to_numpy()
+    frame["in_fit"] = t["in_fit"].reindex(frame.index).to_numpy(bool)
+    for column in ("published_tokens_per_s_per_gpu", "published_mfu"):
+        frame[column] = t[column].reindex(frame.index).to_numpy(float)
+    first = ["evaluation", "held_out", "source", "in_fit"] + list(IN_SAMPLE_COLUMNS)
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _write_validation(result: CalibrationResult, path: Path) -> dict:
+    """Write the validation table (exact float round trip) and return its provenance section."""
+    frame = _validation_frame(result)
+    frame.to_csv(path, float_format=None)
+    return {
+        "file": path.name,
+        "description": "the fit's validation, one row per run and evaluation (in-sample, leave-one-out, "
+                       "leave-one-source-out): predicted tokens/s per GPU and MFU, errors, refitted parameters. "
+                       "analysis.training.fit.stored_fit() rebuilds the fit's result from it while it is fresh",
+        "computed_on": result.calibration.fitted_on,
+        "inputs_sha256": {Path(p).name: _sha256(Path(p).read_bytes())[:16] for p in (MODERN_PATH, RUNS_PATH)},
+        "fit_settings_sha256": fit_settings_hash(),
+        "code_sha256": _code_hash(),
+        "file_sha256": _sha256(path.read_bytes())[:16],
+        "fitted": {k: float(v) for k, v in result.calibration.fitted_values().items()},
+        "columns": {label: ([] if attr is None else list(getattr(result, attr).columns)) for label, attr in EVALUATIONS.items()},
+    }
+
+
+@lru_cache(maxsize=8)
+def _validation_doc(path: str) -> dict | None:
+    file = Path(path)
+    if not file.exists():
+        return None
+    doc = catalog.read_yaml(file)
+    return doc.get("validation") if isinstance(doc, dict) else None
+
+
+def stored_fit(table: pd.DataFrame | None = None, path: Path | str | None = None) -> CalibrationResult | None:
+    """The :class:`CalibrationResult` of ``fit(table)`` (with leave-one-out and leave-one-source-out)
+    rebuilt from the stored validation, or None when there is none or it is stale.
+
+    Fresh means: the same fit settings (:func:`fit_settings_hash`), the same runs (ids, sources,
+    in-fit flags and published figures) and the same in-sample predictions of the step model at
+    the stored full-precision parameters (to 1e-12), so the stored held-out refits are those the
+    fit would make. The parameters, per-run table and held-out frames are those of :func:`fit`
+    (floats stored with an exact round trip); ``calibration.fitted_on`` is the stored date.
+    """
+    path = Path(path or CALIBRATION_PATH)
+    meta = _validation_doc(str(path))
+    file = validation_path(path)
+    try:
+        settings = fit_settings_hash()
+    except (OSError, TypeError):                  # no source to hash (frozen install): cannot tell, refit
+        return None
+    if not meta or not file.exists() or meta.get("fit_settings_sha256") != settings:
+        return None
+    table = calibration_runs() if table is None else table
+    stored = pd.read_csv(file, index_col="run", keep_default_na=False, na_values=[""],
+                         dtype={"held_out": str, "source": str, "evaluation": str}, **_EXACT_FLOATS)
+    stored["held_out"] = stored["held_out"].fillna("")
+    inside = stored[stored["evaluation"] == "in-sample"]
+    if list(inside.index) != list(table.index) or list(inside["source"]) != list(table["source"]) \
+            or [bool(v) for v in inside["in_fit"]] != [bool(v) for v in table["in_fit"]]:
+        return None
+    for column in ("published_tokens_per_s_per_gpu", "published_mfu"):
+        if not np.allclose(inside[column].to_numpy(float), table[column].to_numpy(float), rtol=1e-12, atol=0, equal_nan=True):
+            return None
+    params = {k: float(v) for k, v in (meta.get("fitted") or {}).items()}
+    if set(params) != set(FITTED):
+        return None
+    held = {}
+    for label, attr in EVALUATIONS.items():
+        if attr is None:
+            continue
+        columns = list((meta.get("columns") or {}).get(label) or [])
+        rows = stored[stored["evaluation"] == label]
+        if not columns or rows.empty or any(c not in rows.columns for c in columns):
+            return None
+        frame = rows[columns].copy()
+        frame.index.name = "run"
+        held[attr] = frame
+    start = default_calibration()
+    calibration = _calibrated(start, params, int(table["in_fit"].sum()), held["loso"], str(meta.get("computed_on", "")))
+    result = CalibrationResult(calibration, error_table(calibration, table), held["loo"], held["loso"])
+    for column in ("predicted_tokens_per_s_per_gpu", "predicted_mfu"):
+        if not np.allclose(result.table[column].to_numpy(float), inside[column].to_numpy(float), rtol=1e-12, atol=0):
+            return None
+    return result
+
+
+def validated_fit(table: pd.DataFrame | None = None, with_loo: bool = True, path: Path | str | None = None) -> CalibrationResult:
+    """:func:`stored_fit` when the stored validation is fresh (it always holds leave-one-out and
+    leave-one-source-out), else :func:`fit` (``with_loo`` as there; writes nothing)."""
+    table = calibration_runs() if table is None else table
+    result = stored_fit(table, path)
+    return result if result is not None else fit(table, with_loo=with_loo)
 
 
 # --------------------------------------------------------------------------- uncertainty and scaling views
@@ -440,6 +615,6 @@ def scaling_fit_curve(results, gpus, global_batch: float, alpha: float = 0.05) -
                          "upper": frame["mean_ci_upper"].to_numpy()})
 
 
-__all__ = ["FITTED", "FIXED", "PRIORS", "CalibrationResult", "default_calibration", "error_table", "fit", "leave_one_out",
-           "leave_one_source_out", "predict", "prediction_interval", "run_config", "scaling_fit_curve", "scaling_regression",
-           "write_calibration"]
+__all__ = ["FITTED", "FIXED", "PRIORS", "CalibrationResult", "default_calibration", "error_table", "fit", "fit_settings_hash",
+           "leave_one_out", "leave_one_source_out", "predict", "prediction_interval", "run_config", "scaling_fit_curve",
+           "scaling_regression", "stored_fit", "validated_fit", "validation_path", "write_calibration"]

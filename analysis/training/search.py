@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -64,30 +65,128 @@ def _divisors(n: int, limit: int | None = None) -> list[int]:
     return [d for d in out if limit is None or d <= limit]
 
 
+GRID_KEYS = ("tp", "cp", "pp", "dp", "interleave", "micro_batch", "recompute", "embedding_slots", "ep")
+
+
 def candidate_grid(model: dict, gpus: int, global_batch: int, max_tp: int, micro_batches=MICRO_BATCHES,
                    recompute_modes=SEARCH_RECOMPUTE) -> dict[str, np.ndarray]:
     """All valid layouts as flat integer arrays (validity: :func:`analysis.training.layout.valid_layouts`,
-    the rules the run parser applies). Experts use ``etp = tp`` (Megatron-Core's default)."""
-    L, heads, seq, experts = model["layers"], model["heads"], model["seq_len"], model["experts"]
+    the rules the run parser applies). Experts use ``etp = tp`` (Megatron-Core's default).
+
+    The rows are in the order of the full grid (tp, cp, pp, interleave, micro-batch, recompute,
+    embedding slots, ep; each axis ascending as listed). The layouts that pass every rule not
+    involving the global batch are enumerated once per (model shape, gpus, max tp, micro-batches,
+    recompute modes) and cached (:func:`_structural_grid`); each call only applies the batch rules.
+    """
+    grid, ok, _ = _grid_and_mask(model, gpus, global_batch, max_tp, micro_batches, recompute_modes)
+    return {key: grid[key][ok] for key in GRID_KEYS}
+
+
+def _grid_and_mask(model: dict, gpus: int, global_batch: int, max_tp: int, micro_batches, recompute_modes) -> tuple:
+    """The cached structural grid, the mask of its rows valid at ``global_batch`` and the cache key."""
+    key = (int(model["layers"]), int(model["heads"]), int(model["seq_len"]), int(model["experts"]), int(gpus), int(max_tp),
+           tuple(int(b) for b in micro_batches), tuple(RECOMPUTE_MODES.index(r) for r in recompute_modes))
+    grid = _structural_grid(*key)
+    return grid, _batch_rules(grid, int(global_batch)), key
+
+
+def _batch_rules(grid: dict, global_batch: int) -> np.ndarray:
+    """The layout rules that involve the global batch (:func:`analysis.training.layout.layout_checks`,
+    schedule 1F1B/interleaved): whole micro-batches per pipeline, and with interleaving a multiple of pp."""
+    per = grid["dp"] * grid["micro_batch"]
+    ok = global_batch % per == 0
+    return ok & ((grid["interleave"] == 1) | ((global_batch // per) % grid["pp"] == 0))
+
+
+@lru_cache(maxsize=32)                  # a few MB per entry (a MoE model on 8,192 GPUs: ~64k rows)
+def _structural_grid(layers: int, heads: int, seq: int, experts: int, gpus: int, max_tp: int, micro_batches: tuple,
+                     codes: tuple) -> dict[str, np.ndarray]:
+    """Every layout on ``gpus`` that passes the rules not involving the global batch, in grid order
+    (read-only arrays, ``GRID_KEYS`` and ``layout``, an id per parallel layout without micro-batch
+    and recompute mode; cached). Built from the (tp, cp, pp) triples that divide ``gpus`` outward,
+    so the full product of the axes is never materialised."""
+    L = layers
     tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= max_tp and heads % t == 0 and gpus % t == 0]
     cps = [c for c in CONTEXT_PARALLEL if seq % c == 0 and gpus % c == 0]
     pps = _divisors(gpus, L)
-    vs = list(range(1, MAX_INTERLEAVE + 1))
     eps = [e for e in _divisors(experts)] if experts > 1 else [1]
-    codes = [RECOMPUTE_MODES.index(r) for r in recompute_modes]
-    grids = np.meshgrid(np.array(tps), np.array(cps), np.array(pps), np.array(vs), np.array(micro_batches),
-                        np.array(codes), np.array([0, 1]), np.array(eps), indexing="ij")
-    tp, cp, pp, v, mb, rc, slots, ep = (g.ravel() for g in grids)
-    dp = np.maximum(gpus // (tp * cp * pp), 1)        # rows where tp*cp*pp does not divide gpus are dropped below
-    # cheap pre-filter (whole GPU count, interleave and embedding slots need pipeline stages), then every rule
-    pre = (tp * cp * pp * dp == gpus) & ((v == 1) | (pp > 1)) & ((slots == 0) | (pp > 1))
-    pre &= (global_batch % (dp * mb) == 0) & ((L + 2 * slots) % (pp * v) == 0)
-    tp, cp, pp, v, mb, rc, slots, ep, dp = (x[pre] for x in (tp, cp, pp, v, mb, rc, slots, ep, dp))
+    # (tp, cp, pp) with a whole dp, in grid order
+    tcp = [(t, c, p) for t in tps for c in cps for p in pps if gpus % (t * c * p) == 0]
+    rows = []                                       # (tp, cp, pp, v, slots) with a valid pipeline split
+    for t, c, p in tcp:
+        for v in range(1, MAX_INTERLEAVE + 1):
+            if v > 1 and p == 1:
+                continue
+            for slots in (0, 1):
+                if (slots == 0 or p > 1) and (L + 2 * slots) % (p * v) == 0:
+                    rows.append((t, c, p, v, slots))
+    empty = {key: np.zeros(0, dtype=int) for key in GRID_KEYS + ("layout",)}
+    if not rows:
+        return empty
+    base = np.array(rows, dtype=int)
+    nm, nr, ne = len(micro_batches), len(codes), len(eps)
+    # expand in grid order: (tp, cp, pp, v) rows x micro-batch x recompute x slots x ep; a base row
+    # is a (tp, cp, pp, v, slots) combination, so the slots axis is interleaved by sorting below
+    idx_base = np.repeat(np.arange(len(base)), nm * nr * ne)
+    mb = np.tile(np.repeat(np.array(micro_batches, dtype=int), nr * ne), len(base))
+    rc = np.tile(np.repeat(np.array(codes, dtype=int), ne), len(base) * nm)
+    ep = np.tile(np.array(eps, dtype=int), len(base) * nm * nr)
+    mb_pos = np.tile(np.repeat(np.arange(nm), nr * ne), len(base))
+    rc_pos = np.tile(np.repeat(np.arange(nr), ne), len(base) * nm)
+    ep_pos = np.tile(np.arange(ne), len(base) * nm * nr)
+    b = base[idx_base]
+    tp, cp, pp, v, slots = b[:, 0], b[:, 1], b[:, 2], b[:, 3], b[:, 4]
+    # position in the full grid (tp, cp, pp, v, mb, rc, slots, ep): the order of the original enumeration
+    key_tcpv = _rank(base[:, :4])[idx_base]
+    layout = idx_base * ne + ep_pos                 # one id per (tp, cp, pp, v, slots, ep)
+    order = np.lexsort((ep_pos, slots, rc_pos, mb_pos, key_tcpv))
+    tp, cp, pp, v, slots, mb, rc, ep, layout = (x[order] for x in (tp, cp, pp, v, slots, mb, rc, ep, layout))
+    dp = gpus // (tp * cp * pp)
+    # the rules not involving the batch: a global batch of 2 pp dp micro_batch passes the others
     ok = valid_layouts(layers=L, heads=heads, seq_len=seq, experts=experts, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=tp,
-                       micro_batch=mb, global_batch=global_batch, interleave=v, embedding_slots=slots * (pp > 1),
+                       micro_batch=mb, global_batch=2 * pp * dp * mb, interleave=v, embedding_slots=slots * (pp > 1),
                        gpus=gpus)
-    return {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok], "interleave": v[ok], "micro_batch": mb[ok],
-            "recompute": rc[ok], "embedding_slots": slots[ok], "ep": ep[ok]}
+    out = {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok], "interleave": v[ok], "micro_batch": mb[ok],
+           "recompute": rc[ok], "embedding_slots": slots[ok], "ep": ep[ok], "layout": layout[ok]}
+    for value in out.values():
+        value.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _state_bound(grid_key: tuple, model_items: tuple, software_items: tuple, hardware_items: tuple, efficiency) -> np.ndarray:
+    """Per row of the structural grid: True where the weights, gradients and optimizer state alone
+    (``weights_optimizer_gb_per_gpu`` of :func:`~analysis.training.step.step_model`, which does not
+    depend on the micro-batch, recompute mode or global batch) exceed the usable HBM, so the layout
+    cannot fit at any batch. A relative margin of 1e-9 keeps rounding from pruning a layout that fits."""
+    grid = _structural_grid(*grid_key)
+    if grid["tp"].size == 0:
+        return np.zeros(0, dtype=bool)
+    # one row per parallel layout (the state is the same at every micro-batch and recompute mode)
+    _, first, inverse = np.unique(grid["layout"], return_index=True, return_inverse=True)
+    rows = {key: grid[key][first] for key in GRID_KEYS}
+    out = step_model(**dict(model_items), **rows, global_batch=2 * rows["pp"] * rows["dp"] * rows["micro_batch"],
+                     sequence_parallel=rows["tp"] > 1, zero=1, **dict(software_items), **dict(hardware_items),
+                     efficiency=efficiency)
+    over = np.asarray(out["weights_optimizer_gb_per_gpu"]) > np.asarray(out["hbm_capacity_gb"]) * (1 + 1e-9)
+    over = over[inverse.ravel()]
+    over.setflags(write=False)
+    return over
+
+
+def _cannot_fit(grid_key: tuple, model: dict, software: dict, hardware: dict, efficiency) -> np.ndarray | None:
+    """:func:`_state_bound` for these inputs, or None when they are not hashable (array efficiencies)."""
+    try:
+        return _state_bound(grid_key, tuple(sorted(_model_arrays(model).items())), tuple(sorted(software.items())),
+                            tuple(sorted(hardware.items())), efficiency)
+    except TypeError:
+        return None
+
+
+def _rank(rows: np.ndarray) -> np.ndarray:
+    """Dense rank of each row of an integer matrix in lexicographic order."""
+    _, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return inverse.ravel()
 
 
 def _hardware(gpu_id: str, precision: str, max_tp, hbm_gb, scale_out_gb_s_per_gpu) -> tuple:
@@ -142,8 +241,9 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}: {shown(value)} is not a positive integer")
     spec, hardware, limits = _hardware(gpu_id, precision, max_tp, hbm_gb, scale_out_gb_s_per_gpu)
-    grid = candidate_grid(model, int(gpus), int(global_batch), limits["max_tp"], micro_batches, recompute_modes)
-    evaluated = int(grid["tp"].size)
+    full, valid, grid_key = _grid_and_mask(model, int(gpus), int(global_batch), limits["max_tp"], micro_batches,
+                                           recompute_modes)
+    evaluated = int(valid.sum())
     if evaluated == 0:
         raise InputError(f"gpus: no valid layout of {gpus} GPUs for this model at global_batch {global_batch} "
                          f"(heads {model['heads']}, layers {model['layers']}, max tp {limits['max_tp']})")
@@ -151,10 +251,24 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
         calibration = load_calibration()
     stack, software = _software(stack, spec, precision)
     efficiency = calibration.for_gpu(spec.id, stack)
-    out = step_model(**_model_arrays(model), **grid, global_batch=global_batch, sequence_parallel=grid["tp"] > 1, zero=1,
-                     **software, **hardware, efficiency=efficiency)
-    fits = np.asarray(out["fits_in_memory"])
-    feasible = int(fits.sum())
+
+    def evaluate(rows):
+        grid = {key: full[key][rows] for key in GRID_KEYS}
+        out = step_model(**_model_arrays(model), **grid, global_batch=global_batch, sequence_parallel=grid["tp"] > 1,
+                         zero=1, **software, **hardware, efficiency=efficiency)
+        fits = np.asarray(out["fits_in_memory"])
+        return grid, out, fits, int(fits.sum())
+
+    # layouts whose weights and optimizer state alone exceed HBM cannot fit: leave them out of the
+    # evaluation. The fastest, the table, the feasible count and (when something fits, as the
+    # smallest memory is then below HBM) the smallest memory are the same as over every layout.
+    over = _cannot_fit(grid_key, model, software, hardware, efficiency)
+    candidates = valid & ~over if over is not None else valid
+    feasible = 0
+    if candidates.any():
+        grid, out, fits, feasible = evaluate(candidates)
+    if feasible == 0 and candidates.sum() < evaluated:
+        grid, out, fits, feasible = evaluate(valid)
     smallest = float(np.min(out["memory_gb_per_gpu"]))
     if feasible == 0:
         return SearchResult(None, pd.DataFrame(columns=list(TABLE_COLUMNS)), evaluated, 0, smallest, limits)
@@ -164,7 +278,7 @@ def best_configuration(model: dict | str, gpu_id: str, gpus: int, global_batch: 
     rows["recompute"] = np.array(RECOMPUTE_MODES)[grid["recompute"][order]]
     for key in ("step_time_s", "tokens_per_s", "mfu", "hfu", "memory_gb_per_gpu"):
         rows[key] = np.asarray(out[key])[order]
-    table = pd.DataFrame(rows)[list(TABLE_COLUMNS)]
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     i = int(order[0])
     par = {key: int(grid[key][i]) for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "embedding_slots")}
     par.update(global_batch=int(global_batch), sequence_parallel=bool(par["tp"] > 1), zero=1, etp=par["tp"],
@@ -184,7 +298,9 @@ def benchmark(seconds: float = 2.0) -> dict[str, float]:
     Evaluates the valid layouts of Llama 3 405B on 16,384 H100 (data/models.yaml) repeatedly
     for about ``seconds``; ``step_model_configurations_per_s`` counts configurations evaluated
     by :func:`~analysis.training.step.step_model`, ``search_configurations_per_s`` includes
-    enumeration, filtering and ranking in :func:`best_configuration`.
+    enumeration, filtering and ranking in :func:`best_configuration`; ``mfu_grid_searches_per_s``
+    counts whole searches of one MFU grid of the utilization chain (frontier-moe-3t on 8,192 GB200,
+    14 tokens-per-GPU points).
     """
     model = normalize_model(catalog.model("llama3-405b"))
     calibration = load_calibration()
@@ -211,8 +327,23 @@ def benchmark(seconds: float = 2.0) -> dict[str, float]:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds / 2:
             break
+    # the utilization chain's MFU grids: one search per tokens-per-GPU point (8 .. 65,536) of a MoE
+    # model on 8,192 GPUs (analysis.utilization._compute_mfu_grid), caches warm after the first grid
+    moe = normalize_model(catalog.model("frontier-moe-3t"))
+    batches = [max(1, int(round(t * 8192 / moe["seq_len"]))) for t in 2.0 ** np.arange(3, 17)]
+
+    def mfu_grid():
+        for b in batches:
+            best_configuration(moe, "GB200", 8192, b, top=1, calibration=calibration)
+
+    mfu_grid()
+    grids, start = 0, time.perf_counter()
+    while grids < 2 or time.perf_counter() - start < seconds / 2:
+        mfu_grid()
+        grids += 1
+    grid_s = (time.perf_counter() - start) / grids
     return {"step_model_configurations_per_s": per_s, "search_configurations_per_s": searches / elapsed,
-            "search_grid_configurations": float(grid["tp"].size)}
+            "search_grid_configurations": float(grid["tp"].size), "mfu_grid_searches_per_s": len(batches) / grid_s}
 
 
 def layout_scaling(config, gpu_counts, calibration=None) -> pd.DataFrame:
