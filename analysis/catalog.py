@@ -207,8 +207,16 @@ def gpu_ids() -> list[str]:
 
 
 def gpu(gpu_id: str, path: Path | str | None = None) -> GpuSpec:
-    """The :class:`GpuSpec` of ``gpu_id``; an unknown id lists the known ones."""
-    table = load_gpus(path)
+    """The :class:`GpuSpec` of ``gpu_id``; an unknown id lists the known ones (a GpuSpec is
+    frozen, so one per file version and id is shared: the step-model search asks ~130 times per
+    scenario)."""
+    source = Path(path or DATA_DIR / "gpus.csv")
+    return _gpu(str(gpu_id), *_file_stamp(source))
+
+
+@lru_cache(maxsize=64)
+def _gpu(gpu_id: str, path: str, _mtime_ns: int, _size: int) -> GpuSpec:
+    table = _load_gpus_cached(path)
     if gpu_id not in table.index:
         raise InputError(f"gpu: unknown GPU {shown(gpu_id)}; known GPUs are {', '.join(table.index)}")
     row = table.loc[gpu_id]
