@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from analysis import utilization
 from analysis.scenario import section_draws
@@ -148,10 +147,14 @@ class SensitivityResult:
 
 
 def _src(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series, float]:
+    """OLS without intercept of z-scores, as ``statsmodels.OLS(yz, Z).fit()`` (minimum-norm least
+    squares, the pseudo-inverse solution; R^2 = 1 - SSR / sum(yz^2), yz being centred), solved with
+    one ``numpy.linalg.lstsq`` instead of statsmodels' several SVDs."""
     Z = (X - X.mean()) / X.std(ddof=1)
-    yz = (y - y.mean()) / y.std(ddof=1)
-    fit = sm.OLS(yz, Z).fit()
-    return fit.params, float(fit.rsquared)
+    yz = np.asarray((y - y.mean()) / y.std(ddof=1), float)
+    beta, *_ = np.linalg.lstsq(Z.to_numpy(float), yz, rcond=None)
+    residual = yz - Z.to_numpy(float) @ beta
+    return pd.Series(beta, index=X.columns), float(1.0 - residual @ residual / (yz @ yz))
 
 
 def standardized_regression(inputs: pd.DataFrame, output, name: str = "output") -> SensitivityResult:

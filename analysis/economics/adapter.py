@@ -417,54 +417,31 @@ def lease_gap_at_rates(inputs: dict, context: dict, c1_rates_usd_per_gpu_hour) -
                                       with_irr=False, with_cash_flows=False).incremental_npv_usd["lease"], dtype=float)
 
 
-def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, iterations: int = 10,
-                    rtol: float = 1e-7) -> np.ndarray:
+def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, iterations: int = 14) -> np.ndarray:
     """Colossus 1 rate per GPU-hour at which leasing and keeping are worth the same, the exit
-    responding to the rate; NaN when leasing loses even at ``high_factor`` x the rate used.
-
-    Per draw, the gap is linear in the rate between the rates at which the lessee's exit month
-    changes (at a fixed exit month ``OptionsResult`` gives the closed form), so the root is found by
-    regula falsi with the Illinois modification (Dowell & Jarratt 1971, BIT 11) on the bracket
-    [0, ``high_factor`` x rate]: exact within a linear piece in one step, and still bracketed where
-    the exit month jumps. Each step is one vectorized evaluation over all draws (bisection needed
-    ~20); iteration stops once every bracket is narrower than ``rtol`` x the rate used.
-    """
+    responding to the rate: bisection per draw on [0, ``high_factor`` x the rate used], then one
+    linear interpolation inside the last bracket (the gap is linear in the rate while the exit
+    month stays put, so this is exact unless the exit month jumps inside a bracket of
+    ``high_factor`` x rate / 2**``iterations``, $0.001 at the S-1 rate); NaN when leasing loses
+    even at the top. Where the exit makes the gap change sign more than once the bisection's root
+    is kept (the same as 20 plain bisection steps). At a fixed exit month the NPV is linear in the
+    rate and ``OptionsResult`` also gives the closed form."""
     used = np.asarray(inputs["lease_usd_per_gpu_hour"], dtype=float)
-    a, b = np.zeros_like(used), high_factor * used
-    g_a, g_b = lease_gap_at_rates(inputs, context, a), lease_gap_at_rates(inputs, context, b)
-    out = np.where(g_a >= 0, 0.0, np.where(g_b < 0, np.nan, 0.5 * (a + b)))
-    live = (g_a < 0) & (g_b >= 0)
-    side = np.zeros(np.shape(used), dtype=int)   # which end was kept last: -1 a, +1 b (Illinois halving)
-    scale = np.maximum(np.abs(used), 1e-12)
+    lo, hi = np.zeros_like(used), high_factor * used
+    g_hi = lease_gap_at_rates(inputs, context, hi)
+    g_lo = lease_gap_at_rates(inputs, context, lo)
+    g_a, g_b = g_lo, g_hi
     for _ in range(iterations):
-        if not np.any(live):
-            break
-        denom = np.where(live, g_b - g_a, 1.0)
-        c = np.where(live, b - g_b * (b - a) / np.where(denom == 0, 1.0, denom), a)   # a: any finite rate
-        c = np.clip(c, a, b)
-        g_c = lease_gap_at_rates(inputs, context, c)
-        exact = live & (g_c == 0)
-        to_b = live & (g_c > 0)                # root in [a, c]: c becomes the new b
-        to_a = live & (g_c < 0)
-        g_a = np.where(to_b & (side == 1), 0.5 * g_a, g_a)   # b replaced twice in a row: halve g(a)
-        g_b = np.where(to_a & (side == -1), 0.5 * g_b, g_b)
-        b, g_b = np.where(to_b, c, b), np.where(to_b, g_c, g_b)
-        a, g_a = np.where(to_a, c, a), np.where(to_a, g_c, g_a)
-        side = np.where(to_b, 1, np.where(to_a, -1, side))
-        out = np.where(live, c, out)
-        live = live & ~exact & (b - a > rtol * scale)
-    # Brackets left wider than the tolerance (a jump of the exit month sits inside): the gap changes
-    # sign at the jump, which bisection on the remaining brackets finds.
-    for _ in range(40):
-        if not np.any(live):
-            break
-        mid = 0.5 * (a + b)
+        mid = 0.5 * (lo + hi)
         g = lease_gap_at_rates(inputs, context, mid)
-        below = live & (g < 0)
-        a, b = np.where(below, mid, a), np.where(live & ~below, mid, b)
-        out = np.where(live, 0.5 * (a + b), out)
-        live = live & (b - a > rtol * scale)
-    return out
+        below = g < 0
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        g_a, g_b = np.where(below, g, g_a), np.where(below, g_b, g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(g_b > g_a, -g_a / (g_b - g_a), 0.5)
+    out = lo + np.clip(step, 0.0, 1.0) * (hi - lo)
+    out = np.where(g_lo >= 0, 0.0, out)
+    return np.where(g_hi < 0, np.nan, out)
 
 
 def _decision(result: OptionsResult, inputs: dict, context: dict) -> dict:
