@@ -26,7 +26,8 @@ from analysis.economics import exit as exit_model
 from analysis.economics import finance, lease
 from analysis.economics.finance import HOURS_PER_MONTH
 from analysis.economics.options import (BASE, C2_COST_BASES, CORE_INPUTS, OPTIONS, TEXT_INPUTS, OptionsResult,
-                                        cash_flow_components, compare_options, value_usd_per_useful_exaflop)
+                                        cash_flow_components, compare_options, lease_minus_keep_npv_usd,
+                                        value_usd_per_useful_exaflop)
 from analysis.errors import InputError, shown
 from analysis.params import Param, Spec
 
@@ -413,8 +414,7 @@ def lease_gap_at_rates(inputs: dict, context: dict, c1_rates_usd_per_gpu_hour) -
     with the rate (a cheaper lease is left later). Rates broadcast against the draws."""
     rates = np.asarray(c1_rates_usd_per_gpu_hour, dtype=float)
     end = exit_month_at_rate(context, rates)
-    return np.asarray(compare_options({**inputs, "lease_usd_per_gpu_hour": rates, "lease_end_month": end},
-                                      with_irr=False, with_cash_flows=False).incremental_npv_usd["lease"], dtype=float)
+    return np.asarray(lease_minus_keep_npv_usd({**inputs, "lease_usd_per_gpu_hour": rates, "lease_end_month": end}), dtype=float)
 
 
 def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, iterations: int = 14) -> np.ndarray:

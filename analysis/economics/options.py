@@ -425,6 +425,16 @@ def _cash_flow_frame(flows: dict, horizon: int, options) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def lease_minus_keep_npv_usd(inputs: Mapping[str, Any]) -> np.ndarray:
+    """After-tax NPV of leasing minus keeping only (``compare_options(...).incremental_npv_usd["lease"]``
+    without the other options' figures, IRR, payback and the second evaluation behind the
+    break-even utilization): what a search over the lease rate needs at each step."""
+    parts = cash_flow_components(inputs)
+    x = parts["_x"]
+    flows = after_tax_flows(parts)
+    return finance.npv_usd(_net(flows["lease"]) - _net(flows[BASE]), x["discount_rate_annual"])
+
+
 def compare_options(inputs: Mapping[str, Any], with_irr: bool | None = None, options=OPTIONS,
                     with_cash_flows: bool | None = None) -> OptionsResult:
     """After-tax NPVs, increments over keep, IRR, payback and break-even rates of keep / lease / islands.
