@@ -525,7 +525,13 @@ def distribution_with_observation(values, observed: float, observed_label: str, 
     """Histogram of Monte Carlo draws with an observed figure (and optional +/- band) marked."""
     scale = 100 if percent else 1
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    sns.histplot(np.asarray(values) * scale, bins=60, stat="probability", ax=ax, color=sns.color_palette(PALETTE)[0])
+    draws = np.asarray(values, dtype=float).ravel() * scale
+    draws = draws[np.isfinite(draws)]
+    # seaborn's histplot look (probability per bin, translucent bars, white edges) drawn directly:
+    # one numpy histogram instead of seaborn's statistics machinery.
+    counts, edges = np.histogram(draws, bins=60)
+    ax.stairs(counts / max(draws.size, 1), edges, fill=True, color=sns.color_palette(PALETTE)[0], alpha=0.75)
+    ax.set_ylabel("Probability")
     ax.axvline(observed * scale, color="k", ls="--", lw=1.2, label=observed_label)
     if band:
         ax.axvspan((observed - band) * scale, (observed + band) * scale, color="0.6", alpha=0.25, label=f"±{band * scale:g} points")
