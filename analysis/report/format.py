@@ -109,7 +109,11 @@ def pct(value, decimals: int = 1) -> str:
     x = finite(value)
     if x is None:
         return MISSING
-    return f"{100 * x:.{decimals}f}%"
+    text = f"{100 * x:.{decimals}f}"
+    while decimals > 0 and len(text.lstrip("-").replace(".", "").lstrip("0")) > 4:   # 100.00% -> 100.0%: 4 digits at most
+        decimals -= 1
+        text = f"{100 * x:.{decimals}f}"
+    return f"{text}%"
 
 
 def irr(value, decimals: int = 1) -> str:
@@ -185,7 +189,7 @@ def text(value) -> str:
     """A text cell: the string itself, empty for a missing value (numbers still formatted)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    return value if isinstance(value, str) else auto(value)
+    return _plain(value) if isinstance(value, str) else auto(value)
 
 
 # --------------------------------------------------------------------------- text into HTML / Markdown
@@ -206,18 +210,24 @@ def escape_md(text) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
 
 
+def _plain(text: str) -> str:
+    from analysis.report.labels import plain
+    return plain(text)
+
+
 def link(source, text: str | None = None) -> str:
-    """HTML for a source: each URL in it becomes a link, the rest is escaped text."""
+    """HTML for a source: each URL in it becomes a link, the rest is escaped text (parameter
+    names in it read as their labels, :func:`analysis.report.labels.plain`)."""
     if source is None or (isinstance(source, float) and not math.isfinite(source)):
         return MISSING
     source = str(source)
     out, last = [], 0
     for m in _URL.finditer(source):
         url = m.group(0).rstrip(".,;)")
-        out.append(escape_html(source[last:m.start()]))
+        out.append(escape_html(_plain(source[last:m.start()])))
         out.append(f'<a href="{escape_html(url)}">{escape_html(text or url)}</a>')
         last = m.start() + len(url)
-    out.append(escape_html(source[last:]))
+    out.append(escape_html(_plain(source[last:])))
     return "".join(out)
 
 
@@ -227,10 +237,10 @@ def md_link(source) -> str:
     out, last = [], 0
     for m in _URL.finditer(source):
         url = m.group(0).rstrip(".,;)")
-        out.append(escape_md(source[last:m.start()]))
+        out.append(escape_md(_plain(source[last:m.start()])))
         out.append(f"[{escape_md(url)}]({url.replace(')', '%29').replace(' ', '%20')})")
         last = m.start() + len(url)
-    out.append(escape_md(source[last:]))
+    out.append(escape_md(_plain(source[last:])))
     return "".join(out)
 
 
@@ -339,7 +349,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
           label_index: bool = True) -> Table:
     """A reader's view of ``df``: every cell formatted, every column under its human label.
 
-    ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`); columns not
+    ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`), or one format
+    for every column; columns not
     given are inferred from their name (:func:`infer_format`). ``labels``: ``True`` looks the
     column names up in :mod:`analysis.report.labels`, a mapping overrides some, ``False`` keeps
     them. The index is kept (and labelled) unless it is a plain ``0..n-1`` range or ``index`` is
@@ -354,6 +365,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
         df = df.to_frame()
     if columns is not None:
         df = df[list(columns)]
+    if callable(formats) or isinstance(formats, str):   # one format for every column
+        formats = {column: formats for column in df.columns}
     formats = dict(formats or {})
     out = pd.DataFrame(index=df.index)
     html_columns, text_columns = [], []

@@ -27,6 +27,23 @@ register({**_FACTOR_LABELS, **{f"goodput: {k}": v for k, v in _FACTOR_LABELS.ite
 
 
 # --------------------------------------------------------------------------- the scenario's job
+# the analytic-vs-simulated table (goodput.analytic_vs_simulated_values)
+SIMULATION_FORMATS = {
+    "gpus": "integer", "job_mtbf_min": "number", "stall_min": "number", "mtbf_over_restart": "number",
+    "checkpoint_interval_min": "number", "other_factors": "pct", "analytic": "pct", "simulated": "pct",
+    "simulated_ci_low": "pct", "simulated_ci_high": "pct",
+    "analytic_minus_simulated_pts": lambda v: fmt.points(fmt.finite(v) / 100, 2) if fmt.finite(v) is not None else fmt.MISSING,
+}
+register({
+    "job_mtbf_min": "Job MTBF (min)", "stall_min": "Stall per failure (min)",
+    "mtbf_over_restart": "MTBF over stall", "checkpoint_interval_min": "Checkpoint interval (min)",
+    "other_factors": "Other goodput factors", "analytic": "Effective training time, analytic",
+    "simulated": "Effective training time, simulated", "simulated_ci_low": "Simulated, 95% CI low",
+    "simulated_ci_high": "Simulated, 95% CI high", "analytic_minus_simulated_pts": "Analytic minus simulated",
+    "system": "System", "gpus_per_node": "GPUs per node", "rate_multiplier": "Failure-rate multiplier",
+    "low": "Low", "high": "High",
+})
+
 def scenario_job(scenario: str, quick: bool = False) -> dict:
     """The scenario's job as the utilization chain and ``evaluate`` see it (one definition everywhere)."""
     from analysis.results import scenario_results
