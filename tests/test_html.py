@@ -273,3 +273,18 @@ def test_reports_show_no_raw_values(executed, stem):
 
 
 test_presentation_reports_show_no_raw_values = test_reports_show_no_raw_values   # the old name
+
+
+def test_source_text_reads_without_code_names():
+    """Parameter names and e-notation in quoted source text reach the reader as labels and words."""
+    from analysis.report import labels
+
+    text = F.link("rate before the NVL72 multiplier (goodput.nvl72_rate_multiplier); 80 GiB (85.9e9 B); "
+                  "see data/gpus.csv and https://example.com/a_b_c; sm_100")
+    assert "goodput.nvl72_rate_multiplier" not in text and "NVL72 racks" in text
+    assert "85.9 billion B" in text and "data/gpus.csv" in text and 'href="https://example.com/a_b_c"' in text
+    assert labels.plain("held as spare_fraction") == f"held as {labels.label('job.spare_fraction')[:1].lower()}" \
+        f"{labels.label('job.spare_fraction')[1:]}" or "spare_fraction" not in labels.plain("held as spare_fraction")
+    assert labels.plain("an unknown_name stays") == "an unknown_name stays"   # the report test then catches it
+    assert not report_problems(f"<h2>Contents</h2><p>{text}</p>")
+    assert F.pct(0.99999, 2) == "100.0%" and F.pct(0.9953, 2) == "99.53%" and F.pct(0.09) == "9.0%"

@@ -210,9 +210,18 @@ def escape_md(text) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
 
 
+_E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[+-]?\d+(?![\w.])")
+
+
 def _plain(text: str) -> str:
+    """Prose for a reader: parameter names as their labels, ``85.9e9`` as ``85.9B``."""
     from analysis.report.labels import plain
-    return plain(text)
+    words = {"k": " thousand", "M": " million", "B": " billion", "T": " trillion"}
+
+    def spelled(m):
+        text = scaled(float(m.group(0)))
+        return text[:-1] + words[text[-1]] if text[-1:] in words else text
+    return _E_NOTATION.sub(spelled, plain(text))
 
 
 def link(source, text: str | None = None) -> str:

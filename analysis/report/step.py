@@ -121,7 +121,8 @@ def parameter_table(calibration) -> pd.DataFrame:
                   for lo, hi in zip(t["low"], t["high"])],
         "Status": list(t["status"]),
         "Source": list(t["source"]),
-    }).set_index("Parameter")
+    }).set_index("Parameter").pipe(fmt.table, {c: "text" for c in ("Value", "Range", "Status")} | {"Source": "link"},
+                                  labels=False, label_index=False)
 
 
 # --------------------------------------------------------------------------- figures
