@@ -174,7 +174,8 @@ class _Text(HTMLParser):
 _WORDS = r"\b(NaN|nan|inf|True|False|None)\b"
 # not code names: file names, arXiv ids, CUDA architectures, package names with their version
 _FILE = (r"[\w./-]+\.(?:ipynb|html|json|csv|pdf|yaml|png)\b|\barXiv:? ?\d{4}\.\d{4,5}\b|\bsm_\d+\b"
-         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+ \d+\.\d+[\w.]*")
+         r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+ \d+\.\d+[\w.]*"      # a package and its version
+         r"|\b[A-Za-z]_[a-z0-9]{1,3}\b")                          # a math symbol with a subscript: r_f, N_nodes
 _CODE_PATTERNS = (
     ("a raw missing/boolean value", re.compile(_WORDS)),
     ("a printed dict", re.compile(r"\{\s*'[A-Za-z_][\w ]*'\s*:")),
@@ -229,6 +230,9 @@ def report_problems(html: str) -> list[str]:
         mantissa = raw.split("e")[0].replace(",", "").replace(".", "").lstrip("0")
         if "e" in raw or len(mantissa) > 4:
             problems.append(f"a raw float: ...{context(report, m)}...")
+    for m in re.finditer(r"(?<![\w.,])\d{1,3}(?:,\d{3}){2,}(?![\w,]|\.\d)", report):   # 12,783,382,500: not a count
+        if len(m.group(0).replace(",", "").rstrip("0")) > 4:
+            problems.append(f"a raw number: ...{context(report, m)}...")
     return problems
 
 
@@ -236,7 +240,7 @@ def test_report_problems_catches_raw_values():
     page = "<h2>Contents</h2><p>{}</p><h2>Assumptions</h2><p>From arXiv 2407.21783, value 0.123456</p>"
     clean = page.format("Utilization 9.0% (4.1% to 13.2%), NPV -$6.05B, 16,384 GPUs, 1.38e3 is not shown")
     assert report_problems(clean.replace("1.38e3 is not shown", "")) == []
-    bad = {"-6,050,676,763.12": "raw float", "0.787123": "raw float", "1.38e+03": "raw float", "NaN": "raw missing",
+    bad = {"-6,050,676,763.12": "raw float", "-6,050,676,763": "raw number", "0.787123": "raw float", "1.38e+03": "raw float", "NaN": "raw missing",
            "True": "raw missing", "{'npv_usd': 1.0}": "dict", "economics.s1_gpus_covered": "code name",
            "step: exposed_ep": "code name", "tokens_s_per_gpu": "snake_case",
            "/home/u/x.py:12: SettingWithCopyWarning: A value": "warning",

@@ -290,3 +290,12 @@ def public_tco_table(cost_result) -> pd.DataFrame:
                          "modelled": t["modelled_tco_usd_per_gpu_hour"].map(fmt.usd),
                          "modelled / published": t["modelled_to_published"].map(lambda v: fmt.number(v, 2)),
                          "basis": t["basis"], "source": t["source"], "date": t["date"], "confidence": t["confidence"]})
+
+
+def capex_check_table(check: pd.DataFrame):
+    """Published all-in capex figures against the model (``analysis.cost.capex_cross_check``):
+    money in dollars ($12.0B), other units as plain numbers, the ratio as a factor."""
+    money = [str(u).upper().startswith("USD") for u in check["unit"]]
+    show = lambda values: [fmt.usd(v) if m else fmt.number(v) for v, m in zip(values, money)]
+    frame = check.assign(published=show(check["published"]), modelled=show(check["modelled"]))
+    return fmt.table(frame, {"published": "text", "modelled": "text", "modelled_to_published": "factor"})

@@ -173,7 +173,9 @@ def auto(value) -> str:
         return yes_no(value)
     if isinstance(value, float) and not math.isfinite(value):
         return MISSING
-    if isinstance(value, int):
+    if isinstance(value, int):   # a count; a large one with many digits reads scaled (16,777,216 -> 16.8M)
+        if abs(value) >= 1e6 and len(str(abs(value)).rstrip("0")) > 4:
+            return scaled(value)
         return integer(value)
     if finite(value) is not None and not isinstance(value, str):
         return number(value)
@@ -399,7 +401,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
             text_columns[-1] = name
         if is_html:
             html_columns.append(name)
-    if index is False:
+    default_index = df.index.name is None and list(df.index) == list(range(len(df)))
+    if index is False or (index is None and default_index):   # a plain 0..n-1 index is not shown
         out = out.reset_index(drop=True)
     else:
         out.index = [(_labels.label(i) if label_index else i) if isinstance(i, str) else auto(i) for i in df.index]

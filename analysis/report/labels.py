@@ -36,7 +36,7 @@ def _spec_description(name: str) -> str | None:
     text = (getattr(spec, "label", None) or getattr(spec, "description", None) or spec.doc or "").strip()
     if not text:
         return None
-    text = text.split("; ")[0].split(". ")[0].rstrip(".")
+    text = re.split(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)\. ", text.split("; ")[0])[0].rstrip(".")
     text = text[:1].upper() + text[1:]
     if spec.unit and spec.unit not in ("-", ""):
         text = re.sub(r"\s*\([^()]*\)$", "", text)   # one parenthesis is enough: keep the unit's
@@ -205,6 +205,7 @@ register({
     # parameter descriptions that name other parameters
     "job.batch_policy": "Global batch rule: critical batch from the job's compute budget, or fixed",
     "job.global_batch_tokens": "Global batch per optimizer step when the rule is fixed (tokens)",
+    "job.critical_batch_multiplier": "Global batch relative to DeepSeek's critical-batch rule B_opt(C)",
     "fp4_tflops_dense": "NVFP4 dense peak", "fp8_tflops_dense": "FP8 dense peak", "bf16_tflops_dense": "BF16 dense peak",
 })
 
