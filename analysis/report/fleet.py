@@ -14,7 +14,7 @@ from analysis import fleet as fleet_model
 from analysis import uncertainty, utilization
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label
-from analysis.report.labels import register
+from analysis.report.labels import plain, register, registered
 
 register({
     "burn-in and acceptance of new racks": "Burn-in and acceptance of new racks",
@@ -48,7 +48,8 @@ def _spec_labels() -> dict:
     return out
 
 
-register(_spec_labels())
+# the spec's own words unless a label is registered already; parameter names inside them read as labels
+register({k: plain(v) for k, v in _spec_labels().items() if k not in registered()})
 
 
 def label(name: str) -> str:

@@ -205,7 +205,7 @@ register({
     # parameter descriptions that name other parameters
     "job.batch_policy": "Global batch rule: critical batch from the job's compute budget, or fixed",
     "job.global_batch_tokens": "Global batch per optimizer step when the rule is fixed (tokens)",
-    "job.critical_batch_multiplier": "Global batch relative to DeepSeek's critical-batch rule B_opt(C)",
+    "job.critical_batch_multiplier": "Global batch relative to DeepSeek's critical-batch rule",
     "fp4_tflops_dense": "NVFP4 dense peak", "fp8_tflops_dense": "FP8 dense peak", "bf16_tflops_dense": "BF16 dense peak",
 })
 
