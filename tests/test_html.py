@@ -261,7 +261,7 @@ BATCH_REPORTS = ["10_step_model", "40_sweep"]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", SCENARIO_REPORTS + BATCH_REPORTS + ["index"])
-def test_reports_show_no_raw_values(executed, stem):
+def test_presentation_reports_show_no_raw_values(executed, stem):
     """No NaN/True/False/None, no float with more than 4 significant digits, no snake_case code
     name, no printed dict, console dump, object repr or warning in any report a board reads."""
     out, results = executed
@@ -275,8 +275,6 @@ def test_reports_show_no_raw_values(executed, stem):
     problems = report_problems(path.read_text())
     assert not problems, f"{path.name}: " + "\n".join(problems[:15])
 
-
-test_presentation_reports_show_no_raw_values = test_reports_show_no_raw_values   # the old name
 
 
 def test_source_text_reads_without_code_names():
