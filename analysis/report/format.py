@@ -184,7 +184,15 @@ def auto(value) -> str:
     if isinstance(value, (list, tuple, set)):
         return ", ".join(auto(v) for v in value)
     text = str(value)
-    return MISSING if text.lower() in ("nan", "none", "") else text
+    if text.lower() in ("nan", "none", ""):
+        return MISSING
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > 1 and all(re.fullmatch(r"[a-z][a-z0-9_]*", p) for p in parts):   # keep,lease,islands: names
+        from analysis.report.labels import registered
+        names = registered()
+        if all(p in names for p in parts):
+            return "; ".join(names[p] for p in parts)
+    return text
 
 
 def text(value) -> str:
