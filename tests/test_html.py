@@ -186,6 +186,7 @@ _CODE_PATTERNS = (
     ("a code name", re.compile(r"\b(?:step|goodput|scheduling|factor): [a-z]+_[a-z_]+")),
     ("a code name", re.compile(r"\b[a-z][a-z0-9]*\.[a-z][a-z0-9]*_[a-z0-9_]+\b")),     # economics.s1_gpus_covered
     ("a snake_case name", re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?![\w./-])")),
+    ("an upper-case code name", re.compile(r"(?<![\w./-])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b(?![\w./-])")),
     ("a local file path", re.compile(r"(?:/home/|/tmp/|/work/|site-packages|\.py:\d+)")),
 )
 
@@ -242,7 +243,7 @@ def test_report_problems_catches_raw_values():
     assert report_problems(clean.replace("1.38e3 is not shown", "")) == []
     bad = {"-6,050,676,763.12": "raw float", "-6,050,676,763": "raw number", "0.787123": "raw float", "1.38e+03": "raw float", "NaN": "raw missing",
            "True": "raw missing", "{'npv_usd': 1.0}": "dict", "economics.s1_gpus_covered": "code name",
-           "step: exposed_ep": "code name", "tokens_s_per_gpu": "snake_case",
+           "step: exposed_ep": "code name", "tokens_s_per_gpu": "snake_case", "UNPRODUCTIVE_CHECKPOINT_SAVE_TIME": "upper-case",
            "/home/u/x.py:12: SettingWithCopyWarning: A value": "warning",
            "&lt;analysis.results.EvaluateResult object at 0x7f3a2b1c&gt;": "object repr",
            "0    1.0 Name: x, dtype: float64": "console dump"}

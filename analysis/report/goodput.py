@@ -71,8 +71,16 @@ def factor_table(result: g.GoodputResult) -> pd.DataFrame:
     for k, v in result.factors.items():
         x = _scalar(v)
         rows.append({"factor": label(k), "kept": fmt.pct(x, 2), "lost (points of the remainder)": fmt.points(-(1 - x), 2),
-                     "Google badput bucket": g.BUCKETS.get(k, "OTHER")})
+                     "Google badput bucket": bucket_label(g.BUCKETS.get(k, "OTHER"))})
     return pd.DataFrame(rows).set_index("factor")
+
+
+def bucket_label(bucket: str) -> str:
+    """A Google ml-goodput-measurement badput bucket in words: ``UNPRODUCTIVE_CHECKPOINT_SAVE_TIME``
+    -> ``Unproductive checkpoint save time``; ``TPU_INITIALIZATION`` keeps its acronym."""
+    words = str(bucket).replace("_", " ").lower()
+    words = words.replace("tpu", "TPU")
+    return words[:1].upper() + words[1:]
 
 
 def stall_table(result: g.GoodputResult) -> pd.DataFrame:
