@@ -125,7 +125,7 @@ def probability_table(econ: dict) -> pd.DataFrame:
         rows.append({"fee allocation": label(a), "rebuild priced at": label(b), "P(leasing beats keeping)": fmt.pct(p)})
     rows.append({"fee allocation": "all four, equally weighted", "rebuild priced at": "",
                  "P(leasing beats keeping)": fmt.pct(econ.get("p_lease_beats_keep_pooled"))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("fee allocation")   # no 0..n row numbers in the report
 
 
 def flip_table(econ: dict) -> pd.DataFrame:
