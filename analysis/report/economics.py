@@ -125,7 +125,7 @@ def probability_table(econ: dict) -> pd.DataFrame:
         rows.append({"fee allocation": label(a), "rebuild priced at": label(b), "P(leasing beats keeping)": fmt.pct(p)})
     rows.append({"fee allocation": "all four, equally weighted", "rebuild priced at": "",
                  "P(leasing beats keeping)": fmt.pct(econ.get("p_lease_beats_keep_pooled"))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("fee allocation")   # no 0..n row numbers in the report
 
 
 def flip_table(econ: dict) -> pd.DataFrame:
@@ -290,3 +290,12 @@ def public_tco_table(cost_result) -> pd.DataFrame:
                          "modelled": t["modelled_tco_usd_per_gpu_hour"].map(fmt.usd),
                          "modelled / published": t["modelled_to_published"].map(lambda v: fmt.number(v, 2)),
                          "basis": t["basis"], "source": t["source"], "date": t["date"], "confidence": t["confidence"]})
+
+
+def capex_check_table(check: pd.DataFrame):
+    """Published all-in capex figures against the model (``analysis.cost.capex_cross_check``):
+    money in dollars ($12.0B), other units as plain numbers, the ratio as a factor."""
+    money = [str(u).upper().startswith("USD") for u in check["unit"]]
+    show = lambda values: [fmt.usd(v) if m else fmt.number(v) for v, m in zip(values, money)]
+    frame = check.assign(published=show(check["published"]), modelled=show(check["modelled"]))
+    return fmt.table(frame, {"published": "text", "modelled": "text", "modelled_to_published": "factor"})

@@ -14,7 +14,7 @@ from analysis import fleet as fleet_model
 from analysis import uncertainty, utilization
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label
-from analysis.report.labels import register
+from analysis.report.labels import plain, register, registered
 
 register({
     "burn-in and acceptance of new racks": "Burn-in and acceptance of new racks",
@@ -48,7 +48,8 @@ def _spec_labels() -> dict:
     return out
 
 
-register(_spec_labels())
+# the spec's own words unless a label is registered already; parameter names inside them read as labels
+register({k: plain(v) for k, v in _spec_labels().items() if k not in registered()})
 
 
 def label(name: str) -> str:
@@ -72,19 +73,25 @@ CLASS_COLORS = {"burn-in and acceptance": "#dd8452", "idle and queueing": "#9b9b
                 "RL and post-training": "#55a868", "pre-training": "#4c72b0"}
 
 
+def peak_name(denominator: str) -> str:
+    """``bf16 dense`` -> ``BF16 dense``: a peak basis as a reader writes it."""
+    return " ".join(w.upper() if w.lower() in ("bf16", "fp8", "fp16", "fp4", "nvfp4") else w
+                    for w in str(denominator).replace("_", " ").split())
+
+
 def side_by_side(d: dict) -> pd.DataFrame:
     """Job and fleet utilization from one ``EvaluateResult.to_dict()``, each with its 5-95% band
     against both dense peaks (formatted)."""
     u, f = d["utilization"], d.get("fleet") or {}
     other = [k for k in u if k.startswith("value_") and not k.endswith(("_p05", "_p95"))][0]
     rows = [{"figure": f"Job: {u['job']['cluster']}, {u['split']} split, {fmt.scaled(u['largest_job_gpus'], 'GPUs')}",
-             f"of {u['denominator']} peak": fmt.band(u["value"], u["p05"], u["p95"]),
-             f"of {other[6:].replace('_', ' ')} peak": fmt.band(u[other], u.get(f"{other}_p05"), u.get(f"{other}_p95")),
+             f"of {peak_name(u['denominator'])} peak": fmt.band(u["value"], u["p05"], u["p95"]),
+             f"of {peak_name(other[6:])} peak": fmt.band(u[other], u.get(f"{other}_p05"), u.get(f"{other}_p95")),
              "reported 11% at quantile": fmt.pct(u["share_at_or_below_observed"], 0)}]
     if f.get("value_bf16_dense") is not None:
         rows.append({"figure": f"Fleet: {f['fleet']} as of {f['as_of']}, {fmt.scaled(f['gpus'], 'GPUs')}, workload mix",
-                     "of bf16 dense peak": fmt.band(f["value_bf16_dense"], f["p05"], f["p95"]),
-                     "of fp8 dense peak": fmt.band(f["value_fp8_dense"], f["fp8_p05"], f["fp8_p95"]),
+                     "of BF16 dense peak": fmt.band(f["value_bf16_dense"], f["p05"], f["p95"]),
+                     "of FP8 dense peak": fmt.band(f["value_fp8_dense"], f["fp8_p05"], f["fp8_p95"]),
                      "reported 11% at quantile": f"{fmt.pct(f['share_at_or_below_observed'], 0)} (BF16), "
                                                  f"{fmt.pct(f['share_at_or_below_observed_fp8'], 0)} (FP8)"})
     return pd.DataFrame(rows).set_index("figure").fillna(fmt.MISSING)
@@ -101,7 +108,7 @@ def factor_table(factors: dict) -> pd.DataFrame:
 
 def counterfactual_table(counterfactuals: dict, denominator: str = "bf16 dense") -> pd.DataFrame:
     """The job under each split over the same draws (central value and 5-95% band)."""
-    rows = [{"design": k, f"job utilization, % of {denominator} peak": fmt.band(v["value"], v["p05"], v["p95"]),
+    rows = [{"design": k, f"job utilization, % of {peak_name(denominator)} peak": fmt.band(v["value"], v["p05"], v["p95"]),
              "median": fmt.pct(v["p50"])} for k, v in counterfactuals.items()]
     return pd.DataFrame(rows).set_index("design")
 

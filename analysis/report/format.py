@@ -109,7 +109,11 @@ def pct(value, decimals: int = 1) -> str:
     x = finite(value)
     if x is None:
         return MISSING
-    return f"{100 * x:.{decimals}f}%"
+    text = f"{100 * x:.{decimals}f}"
+    while decimals > 0 and len(text.lstrip("-").replace(".", "").lstrip("0")) > 4:   # 100.00% -> 100.0%: 4 digits at most
+        decimals -= 1
+        text = f"{100 * x:.{decimals}f}"
+    return f"{text}%"
 
 
 def irr(value, decimals: int = 1) -> str:
@@ -169,7 +173,9 @@ def auto(value) -> str:
         return yes_no(value)
     if isinstance(value, float) and not math.isfinite(value):
         return MISSING
-    if isinstance(value, int):
+    if isinstance(value, int):   # a count; a large one with many digits reads scaled (16,777,216 -> 16.8M)
+        if abs(value) >= 1e6 and len(str(abs(value)).rstrip("0")) > 4:
+            return scaled(value)
         return integer(value)
     if finite(value) is not None and not isinstance(value, str):
         return number(value)
@@ -178,14 +184,22 @@ def auto(value) -> str:
     if isinstance(value, (list, tuple, set)):
         return ", ".join(auto(v) for v in value)
     text = str(value)
-    return MISSING if text.lower() in ("nan", "none", "") else text
+    if text.lower() in ("nan", "none", ""):
+        return MISSING
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > 1 and all(re.fullmatch(r"[a-z][a-z0-9_]*", p) for p in parts):   # keep,lease,islands: names
+        from analysis.report.labels import registered
+        names = registered()
+        if all(p in names for p in parts):
+            return "; ".join(names[p] for p in parts)
+    return text
 
 
 def text(value) -> str:
     """A text cell: the string itself, empty for a missing value (numbers still formatted)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    return value if isinstance(value, str) else auto(value)
+    return _plain(value) if isinstance(value, str) else auto(value)
 
 
 # --------------------------------------------------------------------------- text into HTML / Markdown
@@ -206,18 +220,33 @@ def escape_md(text) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
 
 
+_E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[+-]?\d+(?![\w.])")
+
+
+def _plain(text: str) -> str:
+    """Prose for a reader: parameter names as their labels, ``85.9e9`` as ``85.9B``."""
+    from analysis.report.labels import plain
+    words = {"k": " thousand", "M": " million", "B": " billion", "T": " trillion"}
+
+    def spelled(m):
+        text = scaled(float(m.group(0)))
+        return text[:-1] + words[text[-1]] if text[-1:] in words else text
+    return _E_NOTATION.sub(spelled, plain(text))
+
+
 def link(source, text: str | None = None) -> str:
-    """HTML for a source: each URL in it becomes a link, the rest is escaped text."""
+    """HTML for a source: each URL in it becomes a link, the rest is escaped text (parameter
+    names in it read as their labels, :func:`analysis.report.labels.plain`)."""
     if source is None or (isinstance(source, float) and not math.isfinite(source)):
         return MISSING
     source = str(source)
     out, last = [], 0
     for m in _URL.finditer(source):
         url = m.group(0).rstrip(".,;)")
-        out.append(escape_html(source[last:m.start()]))
+        out.append(escape_html(_plain(source[last:m.start()])))
         out.append(f'<a href="{escape_html(url)}">{escape_html(text or url)}</a>')
         last = m.start() + len(url)
-    out.append(escape_html(source[last:]))
+    out.append(escape_html(_plain(source[last:])))
     return "".join(out)
 
 
@@ -227,10 +256,10 @@ def md_link(source) -> str:
     out, last = [], 0
     for m in _URL.finditer(source):
         url = m.group(0).rstrip(".,;)")
-        out.append(escape_md(source[last:m.start()]))
+        out.append(escape_md(_plain(source[last:m.start()])))
         out.append(f"[{escape_md(url)}]({url.replace(')', '%29').replace(' ', '%20')})")
         last = m.start() + len(url)
-    out.append(escape_md(source[last:]))
+    out.append(escape_md(_plain(source[last:])))
     return "".join(out)
 
 
@@ -339,7 +368,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
           label_index: bool = True) -> Table:
     """A reader's view of ``df``: every cell formatted, every column under its human label.
 
-    ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`); columns not
+    ``formats`` ``{column: format name or callable}`` (names in :data:`FORMATS`), or one format
+    for every column; columns not
     given are inferred from their name (:func:`infer_format`). ``labels``: ``True`` looks the
     column names up in :mod:`analysis.report.labels`, a mapping overrides some, ``False`` keeps
     them. The index is kept (and labelled) unless it is a plain ``0..n-1`` range or ``index`` is
@@ -354,6 +384,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
         df = df.to_frame()
     if columns is not None:
         df = df[list(columns)]
+    if callable(formats) or isinstance(formats, str):   # one format for every column
+        formats = {column: formats for column in df.columns}
     formats = dict(formats or {})
     out = pd.DataFrame(index=df.index)
     html_columns, text_columns = [], []
@@ -377,7 +409,8 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
             text_columns[-1] = name
         if is_html:
             html_columns.append(name)
-    if index is False:
+    default_index = df.index.name is None and list(df.index) == list(range(len(df)))
+    if index is False or (index is None and default_index):   # a plain 0..n-1 index is not shown
         out = out.reset_index(drop=True)
     else:
         out.index = [(_labels.label(i) if label_index else i) if isinstance(i, str) else auto(i) for i in df.index]

@@ -27,6 +27,23 @@ register({**_FACTOR_LABELS, **{f"goodput: {k}": v for k, v in _FACTOR_LABELS.ite
 
 
 # --------------------------------------------------------------------------- the scenario's job
+# the analytic-vs-simulated table (goodput.analytic_vs_simulated_values)
+SIMULATION_FORMATS = {
+    "gpus": "integer", "job_mtbf_min": "number", "stall_min": "number", "mtbf_over_restart": "number",
+    "checkpoint_interval_min": "number", "other_factors": "pct", "analytic": "pct", "simulated": "pct",
+    "simulated_ci_low": "pct", "simulated_ci_high": "pct",
+    "analytic_minus_simulated_pts": lambda v: fmt.points(fmt.finite(v) / 100, 2) if fmt.finite(v) is not None else fmt.MISSING,
+}
+register({
+    "job_mtbf_min": "Job MTBF (min)", "stall_min": "Stall per failure (min)",
+    "mtbf_over_restart": "MTBF over stall", "checkpoint_interval_min": "Checkpoint interval (min)",
+    "other_factors": "Other goodput factors", "analytic": "Effective training time, analytic",
+    "simulated": "Effective training time, simulated", "simulated_ci_low": "Simulated, 95% CI low",
+    "simulated_ci_high": "Simulated, 95% CI high", "analytic_minus_simulated_pts": "Analytic minus simulated",
+    "system": "System", "gpus_per_node": "GPUs per node", "rate_multiplier": "Failure-rate multiplier",
+    "low": "Low", "high": "High",
+})
+
 def scenario_job(scenario: str, quick: bool = False) -> dict:
     """The scenario's job as the utilization chain and ``evaluate`` see it (one definition everywhere)."""
     from analysis.results import scenario_results
@@ -54,8 +71,16 @@ def factor_table(result: g.GoodputResult) -> pd.DataFrame:
     for k, v in result.factors.items():
         x = _scalar(v)
         rows.append({"factor": label(k), "kept": fmt.pct(x, 2), "lost (points of the remainder)": fmt.points(-(1 - x), 2),
-                     "Google badput bucket": g.BUCKETS.get(k, "OTHER")})
+                     "Google badput bucket": bucket_label(g.BUCKETS.get(k, "OTHER"))})
     return pd.DataFrame(rows).set_index("factor")
+
+
+def bucket_label(bucket: str) -> str:
+    """A Google ml-goodput-measurement badput bucket in words: ``UNPRODUCTIVE_CHECKPOINT_SAVE_TIME``
+    -> ``Unproductive checkpoint save time``; ``TPU_INITIALIZATION`` keeps its acronym."""
+    words = str(bucket).replace("_", " ").lower()
+    words = words.replace("tpu", "TPU")
+    return words[:1].upper() + words[1:]
 
 
 def stall_table(result: g.GoodputResult) -> pd.DataFrame:

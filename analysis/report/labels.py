@@ -36,7 +36,7 @@ def _spec_description(name: str) -> str | None:
     text = (getattr(spec, "label", None) or getattr(spec, "description", None) or spec.doc or "").strip()
     if not text:
         return None
-    text = text.split("; ")[0].split(". ")[0].rstrip(".")
+    text = re.split(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)\. ", text.split("; ")[0])[0].rstrip(".")
     text = text[:1].upper() + text[1:]
     if spec.unit and spec.unit not in ("-", ""):
         text = re.sub(r"\s*\([^()]*\)$", "", text)   # one parenthesis is enough: keep the unit's
@@ -181,3 +181,65 @@ register({
     "value": "Value", "p05": "5th percentile", "p95": "95th percentile", "unit": "Unit",
     "source": "Source", "source_date": "Source date", "date": "Date", "basis": "Basis", "confidence": "Confidence",
 })
+
+# --------------------------------------------------------------------------- table columns of the view modules
+register({
+    # cost (analysis.cost: ClusterCost.by_pool, compare_rates, capex_cross_check)
+    "tco_usd_per_peak_pflop_hour": "TCO per peak PFLOP-hour ($)",
+    "gpu_usd_per_gpu": "GPU ($ per GPU)", "system_usd_per_gpu": "Server and rack, non-GPU ($ per GPU)",
+    "network_usd_per_gpu": "Scale-out network ($ per GPU)", "storage_usd_per_gpu": "Storage ($ per GPU)",
+    "facility_usd_per_gpu": "Data-center construction ($ per GPU)", "capex_usd_per_gpu": "All-in capex ($ per GPU)",
+    "capex_usd": "Capex ($)", "modelled_to_published": "Modelled / published", "rate_to_tco": "Rate / modelled TCO",
+    "rate_usd_per_gpu_hour": "Rate ($/GPU-hour)", "modelled_tco_usd_per_gpu_hour": "Modelled TCO ($/GPU-hour)",
+    "price_usd_low": "Price, low ($)", "price_usd_central": "Price, central ($)", "price_usd_high": "Price, high ($)",
+    "price_source": "Price source", "observation": "Observation", "published": "Published", "modelled": "Modelled",
+    "kind": "Kind", "low": "Low", "high": "High", "base": "Base",
+    # inference API comparison (analysis.inference.api_comparison, load_api_prices)
+    "input_usd_per_mtok": "$ per million input tokens", "output_usd_per_mtok": "$ per million output tokens",
+    "from_date": "Since", "api_usd_per_million_output_tokens": "API price per million output tokens",
+    "lease_usd_per_million_output_tokens": "Lease cost per million output tokens",
+    "api_over_lease": "API price / lease cost", "model": "Model",
+    # utilization pools (analysis.utilization: result.pools)
+    "gpus_per_job": "GPUs per job", "tokens_per_gpu_per_step": "Tokens per GPU per step",
+    "mfu_own_limits": "MFU, each pool's own limits", "mfu_common_limits": "MFU, limits common to all pools",
+    # parameter descriptions that name other parameters
+    "job.batch_policy": "Global batch rule: critical batch from the job's compute budget, or fixed",
+    "job.global_batch_tokens": "Global batch per optimizer step when the rule is fixed (tokens)",
+    "job.critical_batch_multiplier": "Global batch relative to DeepSeek's critical-batch rule",
+    "fp4_tflops_dense": "NVFP4 dense peak", "fp8_tflops_dense": "FP8 dense peak", "bf16_tflops_dense": "BF16 dense peak",
+})
+
+_CODE_NAME = re.compile(r"(?<![\w./-])(?:[a-z][a-z0-9]*\.)?[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])(?!\.\w)"
+                        r"|(?<![\w./-])[a-z][a-z0-9]*\.[a-z][a-z0-9_]*[a-z0-9](?![\w/-])(?!\.\w)")
+_BARE_KEYS: dict[str, str] | None = None
+
+
+def _known(name: str) -> str | None:
+    """The label of ``name`` when it is a registered name, a parameter path or a parameter key."""
+    global _BARE_KEYS
+    if name in _LABELS:
+        return _LABELS[name]
+    if _BARE_KEYS is None:
+        try:
+            from analysis.scenario import section_specs
+            specs = section_specs()
+        except Exception:  # the registry must never break a report
+            specs = {}
+        _BARE_KEYS = {}
+        for section, keys in specs.items():
+            for key in keys:
+                _BARE_KEYS.setdefault(key, f"{section}.{key}")
+                _BARE_KEYS[f"{section}.{key}"] = f"{section}.{key}"
+    path = _BARE_KEYS.get(name)
+    if path is None:
+        return None
+    text = label(path)
+    return text[:1].lower() + text[1:] if not text[:2].isupper() else text
+
+
+def plain(text: str) -> str:
+    """Prose from a data file or a spec with its code names (``goodput.nvl72_rate_multiplier``,
+    ``spare_fraction``, ``fp4_tflops_dense``) replaced by their human labels; unknown words stay."""
+    if not text or "_" not in text and "." not in text:
+        return text
+    return _CODE_NAME.sub(lambda m: _known(m.group(0)) or m.group(0), text)

@@ -106,7 +106,7 @@ def run_error_table(result, modern_only: bool = False) -> pd.DataFrame:
             "Error (leave-one-source-out)": f"{loso[run_id]:+.1f}%" if run_id in loso.index else fmt.MISSING,
             "Error (leave-one-out)": f"{loo[run_id]:+.1f}%" if run_id in loo.index else fmt.MISSING,
             "Published MFU": fmt.pct(row["published_mfu"]), "Predicted MFU": fmt.pct(row["predicted_mfu"]),
-            "Recompute": str(row["recompute"]),
+            "Recompute": str(row["recompute"]).replace("micro_batch", "micro-batch").replace("_", " "),
             "Memory per GPU": f"{fmt.number(row['memory_gb_per_gpu'])} GB",
         })
     return pd.DataFrame(rows).set_index("Run")
@@ -122,7 +122,8 @@ def parameter_table(calibration) -> pd.DataFrame:
                   for lo, hi in zip(t["low"], t["high"])],
         "Status": list(t["status"]),
         "Source": list(t["source"]),
-    }).set_index("Parameter")
+    }).set_index("Parameter").pipe(fmt.table, {c: "text" for c in ("Value", "Range", "Status")} | {"Source": "link"},
+                                  labels=False, label_index=False)
 
 
 # --------------------------------------------------------------------------- figures

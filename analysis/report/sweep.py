@@ -115,7 +115,8 @@ def boundary_table(table: pd.DataFrame, x: str, y: str, boundary: str) -> pd.Dat
         else:
             text = "no crossing in the swept range"
         rows.append({_axis_label(y): _ticks([yv], y)[0], f"Leasing stops winning at {_axis_label(x)}": text})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return frame.set_index(_axis_label(y)) if len(frame) else frame   # no 0..n row numbers in the report
 
 
 def headline(result, x: str, y: str | None, utilization: str, npv: str) -> str:
