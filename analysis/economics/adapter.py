@@ -472,9 +472,9 @@ def _decision(result: OptionsResult, inputs: dict, context: dict) -> dict:
                              "break_even_usd_per_c1_gpu_hour": be_a,
                              "break_even_contract_usd_per_gpu_hour": be_a / factor}
     other = "market" if inputs["c2_cost_basis"] == "tco" else "tco"
-    alt = compare_options({**inputs, "c2_cost_basis": other}, with_irr=False)
+    alt = compare_options({**inputs, "c2_cost_basis": other}, with_irr=False, with_cash_flows=False)
     by_basis = {inputs["c2_cost_basis"]: result.incremental_npv_usd["lease"], other: alt.incremental_npv_usd["lease"]}
-    no_exit = compare_options({**inputs, "lease_end_month": float(H)}, with_irr=False)
+    no_exit = compare_options({**inputs, "lease_end_month": float(H)}, with_irr=False, with_cash_flows=False)
     lessee_value = exit_model.lessee_option_value_usd(context["fee_usd_per_month"][..., None] * context["ramp"],
                                                       context["market_value_path"], context["end_month"],
                                                       inputs["discount_rate_annual"])
