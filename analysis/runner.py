@@ -175,7 +175,7 @@ def _exporter():
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
     class OfflineExporter(HTMLExporter):
-        """nbconvert's HTML exporter without its BeautifulSoup pass (a fifth of a report's export
+        """nbconvert's HTML exporter without its BeautifulSoup pass (most of a report's export
         time): the offline template writes every image's alt text itself, and the outputs are made
         focusable (``tabindex="0"``, as nbconvert does) by one regular expression."""
 

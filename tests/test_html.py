@@ -152,7 +152,13 @@ def test_executed_index_and_reports(executed):
     check_page((out / "index.html").read_text())
     for stem, r in results.items():
         if r.status == "ok":
-            check_page((out / r.href).read_text())
+            page = check_page((out / r.href).read_text())
+            # Each chart carries the alt text the package's PNG formatter gives it (set with
+            # ``set_alt`` or built from its titles and labels), not the template's bare fallback
+            # "Chart": the inline backend must not have replaced the formatter when it activated.
+            bare = [a for a in page.alts if a.strip() in ("", "Chart")]
+            assert not bare, f"{stem}: {len(bare)} of {len(page.alts)} charts without descriptive alt text"
+            assert 'tabindex="0"' in (out / r.href).read_text() or not page.images, f"{stem}: outputs not focusable"
 
 
 class _Text(HTMLParser):

@@ -289,3 +289,11 @@ def test_leftovers_of_dead_runs_are_removed_but_not_a_concurrent_runs(tmp_path):
     for path in (mine, legacy, running):
         path.write_text("x")
     assert set(runner._leftovers(tmp_path)) == {mine, legacy}
+
+
+def test_only_the_cross_scenario_report_waits_for_every_scenario():
+    """20_utilization compares all scenarios, so the batch starts it once all are computed."""
+    from analysis import runner
+
+    waiting = {p.stem for p in runner.list_notebooks() if runner.reads_all_scenarios(p)}
+    assert waiting == {"20_utilization"}
