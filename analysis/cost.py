@@ -37,7 +37,7 @@ import pandas as pd
 from analysis import power as power_model
 from analysis.catalog import Cluster, Column, validate_table
 from analysis.errors import InputError, shown
-from analysis.params import Spec, require_keys
+from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends, require_keys
 from analysis.paths import DATA_DIR
 from analysis.economics.finance import capital_recovery_factor  # noqa: F401  (its one home; re-exported here)
 from analysis.power import NETWORK_REFERENCE_GB_S, SECONDS_PER_HOUR, _check, _scalar
@@ -492,21 +492,18 @@ def sensitivity(scenario, utilization, sections: tuple[str, ...] = ("power", "co
     parameter of ``sections`` set to its low and then its high, the others central.
     Returns a frame indexed by ``section.key`` with columns low, high, base.
 
-    All cases are one vectorized :func:`cluster_tco` call: case 0 is the centre, then each
-    parameter's low and high (the parameter's column differs from the centre in its two cases only).
+    All cases are one vectorized :func:`cluster_tco` call (:func:`analysis.params.one_at_a_time_columns`).
     """
     central = {s: scenario.values(s) for s in ("power", "cost")}
     cases = [(section, key, param) for section in sections for key, param in scenario.params[section].items()
              if param.has_range]
-    n = 1 + 2 * len(cases)
+    columns = one_at_a_time_columns({f"{s}.{k}": central[s][k] for s, k, _ in cases},
+                                    [(f"{s}.{k}", p.low, p.high) for s, k, p in cases])
     values = {s: dict(v) for s, v in central.items()}
-    for i, (section, key, param) in enumerate(cases):
-        column = np.full(n, float(central[section][key]))
-        column[1 + 2 * i], column[2 + 2 * i] = param.low, param.high
-        values[section][key] = column
-    figure = np.broadcast_to(np.asarray(
-        cluster_tco(scenario.cluster, values["power"], values["cost"]).usd_per_useful_exaflop(utilization), float), (n,))
-    base = float(figure[0])
-    rows = {f"{section}.{key}": {"low": float(figure[1 + 2 * i]), "high": float(figure[2 + 2 * i]), "base": base}
+    for section, key, _ in cases:
+        values[section][key] = columns[f"{section}.{key}"]
+    base, at_low, at_high = one_at_a_time_ends(
+        cluster_tco(scenario.cluster, values["power"], values["cost"]).usd_per_useful_exaflop(utilization), len(cases))
+    rows = {f"{section}.{key}": {"low": float(at_low[i]), "high": float(at_high[i]), "base": base}
             for i, (section, key, _) in enumerate(cases)}
     return pd.DataFrame(rows, index=["low", "high", "base"]).T

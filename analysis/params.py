@@ -188,3 +188,27 @@ def check_range(name: str, value, low: float | None = None, high: float | None =
         hi = "inf" if high is None else f"{high:g}"
         raise InputError(f"{name}: {bad:g} is out of range; expected a number in {'(' if low_open else '['}{lo}, {hi}]")
     return arr
+
+
+# --------------------------------------------------------------------------- one-at-a-time cases
+def one_at_a_time_columns(central, ranged) -> dict[str, np.ndarray]:
+    """Columns that evaluate every one-at-a-time case in a single vectorized model call.
+
+    ``central``: ``{key: central value}``; ``ranged``: ``[(key, low, high), ...]``. Case 0 is the
+    centre; case ``1 + 2i`` puts ``ranged[i]`` at its low end and case ``2 + 2i`` at its high end,
+    every other key central. Returns ``{key: column}`` for the ranged keys only (the others stay
+    scalars and broadcast). Read the result with :func:`one_at_a_time_ends`."""
+    n = 1 + 2 * len(ranged)
+    columns = {}
+    for i, (key, low, high) in enumerate(ranged):
+        column = np.full(n, float(central[key]))
+        column[1 + 2 * i], column[2 + 2 * i] = low, high
+        columns[key] = column
+    return columns
+
+
+def one_at_a_time_ends(figure, count: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(centre, at each low end, at each high end)`` of a figure evaluated on the columns of
+    :func:`one_at_a_time_columns` for ``count`` ranged keys."""
+    values = np.broadcast_to(np.asarray(figure, dtype=float), (1 + 2 * count,))
+    return float(values[0]), values[1::2], values[2::2]

@@ -143,3 +143,13 @@ def test_cost_defaults_are_sourced(colossus1):
     assert (rows["source"].str.len() > 10).all()
     life = colossus1.param("cost.life_years")
     assert (life.low, life.high) == (4, 6)
+
+
+def test_one_at_a_time_cases_in_one_vectorized_call():
+    """Hand case: f = 2a + 3b at centre (1, 10), a in [0, 4], b in [5, 20]."""
+    from analysis.params import one_at_a_time_columns, one_at_a_time_ends
+
+    columns = one_at_a_time_columns({"a": 1.0, "b": 10.0}, [("a", 0.0, 4.0), ("b", 5.0, 20.0)])
+    assert columns["a"].tolist() == [1, 0, 4, 1, 1] and columns["b"].tolist() == [10, 10, 10, 5, 20]
+    base, low, high = one_at_a_time_ends(2 * columns["a"] + 3 * columns["b"], 2)
+    assert base == 32 and low.tolist() == [30, 17] and high.tolist() == [38, 62]

@@ -19,7 +19,7 @@ from analysis.catalog import Cluster, Column, GpuSpec, gpu as gpu_spec, validate
 from analysis.errors import InputError
 from analysis.inference.parameters import PRECISION_BYTES, slo_preset
 from analysis.inference.roofline import Throughput, replica_throughput, usd_per_million_tokens
-from analysis.params import Spec
+from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends
 from analysis.paths import DATA_DIR
 from analysis.serialize import plain
 
@@ -444,19 +444,13 @@ def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_mil
         central["lease_usd_per_gpu_hour"] = float(lease_usd_per_gpu_hour)
     cases = [(key, p) for key, p in params.items()
              if not (isinstance(p.value, str) or not p.has_range or (fixed and key == "lease_usd_per_gpu_hour"))]
-    # Every case in one vectorized call: case 0 is the centre, then each parameter's low and high.
-    n = 1 + 2 * len(cases)
-    values = dict(central)
-    for i, (key, p) in enumerate(cases):
-        column = np.full(n, float(central[key]))
-        column[1 + 2 * i], column[2 + 2 * i] = p.low, p.high
-        values[key] = column
+    # Every case in one vectorized call (analysis.params.one_at_a_time_columns).
+    values = {**central, **one_at_a_time_columns(central, [(key, p.low, p.high) for key, p in cases])}
     values["active_params_b"] = np.minimum(values["active_params_b"], values["total_params_b"])
     values["kv_heads"] = np.minimum(values["kv_heads"], values["heads"])
-    figure = np.broadcast_to(np.asarray(getattr(fleet(cluster, values), metric), float), (n,))
-    base = float(figure[0])
-    rows = [{"parameter": key, "low_value": p.low, "high_value": p.high, "at_low": float(figure[1 + 2 * i]),
-             "at_high": float(figure[2 + 2 * i]), "base": base, "swing": abs(float(figure[2 + 2 * i] - figure[1 + 2 * i]))}
+    base, at_low, at_high = one_at_a_time_ends(getattr(fleet(cluster, values), metric), len(cases))
+    rows = [{"parameter": key, "low_value": p.low, "high_value": p.high, "at_low": float(at_low[i]),
+             "at_high": float(at_high[i]), "base": base, "swing": abs(float(at_high[i] - at_low[i]))}
             for i, (key, p) in enumerate(cases)]
     return pd.DataFrame(rows).sort_values("swing", ascending=False).reset_index(drop=True)
 
