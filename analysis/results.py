@@ -123,13 +123,18 @@ def write_cache(scenario: str, quick: bool = False, seed: int = SEED, cache_dir:
     if path is None:
         raise ValueError(f"no cache directory: pass cache_dir or set {CACHE_ENV}")
     if _read(path) is None:
-        result = _evaluate(str(scenario), draws_for(quick), int(seed))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        with open(tmp, "wb") as handle:
-            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        _write(path, _evaluate(str(scenario), draws_for(quick), int(seed)))
     return path
+
+
+def _write(path: Path, value) -> None:
+    """Pickle ``value`` to ``path`` atomically (a partial file under another name, then a rename),
+    so a reader never sees half an entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(tmp, "wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- scenario-independent work
@@ -159,11 +164,7 @@ def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
         value = compute()
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-                with open(tmp, "wb") as handle:
-                    pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
+                _write(path, value)
             except OSError:   # a read-only or full cache directory only costs the recomputation
                 pass
     _MEMO[key] = value

@@ -31,8 +31,6 @@ MACRS_5_YEAR = (0.20, 0.32, 0.192, 0.1152, 0.1152, 0.0576)
 TAX_DEPRECIATION_METHODS = ("macrs5", "straight_line", "bonus100")
 
 
-
-
 # --------------------------------------------------------------------------- discounting
 def monthly_rate(annual_rate):
     """Monthly rate equivalent to an annual rate: ``(1 + r) ** (1 / 12) - 1``."""

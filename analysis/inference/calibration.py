@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import Column, read_yaml
-from analysis.errors import InputError
+from analysis.errors import InputError, shown
 from analysis.inference.fleet import _read_table
 from analysis.inference.parameters import default_values, slo_preset
 from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
@@ -196,7 +196,7 @@ def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = No
     ids, rounds, errors = [], [], []
     for r in _rows(table).itertuples():
         if r.round != REFERENCE_ROUND and r.round not in SOFTWARE_ROUNDS:
-            raise InputError(f"data/mlperf_inference.csv round: {r.round!r} of {r.id} has no software factor; "
+            raise InputError(f"data/mlperf_inference.csv round: {shown(r.round)} of {r.id} has no software factor; "
                              f"use {REFERENCE_ROUND} or one of {', '.join(SOFTWARE_ROUNDS)}")
         over = (per_benchmark or {}).get(r.benchmark, {})
         ids.append(r.id)
