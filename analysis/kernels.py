@@ -48,7 +48,14 @@ PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib", "matplotlib.pyplot", 
            "numpy_financial", "yaml", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "analysis.notebook",
            "analysis.evaluate", "analysis.results", "analysis.plots", "analysis.catalog", "analysis.calibration",
            "analysis.cost", "analysis.economics", "analysis.goodput", "analysis.heterogeneity", "analysis.inference",
-           "analysis.power", "analysis.training", "analysis.uncertainty", "analysis.utilization", "analysis.report")
+           "analysis.power", "analysis.training", "analysis.uncertainty", "analysis.utilization", "analysis.report",
+           # every report's view module, and what ipykernel imports when a kernel starts (its debugger
+           # and debugpy: ~150 modules, a fifth of a second per kernel otherwise)
+           "analysis.report.brief", "analysis.report.economics", "analysis.report.executive", "analysis.report.fleet",
+           "analysis.report.goodput", "analysis.report.inference", "analysis.report.overview", "analysis.report.power",
+           "analysis.report.step", "analysis.report.sweep", "pandas.io.formats.html", "IPython.core.pylabtools",
+           "ipykernel.debugger", "IPython.core.debugger", "IPython.core.completerlib", "IPython.extensions.storemagic",
+           "psutil", "sqlite3", "tornado.queues", "tornado.platform.asyncio")
 
 
 # --------------------------------------------------------------------------- process helpers
@@ -205,6 +212,9 @@ def _preload() -> None:
     import warnings
 
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)  # as ipykernel sets it; the backend module is not imported here
+    # The zygote runs with frozen modules on (no -Xfrozen_modules=off as in ipykernel's kernelspec):
+    # tell debugpy, as ipykernel's kernelspec then does, so importing it prints no warning.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in PRELOAD:

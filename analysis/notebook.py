@@ -7,14 +7,13 @@ notebook's headline numbers as a JSON output that tests and the report index rea
 
 Everything a user file supplies (scenario name, title, description, sources, pool and GPU
 names) is escaped before it reaches Markdown or HTML: use :func:`escape_md` in f-strings given
-to :class:`Markdown`. Charts get alt text: ``setup`` installs a PNG formatter that writes each
-figure's alt text into the output's metadata (the offline template puts it on the ``<img>``);
+to :class:`Markdown`. Charts are SVG with alt text: ``setup`` installs an SVG formatter that writes each figure's
+alt text into the output's metadata (the offline template puts it on the ``<img>``);
 the text is the one given with :func:`set_alt` / :func:`show`, else it is built from the
 figure's titles and axis labels.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import math
@@ -85,23 +84,40 @@ def alt_text(fig) -> str:
     return "Chart: " + (". ".join(parts) if parts else "figure without a title")
 
 
-def _png_with_alt(fig):
-    from IPython.core.pylabtools import print_figure
+#: The MIME type of every chart a report shows: SVG, with its text kept as text.
+CHART_MIME = "image/svg+xml"
+# Text stays text (the reader's browser draws it: no glyph rasterizing, a tenth of the bytes of a PNG,
+# sharp on a phone and in print); ids are seeded so the same chart gives the same bytes; no
+# creation date or tool stamp in the file.
+_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "cluster-economics"}
+_SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
-    # No bbox_inches="tight": every figure of the package lays itself out (``tight_layout``), and the
-    # tight box costs a second full draw of each figure (about a fifth of a report's run time).
-    # After ``tight_layout`` a figure keeps a placeholder layout engine, and any layout engine makes
-    # matplotlib draw the figure once more before printing it: drop the placeholder (it lays out
-    # nothing), so each chart is drawn once.
+
+def chart_svg(fig) -> str:
+    """The figure as an SVG document (text as text, deterministic ids, no metadata)."""
+    import io
+
+    import matplotlib
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    # After ``tight_layout`` a figure keeps a placeholder layout engine, and any layout engine makes
+    # matplotlib draw the figure once more before saving it: drop the placeholder (it lays out
+    # nothing), so each chart is drawn once. No tight bounding box either (a second full draw):
+    # every figure of the package lays itself out.
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
-    data = print_figure(fig, fmt="png", bbox_inches=None, base64=True)
-    return data, {"alt": alt_text(fig)}
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_SVG_RC):
+        fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
+    return buffer.getvalue()
+
+
+def _chart_with_alt(fig):
+    return chart_svg(fig), {"alt": alt_text(fig)}
 
 
 def install_alt_text() -> bool:
-    """Make every matplotlib figure a notebook displays carry alt text (IPython PNG formatter)."""
+    """Make every matplotlib figure a notebook displays an SVG chart with alt text (IPython formatter)."""
     try:
         from IPython import get_ipython
         from matplotlib.figure import Figure
@@ -119,20 +135,22 @@ def install_alt_text() -> bool:
         # pyplot's REPL hook draws every open figure after each cell, just before the inline
         # backend draws it again to show it: the first draw is wasted (a third of a chart's cost).
         plt.uninstall_repl_displayhook()
-    shell.display_formatter.formatters["image/png"].for_type(Figure, _png_with_alt)
+    formatters = shell.display_formatter.formatters
+    for mime in ("image/png", "image/jpeg", "application/pdf"):   # one rendering per chart, not two
+        formatters[mime].pop(Figure, None)
+    formatters[CHART_MIME].for_type(Figure, _chart_with_alt)
     return True
 
 
 def show(fig, alt: str | None = None):
     """Display ``fig`` now (with alt text) and close it, so it is not shown twice."""
     import matplotlib.pyplot as plt
-    from IPython.display import Image
 
     if alt:
         set_alt(fig, alt)
-    data, meta = _png_with_alt(fig)
+    data, meta = _chart_with_alt(fig)
     plt.close(fig)
-    _display(Image(data=base64.b64decode(data), format="png", metadata=meta))
+    _display({CHART_MIME: data, "text/plain": "Chart"}, raw=True, metadata={CHART_MIME: meta})
 
 
 # --------------------------------------------------------------------------- first cell

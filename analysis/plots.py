@@ -26,7 +26,7 @@ def set_theme() -> None:
 
 def warm_up() -> None:
     """Draw one throwaway figure with the features the reports use (log axes, mathtext, legend,
-    bar labels, tight layout, PNG), so the fonts, text-layout caches and mathtext parser exist
+    bar labels, tight layout, PNG and SVG), so the fonts, text-layout caches and mathtext parser exist
     before the report runner forks its kernels (each fork would otherwise build them again)."""
     import io as _io
 
@@ -47,7 +47,9 @@ def warm_up() -> None:
     right.set_xlabel("GPUs")
     fig.suptitle("warm-up")
     fig.tight_layout()
-    fig.savefig(_io.BytesIO(), format="png")
+    fig.savefig(_io.BytesIO(), format="png")      # the brief's chart
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(_io.StringIO(), format="svg")  # every report's charts (analysis.notebook.chart_svg)
 
 
 def _short(value) -> str:

@@ -49,6 +49,12 @@ from pathlib import Path
 from analysis.errors import InputError, shown
 from analysis.paths import DATA_DIR, NOTEBOOK_DIR, PROJ_ROOT, REPORT_DIR, SCENARIO_DIR, TEMPLATE_DIR
 
+# jsonschema (imported by nbformat) compiles about 40 lark grammars at import when the optional
+# rfc3987-syntax package is installed (a jupyter-events dependency): 2 s of CPU in every process that
+# reads or writes a notebook. It backs only the "iri"/"iri-reference" format checks, which the
+# notebook schema does not use and nbformat does not enable, so the runner's processes go without it.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 PACKAGES = ("numpy", "pandas", "matplotlib", "seaborn", "statsmodels", "numpy-financial", "papermill",
             "nbconvert", "nbformat", "ipykernel", "jupyter_client", "pyyaml")
 SCOPES = ("scenario", "batch", "lab")
@@ -167,6 +173,13 @@ def check_out_dir(out: Path) -> Path:
 _FOCUSABLE = re.compile(r'<div class="([^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*)"(?! tabindex)')
 
 
+def _base64_text(text: str) -> str:
+    """A text output (an SVG chart) as base64, for a ``data:`` URI."""
+    import base64
+
+    return base64.b64encode(str(text).encode("utf-8")).decode("ascii")
+
+
 @lru_cache(maxsize=1)
 def _exporter():
     from nbconvert import HTMLExporter
@@ -184,6 +197,7 @@ def _exporter():
             self.register_filter("highlight_code", self.filters.get("highlight_code",
                                                                     Highlight2HTML(pygments_lexer=lexer, parent=self)))
             resources = self._init_resources(resources)
+            self.register_filter("base64_text", _base64_text)
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
                                                                            parent=self, resources=resources))
             html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
@@ -474,6 +488,17 @@ def read_manifest(out: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- executor
+def _preimport() -> None:
+    """Import what every worker needs before the workers are forked, so they inherit it (each
+    would otherwise import papermill, nbclient and nbconvert on its own: about 1 s of CPU)."""
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+    from nbconvert import HTMLExporter  # noqa: F401
+
+    _exporter()
+    _engine()
+
+
 def _worker_init() -> None:
     import logging
 
@@ -499,6 +524,8 @@ def _executor(jobs: int, scheduler=None) -> Executor:
         client = connect(scheduler) if isinstance(scheduler, str) else scheduler
         return client.get_executor(pure=False)
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    if context is not None:
+        _preimport()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
 
 

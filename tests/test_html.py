@@ -1,6 +1,7 @@
 """Pure-Python checks of the HTML a stakeholder opens: the offline template and the notebook
 helpers escape every user string, load nothing remote, show no code, inline every image with
 alt text, and every table-of-contents anchor resolves. (The browser test adds layout checks.)"""
+import base64
 import dataclasses
 import re
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ from analysis.scenario import load_scenario
 
 EVIL_TITLE = "<script>alert(1)</script>"
 EVIL_NAME = '"><img src=x onerror=alert(2)>'
+SVG_1PX = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><text>&lt;b&gt; 9.0%</text></svg>'
 PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
 
@@ -52,7 +54,7 @@ def check_page(html: str) -> Page:
     assert not page.scripts_with_src, f"external scripts: {page.scripts_with_src[:3]}"
     assert not page.handlers, f"inline event handlers: {page.handlers[:3]}"
     assert "jp-InputArea-editor" not in page.classes, "code inputs must be hidden"
-    assert all(src.startswith("data:image/png;base64,") for src in page.images), "images inline"
+    assert all(src.startswith(("data:image/png;base64,", "data:image/svg+xml;base64,")) for src in page.images), "images inline"
     assert all(page.alts), "every image has alt text"
     unresolved = [a for a in page.anchors if a not in page.ids]
     assert not unresolved, f"TOC anchors without target: {unresolved}"
@@ -76,6 +78,8 @@ def _notebook(sc) -> nbformat.NotebookNode:
         nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"},
                                metadata={"alt": f"Chart: {sc.title}"}),
         nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": SVG_1PX, "text/plain": "Chart"},
+                               metadata={"image/svg+xml": {"alt": f"SVG chart: {sc.title}"}}),
         nbformat.v4.new_output("display_data", data={"text/html": nbk.assumptions_table(
             sc.table().head(3).assign(source=[EVIL_TITLE, "https://example.com/x", EVIL_NAME]))._repr_html_(),
             "text/plain": ""}),
@@ -91,8 +95,10 @@ def test_offline_export_escapes_user_strings_and_is_self_contained(evil_scenario
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'name="viewport"' in html and "@media print" in html
-    assert len(page.images) == 2 and page.alts[1] == "Chart"      # a figure without alt still has one
+    assert len(page.images) == 3 and page.alts[1] == "Chart"      # a figure without alt still has one
     assert page.alts[0] == f"Chart: {EVIL_TITLE}"                 # attribute-escaped, parsed back intact
+    assert page.alts[2] == f"SVG chart: {EVIL_TITLE}"             # an SVG chart is an <img> too, alt escaped
+    assert base64.b64decode(page.images[2].split(",", 1)[1]).decode() == SVG_1PX
     assert '<a href="https://example.com/x">' in html             # a source URL becomes a link
     assert {"Answer-first", "Why-it-differs-from-the-site", "Assumptions"} <= set(page.anchors)
 
@@ -125,8 +131,10 @@ def test_alt_text_from_titles_and_labels():
     assert nbk.alt_text(fig) == "Chart: IT power by pool; x axis: pool; y axis: MW"
     nbk.set_alt(fig, "Bars: 274 MW of IT power")
     assert nbk.alt_text(fig) == "Bars: 274 MW of IT power"
-    data, meta = nbk._png_with_alt(fig)
-    assert meta == {"alt": "Bars: 274 MW of IT power"} and len(data) > 100
+    data, meta = nbk._chart_with_alt(fig)
+    assert meta == {"alt": "Bars: 274 MW of IT power"} and "<svg" in data
+    assert "<text" in data and "IT power by pool" in data        # text stays text (svg.fonttype none)
+    assert "dc:date" not in data and nbk.chart_svg(fig) == data   # no time stamp: same chart, same bytes
     plt.close(fig)
 
 
@@ -153,9 +161,11 @@ def test_executed_index_and_reports(executed):
     for stem, r in results.items():
         if r.status == "ok":
             page = check_page((out / r.href).read_text())
-            # Each chart carries the alt text the package's PNG formatter gives it (set with
+            # Every chart is an SVG image (the package's formatter; the brief's PNG is on the index only)
+            # and carries the alt text the formatter gives it (set with
             # ``set_alt`` or built from its titles and labels), not the template's bare fallback
             # "Chart": the inline backend must not have replaced the formatter when it activated.
+            assert all(src.startswith("data:image/svg+xml;base64,") for src in page.images), stem
             bare = [a for a in page.alts if a.strip() in ("", "Chart")]
             assert not bare, f"{stem}: {len(bare)} of {len(page.alts)} charts without descriptive alt text"
             assert 'tabindex="0"' in (out / r.href).read_text() or not page.images, f"{stem}: outputs not focusable"

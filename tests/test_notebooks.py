@@ -59,7 +59,7 @@ def test_notebook_runs_and_records_metrics(executed, path):
     metrics = read_metrics(nb)
     assert metrics, "each notebook records its headline numbers with nbk.record"
     stray = [o["data"]["text/plain"][:60] for c in nb.cells for o in c.get("outputs", [])
-             if o.get("output_type") == "execute_result" and "image/png" not in o.get("data", {})
+             if o.get("output_type") == "execute_result" and not {"image/png", "image/svg+xml"} & set(o.get("data", {}))
              and re.match(r"(Text\(|<matplotlib|\[<matplotlib|\(<Figure)", o["data"].get("text/plain", ""))]
     assert not stray, f"stray object reprs in the report (end the cell with ';'): {stray}"
     assert all(v is None or isinstance(v, (int, float, str)) for v in metrics.values())
@@ -118,7 +118,7 @@ def test_html_is_self_contained_without_code(executed, path):
     page.feed((out / results[path.stem].href).read_text())
     assert not page.remote, f"remote resources: {page.remote[:3]}"
     assert "jp-InputArea-editor" not in page.classes and "hl-ipython3" not in page.classes, "code inputs must be hidden"
-    assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert page.images and all(src.startswith("data:image/svg+xml;base64,") for src in page.images)
     assert page.anchors, "a table of contents"
     unresolved = [a for a in page.anchors if a not in page.ids]
     assert not unresolved, f"TOC anchors without target: {unresolved}"
