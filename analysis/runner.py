@@ -490,13 +490,14 @@ def read_manifest(out: Path) -> dict:
 # --------------------------------------------------------------------------- executor
 def _preimport() -> None:
     """Import what every worker needs before the workers are forked, so they inherit it (each
-    would otherwise import papermill, nbclient and nbconvert on its own: about 1 s of CPU)."""
-    import nbformat  # noqa: F401
+    would otherwise import papermill, nbclient and nbconvert and compile the HTML template on its
+    own: about 2 s of CPU)."""
+    import nbformat
     import papermill  # noqa: F401
-    from nbconvert import HTMLExporter  # noqa: F401
 
-    _exporter()
     _engine()
+    with contextlib.suppress(Exception):
+        export_html(nbformat.v4.new_notebook(), "warm-up", "")
 
 
 def _worker_init() -> None:

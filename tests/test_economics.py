@@ -342,3 +342,26 @@ def test_tornado_and_flip_thresholds(sc, util):
         ec.from_scenario(sc, utilization_by_option=util).break_even_lease_usd_per_gpu_hour / table.attrs["rate"], rel=1e-3)
     keep_u = flips.loc["utilization.keep"]
     assert keep_u["current"] < keep_u["flip_value"] or np.isnan(keep_u["flip_value"])
+
+
+@pytest.mark.parametrize("n_draws", [None, 40])
+def test_lease_gap_function_equals_a_full_evaluation_at_every_rate_and_exit(sc, util, n_draws):
+    """The break-even search's shortcut (one evaluation, then prefix sums) gives what a full
+    evaluation of the options gives at each rate and each last paid month, exits included."""
+    from analysis.economics.options import lease_gap_function, lease_minus_keep_npv_usd
+    r = ec.from_scenario(sc, n_draws=n_draws, seed=3, utilization_by_option=util)
+    inputs, context = r.decision["_inputs"], r.decision["_context"]
+    gap = lease_gap_function(inputs)
+    used = np.asarray(inputs["lease_usd_per_gpu_hour"], dtype=float)
+    horizon = int(inputs["horizon_months"])
+    for factor, end in [(0.0, 0), (0.3, 5.5), (1.0, horizon), (2.2, 17), (1.0, horizon + 5)]:
+        rates = factor * used
+        full = lease_minus_keep_npv_usd({**inputs, "lease_usd_per_gpu_hour": rates,
+                                         "lease_end_month": np.broadcast_to(float(end), np.shape(used))})
+        np.testing.assert_allclose(gap(rates, end), full, rtol=1e-9, atol=1.0)
+    rates = np.linspace(0, 2 * float(np.mean(used)), 7)[:, None] if n_draws else np.linspace(0, 2 * float(used), 7)
+    ends = ec.exit_month_at_rate(context, rates)
+    moving = ec.lease_gap_at_rates(inputs, context, rates)
+    direct = lease_minus_keep_npv_usd({**inputs, "lease_usd_per_gpu_hour": rates, "lease_end_month": ends})
+    np.testing.assert_allclose(moving, direct, rtol=1e-9, atol=1.0)
+    assert np.ptp(ends) > 0, "the exit moves with the rate in this case"

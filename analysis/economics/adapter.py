@@ -26,7 +26,7 @@ from analysis.economics import exit as exit_model
 from analysis.economics import finance, lease
 from analysis.economics.finance import HOURS_PER_MONTH
 from analysis.economics.options import (BASE, C2_COST_BASES, CORE_INPUTS, OPTIONS, TEXT_INPUTS, OptionsResult,
-                                        cash_flow_components, compare_options, lease_minus_keep_npv_usd,
+                                        cash_flow_components, compare_options, lease_gap_function,
                                         value_usd_per_useful_exaflop)
 from analysis.errors import InputError, shown
 from analysis.params import Param, Spec
@@ -413,8 +413,7 @@ def lease_gap_at_rates(inputs: dict, context: dict, c1_rates_usd_per_gpu_hour) -
     """Incremental NPV of leasing against keeping at other Colossus 1 rates, with the exit moving
     with the rate (a cheaper lease is left later). Rates broadcast against the draws."""
     rates = np.asarray(c1_rates_usd_per_gpu_hour, dtype=float)
-    end = exit_month_at_rate(context, rates)
-    return np.asarray(lease_minus_keep_npv_usd({**inputs, "lease_usd_per_gpu_hour": rates, "lease_end_month": end}), dtype=float)
+    return np.asarray(lease_gap_function(inputs)(rates, exit_month_at_rate(context, rates)), dtype=float)
 
 
 def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, iterations: int = 14) -> np.ndarray:
@@ -427,13 +426,18 @@ def break_even_rate(inputs: dict, context: dict, high_factor: float = 3.0, itera
     is kept (the same as 20 plain bisection steps). At a fixed exit month the NPV is linear in the
     rate and ``OptionsResult`` also gives the closed form."""
     used = np.asarray(inputs["lease_usd_per_gpu_hour"], dtype=float)
+    gap = lease_gap_function(inputs)   # one evaluation of the options; each step is then a lookup
+
+    def gap_at(rates):
+        return np.asarray(gap(rates, exit_month_at_rate(context, rates)), dtype=float)
+
     lo, hi = np.zeros_like(used), high_factor * used
-    g_hi = lease_gap_at_rates(inputs, context, hi)
-    g_lo = lease_gap_at_rates(inputs, context, lo)
+    g_hi = gap_at(hi)
+    g_lo = gap_at(lo)
     g_a, g_b = g_lo, g_hi
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        g = lease_gap_at_rates(inputs, context, mid)
+        g = gap_at(mid)
         below = g < 0
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         g_a, g_b = np.where(below, g, g_a), np.where(below, g_b, g)
