@@ -104,6 +104,9 @@ def chart_svg(fig) -> str:
     # matplotlib draw the figure once more before saving it: drop the placeholder (it lays out
     # nothing), so each chart is drawn once. No tight bounding box either (a second full draw):
     # every figure of the package lays itself out.
+    from analysis import plots
+
+    plots.fit_titles(fig)        # a title never runs past the chart's edge (it wraps)
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
     buffer = io.StringIO()

@@ -174,14 +174,14 @@ def check_range(name: str, value, low: float | None = None, high: float | None =
     """``value`` as a float array; a one-line InputError if any element is not finite or lies outside
     [low, high] (``(low, high]`` with ``low_open``). The range check of the model modules' inputs."""
     arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():       # ndarray methods: cheaper than np.all/np.any on small arrays
         raise InputError(f"{name}: {shown(value)} is not finite; expected a number")
     bad = None
     if low is not None:
         below = arr <= low if low_open else arr < low
-        if np.any(below):
+        if below.any():
             bad = arr[below].flat[0]
-    if high is not None and bad is None and np.any(arr > high):
+    if high is not None and bad is None and (arr > high).any():
         bad = arr[arr > high].flat[0]
     if bad is not None:
         lo = "-inf" if low is None else f"{low:g}"

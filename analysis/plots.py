@@ -52,6 +52,42 @@ def warm_up() -> None:
         fig.savefig(_io.StringIO(), format="svg")  # every report's charts (analysis.notebook.chart_svg)
 
 
+def fit_titles(fig, margin_px: float = 4.0) -> bool:
+    """Wrap every title that runs past the figure's edges onto more lines, and lay the figure out
+    again when one was wrapped (a long scenario title in a chart title would otherwise be cut off
+    at the figure's edge). Returns whether a title changed."""
+    import textwrap
+
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is None:
+        return False
+    renderer = get_renderer()
+    width = fig.bbox.width
+    texts = [getattr(fig, "_suptitle", None)]
+    texts += [t for ax in fig.axes for t in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))]
+    changed = False
+    for t in texts:
+        if t is None or not t.get_visible() or not t.get_text():
+            continue
+        box = t.get_window_extent(renderer)
+        if box.x0 >= margin_px and box.x1 <= width - margin_px:
+            continue
+        # the room the title has: the whole figure when centred on it, else twice the distance from
+        # its anchor to the nearer edge
+        centre = 0.5 * (box.x0 + box.x1)
+        room = max(width - 2 * margin_px, 1.0) if t is texts[0] else 2 * max(min(centre, width - centre) - margin_px, 1.0)
+        lines = t.get_text().split("\n")
+        longest = max(len(line) for line in lines)
+        chars = max(16, int(longest * room / max(box.width, 1.0) * 0.95))
+        if chars >= longest:
+            continue
+        t.set_text("\n".join(textwrap.fill(line, chars) for line in lines))
+        changed = True
+    if changed and fig.get_layout_engine() is not None:
+        fig.tight_layout()
+    return changed
+
+
 def _short(value) -> str:
     """A bar label: 3 significant digits with k/M/B suffixes (150k, 49.5), never 1.5e+05."""
     from analysis.report.format import scaled

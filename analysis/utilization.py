@@ -454,7 +454,7 @@ def _job_gpu_mix(gpu_ids, running, islands: bool):
     """``{gpu id: GPUs}`` of the job for the goodput model's per-type failure rates (islands:
     one job per pool, a one-hot share on the pool axis); ``None`` (the HGX H100 reference)
     where a GPU type has no failure-rate row."""
-    if not gpu_ids or any(g not in goodput.load_failure_rates().index for g in gpu_ids):
+    if not gpu_ids or any(g not in goodput.failure_rate_gpus() for g in gpu_ids):
         return None
     ids = np.asarray(gpu_ids)
     running = np.asarray(running, float)

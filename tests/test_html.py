@@ -307,3 +307,26 @@ def test_source_text_reads_without_code_names():
     assert labels.plain("an unknown_name stays") == "an unknown_name stays"   # the report test then catches it
     assert not report_problems(f"<h2>Contents</h2><p>{text}</p>")
     assert F.pct(0.99999, 2) == "100.0%" and F.pct(0.9953, 2) == "99.53%" and F.pct(0.09) == "9.0%"
+
+
+def test_a_title_wider_than_its_chart_wraps_instead_of_being_cut_off():
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    long_title = "Other estimates against the Monte Carlo 90% interval (shaded), xAI Colossus 1 (Memphis, TN)"
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.barh(["a", "b"], [1, 2])
+    ax.set_title(long_title)
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    assert ax.title.get_window_extent(renderer).x1 > fig.bbox.width          # cut off as drawn
+    svg = nbk.chart_svg(fig)
+    box = ax.title.get_window_extent(renderer)
+    assert "\n" in ax.get_title() and ax.get_title().replace("\n", " ") == long_title
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width                          # now inside the chart
+    assert "(Memphis, TN)" in svg
+    short, sax = plt.subplots(figsize=(8, 3.5))
+    sax.set_title("IT power by pool")
+    assert not plots.fit_titles(short) and sax.get_title() == "IT power by pool"
+    plt.close("all")

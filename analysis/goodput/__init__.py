@@ -23,7 +23,7 @@ from analysis.goodput.badput import BUCKETS, FACTOR_LABELS, badput_factors, sche
 from analysis.goodput.checkpoint import (CHECKPOINT_MODES, INTERVAL_METHODS, checkpoint_bytes, checkpoint_write_s,
                                          model_parameters, young_daly_interval_s)
 from analysis.goodput.failures import (InterruptionRateEstimate, early_life_multiplier, estimate_from_reliability,
-                                       estimate_interruption_rate, fleet_rate_per_gpu_hour, gpu_profile,
+                                       estimate_interruption_rate, failure_rate_gpus, fleet_rate_per_gpu_hour, gpu_profile,
                                        interruption_rate_per_gpu_hour, load_failure_rates, load_reliability,
                                        node_failure_rate_per_1000_node_days, per_gpu_rate_from_node_rate)
 from analysis.goodput.model import (FACTOR_NAMES, MODELS, PARAMETERS, RUNTIME_FACTORS, SCHEDULING_FACTORS, GoodputResult,

@@ -16,11 +16,12 @@ def arr(name: str, value, minimum: float | None = 0.0, inclusive: bool = True) -
         a = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"{name}: {shown(value)} is not a number; expected a finite number") from None
-    if not np.all(np.isfinite(a)):
+    # ndarray methods, not np.all/np.any: these checks run thousands of times per evaluation
+    if not np.isfinite(a).all():
         raise InputError(f"{name}: {shown(value)} is not finite; expected a finite number")
     if minimum is not None:
         bad = a < minimum if inclusive else a <= minimum
-        if np.any(bad):
+        if bad.any():
             first_bad = a[bad].flat[0] if a.ndim else float(a)
             op = ">=" if inclusive else ">"
             raise InputError(f"{name}: {first_bad:g} is out of range; expected a number {op} {minimum:g}")
@@ -29,7 +30,7 @@ def arr(name: str, value, minimum: float | None = 0.0, inclusive: bool = True) -
 
 def fraction(name: str, value, upper_inclusive: bool = False) -> np.ndarray:
     a = arr(name, value, 0.0)
-    if np.any(a > 1) or (not upper_inclusive and np.any(a >= 1)):
+    if (a > 1).any() or (not upper_inclusive and (a >= 1).any()):
         raise InputError(f"{name}: {np.max(a):g} is out of range; expected a fraction in [0, 1{']' if upper_inclusive else ')'}")
     return a
 

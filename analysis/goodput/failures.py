@@ -221,6 +221,21 @@ def load_failure_rates(path=None) -> pd.DataFrame:
     return _failure_rates(str(path or DATA_DIR / "failure_rates.csv")).copy()
 
 
+@lru_cache(maxsize=4)
+def _profiles(path: str) -> dict:
+    """Per GPU id the four figures :func:`gpu_profile` reads (a plain dict: the chain asks for them
+    dozens of times per evaluation, and a DataFrame lookup costs more than the arithmetic)."""
+    table = _failure_rates(path)
+    return {g: {"rate_multiplier": float(r["rate_multiplier"]), "system": str(r["system"]),
+                "gpus_per_node": float(r["gpus_per_node"]), "domain_gpus": float(r["domain_gpus"])}
+            for g, r in table.iterrows()}
+
+
+def failure_rate_gpus() -> tuple[str, ...]:
+    """GPU ids with a row in ``data/failure_rates.csv``."""
+    return tuple(_profiles(str(DATA_DIR / "failure_rates.csv")))
+
+
 def gpu_profile(gpu_mix=None, nvl72_rate_multiplier=1.0) -> dict:
     """Rate multiplier, GPUs per node and GPUs per failure domain of a job's GPU mix.
 
@@ -228,24 +243,24 @@ def gpu_profile(gpu_mix=None, nvl72_rate_multiplier=1.0) -> dict:
     shares are normalised. Multipliers are GPU-weighted means (independent failures add up);
     NVL72 types are further scaled by ``nvl72_rate_multiplier`` (broadcasts over draws).
     """
-    table = load_failure_rates()
+    table = _profiles(str(DATA_DIR / "failure_rates.csv"))
     if gpu_mix is None:
         gpu_mix = {REFERENCE_GPU: 1.0}
     elif isinstance(gpu_mix, str):
         gpu_mix = {gpu_mix: 1.0}
-    unknown = [g for g in gpu_mix if g not in table.index]
+    unknown = [g for g in gpu_mix if g not in table]
     if unknown:
-        raise InputError(f"gpu: {shown(unknown[0])} is not known; use one of {', '.join(table.index)}")
+        raise InputError(f"gpu: {shown(unknown[0])} is not known; use one of {', '.join(table)}")
     weights = {g: np.asarray(w, float) for g, w in gpu_mix.items()}
     total = sum(weights.values())
     if np.any(np.asarray(total) <= 0):
         raise InputError("gpu_mix: the shares sum to zero; give at least one GPU type with a positive share")
     nvl = _arr("nvl72_rate_multiplier", nvl72_rate_multiplier, 0.0, inclusive=False)
-    mult = sum(w / total * table.loc[g, "rate_multiplier"] * (nvl if table.loc[g, "system"] == "nvl72" else 1.0)
+    mult = sum(w / total * table[g]["rate_multiplier"] * (nvl if table[g]["system"] == "nvl72" else 1.0)
                for g, w in weights.items())
-    per_node = sum(w / total * float(table.loc[g, "gpus_per_node"]) for g, w in weights.items())
-    domain = sum(w / total * float(table.loc[g, "domain_gpus"]) for g, w in weights.items())
-    systems = sorted({table.loc[g, "system"] for g in weights})
+    per_node = sum(w / total * table[g]["gpus_per_node"] for g, w in weights.items())
+    domain = sum(w / total * table[g]["domain_gpus"] for g, w in weights.items())
+    systems = sorted({table[g]["system"] for g in weights})
     return {"rate_multiplier": _out(mult), "gpus_per_node": _out(per_node), "domain_gpus": _out(domain),
             "systems": systems}
 
