@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -297,12 +298,23 @@ def _draws_at(sc, columns: dict, n: int, seed: int):
     return Draws(values, n=n, seed=seed, scenario=sc.name, pool_names=central.pool_names)
 
 
+@lru_cache(maxsize=8)
+def _unit_design(num_vars: int, base_samples: int, seed: int) -> np.ndarray:
+    """SALib's Saltelli/Sobol' design on the unit cube (no second order): it depends only on the
+    number of inputs, N and the seed, so scenarios with as many ranged inputs share it. Read-only."""
+    from SALib.sample import sobol as sobol_sample
+
+    problem = {"num_vars": num_vars, "names": [f"x{i}" for i in range(num_vars)], "bounds": [[0.0, 1.0]] * num_vars}
+    design = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
+    design.flags.writeable = False
+    return design
+
+
 def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job utilization", "fleet MFU")) -> SobolResult:
     """Sobol first- and total-order indices (SALib's Saltelli/Sobol' design and estimator, each
     input triangular within its sourced range as in the Monte Carlo) of the job utilization and
     the fleet MFU (BF16 dense). ``base_samples`` N (a power of 2) gives N (D + 2) model runs."""
     from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import sobol as sobol_sample
 
     from analysis import fleet
 
@@ -314,7 +326,7 @@ def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job util
     from scipy.stats import triang
 
     problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
-    U = sobol_sample.sample(problem, int(base_samples), calc_second_order=False, seed=seed)
+    U = _unit_design(len(names), int(base_samples), seed)
     X = np.column_stack([triang.ppf(U[:, i], c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
                          for i, (lo, mode, hi) in enumerate(ranged.values())])
     d = _draws_at(sc, {name: X[:, i] for i, name in enumerate(names)}, X.shape[0], seed)
@@ -325,7 +337,9 @@ def sobol_indices(sc, base_samples: int = 256, seed: int = 0, outputs=("job util
         ys["fleet MFU"] = fleet.fleet_draws(sc, d).value
     frames = {}
     for out, y in ys.items():
-        s = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        # A Generator, not the int: SALib treats seed 0 as "no seed" and then bootstraps the
+        # confidence intervals from numpy's global random state (not reproducible).
+        s = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=np.random.default_rng(seed))
         frames[out] = pd.DataFrame({"S1": s["S1"], "S1_conf": s["S1_conf"], "ST": s["ST"], "ST_conf": s["ST_conf"]}, index=names)
     indices = pd.concat(frames, axis=1)
     indices.index.name = "parameter"
