@@ -1,7 +1,8 @@
 """Serving throughput of one replica under latency targets: a per-kernel roofline.
 
 One **replica** is ``gpus_per_replica`` GPUs of one type holding one copy of the model. A dense
-model runs tensor parallel inside the NVLink domain and pipeline stages across domains; a
+model runs tensor parallel inside the NVLink domain (or over ``tensor_parallel`` GPUs) and pipeline stages
+across domains (or for the rest); a
 mixture of experts runs **wide expert parallelism** (Megatron-Core / DeepSeek-V3 style: experts
 sharded over all GPUs of the replica, attention data parallel), its all-to-all over NVLink when
 the replica fits one NVLink domain (8 GPUs on HGX, 72 on GB200 NVL72) and over the scale-out
@@ -27,6 +28,23 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   2211.17192, eq. 1) for ``k + 1`` tokens of compute per request.
 * **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x (input^2 - cached^2)`` FLOPs with
   ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache.
+* **pipeline stages** (``tensor_parallel`` below the replica size, e.g. NVIDIA's MLPerf v5.0 H100 Llama 2 70B config
+  ``H100_SXM_80GB_PP2x4``: tensor_parallelism 1, pipeline_parallelism 2): ``tp = tensor_parallel``, ``pp = g / tp``;
+  the all-reduces run over ``tp`` GPUs only (none at ``tp = 1``) and a stage boundary sends one activation per token
+  (over NVLink inside the domain). In-flight micro-batches keep every stage busy (TensorRT-LLM pipeline
+  parallelism with in-flight batching), so the weights and KV cache still stream at the replica's aggregate bandwidth.
+* **attention data parallelism under latency targets** (MoE replicas, aggregated): attention runs data parallel, one
+  rank per GPU, experts expert parallel across all ranks, and every rank joins every layer's all-to-all, so all ranks
+  advance in lock step (SGLang ``prepare_mlp_sync_batch``: ranks without work run idle batches; TensorRT-LLM
+  ``AttentionDpConfig.enable_balance`` / ``batching_wait_iters`` exist to wait until every rank has a prompt). A prompt is
+  prefilled by the one rank that holds its request: its rank-local share ``phi = 4 x layers x hidden^2 / active`` (the
+  attention projections, Megatron-LM's ``4 h^2`` per layer; expert FFNs stay spread over all ranks) takes ``g`` times
+  longer on 1 of ``g`` GPUs while the group waits, so a prefill occupies the replica ``phi x g + 1 - phi`` times its
+  balanced time. Offline queues hold a prompt for every rank (balanced, factor 1); under Poisson arrivals
+  (server, interactive) prompts reach the ranks one at a time. Disaggregated serving prefills elsewhere (factor 1).
+  The stall lengthens the cycle (so it costs throughput and TPOT); the TTFT queue keeps the balanced service time
+  (each rank prefills its own prompts, concurrently with the others): an upper bound on the stall at high load,
+  where prompts on different ranks overlap, and a lower bound on one prompt's TTFT.
 
 Scheduling. **Aggregated** (chunked prefill, Sarathi-Serve, Agrawal et al. 2024, arXiv 2403.02310):
 each request's prompt is prefilled between decode steps, so over one request's life the replica spends
@@ -140,7 +158,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        scale_out_gb_s_per_gpu=50.0, mla_kv_dim=0.0, experts_per_token=0.0, cache_hit_rate=0.0,
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
-                       max_output_tokens=None, software_factor=1.0) -> Throughput:
+                       max_output_tokens=None, software_factor=1.0, tensor_parallel=None) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -153,7 +171,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     ``max_output_tokens``, when given, is what the KV cache reserves per request for its output
     (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
-    product is capped at 1, the dense peak).
+    product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
+    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages.
     See the module docstring for the equations and their sources.
     """
     f = lambda x: np.asarray(x, float)
@@ -188,10 +207,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     domain = f(nvlink_domain_gpus)
     nvl = f(nvlink_gb_s_per_gpu) / 2 * 1e9                                # B/s per direction
     so = f(scale_out_gb_s_per_gpu) * 1e9
-    tp = np.minimum(g, domain)
+    tp = np.minimum(g, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), g)
     pp = g / tp
+    pp_link = np.where(g <= domain, nvl, so)                               # stage-to-stage sends: NVLink inside the domain
     tp_token_s = (2.0 * layers / pp * 2.0 * (tp - 1) / tp * hidden * ACTIVATION_BYTES / nvl
-                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / so, 0.0))
+                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0))
     copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
     with np.errstate(invalid="ignore", divide="ignore"):
         inside = np.where(g > 1, (np.minimum(g, domain) - 1) / (g - 1), 0.0)  # share of a token's experts inside its domain
@@ -217,6 +237,14 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                  + 2.0 * layers * hidden * inp ** 2 * (1.0 - hit ** 2) / (gp * attn_peak)
                  + new_tokens * comm_token_s * g / gp)
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
+    # Attention data parallelism (MoE, aggregated, latency targets): a prompt's rank-local layers run on 1 of g GPUs
+    # while the expert-parallel group waits (module docstring); offline queues balance the ranks. The stall lengthens
+    # the replica's cycle (throughput, TPOT); the TTFT queue keeps the balanced service time (the g ranks prefill
+    # their own prompts concurrently).
+    targets = np.isfinite(f(max_tpot_ms)) | np.isfinite(f(max_ttft_ms))
+    rank_local = np.clip(4.0 * layers * hidden ** 2 / active, 0.0, 1.0)
+    unbalanced = moe & (g > 1) & ~disagg & targets
+    prefill_wall_s = prefill_s * np.where(unbalanced, rank_local * g + 1.0 - rank_local, 1.0)
 
     def roof(memory, compute):
         return (memory ** ROOFLINE_P + compute ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
@@ -235,7 +263,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     def latencies(b):
         weights, attention, comm, _ = parts(b)
         step = weights + attention + comm
-        cycle = out / tau * step + b * prefill_s
+        cycle = out / tau * step + b * prefill_wall_s
         tpot = np.where(disagg, step / tau, cycle / out)
         base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)   # TTFT without queueing
         return step, cycle, tpot, base

@@ -9,6 +9,7 @@ Schema (every key optional unless marked)::
     precision: fp8                   # bf16 | fp8 | fp4 (weights and GEMMs)
     kv_precision: fp8                # default fp8 (bf16 for bf16 weights)
     max_batch: 896                   # scheduler limit per replica
+    tensor_parallel: 1               # dense: tensor-parallel GPUs (default min(replica, NVLink domain)); the rest are pipeline stages
     model:                           # required
       {params: 70e9, active_params: 70e9, layers: 80, hidden: 8192, heads: 64, kv_heads: 8,
        experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
@@ -50,7 +51,7 @@ from analysis.serialize import plain
 SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
-              "prefill", "decode", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
+              "prefill", "decode", "tensor_parallel", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
               "memory", "source", "notes"}
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
@@ -68,6 +69,7 @@ SERVE_SPECS = {
     "gpus_per_replica": Spec("GPUs", min=1, max=4096, integer=True),
     "system_gpus": Spec("GPUs", min=1, max=1_000_000, integer=True),
     "ep": Spec("GPUs", min=1, max=4096, integer=True),
+    "tensor_parallel": Spec("GPUs", min=1, max=4096, integer=True),
     "max_batch": Spec("requests", min=1, max=1_000_000),
     "cache_hit_rate": Spec("-", min=0, max=0.99),
     "model.params": Spec("parameters", min=1e6, max=1e14),
@@ -194,6 +196,11 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
     system = int(number("system_gpus", doc["system_gpus"])) if "system_gpus" in doc else (size or spec.nvlink_domain_gpus)
     if size is not None and system % size:
         raise InputError(f"system_gpus: {system} is not a multiple of the {size}-GPU replica")
+    if "tensor_parallel" in doc:
+        tp = int(number("tensor_parallel", doc["tensor_parallel"]))
+        if size is None or size % tp:
+            raise InputError(f"tensor_parallel: {tp} must divide the replica's GPUs ({'auto' if size is None else size}); "
+                             "give a fixed gpus_per_replica that is a multiple of it")
     precision = _choice("precision", doc.get("precision", "fp8"), WEIGHT_PRECISIONS)
     if not np.isfinite(spec.peak_tflops(precision)):
         raise InputError(f"precision: {spec.id} has no dense {precision} peak in data/gpus.csv; use "
@@ -270,6 +277,7 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
         "max_gpus_per_replica": float(system),
+        "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
     for label, gpus in (("gpus_per_replica" if not disaggregated else "decode.gpus", size), ("prefill.gpus", prefill_gpus)):
