@@ -26,8 +26,18 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
 * **speculative decoding**: ``spec_tokens = k`` drafts verified per step, each accepted with
   probability ``a``: ``tau = (1 - a^(k+1)) / (1 - a)`` tokens per step (Leviathan et al. 2023, arXiv
   2211.17192, eq. 1) for ``k + 1`` tokens of compute per request.
-* **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x (input^2 - cached^2)`` FLOPs with
-  ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache.
+* **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x E[input^2 - cached^2]`` FLOPs with
+  ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache. Causal attention is quadratic in
+  each prompt's own length, so its mean cost is set by the **second moment** of the prompt lengths,
+  ``E[n^2] = mean^2 x (1 + cv^2)`` (``input_tokens_cv``; at most ``mean x max_input_tokens``), not by the square of the
+  mean: a long-context mix (Llama 3.1 405B: prompts up to 128k tokens) pays several times the attention of
+  equal-mean prompts.
+* **attention kernels** reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at
+  up to ~1.2 PFLOP/s in FP8 (61% of the dense 1,979) and 740 TFLOP/s in FP16 (75% of 989) (Shah et al. 2024, arXiv
+  2407.08608); attention FLOPs (prefill and MLA decode) run at ``min(compute efficiency, that share)`` of the peak of the
+  KV-cache precision. With NVFP4 weights only the GEMMs run at the FP4 peak; attention runs on the KV cache's
+  precision (NVFP4 recipes quantize the linear layers; the KV cache is quantized separately, FP8 in the MLPerf
+  submissions here), so the FP4 gain shrinks where attention is a large share of the work (long prompts, MLA decode).
 * **pipeline stages** (``tensor_parallel`` below the replica size, e.g. NVIDIA's MLPerf v5.0 H100 Llama 2 70B config
   ``H100_SXM_80GB_PP2x4``: tensor_parallelism 1, pipeline_parallelism 2): ``tp = tensor_parallel``, ``pp = g / tp``;
   the all-reduces run over ``tp`` GPUs only (none at ``tp = 1``) and a stage boundary sends one activation per token
@@ -62,7 +72,7 @@ scenario) at a prefill server busy a share ``rho`` of the time, with the M/M/1 t
 :func:`queue_wait_p99`; the largest ``rho`` meeting the TTFT target caps the load (an aggregated
 replica then runs below full load, a disaggregated prefill pool is sized with that headroom). Offline
 has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
-attention runs at the FP8 peak when the GEMMs run FP4.
+attention runs at the FP8 peak (times the attention-kernel share above) when the GEMMs run FP4.
 """
 from __future__ import annotations
 
@@ -75,6 +85,11 @@ DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, a
 NODE_LIMIT = 4               # at most 4 nodes per token across the scale-out network (ibid. Sec. 2.1.2)
 COLLECTIVE_LATENCY_NVLINK_S = 10e-6    # assumption: small-message collective latency inside an NVLink domain
 COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-out (one more switch hop, NIC)
+# Attention kernels reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at up to
+# 740 TFLOP/s in FP16 (75% of 989) and ~1.2 PFLOP/s in FP8 (61% of 1,979) (Shah et al. 2024, arXiv 2407.08608, abstract
+# and Sec. 4.1); attention FLOPs run at min(compute efficiency, these).
+ATTENTION_EFFICIENCY_FP8 = 0.61
+ATTENTION_EFFICIENCY_BF16 = 0.75
 BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
 BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
@@ -158,7 +173,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        scale_out_gb_s_per_gpu=50.0, mla_kv_dim=0.0, experts_per_token=0.0, cache_hit_rate=0.0,
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
-                       max_output_tokens=None, software_factor=1.0, tensor_parallel=None) -> Throughput:
+                       max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
+                       max_input_tokens=np.inf) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -172,7 +188,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
     product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
-    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages.
+    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages. ``input_tokens_cv``
+    and ``max_input_tokens`` describe the spread and the cap of prompt lengths (the prefill's quadratic attention
+    term uses their second moment; ``input_tokens`` stays the mean).
     See the module docstring for the equations and their sources.
     """
     f = lambda x: np.asarray(x, float)
@@ -188,7 +206,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     peak = base_peak * f(gemm_peak_factor)
     bw = g * f(hbm_tb_s) * 1e12 * bandwidth_efficiency                    # B/s per replica
     flops, flops_prefill = g * peak, gp * peak                             # FLOP/s per replica
-    attn_peak = base_peak if attention_peak_tflops is None else f(attention_peak_tflops) * 1e12 * compute_efficiency
+    attn_eff = np.minimum(compute_efficiency, np.where(f(kv_bytes_per_value) >= 2.0, ATTENTION_EFFICIENCY_BF16, ATTENTION_EFFICIENCY_FP8))
+    attn_peak = (f(peak_tflops) if attention_peak_tflops is None else f(attention_peak_tflops)) * 1e12 * attn_eff
     attn_flops = g * attn_peak
     moe_slow = 1.0 / np.where((f(experts_per_token) > 0) & (active < params), f(moe_efficiency), 1.0)
     weight_bytes = params * weight_bytes_per_param
@@ -232,9 +251,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     gemm_token_s = 2.0 * active / flops
     attn_mem_request_s = kv_token * ctx / bw
     attn_cmp_token_s = 4.0 * layers * d_attn * ctx / attn_flops
+    cap_in = np.maximum(f(max_input_tokens), inp)
+    second_moment = np.minimum(1.0 + f(input_tokens_cv) ** 2, cap_in / inp)  # E[n^2] / mean^2 (at most cap / mean)
     new_tokens = inp * (1.0 - hit)
     prefill_s = (new_tokens * 2.0 * active / flops_prefill
-                 + 2.0 * layers * hidden * inp ** 2 * (1.0 - hit ** 2) / (gp * attn_peak)
+                 + 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
                  + new_tokens * comm_token_s * g / gp)
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
     # Attention data parallelism (MoE, aggregated, latency targets): a prompt's rank-local layers run on 1 of g GPUs

@@ -18,7 +18,8 @@ Schema (every key optional unless marked)::
     prefill: {gpus: 32}              # disaggregated prefill pool: GPUs per prefill replica
     decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
-                                     # (max_output_tokens: the KV cache reserves this per request)
+                                     # (max_output_tokens: the KV cache reserves this per request;
+                                     #  input_tokens_cv / max_input_tokens: spread and cap of prompt lengths)
     cache_hit_rate: 0.5              # share of prompt tokens served from the prefix cache
     speculative: {tokens: 1, acceptance: 0.85}               # draft tokens per step and acceptance rate
     slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
@@ -58,7 +59,7 @@ SUB_KEYS = {
     "mla": {"kv_dim", "source"},
     "prefill": {"gpus", "source"},
     "decode": {"gpus", "source"},
-    "workload": {"input_tokens", "output_tokens", "max_output_tokens", "source"},
+    "workload": {"input_tokens", "output_tokens", "max_output_tokens", "input_tokens_cv", "max_input_tokens", "source"},
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
@@ -85,6 +86,8 @@ SERVE_SPECS = {
     "workload.input_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.output_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.max_output_tokens": Spec("tokens", min=1, max=10_000_000),
+    "workload.input_tokens_cv": Spec("-", min=0, max=10),
+    "workload.max_input_tokens": Spec("tokens", min=1, max=10_000_000),
     "speculative.tokens": Spec("tokens", min=0, max=16, integer=True),
     "speculative.acceptance": Spec("-", min=0, max=0.99),
     "slo.ttft_s": Spec("s", min=0, min_inclusive=False, max=10_000),
@@ -261,6 +264,10 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
         "output_tokens": number("workload.output_tokens", workload["output_tokens"]),
         "max_output_tokens": (number("workload.max_output_tokens", workload["max_output_tokens"])
                               if "max_output_tokens" in workload else None),
+        "input_tokens_cv": (number("workload.input_tokens_cv", workload["input_tokens_cv"])
+                            if "input_tokens_cv" in workload else None),
+        "max_input_tokens": (number("workload.max_input_tokens", workload["max_input_tokens"])
+                             if "max_input_tokens" in workload else None),
         "cache_hit_rate": number("cache_hit_rate", doc["cache_hit_rate"]) if "cache_hit_rate" in doc else 0.0,
         "max_batch": number("max_batch", doc["max_batch"]) if "max_batch" in doc else np.inf,
         "max_tpot_ms": tpot_ms, "max_ttft_ms": ttft_ms,
@@ -296,7 +303,7 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
         names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
-                 "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap"}
+                 "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap", "input_tokens_cv", "max_input_tokens"}
         unknown = set(overrides) - names
         if unknown:
             raise InputError(f"{sorted(unknown)[0]}: cannot be overridden for an 'auto' replica; use one of {', '.join(sorted(names))}")
