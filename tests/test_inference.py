@@ -501,3 +501,21 @@ def test_attention_data_parallel_prefill_stall_by_hand():
     assert float(server.tokens_per_s_per_gpu) < float(offline.tokens_per_s_per_gpu)
     dense = inf.replica_throughput(**{**kw, "active_params": 1e12, "experts_per_token": 0}, max_tpot_ms=1e6, max_ttft_ms=1e7)
     assert stall(dense) == pytest.approx(1.0)                # tensor parallel prefill uses every GPU
+
+
+def test_two_micro_batch_overlap_reads_the_weights_twice_by_hand():
+    """comm_overlap > 0 means two micro-batches (DeepSeek-V3 Sec. 3.4; vLLM dual-batch overlap): each runs every layer, so a
+    decode step streams the weights twice, each read touching the experts of half the batch; without overlap, once."""
+    kw = dict(**MOE, input_tokens=500, output_tokens=100, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979, gpus_per_replica=16,
+              experts_per_token=8, mla_kv_dim=576, max_batch=64, bandwidth_efficiency=0.8)
+    one, two = inf.replica_throughput(**kw, comm_overlap=0.0), inf.replica_throughput(**kw, comm_overlap=0.5)
+    assert float(one.batch) == float(two.batch) == 64
+    bw = 16 * 4.8e12 * 0.8
+    touched = lambda tokens: 1 - (1 - 0.1) ** tokens
+    kv_reads = float(one.decode_memory_s) - 1e12 * touched(64) / bw          # the same batch reads the same KV cache
+    assert kv_reads > 0
+    assert float(two.decode_memory_s) - kv_reads == pytest.approx(2 * 1e12 * touched(32) / bw)
+    assert float(two.step_comm_s) < float(one.step_comm_s)           # half of the all-to-all hidden
+    dense = dict(**LLAMA2, input_tokens=500, output_tokens=100, **H200, gpus_per_replica=8, max_batch=64)
+    assert float(inf.replica_throughput(**dense, comm_overlap=0.5).decode_memory_s) == \
+        pytest.approx(float(inf.replica_throughput(**dense, comm_overlap=0.0).decode_memory_s))

@@ -22,7 +22,12 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   2019, Sec. 3); MoE: dispatch (FP8) and combine (BF16) of each token to ``experts_per_token`` experts
   per layer, at most 4 nodes per token across the scale-out network (node-limited routing, DeepSeek-V3,
   arXiv 2412.19437, Sec. 2.1.2); ``comm_overlap`` of it hidden behind compute (two micro-batches,
-  ibid. Sec. 3.4); plus a fixed latency per collective.
+  ibid. Sec. 3.4); plus a fixed latency per collective. The overlap has a price: each of the two micro-batches runs
+  every layer, so a decode step streams the weights twice (each read touching the experts of half the batch),
+  the cost that makes dual-batch overlap lose at small batches (vLLM's dual-batch overlap, ``vllm/v1/worker/gpu/
+  ubatch_utils.py``, runs the model on two micro-batches whose all-to-all overlaps the other's compute and is used above a
+  per-step token threshold; DeepSeek's decode runs it at large per-GPU batches, open-infra-index Day 6).
+  ``comm_overlap = 0``: one micro-batch.
 * **speculative decoding**: ``spec_tokens = k`` drafts verified per step, each accepted with
   probability ``a``: ``tau = (1 - a^(k+1)) / (1 - a)`` tokens per step (Leviathan et al. 2023, arXiv
   2211.17192, eq. 1) for ``k + 1`` tokens of compute per request.
@@ -267,12 +272,14 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     unbalanced = moe & (g > 1) & ~disagg & targets
     prefill_wall_s = prefill_s * np.where(unbalanced, rank_local * g + 1.0 - rank_local, 1.0)
 
+    micro = np.where(moe & (f(comm_overlap) > 0), 2.0, 1.0)                # two micro-batches: weights read twice per step
+
     def roof(memory, compute):
         return (memory ** ROOFLINE_P + compute ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
 
     def parts(b):
         tokens = b * verify
-        weights_mem = weight_bytes * touched_weight_fraction(params, active, tokens) / bw
+        weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / bw
         weights = roof(weights_mem, tokens * gemm_token_s * moe_slow)
         attention = roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
         comm = tokens * comm_token_s + step_latency_s
