@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis import inference as inf
-from analysis.catalog import gpu, load_cluster
+from analysis.catalog import gpu, load_cluster, read_yaml
 from analysis.errors import InputError
 from analysis.inference import roofline
 from analysis.paths import PROJ_ROOT
@@ -30,7 +30,7 @@ def test_kv_bytes_per_token_gqa_and_mla_by_hand():
 
 def test_small_dense_case_by_hand():
     """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free;
-    smooth roofline (memory^2 + compute^2)^(1/2) per kernel; no latency target."""
+    smooth roofline (memory^2 + compute^2)^(1/2) per kernel; attention FLOPs at 61% of the peak; no latency target."""
     t = inf.replica_throughput(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10,
                                input_tokens=100, output_tokens=100, hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000,
                                gpus_per_replica=1, compute_efficiency=1.0, bandwidth_efficiency=1.0,
@@ -41,8 +41,9 @@ def test_small_dense_case_by_hand():
     ctx = 150
     roof = lambda m, c: math.hypot(m, c)
     weights_s = roof(10e9 / 1e12, batch * 2 * 10e9 / 1e15)
-    attn_s = roof(batch * kv_token * ctx / 1e12, batch * 4 * 10 * 1000 * ctx / 1e15)
-    prefill_s = (100 * 2 * 10e9 + 2 * 10 * 1000 * 100 ** 2) / 1e15
+    attn_peak = 0.61 * 1e15                                # FP8 attention kernels at FlashAttention-3's 61% of the peak
+    attn_s = roof(batch * kv_token * ctx / 1e12, batch * 4 * 10 * 1000 * ctx / attn_peak)
+    prefill_s = 100 * 2 * 10e9 / 1e15 + 2 * 10 * 1000 * 100 ** 2 / attn_peak
     expected = batch * 100 / (100 * (weights_s + attn_s) + batch * prefill_s)
     assert float(t.tokens_per_s_per_gpu) == pytest.approx(expected, rel=1e-12)
     assert float(t.step_comm_s) == 0.0
@@ -66,7 +67,7 @@ def test_prefix_cache_cuts_prefill_by_hand():
     cold = inf.replica_throughput(**kw)
     warm = inf.replica_throughput(**kw, cache_hit_rate=0.5)
     gemm = 1000 * 2 * 70e9 / 1979e12
-    attn = 2 * 80 * 8192 * 1000 ** 2 / 1979e12
+    attn = 2 * 80 * 8192 * 1000 ** 2 / (0.61 * 1979e12)     # FP8 attention at FlashAttention-3's share of the peak
     assert float(cold.prefill_s_per_request) == pytest.approx(gemm + attn)
     assert float(warm.prefill_s_per_request) == pytest.approx(0.5 * gemm + 0.75 * attn)
     assert float(warm.tokens_per_s_per_gpu) > float(cold.tokens_per_s_per_gpu)
@@ -319,6 +320,10 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     ({"gpu": "H100", "gpus_per_replica": 2, "speculative": {"tokens": 1, "acceptance": 1.2}}, r"^speculative\.acceptance: 1\.2 is above"),
     ({"gpu": "H100", "gpus_per_replica": 2, "benchmark": "gpt-9"}, r"^benchmark: 'gpt-9' is not allowed"),
     ({"gpu": "H100", "gpus_per_replica": 3, "system_gpus": 8}, r"^system_gpus: 8 is not a multiple of the 3-GPU replica"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "tensor_parallel": 3}, r"^tensor_parallel: 3 must divide the replica's GPUs \(2\)"),
+    ({"gpu": "H100", "gpus_per_replica": "auto", "system_gpus": 8, "tensor_parallel": 1}, r"^tensor_parallel: 1 must divide the replica's GPUs \(auto\)"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "workload": {"input_tokens": 500, "output_tokens": 300, "input_tokens_cv": -1}},
+     r"^workload\.input_tokens_cv: -1 is below 0"),
 ])
 def test_bad_serve_files_raise_one_line(doc, message):
     doc = {**BASE_DOC, **doc}
@@ -416,3 +421,101 @@ def test_lessee_pays_colossus1s_allocated_s1_fee():
     assert inf.lessee_lease(sc, {"options": ["keep"]}) == (None, "inference.lease_usd_per_gpu_hour")
     overridden = type("S", (), {"overridden": frozenset({"inference.lease_usd_per_gpu_hour"}), "cluster": sc.cluster})()
     assert inf.lessee_lease(overridden, point)[0] is None
+
+
+# --------------------------------------------------------------------------- pipeline stages, attention, prompt spread, attention DP
+def test_pipeline_stages_have_no_all_reduce_by_hand():
+    """NVIDIA's v5.0 H100 Llama 2 70B config is TP1 x PP2: a 2-GPU replica with tensor_parallel 1 sends one BF16 activation
+    per token across the stage boundary (NVLink, 450 GB/s per direction) and has no all-reduce and no collective latency."""
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=2,
+              max_batch=256)
+    tp2 = inf.replica_throughput(**kw)
+    pp2 = inf.replica_throughput(**kw, tensor_parallel=1)
+    assert float(pp2.step_comm_s) == pytest.approx(256 * 8192 * 2.0 / 450e9)
+    all_reduce = 256 * 2 * 80 * 2 * (1 / 2) * 8192 * 2.0 / 450e9 + 2 * 80 * roofline.COLLECTIVE_LATENCY_NVLINK_S
+    assert float(tp2.step_comm_s) == pytest.approx(all_reduce)
+    assert float(pp2.tokens_per_s_per_gpu) > float(tp2.tokens_per_s_per_gpu)
+    # the default is tensor parallel inside the NVLink domain
+    same = inf.replica_throughput(**kw, tensor_parallel=2)
+    assert float(same.tokens_per_s_per_gpu) == float(tp2.tokens_per_s_per_gpu)
+
+
+def test_h100_v5_serve_file_is_pipeline_parallel():
+    serve = inf.parse_serve(read_yaml(PROJ_ROOT / "data/serve/llama2-70b-h100-v5.0.yaml"))
+    assert serve.values["tensor_parallel"] == 1 and serve.gpus_per_replica == 2
+
+
+def test_attention_runs_at_flashattention3_share_of_the_peak():
+    """Attention FLOPs at min(compute efficiency, 61%) of the FP8 peak (75% for a BF16 KV cache), GEMMs at the compute efficiency."""
+    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1)
+    fp8 = inf.replica_throughput(**kw, compute_efficiency=0.8)
+    bf16 = inf.replica_throughput(**kw, compute_efficiency=0.8, kv_bytes_per_value=2.0, attention_peak_tflops=989)
+    low = inf.replica_throughput(**kw, compute_efficiency=0.5)
+    gemm = lambda e: 1000 * 2 * 70e9 / (1979e12 * e)
+    attn = 2 * 80 * 8192 * 1000 ** 2
+    assert float(fp8.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.61 * 1979e12))
+    assert float(bf16.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.75 * 989e12))
+    assert float(low.prefill_s_per_request) == pytest.approx(gemm(0.5) + attn / (0.5 * 1979e12))   # capped by the compute efficiency
+
+
+def test_prompt_spread_sets_the_quadratic_attention_by_hand():
+    """E[n^2] = mean^2 (1 + cv^2), at most mean x cap: cv 1 doubles the prefill's attention term; a cap at 1.5 x the mean
+    bounds it at 1.5; the linear (GEMM) part is unchanged."""
+    kw = dict(**LLAMA2, input_tokens=8000, output_tokens=500, **H200, gpus_per_replica=8, compute_efficiency=0.8)
+    base = float(inf.replica_throughput(**kw).prefill_s_per_request)
+    spread = float(inf.replica_throughput(**kw, input_tokens_cv=1.0).prefill_s_per_request)
+    capped = float(inf.replica_throughput(**kw, input_tokens_cv=1.0, max_input_tokens=12000).prefill_s_per_request)
+    attn = 2 * 80 * 8192 * 8000 ** 2 / (8 * 0.61 * 1979e12)
+    assert spread - base == pytest.approx(attn)
+    assert capped - base == pytest.approx(0.5 * attn)
+
+
+@pytest.mark.parametrize("scenario", ["offline", "server", "interactive"])
+def test_longer_or_more_spread_prompts_never_raise_throughput(scenario):
+    """At a fixed output length and fixed latency targets, a longer mean prompt or a wider spread of prompt lengths never
+    raises tokens/s per GPU (more prefill work, more KV per request)."""
+    slo = inf.slo_preset(scenario, "llama2-70b")
+    kw = dict(**LLAMA2, output_tokens=300, **H200, gpus_per_replica=2, latency_tail_factor=2.0, **slo)
+    prompts = np.array([100, 300, 1000, 3000, 10000, 30000], float)
+    t = inf.replica_throughput(**kw, input_tokens=prompts).tokens_per_s_per_gpu
+    assert np.all(np.diff(t) <= 1e-9 * t[:-1]), t
+    cvs = np.array([0.0, 0.5, 1.0, 2.0])
+    t = inf.replica_throughput(**kw, input_tokens=3000, input_tokens_cv=cvs).tokens_per_s_per_gpu
+    assert np.all(np.diff(t) <= 1e-9 * t[:-1]), t
+
+
+def test_attention_data_parallel_prefill_stall_by_hand():
+    """A MoE replica of g GPUs (attention data parallel) under latency targets: a prompt's rank-local share
+    phi = 4 L h^2 / active runs on one GPU while the group waits, so each prefill occupies the cycle phi g + 1 - phi times its
+    balanced time; offline (no targets) and disaggregated prefill are balanced. Targets set loose so the batch is the KV limit."""
+    g = 8
+    kw = dict(**MOE, input_tokens=2000, output_tokens=400, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979, gpus_per_replica=g,
+              experts_per_token=8, mla_kv_dim=576, max_batch=256)
+    offline = inf.replica_throughput(**kw)
+    server = inf.replica_throughput(**kw, max_tpot_ms=1e6, max_ttft_ms=1e7)
+    assert float(server.batch) == float(offline.batch) == 256
+    phi = 4 * 96 * 12288 ** 2 / 1e11
+    stall = lambda t: (float(t.tpot_ms) / 1e3 * 400 - 400 * float(t.decode_step_s)) / (256 * float(t.prefill_s_per_request))
+    assert stall(offline) == pytest.approx(1.0)
+    assert stall(server) == pytest.approx(phi * g + 1 - phi)
+    assert float(server.tokens_per_s_per_gpu) < float(offline.tokens_per_s_per_gpu)
+    dense = inf.replica_throughput(**{**kw, "active_params": 1e12, "experts_per_token": 0}, max_tpot_ms=1e6, max_ttft_ms=1e7)
+    assert stall(dense) == pytest.approx(1.0)                # tensor parallel prefill uses every GPU
+
+
+def test_two_micro_batch_overlap_reads_the_weights_twice_by_hand():
+    """comm_overlap > 0 means two micro-batches (DeepSeek-V3 Sec. 3.4; vLLM dual-batch overlap): each runs every layer, so a
+    decode step streams the weights twice, each read touching the experts of half the batch; without overlap, once."""
+    kw = dict(**MOE, input_tokens=500, output_tokens=100, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979, gpus_per_replica=16,
+              experts_per_token=8, mla_kv_dim=576, max_batch=64, bandwidth_efficiency=0.8)
+    one, two = inf.replica_throughput(**kw, comm_overlap=0.0), inf.replica_throughput(**kw, comm_overlap=0.5)
+    assert float(one.batch) == float(two.batch) == 64
+    bw = 16 * 4.8e12 * 0.8
+    touched = lambda tokens: 1 - (1 - 0.1) ** tokens
+    kv_reads = float(one.decode_memory_s) - 1e12 * touched(64) / bw          # the same batch reads the same KV cache
+    assert kv_reads > 0
+    assert float(two.decode_memory_s) - kv_reads == pytest.approx(2 * 1e12 * touched(32) / bw)
+    assert float(two.step_comm_s) < float(one.step_comm_s)           # half of the all-to-all hidden
+    dense = dict(**LLAMA2, input_tokens=500, output_tokens=100, **H200, gpus_per_replica=8, max_batch=64)
+    assert float(inf.replica_throughput(**dense, comm_overlap=0.5).decode_memory_s) == \
+        pytest.approx(float(inf.replica_throughput(**dense, comm_overlap=0.0).decode_memory_s))

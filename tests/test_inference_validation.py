@@ -38,11 +38,12 @@ def test_software_factors_are_the_full_grid_fit():
 
 
 def test_full_grid_leave_one_out():
-    """Stated accuracy (notebooks/32_inference): full grid, median |LOO| <= 13%, at least 16 of 29 rows within 15%
-    leave-one-out; the leave-one-GPU-type-out errors are reported for every row."""
+    """Stated accuracy (notebooks/32_inference): full grid, median |LOO| <= 10%, at least 19 of 29 rows within 15%
+    leave-one-out, median leave-one-GPU-type-out <= 14%; the leave-one-GPU-type-out errors are reported for every row."""
     v = inf.validation()
-    assert v["loo_error_pct"].abs().median() <= 13
-    assert (v["loo_error_pct"].abs() <= 15).sum() >= 16
+    assert v["loo_error_pct"].abs().median() <= 10
+    assert (v["loo_error_pct"].abs() <= 15).sum() >= 19
+    assert v["logo_error_pct"].abs().median() <= 14
     assert v["logo_error_pct"].notna().all()
 
 
@@ -79,9 +80,27 @@ def test_latency_rows_slower_than_offline_as_in_mlperf():
 
 def test_deepseek_server_slower_than_offline():
     """The DeepSeek-R1 server limits (p99 TTFT 2 s, TPOT 80 ms, loadgen/mlperf.conf) bind: with a paged KV cache the offline
-    batch grows past what the TPOT target allows. (MLPerf: server / offline = 0.56 on B200, 0.58 on GB200 NVL72; the model's
-    ~0.9 is its known miss on these rows, stated in notebooks/32_inference.)"""
+    batch grows past what the TPOT target allows. (MLPerf: server / offline = 0.56 on B200, 0.58 on GB200 NVL72; the model
+    gives ~0.66 with the attention-DP stall and the double weight read of two-micro-batch overlap, ~0.9 without them.)"""
     p = inf.mlperf_predictions().set_index("id")
     for system in ("v5.1-dgx-b200-dsr1", "v5.1-gb200x72-dsr1"):
         assert p.loc[f"{system}-server", "model_tokens_s_per_gpu"] < p.loc[f"{system}-offline", "model_tokens_s_per_gpu"]
         assert p.loc[f"{system}-server", "tpot_p99_ms"] <= 80 + 1e-6 < p.loc[f"{system}-offline", "tpot_p99_ms"]
+
+
+def test_every_latency_row_meets_its_tpot_target():
+    """Server and interactive rows: the model's p99 TPOT respects the scenario's MLPerf limit (loadgen/mlperf.conf)."""
+    p = inf.mlperf_predictions()
+    for r in p[p["scenario"] != "offline"].itertuples():
+        limit = inf.slo_preset(r.scenario, r.benchmark)["max_tpot_ms"]
+        assert r.tpot_p99_ms <= limit + 1e-6, (r.id, r.tpot_p99_ms, limit)
+
+
+def test_deepseek_server_pays_the_attention_dp_stall():
+    """The DeepSeek-R1 server rows carry the attention-DP prefill stall (offline rows do not) and, with two-micro-batch overlap,
+    stream the weights twice per step, which costs most at the server's smaller batch: server / offline drops from the ~0.9
+    the model gave without them toward MLPerf's 0.56 (B200) and 0.58 (GB200 NVL72)."""
+    p = inf.mlperf_predictions().set_index("id")
+    for system in ("v5.1-dgx-b200-dsr1", "v5.1-gb200x72-dsr1"):
+        ratio = p.loc[f"{system}-server", "model_tokens_s_per_gpu"] / p.loc[f"{system}-offline", "model_tokens_s_per_gpu"]
+        assert 0.5 < ratio < 0.75, (system, ratio)

@@ -55,7 +55,7 @@ GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
 QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
 #: The full-grid fit of the per-round software factors (``calibrate()["software_factors"]``; a test
 #: checks it); ``mlperf_predictions`` uses it, the fleet uses the latest round's (``software_factor``).
-SOFTWARE_FACTORS = {"v4.1": 1.0, "v5.0": 1.06, "v5.1": 1.06}
+SOFTWARE_FACTORS = {"v4.1": 1.0, "v5.0": 1.1236, "v5.1": 1.2625}
 
 
 # Which fitted parameters a row depends on (the others are held at any value: broadcast axis of length 1).

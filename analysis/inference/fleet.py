@@ -68,7 +68,10 @@ def model_kwargs(values: dict) -> dict:
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
             "software_factor": v["software_factor"],
-            **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {})}
+            **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
+            **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),
+            **({"input_tokens_cv": v["input_tokens_cv"]} if v.get("input_tokens_cv") is not None else {}),
+            **({"max_input_tokens": v["max_input_tokens"]} if v.get("max_input_tokens") is not None else {})}
 
 
 def gemm_factor(values: dict, precision: str):

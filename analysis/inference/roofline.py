@@ -1,7 +1,8 @@
 """Serving throughput of one replica under latency targets: a per-kernel roofline.
 
 One **replica** is ``gpus_per_replica`` GPUs of one type holding one copy of the model. A dense
-model runs tensor parallel inside the NVLink domain and pipeline stages across domains; a
+model runs tensor parallel inside the NVLink domain (or over ``tensor_parallel`` GPUs) and pipeline stages
+across domains (or for the rest); a
 mixture of experts runs **wide expert parallelism** (Megatron-Core / DeepSeek-V3 style: experts
 sharded over all GPUs of the replica, attention data parallel), its all-to-all over NVLink when
 the replica fits one NVLink domain (8 GPUs on HGX, 72 on GB200 NVL72) and over the scale-out
@@ -21,12 +22,44 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   2019, Sec. 3); MoE: dispatch (FP8) and combine (BF16) of each token to ``experts_per_token`` experts
   per layer, at most 4 nodes per token across the scale-out network (node-limited routing, DeepSeek-V3,
   arXiv 2412.19437, Sec. 2.1.2); ``comm_overlap`` of it hidden behind compute (two micro-batches,
-  ibid. Sec. 3.4); plus a fixed latency per collective.
+  ibid. Sec. 3.4); plus a fixed latency per collective. The overlap has a price: each of the two micro-batches runs
+  every layer, so a decode step streams the weights twice (each read touching the experts of half the batch),
+  the cost that makes dual-batch overlap lose at small batches (vLLM's dual-batch overlap, ``vllm/v1/worker/gpu/
+  ubatch_utils.py``, runs the model on two micro-batches whose all-to-all overlaps the other's compute and is used above a
+  per-step token threshold; DeepSeek's decode runs it at large per-GPU batches, open-infra-index Day 6).
+  ``comm_overlap = 0``: one micro-batch.
 * **speculative decoding**: ``spec_tokens = k`` drafts verified per step, each accepted with
   probability ``a``: ``tau = (1 - a^(k+1)) / (1 - a)`` tokens per step (Leviathan et al. 2023, arXiv
   2211.17192, eq. 1) for ``k + 1`` tokens of compute per request.
-* **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x (input^2 - cached^2)`` FLOPs with
-  ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache.
+* **prefill** is compute-bound: ``new x 2 x active + 2 x layers x hidden x E[input^2 - cached^2]`` FLOPs with
+  ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache. Causal attention is quadratic in
+  each prompt's own length, so its mean cost is set by the **second moment** of the prompt lengths,
+  ``E[n^2] = mean^2 x (1 + cv^2)`` (``input_tokens_cv``; at most ``mean x max_input_tokens``), not by the square of the
+  mean: a long-context mix (Llama 3.1 405B: prompts up to 128k tokens) pays several times the attention of
+  equal-mean prompts.
+* **attention kernels** reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at
+  up to ~1.2 PFLOP/s in FP8 (61% of the dense 1,979) and 740 TFLOP/s in FP16 (75% of 989) (Shah et al. 2024, arXiv
+  2407.08608); attention FLOPs (prefill and MLA decode) run at ``min(compute efficiency, that share)`` of the peak of the
+  KV-cache precision. With NVFP4 weights only the GEMMs run at the FP4 peak; attention runs on the KV cache's
+  precision (NVFP4 recipes quantize the linear layers; the KV cache is quantized separately, FP8 in the MLPerf
+  submissions here), so the FP4 gain shrinks where attention is a large share of the work (long prompts, MLA decode).
+* **pipeline stages** (``tensor_parallel`` below the replica size, e.g. NVIDIA's MLPerf v5.0 H100 Llama 2 70B config
+  ``H100_SXM_80GB_PP2x4``: tensor_parallelism 1, pipeline_parallelism 2): ``tp = tensor_parallel``, ``pp = g / tp``;
+  the all-reduces run over ``tp`` GPUs only (none at ``tp = 1``) and a stage boundary sends one activation per token
+  (over NVLink inside the domain). In-flight micro-batches keep every stage busy (TensorRT-LLM pipeline
+  parallelism with in-flight batching), so the weights and KV cache still stream at the replica's aggregate bandwidth.
+* **attention data parallelism under latency targets** (MoE replicas, aggregated): attention runs data parallel, one
+  rank per GPU, experts expert parallel across all ranks, and every rank joins every layer's all-to-all, so all ranks
+  advance in lock step (SGLang ``prepare_mlp_sync_batch``: ranks without work run idle batches; TensorRT-LLM
+  ``AttentionDpConfig.enable_balance`` / ``batching_wait_iters`` exist to wait until every rank has a prompt). A prompt is
+  prefilled by the one rank that holds its request: its rank-local share ``phi = 4 x layers x hidden^2 / active`` (the
+  attention projections, Megatron-LM's ``4 h^2`` per layer; expert FFNs stay spread over all ranks) takes ``g`` times
+  longer on 1 of ``g`` GPUs while the group waits, so a prefill occupies the replica ``phi x g + 1 - phi`` times its
+  balanced time. Offline queues hold a prompt for every rank (balanced, factor 1); under Poisson arrivals
+  (server, interactive) prompts reach the ranks one at a time. Disaggregated serving prefills elsewhere (factor 1).
+  The stall lengthens the cycle (so it costs throughput and TPOT); the TTFT queue keeps the balanced service time
+  (each rank prefills its own prompts, concurrently with the others): an upper bound on the stall at high load,
+  where prompts on different ranks overlap, and a lower bound on one prompt's TTFT.
 
 Scheduling. **Aggregated** (chunked prefill, Sarathi-Serve, Agrawal et al. 2024, arXiv 2403.02310):
 each request's prompt is prefilled between decode steps, so over one request's life the replica spends
@@ -44,7 +77,7 @@ scenario) at a prefill server busy a share ``rho`` of the time, with the M/M/1 t
 :func:`queue_wait_p99`; the largest ``rho`` meeting the TTFT target caps the load (an aggregated
 replica then runs below full load, a disaggregated prefill pool is sized with that headroom). Offline
 has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
-attention runs at the FP8 peak when the GEMMs run FP4.
+attention runs at the FP8 peak (times the attention-kernel share above) when the GEMMs run FP4.
 """
 from __future__ import annotations
 
@@ -57,6 +90,11 @@ DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, a
 NODE_LIMIT = 4               # at most 4 nodes per token across the scale-out network (ibid. Sec. 2.1.2)
 COLLECTIVE_LATENCY_NVLINK_S = 10e-6    # assumption: small-message collective latency inside an NVLink domain
 COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-out (one more switch hop, NIC)
+# Attention kernels reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at up to
+# 740 TFLOP/s in FP16 (75% of 989) and ~1.2 PFLOP/s in FP8 (61% of 1,979) (Shah et al. 2024, arXiv 2407.08608, abstract
+# and Sec. 4.1); attention FLOPs run at min(compute efficiency, these).
+ATTENTION_EFFICIENCY_FP8 = 0.61
+ATTENTION_EFFICIENCY_BF16 = 0.75
 BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
 BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
@@ -140,7 +178,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        scale_out_gb_s_per_gpu=50.0, mla_kv_dim=0.0, experts_per_token=0.0, cache_hit_rate=0.0,
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
-                       max_output_tokens=None, software_factor=1.0) -> Throughput:
+                       max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
+                       max_input_tokens=np.inf) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -153,7 +192,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     ``max_output_tokens``, when given, is what the KV cache reserves per request for its output
     (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
-    product is capped at 1, the dense peak).
+    product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
+    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages. ``input_tokens_cv``
+    and ``max_input_tokens`` describe the spread and the cap of prompt lengths (the prefill's quadratic attention
+    term uses their second moment; ``input_tokens`` stays the mean).
     See the module docstring for the equations and their sources.
     """
     f = lambda x: np.asarray(x, float)
@@ -169,7 +211,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     peak = base_peak * f(gemm_peak_factor)
     bw = g * f(hbm_tb_s) * 1e12 * bandwidth_efficiency                    # B/s per replica
     flops, flops_prefill = g * peak, gp * peak                             # FLOP/s per replica
-    attn_peak = base_peak if attention_peak_tflops is None else f(attention_peak_tflops) * 1e12 * compute_efficiency
+    attn_eff = np.minimum(compute_efficiency, np.where(f(kv_bytes_per_value) >= 2.0, ATTENTION_EFFICIENCY_BF16, ATTENTION_EFFICIENCY_FP8))
+    attn_peak = (f(peak_tflops) if attention_peak_tflops is None else f(attention_peak_tflops)) * 1e12 * attn_eff
     attn_flops = g * attn_peak
     moe_slow = 1.0 / np.where((f(experts_per_token) > 0) & (active < params), f(moe_efficiency), 1.0)
     weight_bytes = params * weight_bytes_per_param
@@ -188,10 +231,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     domain = f(nvlink_domain_gpus)
     nvl = f(nvlink_gb_s_per_gpu) / 2 * 1e9                                # B/s per direction
     so = f(scale_out_gb_s_per_gpu) * 1e9
-    tp = np.minimum(g, domain)
+    tp = np.minimum(g, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), g)
     pp = g / tp
+    pp_link = np.where(g <= domain, nvl, so)                               # stage-to-stage sends: NVLink inside the domain
     tp_token_s = (2.0 * layers / pp * 2.0 * (tp - 1) / tp * hidden * ACTIVATION_BYTES / nvl
-                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / so, 0.0))
+                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0))
     copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
     with np.errstate(invalid="ignore", divide="ignore"):
         inside = np.where(g > 1, (np.minimum(g, domain) - 1) / (g - 1), 0.0)  # share of a token's experts inside its domain
@@ -212,18 +256,30 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     gemm_token_s = 2.0 * active / flops
     attn_mem_request_s = kv_token * ctx / bw
     attn_cmp_token_s = 4.0 * layers * d_attn * ctx / attn_flops
+    cap_in = np.maximum(f(max_input_tokens), inp)
+    second_moment = np.minimum(1.0 + f(input_tokens_cv) ** 2, cap_in / inp)  # E[n^2] / mean^2 (at most cap / mean)
     new_tokens = inp * (1.0 - hit)
     prefill_s = (new_tokens * 2.0 * active / flops_prefill
-                 + 2.0 * layers * hidden * inp ** 2 * (1.0 - hit ** 2) / (gp * attn_peak)
+                 + 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
                  + new_tokens * comm_token_s * g / gp)
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
+    # Attention data parallelism (MoE, aggregated, latency targets): a prompt's rank-local layers run on 1 of g GPUs
+    # while the expert-parallel group waits (module docstring); offline queues balance the ranks. The stall lengthens
+    # the replica's cycle (throughput, TPOT); the TTFT queue keeps the balanced service time (the g ranks prefill
+    # their own prompts concurrently).
+    targets = np.isfinite(f(max_tpot_ms)) | np.isfinite(f(max_ttft_ms))
+    rank_local = np.clip(4.0 * layers * hidden ** 2 / active, 0.0, 1.0)
+    unbalanced = moe & (g > 1) & ~disagg & targets
+    prefill_wall_s = prefill_s * np.where(unbalanced, rank_local * g + 1.0 - rank_local, 1.0)
+
+    micro = np.where(moe & (f(comm_overlap) > 0), 2.0, 1.0)                # two micro-batches: weights read twice per step
 
     def roof(memory, compute):
         return (memory ** ROOFLINE_P + compute ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
 
     def parts(b):
         tokens = b * verify
-        weights_mem = weight_bytes * touched_weight_fraction(params, active, tokens) / bw
+        weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / bw
         weights = roof(weights_mem, tokens * gemm_token_s * moe_slow)
         attention = roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
         comm = tokens * comm_token_s + step_latency_s
@@ -235,7 +291,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     def latencies(b):
         weights, attention, comm, _ = parts(b)
         step = weights + attention + comm
-        cycle = out / tau * step + b * prefill_s
+        cycle = out / tau * step + b * prefill_wall_s
         tpot = np.where(disagg, step / tau, cycle / out)
         base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)   # TTFT without queueing
         return step, cycle, tpot, base

@@ -9,6 +9,7 @@ Schema (every key optional unless marked)::
     precision: fp8                   # bf16 | fp8 | fp4 (weights and GEMMs)
     kv_precision: fp8                # default fp8 (bf16 for bf16 weights)
     max_batch: 896                   # scheduler limit per replica
+    tensor_parallel: 1               # dense: tensor-parallel GPUs (default min(replica, NVLink domain)); the rest are pipeline stages
     model:                           # required
       {params: 70e9, active_params: 70e9, layers: 80, hidden: 8192, heads: 64, kv_heads: 8,
        experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
@@ -17,7 +18,8 @@ Schema (every key optional unless marked)::
     prefill: {gpus: 32}              # disaggregated prefill pool: GPUs per prefill replica
     decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
-                                     # (max_output_tokens: the KV cache reserves this per request)
+                                     # (max_output_tokens: the KV cache reserves this per request;
+                                     #  input_tokens_cv / max_input_tokens: spread and cap of prompt lengths)
     cache_hit_rate: 0.5              # share of prompt tokens served from the prefix cache
     speculative: {tokens: 1, acceptance: 0.85}               # draft tokens per step and acceptance rate
     slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
@@ -50,14 +52,14 @@ from analysis.serialize import plain
 SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
-              "prefill", "decode", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
+              "prefill", "decode", "tensor_parallel", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
               "memory", "source", "notes"}
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
     "mla": {"kv_dim", "source"},
     "prefill": {"gpus", "source"},
     "decode": {"gpus", "source"},
-    "workload": {"input_tokens", "output_tokens", "max_output_tokens", "source"},
+    "workload": {"input_tokens", "output_tokens", "max_output_tokens", "input_tokens_cv", "max_input_tokens", "source"},
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
@@ -68,6 +70,7 @@ SERVE_SPECS = {
     "gpus_per_replica": Spec("GPUs", min=1, max=4096, integer=True),
     "system_gpus": Spec("GPUs", min=1, max=1_000_000, integer=True),
     "ep": Spec("GPUs", min=1, max=4096, integer=True),
+    "tensor_parallel": Spec("GPUs", min=1, max=4096, integer=True),
     "max_batch": Spec("requests", min=1, max=1_000_000),
     "cache_hit_rate": Spec("-", min=0, max=0.99),
     "model.params": Spec("parameters", min=1e6, max=1e14),
@@ -83,6 +86,8 @@ SERVE_SPECS = {
     "workload.input_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.output_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.max_output_tokens": Spec("tokens", min=1, max=10_000_000),
+    "workload.input_tokens_cv": Spec("-", min=0, max=10),
+    "workload.max_input_tokens": Spec("tokens", min=1, max=10_000_000),
     "speculative.tokens": Spec("tokens", min=0, max=16, integer=True),
     "speculative.acceptance": Spec("-", min=0, max=0.99),
     "slo.ttft_s": Spec("s", min=0, min_inclusive=False, max=10_000),
@@ -194,6 +199,11 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
     system = int(number("system_gpus", doc["system_gpus"])) if "system_gpus" in doc else (size or spec.nvlink_domain_gpus)
     if size is not None and system % size:
         raise InputError(f"system_gpus: {system} is not a multiple of the {size}-GPU replica")
+    if "tensor_parallel" in doc:
+        tp = int(number("tensor_parallel", doc["tensor_parallel"]))
+        if size is None or size % tp:
+            raise InputError(f"tensor_parallel: {tp} must divide the replica's GPUs ({'auto' if size is None else size}); "
+                             "give a fixed gpus_per_replica that is a multiple of it")
     precision = _choice("precision", doc.get("precision", "fp8"), WEIGHT_PRECISIONS)
     if not np.isfinite(spec.peak_tflops(precision)):
         raise InputError(f"precision: {spec.id} has no dense {precision} peak in data/gpus.csv; use "
@@ -254,6 +264,10 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
         "output_tokens": number("workload.output_tokens", workload["output_tokens"]),
         "max_output_tokens": (number("workload.max_output_tokens", workload["max_output_tokens"])
                               if "max_output_tokens" in workload else None),
+        "input_tokens_cv": (number("workload.input_tokens_cv", workload["input_tokens_cv"])
+                            if "input_tokens_cv" in workload else None),
+        "max_input_tokens": (number("workload.max_input_tokens", workload["max_input_tokens"])
+                             if "max_input_tokens" in workload else None),
         "cache_hit_rate": number("cache_hit_rate", doc["cache_hit_rate"]) if "cache_hit_rate" in doc else 0.0,
         "max_batch": number("max_batch", doc["max_batch"]) if "max_batch" in doc else np.inf,
         "max_tpot_ms": tpot_ms, "max_ttft_ms": ttft_ms,
@@ -270,6 +284,7 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
         "max_gpus_per_replica": float(system),
+        "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
     for label, gpus in (("gpus_per_replica" if not disaggregated else "decode.gpus", size), ("prefill.gpus", prefill_gpus)):
@@ -288,7 +303,7 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
         names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
-                 "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap"}
+                 "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap", "input_tokens_cv", "max_input_tokens"}
         unknown = set(overrides) - names
         if unknown:
             raise InputError(f"{sorted(unknown)[0]}: cannot be overridden for an 'auto' replica; use one of {', '.join(sorted(names))}")
