@@ -28,12 +28,16 @@ def test_calibrated_values_in_yaml_are_the_fit():
 
 
 def test_software_factors_are_the_full_grid_fit():
-    """SOFTWARE_FACTORS (used by mlperf_predictions) and the fleet's software_factor (the latest round) are the full-grid fit;
+    """SOFTWARE_FACTORS (used by mlperf_predictions) and the fleet's software_factor (FLEET_ROUND's) are the full-grid fit;
     a later round's stack is never slower (factor >= 1, the grid's floor) and v4.1 is the reference."""
     fit = inf.calibrate()
     assert fit["software_factors"] == pytest.approx(calibration.SOFTWARE_FACTORS, abs=1e-3)
     assert fit["software_factors"]["v4.1"] == 1.0 and min(fit["software_factors"].values()) >= 1.0
-    assert inf.default_values()["software_factor"] == pytest.approx(calibration.SOFTWARE_FACTORS[calibration.SOFTWARE_ROUNDS[-1]], abs=1e-3)
+    assert inf.default_values()["software_factor"] == pytest.approx(calibration.SOFTWARE_FACTORS[calibration.FLEET_ROUND], abs=1e-3)
+    assert fit["software_factor"] == pytest.approx(calibration.SOFTWARE_FACTORS[calibration.FLEET_ROUND], abs=1e-3)
+    # the fleet serves FP8: its stack is the latest round with FP8 rows, not one identified only by NVFP4 rows
+    table = calibration.load_mlperf()
+    assert calibration.FLEET_ROUND == max(table.loc[table["precision"] == "fp8", "round"], key=lambda r: tuple(map(int, r[1:].split("."))))
     assert fit["fp4_efficiency"] >= 0.5                     # NVFP4 at least as fast as FP8 (physical floor of the grid)
 
 

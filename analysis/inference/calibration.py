@@ -38,6 +38,10 @@ FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_fa
 #: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
 REFERENCE_ROUND = "v4.1"
 SOFTWARE_ROUNDS = ("v5.0", "v5.1")
+#: The round whose serving stack the fleet runs: the latest with FP8 rows (the lessee's Hopper fleet
+#: serves FP8). v5.1 has only NVFP4 Blackwell rows, so its factor also carries the NVFP4 GEMM gain
+#: (fp4_efficiency sits at its floor) and would overstate an FP8 fleet's software.
+FLEET_ROUND = "v5.0"
 SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
 # (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1; NVFP4 GEMMs are at
@@ -54,7 +58,7 @@ GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
 # Every other point (the MoE efficiency from its second, so that the full fit 0.1 is on both grids).
 QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
 #: The full-grid fit of the per-round software factors (``calibrate()["software_factors"]``; a test
-#: checks it); ``mlperf_predictions`` uses it, the fleet uses the latest round's (``software_factor``).
+#: checks it); ``mlperf_predictions`` uses it, the fleet uses :data:`FLEET_ROUND`'s (``software_factor``).
 SOFTWARE_FACTORS = {"v4.1": 1.0, "v5.0": 1.1236, "v5.1": 1.2625}
 
 
@@ -234,7 +238,7 @@ def _params(grid: dict, index: tuple, shifts: dict) -> dict:
     ratio, _ = _shifts(grid)
     out = {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
     factors = {REFERENCE_ROUND: 1.0, **{rnd: round(float(ratio ** k), 4) for rnd, k in shifts.items()}}
-    return {**out, "software_factors": factors, "software_factor": factors[SOFTWARE_ROUNDS[-1]]}
+    return {**out, "software_factors": factors, "software_factor": factors[FLEET_ROUND]}
 
 
 @lru_cache(maxsize=4)
