@@ -341,7 +341,10 @@ def run_one(job: ReportJob) -> ReportResult:
     try:
         nb = pm.execute_notebook(str(Path(job.notebook_dir) / job.notebook), str(tmp_ipynb), parameters=parameters,
                                  kernel_name="python3", cwd=job.notebook_dir, progress_bar=False, engine_name=_engine(),
-                                 execution_timeout=job.timeout_s, start_timeout=120, kernel_manager_class=FarmKernelManager)
+                                 execution_timeout=job.timeout_s, start_timeout=120, kernel_manager_class=FarmKernelManager,
+                                 # every output has arrived when the last cell ends: stop the kernel
+                                 # at once, not after jupyter_client's 0.1 s polls for a clean exit
+                                 shutdown_kernel="immediate")
     except BaseException as exc:  # noqa: BLE001 - any failure is reported, the batch goes on
         if isinstance(exc, KeyboardInterrupt):
             raise
