@@ -7,6 +7,7 @@ if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_
     matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import LogLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -42,14 +43,44 @@ def warm_up() -> None:
     left.set_title("warm-up $x^2$")
     left.legend()
     right.plot([1, 10, 100], [1, 10, 100], label="line")
-    right.set_xscale("log")
-    right.set_yscale("log")
+    log_axis(right, "x")
+    log_axis(right, "y")
     right.set_xlabel("GPUs")
     fig.suptitle("warm-up")
     fig.tight_layout()
     fig.savefig(_io.BytesIO(), format="png")      # the brief's chart
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(_io.StringIO(), format="svg")  # every report's charts (analysis.notebook.chart_svg)
+
+
+def _log_tick(value, _position=None) -> str:
+    """A log axis' tick label in plain numbers: 0.01, 0.5, 20, 1k, 250k, 1M (no 10^3 notation)."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+class _DecadeLocator(LogLocator):
+    """Ticks at every power of ten, and at 2 and 5 times them when the axis spans under two decades
+    (so a short log axis still carries a few labels). No minor ticks are built: the theme draws none."""
+
+    def tick_values(self, vmin, vmax):
+        low, high = sorted((max(vmin, 1e-300), max(vmax, 1e-300)))
+        self._subs = np.array([1.0, 2.0, 5.0]) if np.log10(high / low) < 2 else np.array([1.0])
+        return super().tick_values(vmin, vmax)
+
+
+def log_axis(ax, which: str = "x") -> None:
+    """Put ``ax``'s ``which`` axis ("x" or "y") on a log scale with plain tick labels (1k, 10k, 1M)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(_DecadeLocator(base=10.0))
+    axis.set_major_formatter(FuncFormatter(_log_tick))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def fit_titles(fig, margin_px: float = 4.0) -> bool:
@@ -203,8 +234,8 @@ def goodput_interruptions(table: pd.DataFrame, published: pd.DataFrame | None = 
     for i, (label, gpus) in enumerate((marks or {}).items()):
         ax.axvline(gpus, color="0.4", lw=0.8, ls="--")
         ax.text(gpus, 0.02, f" {label}", transform=ax.get_xaxis_transform(), fontsize=SMALL, va="bottom", rotation=90)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel("GPUs in one synchronous job")
     ax.set_ylabel("job interruptions per day")
     ax.legend(fontsize=SMALL, loc="upper left", framealpha=0.9)
@@ -232,7 +263,7 @@ def checkpoint_tradeoff(curve: pd.DataFrame, optima_min: dict[str, float], title
         ax.axvline(minutes, color=color, lw=1)
         ax.text(minutes, 0.97 - 0.07 * i, f" {label} optimum: {minutes:.3g} min", transform=ax.get_xaxis_transform(),
                 fontsize=SMALL, va="top", color=color)
-    ax.set_xscale("log")
+    log_axis(ax, "x")
     ax.set_ylim(0, 100)
     ax.set_xlabel("compute time between checkpoints (min)")
     ax.set_ylabel("% of wall-clock time")
@@ -252,7 +283,7 @@ def analytic_vs_simulated(df: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.plot(df["gpus"], 100 * df["simulated"], "o", color=pal[2], label="event simulation (mean, 95% CI)")
     ax.plot(df["gpus"], 100 * df["analytic_daly"], color=pal[0], label="analytic: Daly complete model")
     ax.plot(df["gpus"], 100 * df["analytic_young"], color=pal[3], ls="--", label="analytic: first-order (Young)")
-    ax.set_xscale("log")
+    log_axis(ax, "x")
     ax.set_ylim(0, 100)
     ax.set_xlabel("GPUs in one synchronous job")
     ax.set_ylabel("effective training time (%)")
@@ -364,7 +395,7 @@ def utilization_curve(utilization, curves: dict[str, np.ndarray], ylabel: str, t
         ax.plot([ux * 100], [float(np.mean(yx))], marker="o", ms=8, color="k" if k == 0 else pal[(k + 6) % len(pal)],
                 ls="none", label=label)
     if logy:
-        ax.set_yscale("log")
+        log_axis(ax, "y")
         from matplotlib.ticker import FuncFormatter
         fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
         ax.yaxis.set_major_formatter(fmt)
@@ -442,8 +473,8 @@ def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tol
     ax.scatter(m, p, s=40, color=sns.color_palette(PALETTE)[0], zorder=3)
     for x, y, text in zip(m, p, labels):
         ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=SMALL)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -472,9 +503,9 @@ def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, x
             label = f"{key}" if i == 0 else f"{key} {(styles or {}).get(column, column)}"
             ax.plot(group[x], group[column], dashes[i % len(dashes)], color=colours[key], lw=1.6 if i == 0 else 1.0, label=label)
     if logx:
-        ax.set_xscale("log")
+        log_axis(ax, "x")
     if logy:
-        ax.set_yscale("log")
+        log_axis(ax, "y")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -547,7 +578,7 @@ def grouped_hbars(table: pd.DataFrame, label: str, value: str, group: str, xlabe
     ax.set_yticks(y, table[label])
     ax.invert_yaxis()
     if logx:
-        ax.set_xscale("log")
+        log_axis(ax, "x")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
     ax.legend(handles, list(colours), fontsize=SMALL, loc="best")
     ax.set_xlim(0, values.max() * 1.15)

@@ -12,6 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis import goodput as g
+from analysis.plots import log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
 
@@ -180,8 +181,9 @@ def ettr_vs_job_size(curve: pd.DataFrame, simulated: pd.DataFrame, points: pd.Da
                     fmt="D", mfc="none", color=pal[4], capsize=3, label="other published (not used)")
     for i, (name, gpus) in enumerate((marks or {}).items()):
         ax.axvline(gpus, color="0.4", lw=1, ls="--")
-        ax.text(gpus, 3 + 7 * i, f" {name}", fontsize=FONT, rotation=90, va="bottom")
-    ax.set_xscale("log")
+        # neighbouring marks (the job and the whole cluster) label on opposite sides of their lines
+        ax.text(gpus, 3, f" {name} ", fontsize=FONT, rotation=90, va="bottom", ha="right" if i % 2 == 0 else "left")
+    log_axis(ax, "x")
     ax.set_ylim(0, 102)
     ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
     ax.set_ylabel("effective training time (% of wall-clock)", fontsize=FONT)
@@ -201,8 +203,8 @@ def stall_vs_job_size(curve_sizes, values: dict, title: str = "") -> plt.Figure:
     ax.stackplot(sizes, *[np.asarray(v) / 60 for v in r.stall_s.values()], labels=[label(k) for k in r.stall_s],
                  colors=pal, alpha=0.85)
     ax.plot(sizes, 60 * np.asarray(r.job_mtbf_h), color="k", lw=1.5, ls="--", label="job mean time between failures")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_ylim(0.5, None)
     ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
     ax.set_ylabel("minutes", fontsize=FONT)
@@ -236,8 +238,8 @@ def interruptions_vs_job_size(values: dict, sizes, gpus=("H100", "A100", "GB200"
     for marker, (_, r) in zip("o^vD<>", mttf.iterrows()):
         ax.scatter([r["gpus"]], [24 / r["mttf_h"]], marker=marker, s=60, facecolor="none", edgecolor="k", zorder=4,
                    label=f"{r['system']}, MTTF {fmt.number(r['mttf_h'])} h ({r['gpu'] if isinstance(r['gpu'], str) else 'n/a'})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel("GPUs in one synchronous job", fontsize=FONT)
     ax.set_ylabel("unplanned interruptions per day", fontsize=FONT)
     ax.tick_params(labelsize=FONT)

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import NullLocator
 
+from analysis.plots import log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
 
@@ -151,10 +151,8 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
         ax.plot(grid, grid, color="k", lw=0.8)
         for f in (0.9, 1.1):
             ax.plot(grid, grid * f, color="0.5", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):   # the theme draws no minor ticks; not building ~40 per axis halves the drawing time
-            axis.set_minor_locator(NullLocator())
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_xlabel("published tokens/s per GPU (log scale)", fontsize=10)
