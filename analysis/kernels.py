@@ -47,7 +47,7 @@ from traitlets import CaselessStrEnum, DottedObjectName, Type
 
 FARM_ENV = "CLUSTER_ECONOMICS_KERNEL_FARM"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib", "matplotlib.pyplot", "seaborn", "statsmodels.api",
+PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib", "matplotlib.pyplot", "seaborn",
            "numpy_financial", "yaml", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "analysis.notebook",
            "analysis.evaluate", "analysis.results", "analysis.plots", "analysis.catalog", "analysis.calibration",
            "analysis.cost", "analysis.economics", "analysis.goodput", "analysis.heterogeneity", "analysis.inference",

@@ -189,8 +189,13 @@ def _exporter():
 
     class OfflineExporter(HTMLExporter):
         """nbconvert's HTML exporter without its BeautifulSoup pass (most of a report's export
-        time): the offline template writes every image's alt text itself, and the outputs are made
+        time) and without re-validating the notebook after each preprocessor: the offline template writes every image's alt text itself, and the outputs are made
         focusable (``tabindex="0"``, as nbconvert does) by one regular expression."""
+
+        def _validate_preprocessor(self, nbc, preprocessor):
+            """No check after each preprocessor (twelve schema validations a report): papermill
+            validated the notebook when it wrote it, and the enabled preprocessors only remove
+            cells, outputs or tags."""
 
         def from_notebook_node(self, nb, resources=None, **kw):
             lexer = nb.metadata.get("language_info", {}).get("pygments_lexer")
@@ -460,7 +465,9 @@ def render_index(records: list[dict], manifest: dict, available_only: bool = Fal
             hit = results.cached_results((info or {}).get("argument") or name, quick)
             if hit is not None:
                 have[name] = hit
-    return render(records, manifest, results=have, quick=quick)
+    # the decision chart compares every scenario: an interim index draws it once all are computed
+    complete = len(have) == len(manifest.get("scenarios") or {})
+    return render(records, manifest, results=have, quick=quick, chart=complete)
 
 
 def _present(out: Path, record: dict) -> bool:

@@ -579,6 +579,9 @@ def render_index(records, manifest: dict, results: dict | None = None, quick: bo
         args = {n: (i or {}).get("argument") or n for n, i in scenarios.items()}
         parts.append("<h2>The decision: NPV against the lease rate</h2>"
                      + _safe(decision_chart_html, {n: r for n, r in results.items() if n in dicts}, args))
+    elif results:
+        parts.append("<h2>The decision: NPV against the lease rate</h2>"
+                     "<p class=\"detail\">The chart appears when every scenario's results are computed.</p>")
     if primary is not None:
         d = dicts[primary]
         change = _safe(what_would_change, primary, d, results.get(primary), {n: x for n, x in dicts.items() if n != primary})
