@@ -3,6 +3,7 @@ on the CLI) naming the file, the field, the value and what is allowed -- never a
 exhausted memory, invalid JSON or a silently accepted absurd value."""
 import json
 import math
+import re
 import shutil
 import subprocess
 
@@ -390,3 +391,31 @@ def test_tables_read_by_other_loaders_still_catch_a_shifted_csv(tmp_path):
     with pytest.raises(InputError) as info:
         cost.load_prices(path)
     _one_line(info, "prices.csv line 2", "more than the header's")
+
+
+def test_libyaml_and_pure_python_loaders_read_every_data_file_alike():
+    """The fast path (libyaml, checks on its event stream) reads each data file exactly as the
+    pure-Python StrictLoader does, and rejects what it rejects."""
+    from analysis.paths import DATA_DIR
+    if io._FastLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    files = sorted(DATA_DIR.rglob("*.yaml"))
+    assert len(files) > 10
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert io.load_yaml_text(text, path.name) == yaml.load(text, Loader=io.StrictLoader), path.name
+    for bad, fragment in [("a: &x 1\n", "anchor &x"), ("a: 1\nb: *x\n", "alias *x"),
+                          ("a:\n" + "".join("  " * i + "- \n" for i in range(1, 45)), "levels deep")]:
+        for loader in (io.StrictLoader, None):
+            with pytest.raises(InputError, match=re.escape(fragment)):
+                io.load_yaml_text(bad, "t.yaml") if loader is None else _strict_python(bad)
+
+
+def _strict_python(text):
+    """The pure-Python path of load_yaml_text."""
+    saved = io._FastLoader
+    io._FastLoader = None
+    try:
+        return io.load_yaml_text(text, "t.yaml")
+    finally:
+        io._FastLoader = saved
