@@ -38,7 +38,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -141,9 +140,9 @@ LAST_KERNEL_PID: list[int | None] = [None]
 
 class ReadyKernelClient(AsyncKernelClient):
     """jupyter_client's client, but ready as soon as the kernel has answered: jupyter_client's own
-    check waits until IOPub has been silent for 0.2 s (twice per kernel), a fifth of a report's
-    start-up here. This one returns when IOPub carries the kernel's *idle* status for the
-    ``kernel_info`` request, which proves both channels connected and nothing is left to flush."""
+    check ends only after IOPub has been silent for 0.2 s, a third of a forked kernel's start-up.
+    This one returns when IOPub carries the kernel's *idle* status for its ``kernel_info``
+    request, which proves both channels connected and leaves nothing of the start-up to flush."""
 
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)

@@ -7,8 +7,9 @@ notebook's headline numbers as a JSON output that tests and the report index rea
 
 Everything a user file supplies (scenario name, title, description, sources, pool and GPU
 names) is escaped before it reaches Markdown or HTML: use :func:`escape_md` in f-strings given
-to :class:`Markdown`. Charts are SVG with alt text: ``setup`` installs an SVG formatter that writes each figure's
-alt text into the output's metadata (the offline template puts it on the ``<img>``);
+to :class:`Markdown`. Charts are SVG with alt text: ``setup`` installs an SVG formatter that
+writes each figure's alt text into the output's metadata (the offline template puts it on the
+``<img>``);
 the text is the one given with :func:`set_alt` / :func:`show`, else it is built from the
 figure's titles and axis labels.
 """
@@ -86,7 +87,7 @@ def alt_text(fig) -> str:
 
 #: The MIME type of every chart a report shows: SVG, with its text kept as text.
 CHART_MIME = "image/svg+xml"
-# Text stays text (the reader's browser draws it: no glyph rasterizing, a tenth of the bytes of a PNG,
+# Text stays text (the reader's browser draws it: no glyph rasterizing, a quarter of a PNG's bytes,
 # sharp on a phone and in print); ids are seeded so the same chart gives the same bytes; no
 # creation date or tool stamp in the file.
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "cluster-economics"}
@@ -100,13 +101,13 @@ def chart_svg(fig) -> str:
     import matplotlib
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
+    from analysis import plots
+
+    plots.fit_titles(fig)        # a title never runs past the chart's edge (it wraps)
     # After ``tight_layout`` a figure keeps a placeholder layout engine, and any layout engine makes
     # matplotlib draw the figure once more before saving it: drop the placeholder (it lays out
     # nothing), so each chart is drawn once. No tight bounding box either (a second full draw):
     # every figure of the package lays itself out.
-    from analysis import plots
-
-    plots.fit_titles(fig)        # a title never runs past the chart's edge (it wraps)
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
     buffer = io.StringIO()

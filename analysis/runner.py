@@ -189,8 +189,9 @@ def _exporter():
 
     class OfflineExporter(HTMLExporter):
         """nbconvert's HTML exporter without its BeautifulSoup pass (most of a report's export
-        time) and without re-validating the notebook after each preprocessor: the offline template writes every image's alt text itself, and the outputs are made
-        focusable (``tabindex="0"``, as nbconvert does) by one regular expression."""
+        time) and without re-validating the notebook after each preprocessor: the offline
+        template writes every image's alt text itself, and the outputs are made focusable
+        (``tabindex="0"``, as nbconvert does) by one regular expression."""
 
         def _validate_preprocessor(self, nbc, preprocessor):
             """No check after each preprocessor (twelve schema validations a report): papermill
