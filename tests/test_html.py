@@ -330,3 +330,26 @@ def test_a_title_wider_than_its_chart_wraps_instead_of_being_cut_off():
     sax.set_title("IT power by pool")
     assert not plots.fit_titles(short) and sax.get_title() == "IT power by pool"
     plt.close("all")
+
+
+def test_log_axes_carry_plain_tick_labels():
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    assert [plots._log_tick(v) for v in (0.01, 0.5, 20, 1e3, 2.5e5, 1e6, 3e9)] == ["0.01", "0.5", "20", "1k", "250k", "1M", "3B"]
+    fig, (wide, short) = plt.subplots(1, 2)
+    wide.plot([1e3, 1e6], [1, 2])
+    short.plot([1, 30], [1, 2])
+    plots.log_axis(wide, "x")
+    plots.log_axis(short, "x")
+    wide.set_xlim(1e3, 1e6)
+    short.set_xlim(1, 30)
+    fig.canvas.draw()
+    def labels(ax):   # the labels of the ticks inside the axis
+        low, high = ax.get_xlim()
+        return [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert labels(wide) == ["1k", "10k", "100k", "1M"]                       # decades only, no 10^3
+    assert labels(short) == ["1", "2", "5", "10", "20"]                       # a short axis gets 2x and 5x
+    assert not wide.xaxis.get_minorticklocs().size                            # no invisible minor ticks
+    plt.close(fig)
