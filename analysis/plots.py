@@ -15,7 +15,9 @@ import seaborn as sns
 PALETTE = "colorblind"
 MIN_FONT_PT = 10          # no text in a chart is smaller (issue 13: labels of at least 10 pt)
 SMALL = MIN_FONT_PT       # annotations, legends, tick labels
-THEME_RC = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+# "text.parse_math": False - no chart uses TeX math, and a label or title holding two dollar amounts
+# (or a scenario title from a user's file) would otherwise be typeset as math between them.
+THEME_RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
             "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
             "legend.title_fontsize": SMALL, "figure.titlesize": 13}
 
@@ -26,8 +28,8 @@ def set_theme() -> None:
 
 
 def warm_up() -> None:
-    """Draw one throwaway figure with the features the reports use (log axes, mathtext, legend,
-    bar labels, tight layout, PNG and SVG), so the fonts, text-layout caches and mathtext parser exist
+    """Draw one throwaway figure with the features the reports use (log axes, legend,
+    bar labels, tight layout, PNG and SVG), so the fonts and text-layout caches exist
     before the report runner forks its kernels (each fork would otherwise build them again)."""
     import io as _io
 
@@ -40,7 +42,7 @@ def warm_up() -> None:
     left, right = fig.subplots(1, 2)
     bars = left.bar(["a", "b"], [1.0, 2.0], label="bars")
     left.bar_label(bars, labels=["1.0", "2.0"], fontsize=SMALL)
-    left.set_title("warm-up $x^2$")
+    left.set_title("warm-up: $1.2B to $3.4B")
     left.legend()
     right.plot([1, 10, 100], [1, 10, 100], label="line")
     log_axis(right, "x")

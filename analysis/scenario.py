@@ -87,6 +87,12 @@ class Scenario:
     path: Path | None = None
     _draws: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
+    @property
+    def label(self) -> str:
+        """How charts and tables name the scenario: its title without the parenthetical detail
+        ("Colossus 1 as operated"), or its name when it has no title."""
+        return self.title.split(" (", 1)[0].strip() or self.name
+
     def param(self, path: str) -> Param:
         section, _, key = path.partition(".")
         try:

@@ -353,3 +353,18 @@ def test_log_axes_carry_plain_tick_labels():
     assert labels(short) == ["1", "2", "5", "10", "20"]                       # a short axis gets 2x and 5x
     assert not wide.xaxis.get_minorticklocs().size                            # no invisible minor ticks
     plt.close(fig)
+
+
+def test_charts_name_the_scenario_by_its_title_and_print_dollar_signs_literally():
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    assert load_scenario("colossus1").label == "Colossus 1 as operated"
+    assert load_scenario("colossus2").label == "Colossus 2 as planned"
+    plots.set_theme()
+    fig, ax = plt.subplots()
+    ax.set_title("Lease from $1.25B to $2B a month")       # two dollar signs: no TeX math in between
+    svg = nbk.chart_svg(fig)
+    assert "Lease from $1.25B to $2B a month" in svg
+    plt.close(fig)
