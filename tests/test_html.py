@@ -368,3 +368,20 @@ def test_charts_name_the_scenario_by_its_title_and_print_dollar_signs_literally(
     svg = nbk.chart_svg(fig)
     assert "Lease from $1.25B to $2B a month" in svg
     plt.close(fig)
+
+
+def test_no_chart_text_below_10_pt():
+    """Every text a view module sets explicitly is at least the theme's minimum (issue 13: labels
+    of at least 10 pt); the theme's own sizes are checked too."""
+    import pathlib
+    import re as _re
+
+    from analysis import plots
+    small = []
+    for path in sorted(pathlib.Path(plots.__file__).parent.rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in _re.finditer(r"\b(?:fontsize|labelsize)=(\d+(?:\.\d+)?)\b", line):
+                if float(m.group(1)) < plots.MIN_FONT_PT:
+                    small.append(f"{path.name}:{n}")
+    assert not small, f"chart text below {plots.MIN_FONT_PT} pt at {small}"
+    assert all(v >= plots.MIN_FONT_PT for k, v in plots.THEME_RC.items() if k.endswith("size"))

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.plots import SMALL
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label, register
 
 PALETTE = "colorblind"
-plt.rcParams.update({"font.size": 10})
 
 register({
     "economics.options": "Options compared",
@@ -204,7 +204,7 @@ def npv_vs_lease_rate_figure(result, title: str | None = None, ax=None):
     ax.set_xlabel("lease rate per GPU-hour of the leased cluster (USD)")
     ax.set_ylabel(f"NPV minus {result.base}, after tax (USD billions)")
     ax.set_title(title or f"What leasing is worth against keeping, by lease rate (scenario {result.scenario})", fontsize=11)
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
+    ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -240,11 +240,11 @@ def tornado_figure(table: pd.DataFrame, top: int = 12, title: str | None = None)
     y = np.arange(len(wide))
     ax.barh(y, wide["low"].to_numpy() / 1e9 - base, left=base, color=pal[0], label="parameter at its low")
     ax.barh(y, wide["high"].to_numpy() / 1e9 - base, left=base, color=pal[1], alpha=0.85, label="parameter at its high")
-    ax.set_yticks(y, names, fontsize=9)
+    ax.set_yticks(y, names, fontsize=SMALL)
     ax.axvline(base, color="k", lw=0.8)
     ax.set_xlabel("NPV of leasing minus keeping, after tax (USD billions)")
     ax.set_title(title or "One at a time: each parameter at its low and high", fontsize=11)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="lower right", fontsize=SMALL)
     fig.subplots_adjust(left=0.5, right=0.97, top=0.9, bottom=max(0.08, 0.9 / (len(wide) + 2)))
     return fig
 
@@ -264,7 +264,7 @@ def monthly_cash_flow_figure(result, title: str | None = None):
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel("month from the start of the lease")
         ax.set_title(name, fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=SMALL)
     fig.suptitle(title or f"Monthly cash flows against keeping (scenario {result.scenario})")
     fig.tight_layout()
     return fig

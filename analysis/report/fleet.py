@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import fleet as fleet_model
 from analysis import uncertainty, utilization
+from analysis.plots import SMALL
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label
 from analysis.report.labels import plain, register, registered
@@ -176,7 +177,7 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     axes[1].set_title("used (colour) and lost (grey), by class", fontsize=11)
     from matplotlib.patches import Patch
     axes[1].legend(handles=[Patch(color="#4c72b0", label="model FLOPs (class colour)"),
-                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=9, loc="upper right")
+                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=SMALL, loc="upper right")
     axes[1].set_xlim(0, max(f["peak_share"]) * 100 * 1.6)
     losses = _pretraining_losses(fr)
     keys = list(losses)
@@ -205,7 +206,7 @@ def inventory_chart(fleet_id: str, as_of: str, end: str = "2026-10") -> plt.Figu
     ax.set_xlabel("month")
     ax.set_ylabel("GPUs installed (thousands)")
     ax.set_title(f"{inv.name}: GPUs installed by pool (central values)")
-    ax.legend(fontsize=9, loc="upper left")
+    ax.legend(fontsize=SMALL, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -270,7 +271,7 @@ def sobol_chart(comparisons: dict, top: int = 10) -> plt.Figure:
         ax.set_xlim(0, max(1e-3, float(t["ST"].clip(lower=0).max())) * 1.15)
         ax.set_xlabel("Sobol index (share of the output's variance)")
         ax.set_title(f"{label(name)}: which inputs drive it", fontsize=11)
-        ax.legend(fontsize=9, loc="lower right")
+        ax.legend(fontsize=SMALL, loc="lower right")
     fig.tight_layout()
     return fig
 

@@ -181,7 +181,7 @@ def parity_figure(v: pd.DataFrame, column: str = "loo_error_pct", title: str = "
     ax.set_ylabel("model, generated tokens/s per GPU", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
     ax.tick_params(labelsize=FONT)
-    ax.legend(fontsize=8.5, loc="upper left", ncol=2)
+    ax.legend(fontsize=FONT, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
 

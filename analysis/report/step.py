@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.plots import log_axis
+from analysis.plots import SMALL, log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
 
@@ -158,7 +158,7 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
         ax.set_xlabel("published tokens/s per GPU (log scale)", fontsize=10)
         ax.set_ylabel("predicted tokens/s per GPU (log scale)", fontsize=10)
         ax.set_title(f"coloured by {name.lower()} (hollow: leave-one-source-out)", fontsize=10)
-        ax.legend(fontsize=7 if len(groups) > 6 else 9, loc="upper left")
+        ax.legend(fontsize=SMALL, loc="upper left", ncol=2 if len(groups) > 6 else 1)
         ax.tick_params(labelsize=10)
     fig.suptitle(title + " (dashed: +-10%)", fontsize=12)
     fig.tight_layout()
