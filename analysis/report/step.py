@@ -132,7 +132,7 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
     precision and by source; filled markers in-sample, hollow the leave-one-source-out prediction."""
     t = result.table[result.table["in_fit"]]
     loso = result.loso["predicted_tokens_per_s_per_gpu"] if result.loso is not None else None
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.6))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 7.6))
     keys = (("gpu", "GPU", lambda v: v), ("precision", "Precision", lambda v: PRECISION_LABELS.get(v, v)),
             ("source", "Source", lambda v: "v1: " + v if v not in SOURCE_LABELS else source_label(v)))
     lo = 0.6 * t["published_tokens_per_s_per_gpu"].min()
@@ -158,7 +158,10 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
         ax.set_xlabel("published tokens/s per GPU (log scale)", fontsize=10)
         ax.set_ylabel("predicted tokens/s per GPU (log scale)", fontsize=10)
         ax.set_title(f"coloured by {name.lower()} (hollow: leave-one-source-out)", fontsize=10)
-        ax.legend(fontsize=SMALL, loc="upper left", ncol=2 if len(groups) > 6 else 1)
+        if len(groups) > 6:   # many sources: the legend goes under the panel, not over its points
+            ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+        else:
+            ax.legend(fontsize=SMALL, loc="upper left")
         ax.tick_params(labelsize=10)
     fig.suptitle(title + " (dashed: +-10%)", fontsize=12)
     fig.tight_layout()
