@@ -177,7 +177,8 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     axes[1].set_title("used (colour) and lost (grey), by class", fontsize=11)
     from matplotlib.patches import Patch
     axes[1].legend(handles=[Patch(color="#4c72b0", label="model FLOPs (class colour)"),
-                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=SMALL, loc="upper right")
+                            Patch(facecolor="#e5e5e5", edgecolor="#bbbbbb", label="lost")], fontsize=SMALL,
+                   loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)   # under the panel: off the MFU labels
     axes[1].set_xlim(0, max(f["peak_share"]) * 100 * 1.6)
     losses = _pretraining_losses(fr)
     keys = list(losses)
