@@ -137,7 +137,7 @@ def _check_events(text: str) -> None:
         if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
             continue
-        if isinstance(event, (yaml.NodeEvent, yaml.CollectionStartEvent)):
+        if isinstance(event, yaml.NodeEvent):          # scalars, aliases and collection starts
             _reject_alias_anchor_or_depth(event, depth)
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1

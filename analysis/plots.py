@@ -73,14 +73,15 @@ class _DecadeLocator(LogLocator):
         return super().tick_values(vmin, vmax)
 
 
-def log_axis(ax, which: str = "x") -> None:
-    """Put ``ax``'s ``which`` axis ("x" or "y") on a log scale with plain tick labels (1k, 10k, 1M)."""
+def log_axis(ax, which: str = "x", tick_label=None) -> None:
+    """Put ``ax``'s ``which`` axis ("x" or "y") on a log scale with plain tick labels (1k, 10k, 1M;
+    ``tick_label(value) -> str`` for others, e.g. dollars)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
     axis.set_major_locator(_DecadeLocator(base=10.0))
-    axis.set_major_formatter(FuncFormatter(_log_tick))
+    axis.set_major_formatter(FuncFormatter(_log_tick if tick_label is None else lambda v, _: tick_label(v)))
     axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
 
@@ -397,12 +398,7 @@ def utilization_curve(utilization, curves: dict[str, np.ndarray], ylabel: str, t
         ax.plot([ux * 100], [float(np.mean(yx))], marker="o", ms=8, color="k" if k == 0 else pal[(k + 6) % len(pal)],
                 ls="none", label=label)
     if logy:
-        log_axis(ax, "y")
-        from matplotlib.ticker import FuncFormatter
-        fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
-        ax.yaxis.set_major_formatter(fmt)
-        ax.yaxis.set_minor_formatter(fmt)
-        ax.tick_params(axis="y", which="minor", labelsize=SMALL)
+        log_axis(ax, "y", tick_label=lambda v: f"{v:.3g}")
     ax.set_xlabel("utilization (% of BF16 dense peak that becomes model FLOPs)")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=SMALL)
@@ -475,12 +471,9 @@ def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tol
     ax.scatter(m, p, s=40, color=sns.color_palette(PALETTE)[0], zorder=3)
     for x, y, text in zip(m, p, labels):
         ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=SMALL)
-    log_axis(ax, "x")
-    log_axis(ax, "y")
-    for axis in (ax.xaxis, ax.yaxis):
+    for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+        log_axis(ax, which, tick_label=lambda v: f"{v:,.0f}")
         axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(xlabel)

@@ -4,7 +4,6 @@ Markdown. Numbers come from :mod:`analysis.inference` result objects and the sce
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -115,11 +114,9 @@ def price_figure(table: pd.DataFrame, title: str) -> plt.Figure:
         ax.text(o, yi + 0.2, " " + fmt.usd(o), va="center", fontsize=FONT)
     ax.set_yticks(y, table["label"], fontsize=FONT)
     ax.invert_yaxis()
-    log_axis(ax, "x")
+    log_axis(ax, "x", tick_label=fmt.usd)
     top = float(max(table["input_usd_per_mtok"].max(), table["output_usd_per_mtok"].max()))
     ax.set_xlim(right=top * 3)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.usd(v)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("US dollars per million tokens (log scale)", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
     ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
@@ -172,11 +169,8 @@ def parity_figure(v: pd.DataFrame, column: str = "loo_error_pct", title: str = "
     line = np.geomspace(min(measured.min(), model.min()) * 0.7, max(measured.max(), model.max()) * 1.4, 50)
     ax.plot(line, line, color="k", lw=0.8)
     ax.fill_between(line, line * 0.85, line * 1.15, color="0.88", label="±15%", zorder=0)
-    log_axis(ax, "x")
-    log_axis(ax, "y")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        axis.set_minor_formatter(NullFormatter())
+    log_axis(ax, "x", tick_label=lambda v: f"{v:,.0f}")
+    log_axis(ax, "y", tick_label=lambda v: f"{v:,.0f}")
     ax.set_xlabel("MLPerf Inference, generated tokens/s per GPU", fontsize=FONT)
     ax.set_ylabel("model, generated tokens/s per GPU", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
@@ -193,9 +187,7 @@ def latency_figure(curve: pd.DataFrame, title: str) -> plt.Figure:
         ax.plot(1e3 / group["max_tpot_ms"], group["tokens_per_s_per_gpu"], "-o", ms=3, label=gpu)
     ax.axvline(25, color="0.4", ls="--", lw=1)
     ax.text(25, ax.get_ylim()[1] * 0.9, " 40 ms TPOT (interactive)", fontsize=FONT)
-    log_axis(ax, "x")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v in (5, 20, 50) else ""))
+    log_axis(ax, "x", tick_label=lambda v: f"{v:g}")
     ax.set_xlabel("tokens/s per user (1 / p99 TPOT target)", fontsize=FONT)
     ax.set_ylabel("output tokens/s per GPU", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
