@@ -17,7 +17,11 @@ MIN_FONT_PT = 10          # no text in a chart is smaller (issue 13: labels of a
 SMALL = MIN_FONT_PT       # annotations, legends, tick labels
 # "text.parse_math": False - no chart uses TeX math, and a label or title holding two dollar amounts
 # (or a scenario title from a user's file) would otherwise be typeset as math between them.
-THEME_RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+# "axes.titley": 1.0 - titles sit at the top of their axes (plus axes.titlepad) instead of being moved
+# above ticks drawn on top: no chart has those except `analytic_vs_simulated`, which asks for the
+# automatic placement. The automatic one measures every y tick label again at each draw and layout
+# (a quarter of a chart's cost) only to find an offset text no chart has.
+THEME_RC = {"text.parse_math": False, "axes.titley": 1.0, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
             "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
             "legend.title_fontsize": SMALL, "figure.titlesize": 13}
 
@@ -280,6 +284,12 @@ def checkpoint_tradeoff(curve: pd.DataFrame, optima_min: dict[str, float], title
 def analytic_vs_simulated(df: pd.DataFrame, title: str = "") -> plt.Figure:
     """Analytic (Daly complete, Young first-order) vs simulated effective training time across
     job sizes (``goodput.analytic_vs_simulated``), with the job MTBF / restart ratio on a top axis."""
+    # The title must clear the top axis: automatic title placement (the theme turns it off).
+    with plt.rc_context({"axes.titley": None}):
+        return _analytic_vs_simulated(df, title)
+
+
+def _analytic_vs_simulated(df: pd.DataFrame, title: str) -> plt.Figure:
     pal = sns.color_palette(PALETTE)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.fill_between(df["gpus"], 100 * df["simulated_ci_low"], 100 * df["simulated_ci_high"], color=pal[2], alpha=0.3)

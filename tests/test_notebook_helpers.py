@@ -61,3 +61,29 @@ def test_plot_theme_keeps_every_text_at_least_10_pt():
     for fig in figures:
         assert plots.small_texts(fig) == [], fig.axes[0].get_title()
         plt.close(fig)
+
+
+def test_titles_clear_their_axes_and_a_top_axis():
+    """The theme pins titles to the top of their axes (no automatic placement, which re-measures every
+    tick label at each draw); the one chart with a top axis asks for automatic placement so that its
+    title still sits above the top axis' ticks and label."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis import plots
+
+    plots.set_theme()
+    df = pd.DataFrame({"gpus": [1e3, 1e4, 1e5], "simulated": [0.9, 0.8, 0.6], "simulated_ci_low": [0.88, 0.78, 0.58],
+                       "simulated_ci_high": [0.92, 0.82, 0.62], "analytic_daly": [0.9, 0.8, 0.6],
+                       "analytic_young": [0.9, 0.79, 0.55], "mtbf_over_restart": [100.0, 10.0, 1.0]})
+    fig = plots.analytic_vs_simulated(df, title="analytic against simulated")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax, top = fig.axes[0], fig.axes[0].child_axes[0]
+    assert ax.title.get_window_extent(renderer).y0 >= top.xaxis.get_tightbbox(renderer).y1 - 0.5
+    plain = plots.waterfall({"a": 0.8, "b": 0.5}, title="losses")
+    plain.canvas.draw()
+    pax = plain.axes[0]
+    assert pax.title.get_window_extent(plain.canvas.get_renderer()).y0 >= pax.get_window_extent().y1
+    plt.close(fig)
+    plt.close(plain)
