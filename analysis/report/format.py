@@ -339,19 +339,33 @@ class Table:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def _shows_index(self) -> bool:
+        df = self.frame
+        return not (df.index.name is None and list(df.index) == list(range(len(df))))
+
     def __repr__(self) -> str:
-        return self.frame.to_string()
+        """Plain text: the cells (already text) in aligned columns, the index first when shown."""
+        df = self.frame
+        columns = [[str(c), *map(str, df[c].tolist())] for c in df.columns]
+        if self._shows_index():
+            columns.insert(0, [str(self.index_label or df.index.name or ""), *map(str, df.index)])
+        widths = [max(map(len, col)) for col in columns]
+        lines = ("  ".join(col[i].rjust(w) for col, w in zip(columns, widths)).rstrip() for i in range(len(df) + 1))
+        return "\n".join(lines)
 
     def to_html(self) -> str:
         df = self.frame
-        show_index = not (df.index.name is None and list(df.index) == list(range(len(df))))
+        show_index = self._shows_index()
         head = "".join(f"<th>{escape_html(c)}</th>" for c in df.columns)
         if show_index:
             head = f"<th>{escape_html(self.index_label or df.index.name or '')}</th>" + head
+        # one template per column (its class, and whether its cells are escaped), filled row by row
+        opening = [f'<td class="{"text" if c in self.text_columns else "num"}">' for c in df.columns]
+        raw = [c in self.html_columns for c in df.columns]
+        values = [df[c].tolist() for c in df.columns]
         rows = []
-        for idx, row in df.iterrows():
-            cells = "".join(f'<td class="{"text" if c in self.text_columns else "num"}">'
-                            f"{v if c in self.html_columns else escape_html(v)}</td>" for c, v in row.items())
+        for i, idx in enumerate(df.index):
+            cells = "".join(f"{o}{col[i] if r else escape_html(col[i])}</td>" for o, r, col in zip(opening, raw, values))
             if show_index:
                 cells = f"<th>{escape_html(idx)}</th>" + cells
             rows.append(f"<tr>{cells}</tr>")
@@ -387,7 +401,7 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
     if callable(formats) or isinstance(formats, str):   # one format for every column
         formats = {column: formats for column in df.columns}
     formats = dict(formats or {})
-    out = pd.DataFrame(index=df.index)
+    cells: dict[str, list] = {}   # built as one frame at the end (inserting columns one by one is slow)
     html_columns, text_columns = [], []
     names = {}
     for column in df.columns:
@@ -404,11 +418,12 @@ def table(df, formats: Mapping[str, object] | None = None, labels: Mapping[str, 
         while name in names.values():
             name += " "
         names[column] = name
-        out[name] = [fn(v) for v in df[column].tolist()]
+        cells[name] = [fn(v) for v in df[column].tolist()]
         if text_columns and text_columns[-1] is None:
             text_columns[-1] = name
         if is_html:
             html_columns.append(name)
+    out = pd.DataFrame(cells, index=df.index, columns=list(cells))
     default_index = df.index.name is None and list(df.index) == list(range(len(df)))
     if index is False or (index is None and default_index):   # a plain 0..n-1 index is not shown
         out = out.reset_index(drop=True)
