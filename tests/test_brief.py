@@ -169,6 +169,25 @@ def test_write_exports_and_pdf(colossus1, tmp_path):
     assert ok and (tmp_path / "brief.pdf").read_bytes()[:5] == b"%PDF-"
 
 
+def test_pdf_prints_in_one_process_and_falls_back_to_the_usual_browser(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_print(args, tmp, timeout_s):
+        calls.append("--single-process" in args)
+        if "--single-process" in args:
+            return False          # a build that refuses one-process mode
+        tmp.write_bytes(b"%PDF-1.4 test")
+        return True
+
+    monkeypatch.setattr(exports, "chromium_path", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(exports, "_print_pdf", fake_print)
+    index = tmp_path / "index.html"
+    index.write_text("<html></html>")
+    assert exports.brief_pdf(index, tmp_path / "brief.pdf")
+    assert calls == [True, False] and (tmp_path / "brief.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
 def test_reads_the_keys_other_modules_add():
     """fleet (value_bf16_dense with bands), economics (options, labels, incremental NPVs with
     quantiles, flip thresholds): shown when present, in the side-by-side table and the boxes."""

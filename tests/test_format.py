@@ -72,6 +72,18 @@ def test_table_formats_by_column_unit_and_labels_columns():
     assert explicit.to_frame().columns.tolist() == ["NPV (USD)"] and explicit.to_frame().iloc[0, 0] == "-6,170,000,000"
 
 
+def test_table_plain_text_and_html_rows_follow_the_cells():
+    t = F.table(pd.DataFrame({"gpus": [1000.0, 200000.0], "utilization": [0.1, 0.25]},
+                             index=pd.Index(["H100", "GB200"], name="pool")), label_index=False)
+    assert repr(t).splitlines() == ["Pool      GPUs  Training utilization",
+                                    "H100     1,000                 10.0%",
+                                    "GB200  200,000                 25.0%"]
+    html = t.to_html()
+    assert html.count("<tr>") == 3 and '<tr><th>GB200</th><td class="num">200,000</td><td class="num">25.0%</td></tr>' in html
+    plain = F.table(pd.DataFrame({"gpus": [8.0]}))
+    assert repr(plain).splitlines() == ["GPUs", "   8"] and "<th></th>" not in plain.to_html()
+
+
 def test_key_values_is_a_table_not_a_dict():
     t = F.key_values({"p_lease_beats_keep": 1.0, "npv_lease_minus_keep_usd": 19.46e9})
     assert t.to_frame().values.tolist() == [["Probability that leasing wins", "100.0%"],

@@ -156,6 +156,17 @@ def brief_pdf(index_html_path, pdf_path, timeout_s: float = 120) -> bool:
     args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
             f"--print-to-pdf={tmp}", src.as_uri()]
+    # One process prints a local page in about 1 s; the multi-process browser takes 2-3 s here
+    # (it is the tail of every batch). Should a Chromium build refuse it, print the usual way.
+    for extra in (["--single-process"], []):
+        if _print_pdf(args[:1] + extra + args[1:], tmp, timeout_s):
+            os.replace(tmp, pdf)
+            return True
+    return False
+
+
+def _print_pdf(args: list[str], tmp: Path, timeout_s: float) -> bool:
+    tmp.unlink(missing_ok=True)
     try:
         subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -164,5 +175,4 @@ def brief_pdf(index_html_path, pdf_path, timeout_s: float = 120) -> bool:
     if not tmp.exists() or tmp.stat().st_size == 0 or not tmp.read_bytes()[:5] == b"%PDF-":
         tmp.unlink(missing_ok=True)
         return False
-    os.replace(tmp, pdf)
     return True

@@ -344,13 +344,15 @@ class Table:
         return not (df.index.name is None and list(df.index) == list(range(len(df))))
 
     def __repr__(self) -> str:
-        """Plain text: the cells (already text) in aligned columns, the index first when shown."""
+        """Plain text: the cells (already text) in aligned columns, numbers to the right, text and
+        the index (first, when shown) to the left."""
         df = self.frame
-        columns = [[str(c), *map(str, df[c].tolist())] for c in df.columns]
+        columns = [([str(c), *map(str, df[c].tolist())], c in self.text_columns) for c in df.columns]
         if self._shows_index():
-            columns.insert(0, [str(self.index_label or df.index.name or ""), *map(str, df.index)])
-        widths = [max(map(len, col)) for col in columns]
-        lines = ("  ".join(col[i].rjust(w) for col, w in zip(columns, widths)).rstrip() for i in range(len(df) + 1))
+            columns.insert(0, ([str(self.index_label or df.index.name or ""), *map(str, df.index)], True))
+        widths = [max(map(len, col)) for col, _ in columns]
+        lines = ("  ".join(col[i].ljust(w) if left else col[i].rjust(w) for (col, left), w in zip(columns, widths)).rstrip()
+                 for i in range(len(df) + 1))
         return "\n".join(lines)
 
     def to_html(self) -> str:
