@@ -64,6 +64,10 @@ def test_noise_timeout_and_dead_kernel_fail_their_report_and_the_batch_goes_on(t
     assert (out / "f_batch.html").is_file() and not (out / "colossus1" / "f_batch.html").exists()
     folder = {p.name for p in (out / "colossus1").iterdir()}
     assert {"a_good.html", "a_good.ipynb", "b_warning.failed.ipynb", "figures.csv", "cashflows.csv"} <= folder
+    # a run cut short (timeout, dead kernel) still leaves what ran, for the reader of the failure
+    assert {"d_dead.failed.ipynb", "e_slow.failed.ipynb"} <= folder
+    for path in (out / "colossus1").glob("*.ipynb"):
+        nbformat.validate(nbformat.read(path, as_version=4))   # outputs are not checked one by one while running
     assert not {"b_warning.html", "c_stderr.html", "d_dead.html", "e_slow.html"} & folder
     index = (out / "index.html").read_text()
     assert index.count("FAILED") >= 4 and "colossus1/a_good.html" in index and "f_batch.html" in index
@@ -245,6 +249,16 @@ def test_results_without_cache_compute_in_process(monkeypatch):
 
 # --------------------------------------------------------------------------- exports
 @pytest.mark.slow
+def test_executed_notebooks_are_valid_and_written_once_at_the_end(executed):
+    out, _ = executed
+    notebooks = sorted(out.rglob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata["papermill"]["end_time"], path   # papermill's final write, not a partial one
+
+
 def test_exports_written_per_scenario(executed):
     import pandas as pd
 
