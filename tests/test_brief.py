@@ -214,3 +214,26 @@ def test_reads_the_keys_other_modules_add():
     assert "70% quantile of the fleet draws" in html and "failures and checkpoints" in html
     table = exports.figures_table(FakeResult(d)).set_index("key")
     assert table.loc["economics.incremental_npv_usd.lease", "p95"] == 4e9
+
+
+def test_scenarios_are_named_by_their_titles_not_their_ids():
+    d = {"scenario": "c1-x", "title": "Colossus 1 as operated (one synchronous job, uniform split)",
+         "utilization": {"value": 0.2, "p05": 0.1, "p95": 0.3, "denominator": "bf16 dense"}}
+    html = brief.comparison_table({"c1-x": d})
+    assert '<th scope="col">Colossus 1 as operated</th>' in html and ">c1-x<" not in html
+    assert '<td class="detail">one synchronous job, uniform split</td>' in html
+    links = brief._report_links("c1-x", [], {"title": d["title"]})
+    assert "<h3>Colossus 1 as operated</h3>" in links and "one synchronous job, uniform split" in links
+    assert brief._scenario_detail("No parenthesis") == "No parenthesis"
+    assert brief._scenario_label("plain-id", {}) == "plain-id"
+
+
+def test_decision_chart_marks_the_market_rent_band_of_the_leased_gpus(colossus1):
+    from analysis import economics
+
+    low, _, high = economics.market_rent_band(colossus1.details["options"])
+    assert brief.market_band(colossus1) == pytest.approx((low, high)) and 0 < low < high
+    brief._CHART_MEMO.clear()
+    html = brief.decision_chart_html({"colossus1": colossus1}, {"colossus1": "colossus1"})
+    assert f"the market-rent band is {F.usd(low)} to {F.usd(high)} per GPU-hour" in html
+    assert brief.market_band(FakeResult({})) is None

@@ -214,7 +214,7 @@ def what_would_change(name: str, d: dict, result=None, others: dict | None = Non
         if signs and gap is not None:
             flips = [n for n, v in signs.items() if (v > 0) != (gap > 0)]
             if flips:
-                items.append(f"<b>Other designs.</b> The verdict flips in {', '.join(esc(n) for n in flips)}.")
+                items.append(f"<b>Other designs.</b> The verdict flips in {', '.join(esc(_scenario_label(n, others[n])) for n in flips)}.")
             else:
                 items.append(f"<b>Other designs.</b> The verdict is the same in all {len(signs)} scenarios compared.")
     return items or ["The results hold no break-even figures."]
@@ -287,15 +287,17 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- chart
-def _market_band(scenario_arg: str):
-    try:
-        from analysis.scenario import load_scenario
-        p = load_scenario(scenario_arg).param("economics.market_rent_usd_per_gpu_hour")
-        if p.low is not None and p.high is not None:
-            return float(p.low), float(p.high)
-        return float(p.value), float(p.value)
-    except Exception:  # noqa: BLE001
+def market_band(result):
+    """(low, high) market rent per GPU-hour of the leased cluster's GPU mix today (the low and high
+    rents of ``data/market_rents.csv``, :func:`analysis.economics.market_rent_band`), or ``None``
+    when the result holds no lease."""
+    from analysis import economics
+
+    options = getattr(result, "details", {}).get("options")
+    if options is None or not getattr(options, "has_lease", False):
         return None
+    low, _central, high = economics.market_rent_band(options)
+    return float(low), float(high)
 
 
 def decision_curves(results: dict, points: int = 41):
@@ -343,9 +345,10 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
     if not curves:
         return "<p>No scenario's results hold the lease-versus-keep inputs; no decision chart.</p>"
     first = next(iter(curves))
-    band = _market_band(scenario_args.get(first, first))
+    band = market_band(results[first])
     plots.set_theme()
-    fig = plots.decision_chart(curves, s1, band, market_label="market rent, H100 1-year contract",
+    named = {_scenario_label(n, {"title": getattr(results[n], "title", "")}): c for n, c in curves.items()}
+    fig = plots.decision_chart(named, s1, band, market_label="market rent of the leased GPUs (low to high)",
                                title="Leasing minus keeping: NPV against the lease rate")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -449,6 +452,17 @@ def _load_results(manifest: dict, quick: bool) -> tuple[dict, dict]:
     return results, errors
 
 
+def _scenario_label(name: str, d: dict) -> str:
+    """The scenario's title without its parenthetical detail (as :attr:`Scenario.label`), else its name."""
+    return str(d.get("title") or "").split(" (", 1)[0].strip() or name
+
+
+def _scenario_detail(title: str) -> str:
+    """The parenthetical detail of a scenario title ("one synchronous job, ..."), else the title."""
+    head, paren, rest = str(title).partition(" (")
+    return rest[:-1] if paren and rest.endswith(")") else str(title)
+
+
 def comparison_table(dicts: dict, errors: dict | None = None) -> str:
     names = list(dicts) + [n for n in (errors or {}) if n not in dicts]
     options: dict = {}
@@ -457,7 +471,12 @@ def comparison_table(dicts: dict, errors: dict | None = None) -> str:
             options.setdefault(o, name)
     rows = {n: scenario_rows(dicts[n], options) for n in dicts}
     figures = [f for f, _, _ in next(iter(rows.values()))] if rows else []
-    head = "".join(f'<th scope="col">{esc(n)}</th>' for n in names)
+    # columns under the scenario's short title ("Colossus 1 as operated"), never its file id; the
+    # parenthetical rest of the title is the row beneath
+    def short(n):
+        return _scenario_label(n, dicts.get(n) or {})
+
+    head = "".join(f'<th scope="col">{esc(short(n))}</th>' for n in names)
     body = []
     for i, figure in enumerate(figures):
         cells = []
@@ -470,10 +489,10 @@ def comparison_table(dicts: dict, errors: dict | None = None) -> str:
             else:
                 cells.append(f"<td>{F.MISSING}</td>")
         body.append(f'<tr><th scope="row">{esc(figure)}</th>{"".join(cells)}</tr>')
-    titles = "".join(f'<td class="detail">{esc((dicts.get(n) or {}).get("title", ""))}</td>' for n in names)
+    titles = "".join(f'<td class="detail">{esc(_scenario_detail((dicts.get(n) or {}).get("title", "")))}</td>' for n in names)
     failing = "".join(f"<li>{esc(n)}: results could not be computed ({esc(e)})</li>" for n, e in (errors or {}).items())
     return (f'<div class="table-scroll"><table class="compare"><thead><tr><th scope="col">Figure</th>{head}</tr></thead>'
-            f'<tbody><tr><th scope="row">Question</th>{titles}</tr>{"".join(body)}</tbody></table></div>'
+            f'<tbody><tr><th scope="row">Design</th>{titles}</tr>{"".join(body)}</tbody></table></div>'
             + (f'<ul class="failed">{failing}</ul>' if failing else ""))
 
 
@@ -503,9 +522,10 @@ def _report_links(name: str, records: list[dict], info: dict, exports=()) -> str
                          f'<span class="detail">{esc(r.get("error") or "")}</span></li>')
     for f in exports or ():
         items.append(f'<li><a href="{esc(name)}/{esc(f)}">{esc(f)}</a> <span class="detail">(data export)</span></li>')
-    heading = esc(name) if name else "Across scenarios"
+    heading = esc(_scenario_label(name, info)) if name else "Across scenarios"
     return (f'<div class="scenario"><h3>{heading}</h3>'
-            f'<p class="meta">{esc(info.get("title", ""))}</p><ul>{"".join(items)}</ul></div>')
+            f'<p class="meta">{esc(_scenario_detail(info.get("title", "")) if name else info.get("title", ""))}</p>'
+            f'<ul>{"".join(items)}</ul></div>')
 
 
 def _footer(records: list[dict], manifest: dict) -> str:
