@@ -123,3 +123,11 @@ def test_views_format_every_number(stand_in):
     fig = view.fleet_flow_chart(r)
     assert len(fig.axes) == 3 and all(ax.get_xlabel() or ax.get_ylabel() for ax in fig.axes)
     assert view.short("fleet.inference_mfu", 20).endswith("\u2026") or len(view.short("fleet.inference_mfu", 20)) <= 20
+    # clusters by name, never by id: the pre-training table, the inventory legend
+    assert view.cluster_label("colossus1") == "xAI Colossus 1" and view.cluster_label("no-such-cluster") == "no-such-cluster"
+    pre = view.pretraining_table(r)
+    assert "xAI Colossus 1" in pre.index and "colossus1" not in pre.index
+    assert all(isinstance(v, str) and "nan" not in v.lower() for v in pre.to_numpy().ravel())
+    inventory = view.inventory_chart(sc.values("fleet")["fleet"], "2026-06")
+    legend = [t.get_text() for t in inventory.axes[0].get_legend().get_texts()]
+    assert "xAI Colossus 1 H100" in legend and not any(t.startswith("colossus") for t in legend)

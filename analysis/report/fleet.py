@@ -85,12 +85,12 @@ def side_by_side(d: dict) -> pd.DataFrame:
     against both dense peaks (formatted)."""
     u, f = d["utilization"], d.get("fleet") or {}
     other = [k for k in u if k.startswith("value_") and not k.endswith(("_p05", "_p95"))][0]
-    rows = [{"figure": f"Job: {u['job']['cluster']}, {u['split']} split, {fmt.scaled(u['largest_job_gpus'], 'GPUs')}",
+    rows = [{"figure": f"Job: {cluster_label(u['job']['cluster'])}, {u['split']} split, {fmt.scaled(u['largest_job_gpus'], 'GPUs')}",
              f"of {peak_name(u['denominator'])} peak": fmt.band(u["value"], u["p05"], u["p95"]),
              f"of {peak_name(other[6:])} peak": fmt.band(u[other], u.get(f"{other}_p05"), u.get(f"{other}_p95")),
              "reported 11% at quantile": fmt.pct(u["share_at_or_below_observed"], 0)}]
     if f.get("value_bf16_dense") is not None:
-        rows.append({"figure": f"Fleet: {f['fleet']} as of {f['as_of']}, {fmt.scaled(f['gpus'], 'GPUs')}, workload mix",
+        rows.append({"figure": f"Fleet: {_fleet_label(f['fleet'])} as of {f['as_of']}, {fmt.scaled(f['gpus'], 'GPUs')}, workload mix",
                      "of BF16 dense peak": fmt.band(f["value_bf16_dense"], f["p05"], f["p95"]),
                      "of FP8 dense peak": fmt.band(f["value_fp8_dense"], f["fp8_p05"], f["fp8_p95"]),
                      "reported 11% at quantile": f"{fmt.pct(f['share_at_or_below_observed'], 0)} (BF16), "
@@ -193,13 +193,41 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     return fig
 
 
+def cluster_label(cluster_id: str) -> str:
+    """A cluster as readers know it: its name without the parenthetical site ("xAI Colossus 1"), else its id."""
+    from analysis.catalog import load_cluster
+
+    try:
+        return load_cluster(cluster_id).name.split(" (", 1)[0].strip() or cluster_id
+    except Exception:  # noqa: BLE001 - a label never fails a report
+        return cluster_id
+
+
+def _fleet_label(fleet_id: str) -> str:
+    try:
+        return fleet_model.load_fleet(fleet_id).name or fleet_id
+    except Exception:  # noqa: BLE001 - a label never fails a report
+        return fleet_id
+
+
+def pretraining_table(fleet_result) -> pd.DataFrame:
+    """Pre-training jobs per cluster at the observed month (formatted; clusters by name)."""
+    pre = fleet_result.pretraining
+    return pd.DataFrame({"split": list(pre["split"]), "GPUs in pre-training": [fmt.scaled(x) for x in pre["gpus"]],
+                         "jobs side by side": [f"{x:.0f}" for x in pre["jobs"]],
+                         "GPUs per job": [fmt.scaled(x) for x in pre["job_gpus"]],
+                         "job utilization (BF16 dense)": [fmt.pct(x) for x in pre["utilization_bf16_dense"]]},
+                        index=pd.Index([cluster_label(c) for c in pre["cluster"]], name="cluster"))
+
+
 def inventory_chart(fleet_id: str, as_of: str, end: str = "2026-10") -> plt.Figure:
     """GPUs installed per cluster and pool through time (central values), with the month observed."""
     inv = fleet_model.load_fleet(fleet_id)
     t = inv.timeline(end=end)
     fig, ax = plt.subplots(figsize=(10, 4.2))
     x = np.arange(len(t))
-    ax.stackplot(x, *(t[c].to_numpy() / 1e3 for c in t.columns), labels=list(t.columns), alpha=0.85)
+    labels = [f"{cluster_label(c)} {p}" for c, p in inv.pools]
+    ax.stackplot(x, *(t[c].to_numpy() / 1e3 for c in t.columns), labels=labels, alpha=0.85)
     if as_of in t.index:
         ax.axvline(list(t.index).index(as_of), color="k", ls="--", lw=1, label=f"observed ({as_of})")
     step = max(1, len(t) // 12)
