@@ -159,10 +159,11 @@ def show(fig, alt: str | None = None):
 
 # --------------------------------------------------------------------------- first cell
 def scenario_line(sc: Scenario) -> str:
-    """Markdown: the scenario's name, title, cluster and hash, every user string escaped."""
+    """Markdown: the scenario's title, cluster, file name and hash, every user string escaped (the
+    title names the scenario; the file name and hash, last, say which file produced the figures)."""
     cluster = getattr(sc.cluster, "name", None) or sc.cluster.id
-    return (f"**Scenario:** {escape_md(sc.name)}: {escape_md(sc.title)} (cluster {escape_md(cluster)}, "
-            f"{sc.cluster.gpus:,.0f} GPUs; scenario hash {escape_md(sc.hash)})")
+    return (f"**Scenario:** {escape_md(sc.title)} (cluster {escape_md(cluster)}, {sc.cluster.gpus:,.0f} GPUs; "
+            f"scenario file {escape_md(sc.name)}, hash {escape_md(sc.hash)})")
 
 
 def setup(scenario: str, show_parameters: bool = True) -> Scenario:

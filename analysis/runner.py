@@ -343,6 +343,16 @@ def _leftovers(out: Path) -> list[Path]:
     return found
 
 
+def _scenario_label(job: ReportJob) -> str:
+    """How a report's title names its scenario: the scenario's short title, else its name."""
+    from analysis.scenario import load_scenario
+
+    try:
+        return load_scenario(job.scenario_arg or job.scenario).label
+    except Exception:  # noqa: BLE001 - the title never fails a report
+        return job.scenario
+
+
 def run_one(job: ReportJob) -> ReportResult:
     """Execute one notebook; write it (and its HTML when clean) under temporary names in its
     folder. Never raises: errors become FAILED results. :func:`commit` moves files into place."""
@@ -378,8 +388,9 @@ def run_one(job: ReportJob) -> ReportResult:
             title = notebook_title(nb, stem)
             error = noise(nb)
             if error is None:
-                label = f"{title} — {job.scenario}" if job.scenario else title
-                tmp_html.write_text(export_html(nb, label, job.scenario or "all scenarios"), encoding="utf-8")
+                named = _scenario_label(job) if job.scenario else "all scenarios"
+                label = f"{title} — {named}" if job.scenario else title
+                tmp_html.write_text(export_html(nb, label, named), encoding="utf-8")
                 return ReportResult(job.scenario, job.notebook, "ok", time.perf_counter() - started,
                                     metrics=read_metrics(nb), title=title, scope=job.scope, kernel_pid=LAST_KERNEL_PID[0])
         except Exception as exc:  # noqa: BLE001

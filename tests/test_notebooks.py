@@ -124,6 +124,25 @@ def test_html_is_self_contained_without_code(executed, path):
     assert not unresolved, f"TOC anchors without target: {unresolved}"
 
 
+CODE_NAME = re.compile(r"\b(colossus[12](-[a-z]+)?|llama3-16k|xai)\b|\b[a-z0-9]+_[a-z0-9_]+\b")
+
+
+@pytest.mark.slow
+def test_charts_titles_and_banners_use_no_code_names(executed):
+    """Every text drawn in a chart, and each report's title and banner, names scenarios, clusters,
+    fleets and factors as a reader would (issue 13: no code names)."""
+    import base64
+
+    out, results = executed
+    for stem, result in results.items():
+        html = (out / result.href).read_text()
+        texts = re.findall(r"<title>([^<]*)</title>", html) + re.findall(r'<div class="report-banner">(.*?)</div>', html)
+        for data in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html):
+            texts += re.findall(r"<text[^>]*>([^<]*)</text>", base64.b64decode(data).decode())
+        named = [t for t in texts if CODE_NAME.search(re.sub(r"<[^>]+>|\.\./index\.html", "", t))]
+        assert not named, f"{stem}: {named[:5]}"
+
+
 @pytest.mark.slow
 def test_index_and_manifest(executed):
     out, results = executed

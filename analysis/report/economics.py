@@ -57,6 +57,16 @@ register({
 })
 
 
+def _scenario_label(name) -> str:
+    """A scenario in a chart title: its short title ("Colossus 1 as operated"), else its name."""
+    from analysis.scenario import load_scenario
+
+    try:
+        return load_scenario(str(name)).label
+    except Exception:  # noqa: BLE001 - a title never fails a report
+        return str(name)
+
+
 def label(name: str) -> str:
     """The registry's label, falling back to the parameter spec's ``doc`` (then the de-snaked name)."""
     try:
@@ -203,7 +213,7 @@ def npv_vs_lease_rate_figure(result, title: str | None = None, ax=None):
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("lease rate per GPU-hour of the leased cluster (USD)")
     ax.set_ylabel(f"NPV minus {result.base}, after tax (USD billions)")
-    ax.set_title(title or f"What leasing is worth against keeping, by lease rate (scenario {result.scenario})", fontsize=11)
+    ax.set_title(title or f"What leasing is worth against keeping, by lease rate: {_scenario_label(result.scenario)}", fontsize=11)
     ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
@@ -224,7 +234,7 @@ def incremental_npv_figure(result_mc, title: str | None = None):
     ax.axvline(0, color="k", lw=1)
     ax.set_xlabel(f"NPV minus {result_mc.base}, after tax (USD billions)")
     ax.set_ylabel("density")
-    ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws (scenario {result_mc.scenario})")
+    ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws: {_scenario_label(result_mc.scenario)}")
     fig.tight_layout()
     return fig
 
@@ -265,7 +275,7 @@ def monthly_cash_flow_figure(result, title: str | None = None):
         ax.set_xlabel("month from the start of the lease")
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=SMALL)
-    fig.suptitle(title or f"Monthly cash flows against keeping (scenario {result.scenario})")
+    fig.suptitle(title or f"Monthly cash flows against keeping: {_scenario_label(result.scenario)}")
     fig.tight_layout()
     return fig
 

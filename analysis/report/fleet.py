@@ -220,6 +220,34 @@ def pretraining_table(fleet_result) -> pd.DataFrame:
                         index=pd.Index([cluster_label(c) for c in pre["cluster"]], name="cluster"))
 
 
+def job_waterfall(result, title: str) -> plt.Figure:
+    """The job's multiplicative waterfall from the dense peak to utilization (a
+    :class:`~analysis.utilization.UtilizationResult`), every factor under its registered name."""
+    from analysis import plots
+
+    return plots.waterfall({short(k): v for k, v in result.factors.items()},
+                           start_label=f"{peak_name(result.denominator)} peak", end_label="utilization", title=title)
+
+
+def designs_chart(table: pd.DataFrame, reference: dict | None = None) -> plt.Figure:
+    """Job utilization of each scenario (``results.utilization_comparison``) with its 5-95% bar and
+    the published reference lines; scenarios by their short titles."""
+    from analysis import plots
+
+    named = table.copy()
+    named.index = [str(t).split(" (", 1)[0].strip() or n for n, t in zip(table.index, table["title"])]
+    return plots.scenario_intervals(named, "utilization", "p05", "p95",
+                                    xlabel="job utilization, % of dense peak (p05-p95 bars)",
+                                    title="The job on each design", reference=reference)
+
+
+def fleet_sources_table(fleet_id: str):
+    """The fleet inventory's anchors (cluster by name, pool, month, GPUs with range, source)."""
+    sources = fleet_model.load_fleet(fleet_id).sources()
+    sources["cluster"] = [cluster_label(c) for c in sources["cluster"]]
+    return fmt.table(sources, label_index=False)
+
+
 def inventory_chart(fleet_id: str, as_of: str, end: str = "2026-10") -> plt.Figure:
     """GPUs installed per cluster and pool through time (central values), with the month observed."""
     inv = fleet_model.load_fleet(fleet_id)
