@@ -195,6 +195,26 @@ def _range_text(low, high) -> str:
     return f"{_fmt.auto(low)} to {_fmt.auto(high)}"
 
 
+_UPPER_CHOICES = {"bf16", "fp8", "fp4", "fp16", "nvfp4", "mxfp8", "gqa", "mla", "gpu", "tco"}
+_CHOICE_WORDS = {"gpus": "GPUs", "macrs5": "MACRS 5-year"}
+
+
+def _choice_text(parameter: str, value: str) -> str:
+    """A text parameter as a reader reads it: a model by its name, precisions and acronyms in
+    capitals, other choices as words ("equal tokens per GPU")."""
+    try:
+        if str(parameter).endswith(".model"):
+            from analysis import catalog
+            return str(catalog.model(value).get("name") or value)
+        if str(parameter).endswith(".fleet"):
+            from analysis import fleet
+            return fleet.load_fleet(value).name or value
+    except Exception:  # noqa: BLE001 - an unknown id is shown as given
+        return value
+    words = str(value).replace("_", " ").replace(",", ", ").split(" ")
+    return " ".join(w.upper() if w.lower() in _UPPER_CHOICES else _CHOICE_WORDS.get(w.lower(), w) for w in words)
+
+
 def assumptions_table(rows: pd.DataFrame, caption: str | None = None):
     """Parameter rows (``Scenario.table()``) for readers: human names, formatted values and
     ranges, sources as links."""
@@ -202,7 +222,7 @@ def assumptions_table(rows: pd.DataFrame, caption: str | None = None):
 
     frame = pd.DataFrame({
         "parameter": [label(p) for p in rows["parameter"]],
-        "value": [_fmt.auto(v) for v in rows["value"]],
+        "value": [_choice_text(p, v) if isinstance(v, str) else _fmt.auto(v) for p, v in zip(rows["parameter"], rows["value"])],
         "range": [_range_text(lo, hi) for lo, hi in zip(rows["low"], rows["high"])],
         "unit": ["" if u in ("-", None) else _fmt.auto(u) for u in rows["unit"]],
         "source": list(rows["source"]),

@@ -87,3 +87,14 @@ def test_titles_clear_their_axes_and_a_top_axis():
     assert pax.title.get_window_extent(plain.canvas.get_renderer()).y0 >= pax.get_window_extent().y1
     plt.close(fig)
     plt.close(plain)
+
+
+def test_text_parameters_read_as_words_not_ids():
+    from analysis.scenario import load_scenario
+
+    assert nbk._choice_text("job.island_batch", "equal_tokens_per_gpu") == "equal tokens per GPU"
+    assert nbk._choice_text("economics.options", "keep,lease,islands") == "keep, lease, islands"
+    assert nbk._choice_text("job.precision", "bf16") == "BF16" and nbk._choice_text("cost.depreciation", "macrs5") == "MACRS 5-year"
+    assert nbk._choice_text("job.model", "no-such-model") == "no-such-model"
+    values = nbk.assumptions_table(load_scenario("colossus1").table()).to_frame()["Value"].tolist()
+    assert "xai" not in values and "frontier-moe-3t" not in values and not any("_" in v for v in values)
