@@ -210,23 +210,38 @@ def request(sock_path: str | Path, payload: dict, timeout: float = 30.0) -> dict
     return json.loads(data or b"{}")
 
 
-def farm_socket(farm_dir: str | Path | None = None) -> Path | None:
-    """The best zygote to fork from: warm when ready, else base, else ``None``."""
+#: How long a kernel waits for the base zygote of a farm that is still starting (it imports for
+#: about 2-3 s), rather than start cold: a cold start imports the same modules again (~2.5 s CPU).
+BASE_WAIT_S = 15.0
+
+
+def farm_socket(farm_dir: str | Path | None = None, wait_s: float = 0.0) -> Path | None:
+    """The best zygote to fork from: warm when ready, else base, else ``None``. With ``wait_s``,
+    wait that long for the base zygote of a farm that is starting (its log exists, it has neither
+    listened nor failed)."""
     farm_dir = farm_dir or os.environ.get(FARM_ENV)
     if not farm_dir:
         return None
-    latest = _latest(Path(farm_dir), ".sock")
-    if latest is not None:
-        return latest
-    base = Path(farm_dir) / "base.sock"
-    return base if base.exists() else None
+    directory = Path(farm_dir)
+    deadline = time.monotonic() + wait_s
+    while True:
+        latest = _latest(directory, ".sock")
+        if latest is not None:
+            return latest
+        base = directory / "base.sock"
+        if base.exists():
+            return base
+        starting = (directory / "farm.log").exists() and not (directory / "base.failed").exists()
+        if not starting or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 class FarmKernelManager(QuietKernelManager):
     """Forks kernels from the runner's farm (``CLUSTER_ECONOMICS_KERNEL_FARM``) when it runs."""
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        sock = farm_socket()
+        sock = farm_socket(wait_s=BASE_WAIT_S)
         LAST_KERNEL_LOG[0] = LAST_KERNEL_PID[0] = None
         if sock is not None and _launchable(kernel_cmd) and self.provisioner is not None:
             log = str(sock.parent / f"kernel-{uuid.uuid4().hex[:12]}.log")
@@ -561,4 +576,13 @@ class Farm:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
+    _base_pid = os.getpid()
+    try:
+        serve(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
+    except BaseException as exc:
+        # the base zygote failed before it listened (not a forked child leaving): kernels waiting
+        # for it start cold at once
+        if os.getpid() == _base_pid and not (Path(sys.argv[1]) / "base.sock").exists():
+            with contextlib.suppress(OSError):
+                (Path(sys.argv[1]) / "base.failed").write_text(f"{type(exc).__name__}: {exc}")
+        raise

@@ -311,3 +311,24 @@ def test_only_the_cross_scenario_report_waits_for_every_scenario():
 
     waiting = {p.stem for p in runner.list_notebooks() if runner.reads_all_scenarios(p)}
     assert waiting == {"20_utilization"}
+
+
+def test_kernels_wait_for_a_starting_farm_but_not_for_a_failed_or_absent_one(tmp_path):
+    import threading
+
+    from analysis import kernels
+
+    assert kernels.farm_socket(tmp_path, wait_s=5) is None            # no farm started here: no wait
+    (tmp_path / "farm.log").write_text("")
+    started = time.monotonic()
+    timer = threading.Timer(0.3, lambda: (tmp_path / "base.sock").write_text(""))
+    timer.start()
+    assert kernels.farm_socket(tmp_path, wait_s=5) == tmp_path / "base.sock"
+    assert 0.25 <= time.monotonic() - started < 5
+    timer.join()
+    (tmp_path / "base.sock").unlink()
+    (tmp_path / "base.failed").write_text("ImportError: x")
+    started = time.monotonic()
+    assert kernels.farm_socket(tmp_path, wait_s=5) is None and time.monotonic() - started < 1
+    (tmp_path / "base.failed").unlink()
+    assert kernels.farm_socket(tmp_path, wait_s=0.2) is None           # still starting after the wait: start cold
