@@ -11,11 +11,16 @@ squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the 
 MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
 ``latency_tail_factor`` (p99 over mean TPOT; only the server and interactive rows depend on it),
 ``moe_efficiency`` (expert layers; the DeepSeek-R1 rows) and ``fp4_efficiency`` (NVFP4 GEMMs; the
-Blackwell rows). With them, one **software factor per MLPerf round** (v5.0, v5.1; v4.1 is the
-reference, 1): the round's TensorRT-LLM speed on the same kernels, shared by every row of the round,
-multiplying the compute efficiency (see :data:`GRID` for how it costs no extra model evaluation).
-:func:`validation` reports the error of each row in-sample, leave-one-out (refit without the row)
-and leave-one-GPU-type-out, every refit reusing the one evaluated grid.
+Blackwell rows). With them, one **software factor per MLPerf round** (v4.1 is the reference, 1): the
+round's TensorRT-LLM speed on the same kernels, shared by every row of the round, multiplying the
+compute efficiency (see :data:`GRID` for how it costs no extra model evaluation). v5.1 shares v5.0's
+factor (:data:`TIED_ROUNDS`: its rows are all NVFP4 Blackwell, so its own factor is not identifiable
+beside ``fp4_efficiency``). Each row's serving file is evaluated under the submitted config of its
+scenario (the file's ``scenarios`` entry: NVIDIA's replica size, parallelism and batch limit differ by
+scenario). :func:`validation` reports the error of each row in-sample, leave-one-out (refit without the
+row) and leave-one-GPU-type-out, every refit reusing the one evaluated grid. :func:`write_calibration`
+is the one writer of the fitted values (data/parameters/inference.yaml) and of the fit's provenance
+(data/inference_calibration.yaml); ``python -m analysis inference --calibrate --write`` runs it.
 """
 from __future__ import annotations
 
@@ -41,9 +46,14 @@ FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_fa
 #: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
 REFERENCE_ROUND = "v4.1"
 SOFTWARE_ROUNDS = ("v5.0", "v5.1")
+#: Rounds that share another round's stack factor instead of their own (``{round: round it shares}``). Every v5.1 row
+#: is an NVFP4 Blackwell row, so a v5.1 factor of its own cannot be told apart from ``fp4_efficiency`` (a fit with both
+#: free put fp4_efficiency on its floor and v5.1 at 1.26); v5.0 has FP8 Hopper and NVFP4 Blackwell rows, so sharing
+#: v5.0's factor identifies both (fp4_efficiency is then an interior optimum: a grid extended down to 0.3 returns the
+#: same value). Untied, median |LOO| was 13.5% (17 of 29 rows within 15%); tied, see data/inference_calibration.yaml.
+TIED_ROUNDS: dict[str, str] = {"v5.1": "v5.0"}
 #: The round whose serving stack the fleet runs: the latest with FP8 rows (the lessee's Hopper fleet
-#: serves FP8). v5.1 has only NVFP4 Blackwell rows, so its factor also carries the NVFP4 GEMM gain
-#: (fp4_efficiency sits at its floor) and would overstate an FP8 fleet's software.
+#: serves FP8). v5.1 has only NVFP4 Blackwell rows and shares v5.0's factor (:data:`TIED_ROUNDS`).
 FLEET_ROUND = "v5.0"
 SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
@@ -87,7 +97,7 @@ SOFTWARE_FACTORS = stored_software_factors()
 
 # Which fitted parameters a row depends on (the others are held at any value: broadcast axis of length 1).
 def _relevant(row) -> set[str]:
-    serve = _serve(row.serve_file)
+    serve = _serve(row.serve_file, row.scenario)
     moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
     return ({"compute_efficiency", "bandwidth_efficiency"} | ({"latency_tail_factor"} if row.scenario != "offline" else set())
             | ({"moe_efficiency"} if moe else set()) | ({"fp4_efficiency"} if serve.precision == "fp4" else set()))
@@ -114,9 +124,10 @@ def load_mlperf(path: Path | str | None = None) -> pd.DataFrame:
     return df.set_index("id", drop=False)
 
 
-@lru_cache(maxsize=8)
-def _serve(serve_file: str) -> ServeSpec:
-    return parse_serve(read_yaml(PROJ_ROOT / serve_file), default_values())
+@lru_cache(maxsize=64)
+def _serve(serve_file: str, scenario: str | None = None) -> ServeSpec:
+    """The row's serving file under its scenario's submitted config (``scenarios`` entry of the file)."""
+    return parse_serve(read_yaml(PROJ_ROOT / serve_file), default_values(), scenario)
 
 
 def _rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +137,7 @@ def _rows(table: pd.DataFrame) -> pd.DataFrame:
 def predict_row(row, **overrides) -> np.ndarray:
     """Model tokens/s per GPU of one MLPerf row (its serving file at its scenario's latency targets).
     ``overrides`` (arrays broadcast) replace efficiencies or the workload."""
-    serve = _serve(row.serve_file)
+    serve = _serve(row.serve_file, row.scenario)
     slo = slo_preset(row.scenario, row.benchmark)
     return np.asarray(evaluate_serve(serve, **{**slo, **overrides}).tokens_per_s_per_gpu, float)
 
@@ -150,7 +161,7 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     params = {k: fit[k] if v is None else v for k, v in given.items()}
     rows = []
     for r in _rows(table).itertuples():
-        serve = _serve(r.serve_file)
+        serve = _serve(r.serve_file, r.scenario)
         slo = slo_preset(r.scenario, r.benchmark)
         kwargs = {**slo, **params, "software_factor": stacks.get(r.round, 1.0), **overrides}
         t = evaluate_serve(serve, **kwargs)
@@ -227,9 +238,14 @@ def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = No
                              f"use {REFERENCE_ROUND} or one of {', '.join(SOFTWARE_ROUNDS)}")
         over = (per_benchmark or {}).get(r.benchmark, {})
         ids.append(r.id)
-        rounds.append(r.round)
+        rounds.append(TIED_ROUNDS.get(r.round, r.round))
         errors.append(_model_log(r, grid, over) - np.log(r.tokens_s_per_gpu))
     return ids, np.asarray(rounds), np.stack(errors)
+
+
+def _free_rounds() -> tuple:
+    """The rounds with a fitted factor of their own (the others share a round's, :data:`TIED_ROUNDS`)."""
+    return tuple(r for r in SOFTWARE_ROUNDS if r not in TIED_ROUNDS)
 
 
 def _fit(sums: dict, n_compute: int, steps: int) -> tuple[tuple, dict, float]:
@@ -238,19 +254,19 @@ def _fit(sums: dict, n_compute: int, steps: int) -> tuple[tuple, dict, float]:
     (software factor) that minimises its own sum at every point of the other parameters."""
     total = sums[REFERENCE_ROUND][:n_compute].copy()
     best_shift = {}
-    for rnd in SOFTWARE_ROUNDS:
+    for rnd in _free_rounds():
         shifted = np.stack([sums[rnd][k:k + n_compute] for k in range(steps)])
         best_shift[rnd] = np.argmin(shifted, axis=0)
         total += np.min(shifted, axis=0)
     index = np.unravel_index(np.argmin(total), total.shape)
-    return index, {rnd: int(best_shift[rnd][index]) for rnd in SOFTWARE_ROUNDS}, float(total[index])
+    return index, {rnd: int(best_shift[rnd][index]) for rnd in _free_rounds()}, float(total[index])
 
 
 def _round_sums(sq: np.ndarray, rounds: np.ndarray, keep: np.ndarray | None = None) -> dict:
     keep = np.ones(len(rounds), bool) if keep is None else keep
     zero = np.zeros(sq.shape[1:])
     return {rnd: (sq[keep & (rounds == rnd)].sum(axis=0) if np.any(keep & (rounds == rnd)) else zero)
-            for rnd in (REFERENCE_ROUND, *SOFTWARE_ROUNDS)}
+            for rnd in (REFERENCE_ROUND, *_free_rounds())}
 
 
 def _at(err_row: np.ndarray, index: tuple, shift: int) -> float:
@@ -261,6 +277,7 @@ def _params(grid: dict, index: tuple, shifts: dict) -> dict:
     ratio, _ = _shifts(grid)
     out = {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
     factors = {REFERENCE_ROUND: 1.0, **{rnd: round(float(ratio ** k), 4) for rnd, k in shifts.items()}}
+    factors = {rnd: factors[TIED_ROUNDS.get(rnd, rnd)] for rnd in (REFERENCE_ROUND, *SOFTWARE_ROUNDS)}
     return {**out, "software_factors": factors, "software_factor": factors[FLEET_ROUND]}
 
 
@@ -561,7 +578,7 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
              f"{acc['median_abs_logo_error_pct']:.1f}%"]
     lines += [f"  {k:22s} {fitted[k]:8.4g}   (stored {stored[k]:.4g})" for k in CALIBRATED]
     lines.append("  software factors       " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
-                 + f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items()) if not write else 'now'})")
+                 + ("   (written)" if write else f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items())})"))
     lines += [f"  outside {acc['within_pct']:g}% leave-one-out: {rid} {err:+.1f}%" for rid, err in acc["outside_loo"].items()]
     lines.append(f"  written: {', '.join(written)}" if written else "  not written (add --write to store the fit)")
     return {"grid": result["grid"], "fitted": fitted, "software_factors": result["software_factors"], "stored": stored,
