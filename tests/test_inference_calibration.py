@@ -63,7 +63,7 @@ def test_writer_round_trips_and_keeps_other_entries(tmp_path, result):
 
 
 def test_ranges_cover_the_leave_one_out_refits(result):
-    """low/high: the spread of the leave-one-out refits, widened to the fitted value's grid neighbours."""
+    """low/high: the spread of the leave-one-out refits, widened to half a grid step either side of the fitted value."""
     loo = result["loo"]
     assert len(loo) == result["rows"] and set(calibration.CALIBRATED) <= set(loo.columns)
     ranges = calibration._ranges(result, loo, calibration.QUICK_GRID)

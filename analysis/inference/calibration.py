@@ -391,18 +391,21 @@ _HEADER = "# Sourced defaults of the scenario section `inference`"
 
 
 def _grid_step(grid: dict, key: str, value: float) -> tuple[float, float]:
-    """The grid neighbours of ``value`` (one step either side, within the grid): the fit's resolution."""
-    if key == "software_factor":
+    """Half a grid step either side of ``value`` (within the grid's bounds): the resolution of a grid search."""
+    if key in ("software_factor", "compute_efficiency"):
         ratio, steps = _shifts(grid)
-        return max(value / ratio, 1.0), min(value * ratio, ratio ** (steps - 1))
+        if key == "software_factor":
+            return max(value / ratio ** 0.5, 1.0), min(value * ratio ** 0.5, ratio ** (steps - 1))
+        values = np.asarray(grid[key], float)
+        return max(value / ratio ** 0.5, float(values[0])), min(value * ratio ** 0.5, float(values[-1]))
     values = np.asarray(grid[key], float)
-    i = int(np.argmin(np.abs(values - value)))
-    return float(values[max(i - 1, 0)]), float(values[min(i + 1, values.size - 1)])
+    half = float(np.diff(values).min()) / 2 if values.size > 1 else 0.0
+    return max(value - half, float(values[0])), min(value + half, float(values[-1]))
 
 
 def _ranges(result: dict, loo: pd.DataFrame, grid: dict) -> dict:
-    """Per calibrated entry ``(low, high)``: the spread of the leave-one-out refits, widened to the grid
-    neighbours of the fitted value (a grid fit cannot be more precise than one step of its grid)."""
+    """Per calibrated entry ``(low, high)``: the spread of the leave-one-out refits, widened to half a grid step
+    either side of the fitted value (a grid search locates the optimum no closer than that)."""
     out = {}
     for key in CALIBRATED:
         value = float(result[key])
@@ -421,7 +424,7 @@ def _source(key: str, result: dict, loo: pd.DataFrame, acc: dict, grid_name: str
             f"{REFERENCE_ROUND} = 1) fitted once by grid search minimising the squared log error of tokens/s per GPU over all "
             f"{result['rows']} MLPerf Inference closed-division rows of data/mlperf_inference.csv with a serving file in data/serve/ "
             f"(prompt and output lengths fixed there, not fitted); {MEANING[key]}; {spread}; range: those refits widened to "
-            f"the fitted value's grid neighbours; median |error| in-sample {acc['median_abs_error_pct']:.1f}%, leave-one-out "
+            f"half a grid step either side of the fitted value; median |error| in-sample {acc['median_abs_error_pct']:.1f}%, leave-one-out "
             f"{acc['median_abs_loo_error_pct']:.1f}% ({acc['rows_within_loo']} of {acc['rows']} rows within "
             f"{acc['within_pct']:g}%), leave-one-GPU-type-out {acc['median_abs_logo_error_pct']:.1f}% "
             f"(data/inference_calibration.yaml)")
