@@ -78,3 +78,32 @@ def test_cli_calibrate():
     assert out.returncode == 0 and "leave-one-out" in out.stdout and "not written" in out.stdout, out.stderr
     bad = run("--write")
     assert bad.returncode == 2 and "only with --calibrate" in bad.stderr
+
+
+def test_serving_file_scenarios_apply_the_submitted_config_of_that_scenario():
+    """`scenarios.<scenario>` (NVIDIA's per-scenario configs) applies only under that scenario; bad entries get one line."""
+    from analysis.errors import InputError
+    from analysis.inference.serve import parse_serve
+
+    doc = read_yaml(inf.SERVE_DIR / "llama3.1-405b-b200.yaml")
+    plain, offline, server = parse_serve(doc), parse_serve(doc, scenario="offline"), parse_serve(doc, scenario="server")
+    assert plain.values["tensor_parallel"] == 4 and plain.values["max_batch"] == float("inf")
+    assert offline.values["tensor_parallel"] == 2 and offline.values["max_batch"] == 128       # TP2 x PP2, gpu_batch_size 128
+    assert server.values["tensor_parallel"] == 4 and server.values["max_batch"] == 256
+    assert offline.gpus_per_replica == server.gpus_per_replica == 4
+    # the calibration evaluates each row under its scenario's config
+    assert calibration._serve("data/serve/llama3.1-405b-b200.yaml", "offline").values["max_batch"] == 128
+    for bad, match in [({"offline": {"gpu": "H100"}}, "scenarios.offline.gpu: unknown key"),
+                       ({"prefill": {"max_batch": 1}}, "scenarios.prefill: unknown key"),
+                       ({"server": 3}, "scenarios.server: 3 is not a mapping"),
+                       ({"server": {"max_batch": -1}}, "max_batch")]:
+        with pytest.raises(InputError, match=match):
+            parse_serve({**doc, "scenarios": bad}, scenario="server")
+    with pytest.raises(InputError, match="scenario: 'busy' is not allowed"):
+        parse_serve(doc, scenario="busy")
+
+
+def test_v51_shares_v50s_software_factor():
+    """Every v5.1 row is NVFP4 Blackwell: its own stack factor is not identifiable beside fp4_efficiency, so it shares v5.0's."""
+    assert calibration.TIED_ROUNDS == {"v5.1": "v5.0"}
+    assert calibration.SOFTWARE_FACTORS["v5.1"] == calibration.SOFTWARE_FACTORS["v5.0"] >= 1.0
