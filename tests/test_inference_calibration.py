@@ -87,7 +87,10 @@ def test_serving_file_scenarios_apply_the_submitted_config_of_that_scenario():
 
     doc = read_yaml(inf.SERVE_DIR / "llama3.1-405b-b200.yaml")
     plain, offline, server = parse_serve(doc), parse_serve(doc, scenario="offline"), parse_serve(doc, scenario="server")
-    assert plain.values["tensor_parallel"] == 4 and plain.values["max_batch"] == float("inf")
+    assert plain.values == offline.values                        # a file without latency targets is evaluated offline
+    named = parse_serve({**doc, "slo": "interactive"})           # a named slo preset selects that scenario's entry
+    assert named.values["max_batch"] == 256 and named.values["max_tpot_ms"] == 80
+    assert parse_serve({**doc, "slo": {"tpot_s": 0.1}}).values["max_batch"] == float("inf")   # explicit targets: no entry
     assert offline.values["tensor_parallel"] == 2 and offline.values["max_batch"] == 128       # TP2 x PP2, gpu_batch_size 128
     assert server.values["tensor_parallel"] == 4 and server.values["max_batch"] == 256
     assert offline.gpus_per_replica == server.gpus_per_replica == 4

@@ -29,7 +29,8 @@ Schema (every key optional unless marked)::
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
     scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
       offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, memory
-      interactive: {max_batch: 256}  # applied when the file is evaluated under that scenario (the MLPerf calibration)
+      interactive: {max_batch: 256}  # applied when the file is evaluated under that scenario (the MLPerf calibration,
+                                     # or slo: <scenario> in the file; a file without targets is offline)
 
 Every bad key or value raises one :class:`~analysis.errors.InputError` line; numbers written as
 text (``'-80'``, ``16e6``, ``70_000``) are read and then checked like any number.
@@ -194,6 +195,10 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         raise InputError(f"{unknown[0]}: unknown key; a serving file takes {', '.join(sorted(SERVE_KEYS))}")
     if scenario is not None and scenario not in SCENARIOS:
         raise InputError(f"scenario: {shown(scenario)} is not allowed; use one of {', '.join(SCENARIOS)}")
+    if scenario is None:               # a named slo preset selects that scenario's config; no target at all is offline
+        slo_name = doc.get("slo")
+        scenario = slo_name if isinstance(slo_name, str) and slo_name in SCENARIOS else (
+            "offline" if slo_name is None and doc.get("latency") is None else None)
     doc = scenario_doc(doc, scenario)
     if "gpu" not in doc:
         raise InputError("gpu: missing; name a GPU id from data/gpus.csv")
