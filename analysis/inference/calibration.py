@@ -416,12 +416,14 @@ def _ranges(result: dict, loo: pd.DataFrame, grid: dict) -> dict:
 
 
 def _source(key: str, result: dict, loo: pd.DataFrame, acc: dict, grid_name: str, date: str) -> str:
+    tied = "".join(f"; {r} shares {t}'s: all its rows are NVFP4 Blackwell, so its own is not identifiable beside fp4_efficiency"
+                   for r, t in TIED_ROUNDS.items())
     rounds = ", ".join(f"{r}: {f:g}" for r, f in result["software_factors"].items())
     spread = (f"leave-one-out refits {loo[key].min():g}-{loo[key].max():g}" if key != "software_factor" else
               f"leave-one-out refits {loo[key].min():g}-{loo[key].max():g} ({FLEET_ROUND}); per round {rounds}")
     return (f"calibrated: analysis.inference.calibration.write_calibration() ({date}, {grid_name} grid) - "
-            f"{', '.join(FIT_PARAMETERS)} and one software factor per MLPerf round ({', '.join(SOFTWARE_ROUNDS)}; "
-            f"{REFERENCE_ROUND} = 1) fitted once by grid search minimising the squared log error of tokens/s per GPU over all "
+            f"{', '.join(FIT_PARAMETERS)} and one software factor per MLPerf round ({', '.join(_free_rounds())}; "
+            f"{REFERENCE_ROUND} = 1{tied}) fitted once by grid search minimising the squared log error of tokens/s per GPU over all "
             f"{result['rows']} MLPerf Inference closed-division rows of data/mlperf_inference.csv with a serving file in data/serve/ "
             f"(prompt and output lengths fixed there, not fitted); {MEANING[key]}; {spread}; range: those refits widened to "
             f"half a grid step either side of the fitted value; median |error| in-sample {acc['median_abs_error_pct']:.1f}%, leave-one-out "
