@@ -110,3 +110,12 @@ def test_v51_shares_v50s_software_factor():
     """Every v5.1 row is NVFP4 Blackwell: its own stack factor is not identifiable beside fp4_efficiency, so it shares v5.0's."""
     assert calibration.TIED_ROUNDS == {"v5.1": "v5.0"}
     assert calibration.SOFTWARE_FACTORS["v5.1"] == calibration.SOFTWARE_FACTORS["v5.0"] >= 1.0
+
+
+def test_accuracy_counts_rows_within_the_target():
+    v = calibration.validation(quick=True)
+    a = calibration.accuracy(v)
+    assert a == calibration.accuracy(v.set_index("id"))
+    assert a["rows_within_loo"] + len(a["outside_loo"]) == a["rows"] == len(v)
+    assert all(abs(e) > 15 - 0.05 for e in a["outside_loo"].values())
+    assert a["median_abs_loo_error_pct"] == pytest.approx(v["loo_error_pct"].abs().median())

@@ -367,10 +367,11 @@ def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct:
     leave-one-GPU-type-out (percent), rows within ``within_pct`` leave-one-out, and the ids outside it."""
     v = validation(quick) if table is None else table
     loo = v["loo_error_pct"].abs()
+    ids = (v["id"] if "id" in v else pd.Series(v.index, index=v.index)).astype(str)
     return {"rows": int(len(v)), "median_abs_error_pct": float(v["error_pct"].abs().median()),
             "median_abs_loo_error_pct": float(loo.median()), "median_abs_logo_error_pct": float(v["logo_error_pct"].abs().median()),
             "within_pct": float(within_pct), "rows_within_loo": int((loo <= within_pct).sum()),
-            "outside_loo": {str(r.id): round(float(r.loo_error_pct), 1) for r in v[loo > within_pct].itertuples()}}
+            "outside_loo": {str(i): round(float(e), 1) for i, e in zip(ids[loo > within_pct], v.loc[loo > within_pct, "loo_error_pct"])}}
 
 
 # --------------------------------------------------------------------------- the writer
