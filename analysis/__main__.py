@@ -84,6 +84,17 @@ def cmd_mfu(args) -> int:
 
 def cmd_inference(args) -> int:
     from analysis import inference
+    if args.calibrate:  # the MLPerf fit (analysis.inference.calibration); --write stores it
+        from analysis.inference import calibration
+        if args.serve:
+            raise InputError("inference --calibrate: takes no SERVE.yaml")
+        text = calibration.calibration_report(quick=args.quick, write=args.write)
+        print(json.dumps(text, indent=2, allow_nan=False) if args.json else text["summary"])
+        return 0
+    if args.write or args.quick:
+        raise InputError("inference --write/--quick: only with --calibrate")
+    if not args.serve:
+        raise InputError("inference: give a SERVE.yaml (or --calibrate)")
     result = inference.run_from_file(args.serve)
     if args.json:  # strict JSON: to_dict() has no NaN/inf (null with a reason in null_reasons)
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
@@ -144,8 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_mfu)
 
     p = sub.add_parser("inference", help="serving operating point of one replica under latency targets (SERVE.yaml)")
-    p.add_argument("serve", help="serving YAML")
+    p.add_argument("serve", nargs="?", help="serving YAML")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--calibrate", action="store_true", help="refit the efficiencies on the MLPerf rows and print the accuracy")
+    p.add_argument("--write", action="store_true", help="with --calibrate: store the fit (data/parameters/inference.yaml)")
+    p.add_argument("--quick", action="store_true", help="with --calibrate: the coarser grid")
     p.set_defaults(func=cmd_inference)
 
     p = sub.add_parser("sweep", help="headline figures over the product of parameter overrides")

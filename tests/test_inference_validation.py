@@ -42,12 +42,13 @@ def test_software_factors_are_the_full_grid_fit():
 
 
 def test_full_grid_leave_one_out():
-    """Stated accuracy (notebooks/32_inference): full grid, median |LOO| <= 10%, at least 19 of 29 rows within 15%
-    leave-one-out, median leave-one-GPU-type-out <= 14%; the leave-one-GPU-type-out errors are reported for every row."""
+    """Stated accuracy (notebooks/32_inference, data/inference_calibration.yaml): full grid, median |LOO| <= 9%, at least 18
+    of 29 rows within 15% leave-one-out, median leave-one-GPU-type-out <= 13%; the leave-one-GPU-type-out errors are reported
+    for every row. (The serving files follow NVIDIA's v5.1 configs per scenario; v5.1 shares v5.0's software factor.)"""
     v = inf.validation()
-    assert v["loo_error_pct"].abs().median() <= 10
-    assert (v["loo_error_pct"].abs() <= 15).sum() >= 19
-    assert v["logo_error_pct"].abs().median() <= 14
+    assert v["loo_error_pct"].abs().median() <= 9
+    assert (v["loo_error_pct"].abs() <= 15).sum() >= 18
+    assert v["logo_error_pct"].abs().median() <= 13
     assert v["logo_error_pct"].notna().all()
 
 

@@ -11,14 +11,22 @@ squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the 
 MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
 ``latency_tail_factor`` (p99 over mean TPOT; only the server and interactive rows depend on it),
 ``moe_efficiency`` (expert layers; the DeepSeek-R1 rows) and ``fp4_efficiency`` (NVFP4 GEMMs; the
-Blackwell rows). With them, one **software factor per MLPerf round** (v5.0, v5.1; v4.1 is the
-reference, 1): the round's TensorRT-LLM speed on the same kernels, shared by every row of the round,
-multiplying the compute efficiency (see :data:`GRID` for how it costs no extra model evaluation).
-:func:`validation` reports the error of each row in-sample, leave-one-out (refit without the row)
-and leave-one-GPU-type-out, every refit reusing the one evaluated grid.
+Blackwell rows). With them, one **software factor per MLPerf round** (v4.1 is the reference, 1): the
+round's TensorRT-LLM speed on the same kernels, shared by every row of the round, multiplying the
+compute efficiency (see :data:`GRID` for how it costs no extra model evaluation). v5.1 shares v5.0's
+factor (:data:`TIED_ROUNDS`: its rows are all NVFP4 Blackwell, so its own factor is not identifiable
+beside ``fp4_efficiency``). Each row's serving file is evaluated under the submitted config of its
+scenario (the file's ``scenarios`` entry: NVIDIA's replica size, parallelism and batch limit differ by
+scenario). :func:`validation` reports the error of each row in-sample, leave-one-out (refit without the
+row) and leave-one-GPU-type-out, every refit reusing the one evaluated grid. :func:`write_calibration`
+is the one writer of the fitted values (data/parameters/inference.yaml) and of the fit's provenance
+(data/inference_calibration.yaml); ``python -m analysis inference --calibrate --write`` runs it.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,16 +39,21 @@ from analysis.inference.fleet import _read_table
 from analysis.inference.parameters import default_values, slo_preset
 from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
 from analysis.params import Spec
-from analysis.paths import DATA_DIR, PROJ_ROOT
+from analysis.paths import DATA_DIR, PARAMETER_DIR, PROJ_ROOT
 
 FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency")
 #: MLPerf rounds whose serving stack (TensorRT-LLM version) gets its own fitted ``software_factor``,
 #: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
 REFERENCE_ROUND = "v4.1"
 SOFTWARE_ROUNDS = ("v5.0", "v5.1")
+#: Rounds that share another round's stack factor instead of their own (``{round: round it shares}``). Every v5.1 row
+#: is an NVFP4 Blackwell row, so a v5.1 factor of its own cannot be told apart from ``fp4_efficiency`` (a fit with both
+#: free put fp4_efficiency on its floor and v5.1 at 1.26); v5.0 has FP8 Hopper and NVFP4 Blackwell rows, so sharing
+#: v5.0's factor identifies both (fp4_efficiency is then an interior optimum: a grid extended down to 0.3 returns the
+#: same value). Untied, median |LOO| was 13.5% (17 of 29 rows within 15%); tied, see data/inference_calibration.yaml.
+TIED_ROUNDS: dict[str, str] = {"v5.1": "v5.0"}
 #: The round whose serving stack the fleet runs: the latest with FP8 rows (the lessee's Hopper fleet
-#: serves FP8). v5.1 has only NVFP4 Blackwell rows, so its factor also carries the NVFP4 GEMM gain
-#: (fp4_efficiency sits at its floor) and would overstate an FP8 fleet's software.
+#: serves FP8). v5.1 has only NVFP4 Blackwell rows and shares v5.0's factor (:data:`TIED_ROUNDS`).
 FLEET_ROUND = "v5.0"
 SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
@@ -57,14 +70,34 @@ GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4)}
 # Every other point (the MoE efficiency from its second, so that the full fit 0.1 is on both grids).
 QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
-#: The full-grid fit of the per-round software factors (``calibrate()["software_factors"]``; a test
-#: checks it); ``mlperf_predictions`` uses it, the fleet uses :data:`FLEET_ROUND`'s (``software_factor``).
-SOFTWARE_FACTORS = {"v4.1": 1.0, "v5.0": 1.1236, "v5.1": 1.2625}
+#: Where :func:`write_calibration` stores the fit: the calibrated entries of the ``inference`` defaults, and the
+#: fit's provenance with the per-round software factors (the one stored copy of them).
+PARAMETERS_PATH = PARAMETER_DIR / "inference.yaml"
+PROVENANCE_PATH = DATA_DIR / "inference_calibration.yaml"
+#: The entries of data/parameters/inference.yaml that :func:`write_calibration` owns (the others are never touched).
+CALIBRATED = (*FIT_PARAMETERS, "software_factor")
+
+
+def stored_software_factors(path: Path | str | None = None) -> dict:
+    """Per-round software factors of the stored full-grid fit (``software_factors`` of
+    data/inference_calibration.yaml, written by :func:`write_calibration`)."""
+    doc = read_yaml(Path(path or PROVENANCE_PATH))
+    factors = doc.get("software_factors") if isinstance(doc, dict) else None
+    if not isinstance(factors, dict) or REFERENCE_ROUND not in factors:
+        raise InputError(f"{Path(path or PROVENANCE_PATH).name} software_factors: missing; rerun "
+                         "python -m analysis inference --calibrate --write")
+    return {str(k): float(v) for k, v in factors.items()}
+
+
+#: The stored per-round software factors (``calibrate()["software_factors"]`` of the full grid; a test checks
+#: it); ``mlperf_predictions`` uses them, the fleet uses :data:`FLEET_ROUND`'s (``software_factor``).
+#: Read from data/inference_calibration.yaml; :func:`write_calibration` refreshes this dict in place.
+SOFTWARE_FACTORS = stored_software_factors()
 
 
 # Which fitted parameters a row depends on (the others are held at any value: broadcast axis of length 1).
 def _relevant(row) -> set[str]:
-    serve = _serve(row.serve_file)
+    serve = _serve(row.serve_file, row.scenario)
     moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
     return ({"compute_efficiency", "bandwidth_efficiency"} | ({"latency_tail_factor"} if row.scenario != "offline" else set())
             | ({"moe_efficiency"} if moe else set()) | ({"fp4_efficiency"} if serve.precision == "fp4" else set()))
@@ -91,9 +124,10 @@ def load_mlperf(path: Path | str | None = None) -> pd.DataFrame:
     return df.set_index("id", drop=False)
 
 
-@lru_cache(maxsize=8)
-def _serve(serve_file: str) -> ServeSpec:
-    return parse_serve(read_yaml(PROJ_ROOT / serve_file), default_values())
+@lru_cache(maxsize=64)
+def _serve(serve_file: str, scenario: str | None = None) -> ServeSpec:
+    """The row's serving file under its scenario's submitted config (``scenarios`` entry of the file)."""
+    return parse_serve(read_yaml(PROJ_ROOT / serve_file), default_values(), scenario)
 
 
 def _rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +137,7 @@ def _rows(table: pd.DataFrame) -> pd.DataFrame:
 def predict_row(row, **overrides) -> np.ndarray:
     """Model tokens/s per GPU of one MLPerf row (its serving file at its scenario's latency targets).
     ``overrides`` (arrays broadcast) replace efficiencies or the workload."""
-    serve = _serve(row.serve_file)
+    serve = _serve(row.serve_file, row.scenario)
     slo = slo_preset(row.scenario, row.benchmark)
     return np.asarray(evaluate_serve(serve, **{**slo, **overrides}).tokens_per_s_per_gpu, float)
 
@@ -127,7 +161,7 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     params = {k: fit[k] if v is None else v for k, v in given.items()}
     rows = []
     for r in _rows(table).itertuples():
-        serve = _serve(r.serve_file)
+        serve = _serve(r.serve_file, r.scenario)
         slo = slo_preset(r.scenario, r.benchmark)
         kwargs = {**slo, **params, "software_factor": stacks.get(r.round, 1.0), **overrides}
         t = evaluate_serve(serve, **kwargs)
@@ -204,9 +238,14 @@ def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = No
                              f"use {REFERENCE_ROUND} or one of {', '.join(SOFTWARE_ROUNDS)}")
         over = (per_benchmark or {}).get(r.benchmark, {})
         ids.append(r.id)
-        rounds.append(r.round)
+        rounds.append(TIED_ROUNDS.get(r.round, r.round))
         errors.append(_model_log(r, grid, over) - np.log(r.tokens_s_per_gpu))
     return ids, np.asarray(rounds), np.stack(errors)
+
+
+def _free_rounds() -> tuple:
+    """The rounds with a fitted factor of their own (the others share a round's, :data:`TIED_ROUNDS`)."""
+    return tuple(r for r in SOFTWARE_ROUNDS if r not in TIED_ROUNDS)
 
 
 def _fit(sums: dict, n_compute: int, steps: int) -> tuple[tuple, dict, float]:
@@ -215,19 +254,19 @@ def _fit(sums: dict, n_compute: int, steps: int) -> tuple[tuple, dict, float]:
     (software factor) that minimises its own sum at every point of the other parameters."""
     total = sums[REFERENCE_ROUND][:n_compute].copy()
     best_shift = {}
-    for rnd in SOFTWARE_ROUNDS:
+    for rnd in _free_rounds():
         shifted = np.stack([sums[rnd][k:k + n_compute] for k in range(steps)])
         best_shift[rnd] = np.argmin(shifted, axis=0)
         total += np.min(shifted, axis=0)
     index = np.unravel_index(np.argmin(total), total.shape)
-    return index, {rnd: int(best_shift[rnd][index]) for rnd in SOFTWARE_ROUNDS}, float(total[index])
+    return index, {rnd: int(best_shift[rnd][index]) for rnd in _free_rounds()}, float(total[index])
 
 
 def _round_sums(sq: np.ndarray, rounds: np.ndarray, keep: np.ndarray | None = None) -> dict:
     keep = np.ones(len(rounds), bool) if keep is None else keep
     zero = np.zeros(sq.shape[1:])
     return {rnd: (sq[keep & (rounds == rnd)].sum(axis=0) if np.any(keep & (rounds == rnd)) else zero)
-            for rnd in (REFERENCE_ROUND, *SOFTWARE_ROUNDS)}
+            for rnd in (REFERENCE_ROUND, *_free_rounds())}
 
 
 def _at(err_row: np.ndarray, index: tuple, shift: int) -> float:
@@ -238,6 +277,7 @@ def _params(grid: dict, index: tuple, shifts: dict) -> dict:
     ratio, _ = _shifts(grid)
     out = {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
     factors = {REFERENCE_ROUND: 1.0, **{rnd: round(float(ratio ** k), 4) for rnd, k in shifts.items()}}
+    factors = {rnd: factors[TIED_ROUNDS.get(rnd, rnd)] for rnd in (REFERENCE_ROUND, *SOFTWARE_ROUNDS)}
     return {**out, "software_factors": factors, "software_factor": factors[FLEET_ROUND]}
 
 
@@ -268,27 +308,47 @@ def calibrate(quick: bool = False, grid=None, per_benchmark: dict | None = None,
     return _summary(*_calibration(quick))
 
 
+@lru_cache(maxsize=4)
+def _refits(quick: bool):
+    """The full fit, each leave-one-out refit and each leave-one-GPU-type-out refit (grid indices and shifts)."""
+    ids, rounds, err, g = _calibration(quick)
+    gpus = load_mlperf().loc[list(ids), "gpu"].to_numpy()
+    n_compute, (_, steps) = len(g["compute_efficiency"]), _shifts(g)
+    sq = err ** 2
+    sums = _round_sums(sq, rounds)
+    full = _fit(sums, n_compute, steps)[:2]
+    loo = [_fit({**sums, rounds[n]: sums[rounds[n]] - sq[n]}, n_compute, steps)[:2] for n in range(len(ids))]
+    by_gpu = {gpu_type: _fit(_round_sums(sq, rounds, gpus != gpu_type), n_compute, steps)[:2] for gpu_type in np.unique(gpus)}
+    return full, loo, by_gpu
+
+
+def loo_refits(quick: bool = False) -> pd.DataFrame:
+    """The fitted parameters of every leave-one-out refit (one row per left-out MLPerf row, index ``id``):
+    :data:`FIT_PARAMETERS`, ``software_factor`` (:data:`FLEET_ROUND`'s) and ``software_factor_<round>`` for each round.
+    Their spread is the range :func:`write_calibration` stores."""
+    ids, _, _, g = _calibration(quick)
+    rows = []
+    for rid, (index, shifts) in zip(ids, _refits(quick)[1]):
+        params = _params(g, index, shifts)
+        factors = params.pop("software_factors")
+        rows.append({"id": rid, **params, **{f"software_factor_{r}": f for r, f in factors.items()}})
+    return pd.DataFrame(rows).set_index("id")
+
+
 def validation(quick: bool = False) -> pd.DataFrame:
     """Error per row: in-sample (one fit over all rows), leave-one-out (refit without the row) and
     leave-one-GPU-type-out (refit without every row of that GPU type), in percent of MLPerf. All refits
     reuse the one evaluated grid (a refit only changes which rows are summed)."""
     ids, rounds, err, g = _calibration(quick)
     table = load_mlperf().loc[list(ids)]
-    n_compute, (_, steps) = len(g["compute_efficiency"]), _shifts(g)
-    sq = err ** 2
-    sums = _round_sums(sq, rounds)
+    (full, full_shifts), loo_fits, by_gpu = _refits(quick)
     pct = lambda e: float((np.exp(e) - 1) * 100)
-    full, full_shifts, _ = _fit(sums, n_compute, steps)
     gpus = table["gpu"].to_numpy()
-    by_gpu = {}
-    for gpu_type in np.unique(gpus):
-        by_gpu[gpu_type] = _fit(_round_sums(sq, rounds, gpus != gpu_type), n_compute, steps)
     rows = []
     for n, rid in enumerate(ids):
         rnd = rounds[n]
-        loo_sums = {**sums, rnd: sums[rnd] - sq[n]}
-        loo, loo_shifts, _ = _fit(loo_sums, n_compute, steps)
-        out_gpu, out_shifts, _ = by_gpu[gpus[n]]
+        loo, loo_shifts = loo_fits[n]
+        out_gpu, out_shifts = by_gpu[gpus[n]]
         r = table.loc[rid]
         loo_params = _params(g, loo, loo_shifts)
         rows.append({"id": rid, "round": r["round"], "system": r["system"], "gpu": r["gpu"], "benchmark": r["benchmark"],
@@ -300,6 +360,175 @@ def validation(quick: bool = False) -> pd.DataFrame:
                      **{f"loo_{k}": loo_params[k] for k in FIT_PARAMETERS},
                      "loo_software_factor": loo_params["software_factors"][rnd]})
     return pd.DataFrame(rows)
+
+
+def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct: float = 15.0) -> dict:
+    """Headline accuracy of a :func:`validation` table: median |error| in-sample, leave-one-out and
+    leave-one-GPU-type-out (percent), rows within ``within_pct`` leave-one-out, and the ids outside it."""
+    v = validation(quick) if table is None else table
+    loo = v["loo_error_pct"].abs()
+    ids = (v["id"] if "id" in v else pd.Series(v.index, index=v.index)).astype(str)
+    return {"rows": int(len(v)), "median_abs_error_pct": float(v["error_pct"].abs().median()),
+            "median_abs_loo_error_pct": float(loo.median()), "median_abs_logo_error_pct": float(v["logo_error_pct"].abs().median()),
+            "within_pct": float(within_pct), "rows_within_loo": int((loo <= within_pct).sum()),
+            "outside_loo": {str(i): round(float(e), 1) for i, e in zip(ids[loo > within_pct], v.loc[loo > within_pct, "loo_error_pct"])}}
+
+
+# --------------------------------------------------------------------------- the writer
+#: What each calibrated entry means (the physical reading stated in its ``source``).
+MEANING = {
+    "compute_efficiency": "fraction of the dense peak at the serving precision reached with MLPerf v4.1's TensorRT-LLM (the fleet "
+                          "multiplies it by software_factor, capped at the peak)",
+    "bandwidth_efficiency": "fraction of nominal HBM bandwidth sustained by decode (memory-bound kernels sustain at most ~90%: "
+                            "the grid's cap)",
+    "latency_tail_factor": "p99 over mean time per output token (loadgen's per-request TPOT); TTFT tails come from the M/M/1 queue",
+    "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",
+    "fp4_efficiency": "NVFP4 GEMM speed as a fraction of the FP4 dense peak (grid floor 0.5: NVFP4 at least as fast as FP8, "
+                      "else a submitter would serve FP8); the Blackwell NVFP4 rows",
+    "software_factor": "the fleet runs the serving stack of the latest MLPerf round with FP8 rows (FLEET_ROUND); multiplies "
+                       "compute_efficiency, capped at the peak",
+}
+_HEADER = "# Sourced defaults of the scenario section `inference`"
+
+
+def _grid_step(grid: dict, key: str, value: float) -> tuple[float, float]:
+    """Half a grid step either side of ``value`` (within the grid's bounds): the resolution of a grid search."""
+    if key in ("software_factor", "compute_efficiency"):
+        ratio, steps = _shifts(grid)
+        if key == "software_factor":
+            return max(value / ratio ** 0.5, 1.0), min(value * ratio ** 0.5, ratio ** (steps - 1))
+        values = np.asarray(grid[key], float)
+        return max(value / ratio ** 0.5, float(values[0])), min(value * ratio ** 0.5, float(values[-1]))
+    values = np.asarray(grid[key], float)
+    half = float(np.diff(values).min()) / 2 if values.size > 1 else 0.0
+    return max(value - half, float(values[0])), min(value + half, float(values[-1]))
+
+
+def _ranges(result: dict, loo: pd.DataFrame, grid: dict) -> dict:
+    """Per calibrated entry ``(low, high)``: the spread of the leave-one-out refits, widened to half a grid step
+    either side of the fitted value (a grid search locates the optimum no closer than that)."""
+    out = {}
+    for key in CALIBRATED:
+        value = float(result[key])
+        step_low, step_high = _grid_step(grid, key, value)
+        low, high = min(float(loo[key].min()), step_low, value), max(float(loo[key].max()), step_high, value)
+        out[key] = (round(low, 4), round(high, 4))
+    return out
+
+
+def _source(key: str, result: dict, loo: pd.DataFrame, acc: dict, grid_name: str, date: str) -> str:
+    tied = "".join(f"; {r} shares {t}'s: all its rows are NVFP4 Blackwell, so its own is not identifiable beside fp4_efficiency"
+                   for r, t in TIED_ROUNDS.items())
+    rounds = ", ".join(f"{r}: {f:g}" for r, f in result["software_factors"].items())
+    spread = (f"leave-one-out refits {loo[key].min():g}-{loo[key].max():g}" if key != "software_factor" else
+              f"leave-one-out refits {loo[key].min():g}-{loo[key].max():g} ({FLEET_ROUND}); per round {rounds}")
+    return (f"calibrated: analysis.inference.calibration.write_calibration() ({date}, {grid_name} grid) - "
+            f"{', '.join(FIT_PARAMETERS)} and one software factor per MLPerf round ({', '.join(_free_rounds())}; "
+            f"{REFERENCE_ROUND} = 1{tied}) fitted once by grid search minimising the squared log error of tokens/s per GPU over all "
+            f"{result['rows']} MLPerf Inference closed-division rows of data/mlperf_inference.csv with a serving file in data/serve/ "
+            f"(prompt and output lengths fixed there, not fitted); {MEANING[key]}; {spread}; range: those refits widened to "
+            f"half a grid step either side of the fitted value; median |error| in-sample {acc['median_abs_error_pct']:.1f}%, leave-one-out "
+            f"{acc['median_abs_loo_error_pct']:.1f}% ({acc['rows_within_loo']} of {acc['rows']} rows within "
+            f"{acc['within_pct']:g}%), leave-one-GPU-type-out {acc['median_abs_logo_error_pct']:.1f}% "
+            f"(data/inference_calibration.yaml)")
+
+
+def _scalar(value, key: str = "") -> str:
+    """One YAML scalar in the style of data/parameters/*.yaml (sources double-quoted, numbers as written)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    text = str(value)
+    if key != "source" and re.fullmatch(r"[a-z][a-z0-9_]*", text) and text not in ("true", "false", "null", "yes", "no", "on", "off"):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def dump_parameters(doc: dict, header: str = "") -> str:
+    """The text of a parameter file: ``header`` (comment lines) and then every entry in order, a scalar on its
+    line or a ``{value, low, high, source}`` mapping one key a line. Reading the text back gives ``doc``;
+    data/parameters/inference.yaml round-trips byte for byte."""
+    lines = [header.rstrip("\n")] if header else []
+    for key, item in doc.items():
+        if isinstance(item, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k}: {_scalar(v, k)}" for k, v in item.items()]
+        else:
+            lines.append(f"{key}: {_scalar(item, key)}")
+    return "\n".join(lines) + "\n"
+
+
+def _header(text: str) -> str:
+    """The leading comment lines of a YAML file."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+def calibration_result(quick: bool = False) -> dict:
+    """What :func:`write_calibration` stores: :func:`calibrate`'s fit, the leave-one-out refits (``loo``, a frame)
+    and the accuracy of :func:`validation` (``accuracy``), on the full grid (``quick=False``) or the quick grid."""
+    return {**calibrate(quick=quick), "loo": loo_refits(quick), "accuracy": accuracy(validation(quick)),
+            "grid": "quick" if quick else "full"}
+
+
+def write_calibration(result: dict | None = None, path: Path | str | None = None,
+                      provenance_path: Path | str | None = None, date: str | None = None) -> tuple[Path, Path]:
+    """Store a calibration (:func:`calibration_result`; default: a fresh full-grid one): the only writer of the
+    calibrated entries of data/parameters/inference.yaml (:data:`CALIBRATED`: value, low and high from the
+    leave-one-out refits, and a source stating method, rows, date, refit range and accuracy) and of
+    data/inference_calibration.yaml (the fit's provenance, the per-round ``software_factors`` that
+    :data:`SOFTWARE_FACTORS` reads, the accuracy and the refit ranges). Every other entry of the parameter
+    file, its order and its header comment are kept. Returns both paths. (Modelled on
+    :func:`analysis.training.fit.write_calibration`.)"""
+    result = calibration_result() if result is None else result
+    path = Path(path or PARAMETERS_PATH)
+    provenance_path = Path(provenance_path or (PROVENANCE_PATH if path == PARAMETERS_PATH else path.with_name("inference_calibration.yaml")))
+    date = date or _dt.date.today().isoformat()
+    grid = QUICK_GRID if result.get("grid") == "quick" else GRID
+    loo, acc = result["loo"], result["accuracy"]
+    text = path.read_text(encoding="utf-8")
+    doc = read_yaml(path)
+    ranges = _ranges(result, loo, grid)
+    for key in CALIBRATED:
+        low, high = ranges[key]
+        doc[key] = {"value": round(float(result[key]), 4), "low": low, "high": high,
+                    "source": _source(key, result, loo, acc, result.get("grid", "full"), date)}
+    path.write_text(dump_parameters(doc, _header(text) or _HEADER), encoding="utf-8")
+    provenance = {
+        "description": "Fit of the inference efficiencies on MLPerf Inference closed-division results "
+                       "(analysis.inference.calibration). Written by write_calibration(); do not edit by hand.",
+        "reproduce": "python -m analysis inference --calibrate --write",
+        "fitted_on": date, "grid": result.get("grid", "full"), "rows": int(result["rows"]),
+        "table": "data/mlperf_inference.csv (rows with a serving file in data/serve/)",
+        "method": "grid search over the efficiencies and one software factor per round (a shift of the geometric "
+                  "compute-efficiency grid), minimising the summed squared log error of tokens/s per GPU",
+        "reference_round": REFERENCE_ROUND, "fleet_round": FLEET_ROUND,
+        "software_factors": {r: round(float(f), 4) for r, f in result["software_factors"].items()},
+        "parameters": {k: {"value": round(float(result[k]), 4), "loo_low": round(float(loo[k].min()), 4),
+                           "loo_high": round(float(loo[k].max()), 4)} for k in CALIBRATED},
+        "software_factors_loo": {r: {"loo_low": round(float(loo[f"software_factor_{r}"].min()), 4),
+                                     "loo_high": round(float(loo[f"software_factor_{r}"].max()), 4)}
+                                 for r in result["software_factors"]},
+        "accuracy": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in acc.items()},
+    }
+    import yaml
+    provenance_path.write_text("# Written by analysis.inference.calibration.write_calibration(); do not edit by hand.\n"
+                               + yaml.safe_dump(provenance, sort_keys=False, width=120, allow_unicode=True), encoding="utf-8")
+    if path == PARAMETERS_PATH:
+        from analysis.inference.parameters import _defaults
+        _defaults.cache_clear()
+        _serve.cache_clear()
+    if provenance_path == PROVENANCE_PATH:
+        SOFTWARE_FACTORS.clear()
+        SOFTWARE_FACTORS.update(stored_software_factors())
+    return path, provenance_path
 
 
 def calibration_sweep(input_tokens, benchmark: str = "llama2-70b", quick: bool = True, grid=None) -> pd.DataFrame:
@@ -338,3 +567,25 @@ def h200_over_h100(input_tokens: float = 1024, output_tokens: float = 512, scena
     return {"model_ratio": tps["H200"] / tps["H100"], "h100_tokens_s_per_gpu": tps["H100"], "h200_tokens_s_per_gpu": tps["H200"],
             "mlperf_ratios": dict(ratios), "mlperf_low": min((r for _, r in ratios), default=float("nan")),
             "mlperf_high": max((r for _, r in ratios), default=float("nan"))}
+
+
+def calibration_report(quick: bool = False, write: bool = False) -> dict:
+    """``python -m analysis inference --calibrate [--quick] [--write]``: a fresh fit, its accuracy and how it
+    differs from the stored values; ``write`` stores it with :func:`write_calibration`. Strict-JSON-ready,
+    with a text ``summary``."""
+    result = calibration_result(quick)
+    stored = _fitted() | {"software_factor": default_values()["software_factor"]}
+    acc = result["accuracy"]
+    fitted = {k: float(result[k]) for k in CALIBRATED}
+    written = [str(p) for p in write_calibration(result)] if write else []
+    lines = [f"MLPerf inference calibration ({result['grid']} grid, {acc['rows']} rows): median |error| in-sample "
+             f"{acc['median_abs_error_pct']:.1f}%, leave-one-out {acc['median_abs_loo_error_pct']:.1f}% "
+             f"({acc['rows_within_loo']} of {acc['rows']} within {acc['within_pct']:g}%), leave-one-GPU-type-out "
+             f"{acc['median_abs_logo_error_pct']:.1f}%"]
+    lines += [f"  {k:22s} {fitted[k]:8.4g}   (stored {stored[k]:.4g})" for k in CALIBRATED]
+    lines.append("  software factors       " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
+                 + ("   (written)" if write else f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items())})"))
+    lines += [f"  outside {acc['within_pct']:g}% leave-one-out: {rid} {err:+.1f}%" for rid, err in acc["outside_loo"].items()]
+    lines.append(f"  written: {', '.join(written)}" if written else "  not written (add --write to store the fit)")
+    return {"grid": result["grid"], "fitted": fitted, "software_factors": result["software_factors"], "stored": stored,
+            "accuracy": acc, "written": written, "summary": "\n".join(lines)}

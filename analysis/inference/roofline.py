@@ -35,7 +35,7 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   ``new = input x (1 - cache_hit_rate)`` prompt tokens not found in the prefix cache. Causal attention is quadratic in
   each prompt's own length, so its mean cost is set by the **second moment** of the prompt lengths,
   ``E[n^2] = mean^2 x (1 + cv^2)`` (``input_tokens_cv``; at most ``mean x max_input_tokens``), not by the square of the
-  mean: a long-context mix (Llama 3.1 405B: prompts up to 128k tokens) pays several times the attention of
+  mean: a long-context mix (Llama 3.1 405B: MLPerf prompts up to 20k tokens) pays about twice the attention of
   equal-mean prompts.
 * **attention kernels** reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at
   up to ~1.2 PFLOP/s in FP8 (61% of the dense 1,979) and 740 TFLOP/s in FP16 (75% of 989) (Shah et al. 2024, arXiv

@@ -27,6 +27,10 @@ Schema (every key optional unless marked)::
     latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
     efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, software: 1.0}   # defaults: data/parameters/inference.yaml
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
+    scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
+      offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, memory
+      interactive: {max_batch: 256}  # applied when the file is evaluated under that scenario (the MLPerf calibration,
+                                     # or slo: <scenario> in the file; a file without targets is offline)
 
 Every bad key or value raises one :class:`~analysis.errors.InputError` line; numbers written as
 text (``'-80'``, ``16e6``, ``70_000``) are read and then checked like any number.
@@ -53,7 +57,7 @@ SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (M
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
               "prefill", "decode", "tensor_parallel", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
-              "memory", "source", "notes"}
+              "memory", "scenarios", "source", "notes"}
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
     "mla": {"kv_dim", "source"},
@@ -65,7 +69,10 @@ SUB_KEYS = {
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
     "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "software", "source"},
     "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
+    "scenarios": {*SCENARIOS, "source"},
 }
+#: What a ``scenarios.<scenario>`` entry may set: the parts of a submitted config that differ between scenarios.
+SCENARIO_KEYS = {"gpus_per_replica", "tensor_parallel", "max_batch", "memory", "source"}
 SERVE_SPECS = {
     "gpus_per_replica": Spec("GPUs", min=1, max=4096, integer=True),
     "system_gpus": Spec("GPUs", min=1, max=1_000_000, integer=True),
@@ -156,8 +163,29 @@ class ServeSpec:
     benchmark: str = "llama2-70b"
 
 
-def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
-    """Validate a serving YAML mapping (schema in the module docstring)."""
+def scenario_doc(doc: dict, scenario: str | None) -> dict:
+    """``doc`` with its ``scenarios.<scenario>`` entry applied (``memory`` merged key by key) and the
+    ``scenarios`` key removed; every entry is checked (keys, scenarios) whichever one is applied."""
+    scenarios = _mapping(doc, "scenarios", required=False)
+    for name, entry in scenarios.items():
+        if name == "source":
+            continue
+        if not isinstance(entry, dict):
+            raise InputError(f"scenarios.{name}: {shown(entry)} is not a mapping; expected keys {', '.join(sorted(SCENARIO_KEYS))}")
+        unknown = sorted(str(k) for k in set(entry) - SCENARIO_KEYS)
+        if unknown:
+            raise InputError(f"scenarios.{name}.{unknown[0]}: unknown key; a scenario entry takes {', '.join(sorted(SCENARIO_KEYS))}")
+    out = {k: v for k, v in doc.items() if k != "scenarios"}
+    entry = {k: v for k, v in (scenarios.get(scenario) or {}).items() if k != "source"} if scenario else {}
+    if "memory" in entry:
+        out["memory"] = {**(out.get("memory") or {}), **_mapping(entry, "memory", required=True)}
+    out.update({k: v for k, v in entry.items() if k != "memory"})
+    return out
+
+
+def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = None) -> ServeSpec:
+    """Validate a serving YAML mapping (schema in the module docstring); ``scenario`` applies that MLPerf
+    scenario's ``scenarios`` entry (the submitted config of that scenario)."""
     if defaults is None:
         defaults = default_values()
     if not isinstance(doc, dict):
@@ -165,6 +193,13 @@ def parse_serve(doc: dict, defaults: dict | None = None) -> ServeSpec:
     unknown = sorted(str(k) for k in set(doc) - SERVE_KEYS)
     if unknown:
         raise InputError(f"{unknown[0]}: unknown key; a serving file takes {', '.join(sorted(SERVE_KEYS))}")
+    if scenario is not None and scenario not in SCENARIOS:
+        raise InputError(f"scenario: {shown(scenario)} is not allowed; use one of {', '.join(SCENARIOS)}")
+    if scenario is None:               # a named slo preset selects that scenario's config; no target at all is offline
+        slo_name = doc.get("slo")
+        scenario = slo_name if isinstance(slo_name, str) and slo_name in SCENARIOS else (
+            "offline" if slo_name is None and doc.get("latency") is None else None)
+    doc = scenario_doc(doc, scenario)
     if "gpu" not in doc:
         raise InputError("gpu: missing; name a GPU id from data/gpus.csv")
     spec = gpu_spec(str(doc["gpu"]))

@@ -138,6 +138,12 @@ def validation_view(v: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _tied_note() -> str:
+    from analysis.inference.calibration import TIED_ROUNDS
+    return "".join(f"; {r} shares {t}'s, its own not identifiable beside the FP4 efficiency (all its rows are NVFP4 Blackwell)"
+                   for r, t in TIED_ROUNDS.items())
+
+
 def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
     from analysis.notebook import Markdown
 
@@ -148,7 +154,7 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"MoE expert-layer efficiency **{fmt.number(fit['moe_efficiency'])}**, FP4 GEMM efficiency **{fmt.number(fit['fp4_efficiency'])}** "
         f"(of the FP4 peak; 0.5 = FP8 speed, the physical floor); serving-stack factor per MLPerf round "
         + ", ".join(f"{r} **{fmt.factor(f)}**" for r, f in (fit.get("software_factors") or {}).items())
-        + f" (multiplies the compute efficiency; v4.1 is the reference). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
+        + f" (multiplies the compute efficiency; v4.1 is the reference{_tied_note()}). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
         f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
         f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
         f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
