@@ -609,6 +609,20 @@ class Batch:
         self.warm: dict = {}
         self.cpu_s: float | None = None
         self.quick = bool(work[0].extra_parameters.get("quick", False)) if work else False
+        self.printer = None     # a browser started early prints the brief at the end (report.pdf_printer)
+
+    def start_printer(self) -> None:
+        from analysis.report import exports
+        from analysis.report.pdf_printer import PdfPrinter
+
+        browser = exports.chromium_path()
+        if browser is not None:
+            self.printer = PdfPrinter(browser)
+
+    def stop_printer(self) -> None:
+        if self.printer is not None:
+            self.printer.close()
+            self.printer = None
 
     def write(self, final: bool = False) -> None:
         """Merge this run's results into ``DIR/manifest.json`` and rewrite it and the index."""
@@ -648,7 +662,7 @@ class Batch:
     def _brief_pdf(self) -> bool:
         """``DIR/brief.pdf`` of the board brief through headless Chromium, when it is installed."""
         from analysis.report import exports
-        if exports.brief_pdf(self.out / "index.html", self.out / "brief.pdf"):
+        if exports.brief_pdf(self.out / "index.html", self.out / "brief.pdf", printer=self.printer):
             return True
         self.echo("brief.pdf skipped: no headless Chromium (apt-get install chromium)", flush=True)
         return False
@@ -743,6 +757,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
             kernel_farm = kernels.Farm(farm_dir, [a for _, a in resolved], quick, cache_dir)
             os.environ[kernels.FARM_ENV] = str(farm_dir)
         pool = _executor(jobs, scheduler)
+        batch.start_printer()
         if kernel_farm is None:
             pre_futures = {pool.submit(precompute, arg, quick, str(cache_dir)): name for name, arg in resolved}
         running: dict = {}
@@ -840,6 +855,7 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
         batch.cpu_s = _cpu_seconds() - batch.cpu0
         with contextlib.suppress(Exception):
             batch.write(final=len(batch.results) == len(work))
+        batch.stop_printer()
     batch.results.sort(key=lambda r: order.get((r.scenario, r.notebook), len(order)))
     failed = [r for r in batch.results if r.status != "ok"]
     seconds = time.perf_counter() - batch.t0

@@ -1,6 +1,7 @@
 """The board brief (index page) and the exports: figures from the scenario results, n/a for
 what a result does not hold, every user string escaped, nothing remote."""
 import re
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -169,23 +170,52 @@ def test_write_exports_and_pdf(colossus1, tmp_path):
     assert ok and (tmp_path / "brief.pdf").read_bytes()[:5] == b"%PDF-"
 
 
-def test_pdf_prints_in_one_process_and_falls_back_to_the_usual_browser(monkeypatch, tmp_path):
+def test_pdf_uses_the_started_printer_and_falls_back_to_the_command_line(monkeypatch, tmp_path):
     calls = []
 
-    def fake_print(args, tmp, timeout_s):
-        calls.append("--single-process" in args)
-        if "--single-process" in args:
-            return False          # a build that refuses one-process mode
-        tmp.write_bytes(b"%PDF-1.4 test")
+    class Printer:
+        def __init__(self, works):
+            self.works = works
+
+        def print_pdf(self, src, dst, timeout_s):
+            calls.append("printer")
+            if self.works:
+                Path(dst).write_bytes(b"%PDF-1.4 printer")
+            return self.works
+
+    def command_line(args, tmp, timeout_s):
+        calls.append("command line")
+        tmp.write_bytes(b"%PDF-1.4 command line")
         return True
 
     monkeypatch.setattr(exports, "chromium_path", lambda: "/usr/bin/chromium")
-    monkeypatch.setattr(exports, "_print_pdf", fake_print)
+    monkeypatch.setattr(exports, "_print_pdf", command_line)
     index = tmp_path / "index.html"
     index.write_text("<html></html>")
-    assert exports.brief_pdf(index, tmp_path / "brief.pdf")
-    assert calls == [True, False] and (tmp_path / "brief.pdf").read_bytes()[:5] == b"%PDF-"
+    assert exports.brief_pdf(index, tmp_path / "a.pdf", printer=Printer(True))
+    assert calls == ["printer"] and (tmp_path / "a.pdf").read_bytes().endswith(b"printer")
+    calls.clear()
+    assert exports.brief_pdf(index, tmp_path / "b.pdf", printer=Printer(False))
+    assert calls == ["printer", "command line"] and (tmp_path / "b.pdf").read_bytes().endswith(b"command line")
     assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_started_printer_prints_the_page_as_a4(tmp_path):
+    from analysis.report.pdf_printer import PdfPrinter
+
+    browser = exports.chromium_path()
+    if browser is None:
+        pytest.skip("no chromium installed")
+    index = tmp_path / "index.html"
+    index.write_text("<html><head><style>@page { size: A4; margin: 14mm; }</style></head><body><h1>Brief</h1></body></html>")
+    printer = PdfPrinter(browser)
+    try:
+        assert exports.brief_pdf(index, tmp_path / "brief.pdf", printer=printer)
+        pdf = (tmp_path / "brief.pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and re.search(rb"/MediaBox\s*\[0 0 59[45]\.\d+ 84[12]\.\d+\]", pdf)   # A4 in points
+    finally:
+        printer.close()
+    assert printer.print_pdf(index, tmp_path / "again.pdf") is False        # closed: the caller falls back
 
 
 def test_reads_the_keys_other_modules_add():

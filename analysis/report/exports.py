@@ -143,9 +143,11 @@ def chromium_path() -> str | None:
     return next((p for p in CHROMIUM_CANDIDATES if Path(p).exists()), None)
 
 
-def brief_pdf(index_html_path, pdf_path, timeout_s: float = 120) -> bool:
+def brief_pdf(index_html_path, pdf_path, timeout_s: float = 120, printer=None) -> bool:
     """Print the board brief to an A4 PDF with headless Chromium; False (and no file) when no
-    Chromium is installed or printing fails. The page's print stylesheet sets A4 margins."""
+    Chromium is installed or printing fails. The page's print stylesheet sets A4 margins.
+    ``printer``: a :class:`analysis.report.pdf_printer.PdfPrinter` started earlier (its browser is
+    already up); without one, or when it fails, Chromium's command line prints the page."""
     browser = chromium_path()
     if browser is None:
         return False
@@ -153,16 +155,20 @@ def brief_pdf(index_html_path, pdf_path, timeout_s: float = 120) -> bool:
     pdf.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf.with_name(f".{pdf.name}.partial")
     tmp.unlink(missing_ok=True)
+    if printer is not None and printer.print_pdf(src, tmp, timeout_s) and _is_pdf(tmp):
+        os.replace(tmp, pdf)
+        return True
     args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
             f"--print-to-pdf={tmp}", src.as_uri()]
-    # One process prints a local page in about 1 s; the multi-process browser takes 2-3 s here
-    # (it is the tail of every batch). Should a Chromium build refuse it, print the usual way.
-    for extra in (["--single-process"], []):
-        if _print_pdf(args[:1] + extra + args[1:], tmp, timeout_s):
-            os.replace(tmp, pdf)
-            return True
+    if _print_pdf(args, tmp, timeout_s):
+        os.replace(tmp, pdf)
+        return True
     return False
+
+
+def _is_pdf(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0 and path.read_bytes()[:5] == b"%PDF-"
 
 
 def _print_pdf(args: list[str], tmp: Path, timeout_s: float) -> bool:
@@ -172,7 +178,7 @@ def _print_pdf(args: list[str], tmp: Path, timeout_s: float) -> bool:
     except (OSError, subprocess.SubprocessError):
         tmp.unlink(missing_ok=True)
         return False
-    if not tmp.exists() or tmp.stat().st_size == 0 or not tmp.read_bytes()[:5] == b"%PDF-":
+    if not _is_pdf(tmp):
         tmp.unlink(missing_ok=True)
         return False
     return True
