@@ -14,12 +14,10 @@ in process, as before.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import pickle
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -163,56 +161,14 @@ def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
     path = directory / f"{key}.pkl" if directory is not None else None
     value = _read(path)
     if value is None:
-        with _computing(path):      # another process computing the same entry: wait for it, then read it
-            value = _read(path)
-            if value is None:
-                value = compute()
-                if path is not None:
-                    try:
-                        _write(path, value)
-                    except OSError:   # a read-only or full cache directory only costs the recomputation
-                        pass
+        value = compute()
+        if path is not None:
+            try:
+                _write(path, value)
+            except OSError:   # a read-only or full cache directory only costs the recomputation
+                pass
     _MEMO[key] = value
     return value
-
-
-MEMO_WAIT_S = 30.0   # at most this long for another process's computation of the same entry
-
-
-@contextlib.contextmanager
-def _computing(path: Path | None, wait_s: float | None = None):
-    """Hold ``<entry>.lock`` (``flock``) while computing a memo entry, so that the kernels and the
-    kernel farm of one batch compute each entry once: a second process waits for the first and
-    reads its result. After ``wait_s`` it computes anyway (a slow or stuck holder, or locks taken
-    in opposite orders, cost a recomputation, never a deadlock); without a cache directory, or
-    where locks are not available, nothing is locked."""
-    if path is None:
-        yield
-        return
-    try:
-        import fcntl
-
-        handle = open(path.with_name(path.name + ".lock"), "a")
-    except (ImportError, OSError):
-        yield
-        return
-    deadline = time.monotonic() + (MEMO_WAIT_S if wait_s is None else wait_s)
-    locked = False
-    try:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                locked = True
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.02)
-        yield
-    finally:
-        if locked:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 # --------------------------------------------------------------------------- several scenarios

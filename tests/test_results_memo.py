@@ -25,43 +25,6 @@ def test_memo_computes_once_and_rereads_the_same_value_from_disk(tmp_path):
     assert len(list(tmp_path.glob("memo-test-memo-*.pkl"))) == 2
 
 
-def test_memo_is_computed_once_per_batch_across_processes(tmp_path):
-    """Two processes asking for the same entry at once (a kernel and the kernel farm): the second
-    waits for the first and reads its value; a holder that takes too long only costs a recomputation."""
-    import multiprocessing
-    import time
-
-    log = tmp_path / "computed.txt"
-
-    def compute():
-        with open(log, "a") as f:
-            f.write("x")
-        time.sleep(0.5)
-        return 42
-
-    def worker():
-        results._MEMO.clear()
-        assert results.memo("test-shared", compute, 1, cache_dir=tmp_path) == 42
-
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=worker) for _ in range(2)]
-    for p in procs:
-        p.start()
-        time.sleep(0.1)
-    for p in procs:
-        p.join(30)
-    assert [p.exitcode for p in procs] == [0, 0] and log.read_text() == "x"
-    # a holder that never finishes: after the wait, compute anyway
-    path = tmp_path / f"{results.memo_key('test-held', 1)}.pkl"
-    import fcntl
-    with open(path.with_name(path.name + ".lock"), "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        started = time.monotonic()
-        with results._computing(path, wait_s=0.3):
-            pass
-        assert 0.25 <= time.monotonic() - started < 5
-
-
 def test_memo_key_depends_on_parts_code_and_data():
     assert results.memo_key("x", 1) == results.memo_key("x", 1)
     assert results.memo_key("x", 1) != results.memo_key("x", 2)
