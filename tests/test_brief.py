@@ -252,6 +252,7 @@ def test_scenarios_are_named_by_their_titles_not_their_ids():
     html = brief.comparison_table({"c1-x": d})
     assert '<th scope="col">Colossus 1 as operated</th>' in html and ">c1-x<" not in html
     assert '<td class="detail">one synchronous job, uniform split</td>' in html
+    assert "% of BF16 dense peak" in html and "bf16" not in html
     links = brief._report_links("c1-x", [], {"title": d["title"]})
     assert "<h3>Colossus 1 as operated</h3>" in links and "one synchronous job, uniform split" in links
     assert brief._scenario_detail("No parenthesis") == "No parenthesis"

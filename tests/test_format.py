@@ -119,3 +119,8 @@ def test_number_rounding_never_shows_more_than_four_significant_digits():
         text = F.number(x).replace(",", "").replace(".", "").lstrip("0")
         assert len(text.rstrip("0")) <= 4 or x >= 1e3, (x, F.number(x))
     assert math.isclose(float(F.number(123456.7).replace(",", "")), 123457)
+
+
+def test_peak_basis_reads_as_written():
+    assert F.peak_basis("bf16 dense") == "BF16 dense" and F.peak_basis("fp8_dense") == "FP8 dense"
+    assert F.peak_basis("dense") == "dense"

@@ -116,7 +116,7 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
     ``options`` {option: label}: the incremental-NPV rows (default: the result's own)."""
     u = _band(d, "utilization.value")
     u = (u[0], _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95")))
-    denominator = get(d, "utilization.denominator", default="")
+    denominator = F.peak_basis(get(d, "utilization.denominator", default=""))
     fleet = fleet_utilization(d)
     ettr = _band(d, "goodput.effective_training_time")
     tco, tco_detail = _tco(d)
@@ -242,7 +242,7 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
     sentences = []
     u, low, high = _num(get(d, "utilization.value")), _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95"))
     observed, share = _num(get(d, "utilization.observed")), _num(get(d, "utilization.share_at_or_below_observed"))
-    denominator = get(d, "utilization.denominator", default="dense")
+    denominator = F.peak_basis(get(d, "utilization.denominator", default="dense"))
     fleet = fleet_utilization(d)[0]
     s = (f"In {esc(d.get('title') or name)}, the model puts training at {F.pct(u)} of the {esc(denominator)} peak "
          f"(5-95%: {F.pct(low)} to {F.pct(high)})")

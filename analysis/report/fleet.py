@@ -75,9 +75,8 @@ CLASS_COLORS = {"burn-in and acceptance": "#dd8452", "idle and queueing": "#9b9b
 
 
 def peak_name(denominator: str) -> str:
-    """``bf16 dense`` -> ``BF16 dense``: a peak basis as a reader writes it."""
-    return " ".join(w.upper() if w.lower() in ("bf16", "fp8", "fp16", "fp4", "nvfp4") else w
-                    for w in str(denominator).replace("_", " ").split())
+    """``bf16 dense`` -> ``BF16 dense`` (:func:`analysis.report.format.peak_basis`)."""
+    return fmt.peak_basis(denominator)
 
 
 def side_by_side(d: dict) -> pd.DataFrame:
