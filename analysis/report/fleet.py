@@ -224,7 +224,7 @@ def job_waterfall(result, title: str) -> plt.Figure:
     :class:`~analysis.utilization.UtilizationResult`), every factor under its registered name."""
     from analysis import plots
 
-    return plots.waterfall({short(k): v for k, v in result.factors.items()},
+    return plots.waterfall({short(k, 56): v for k, v in result.factors.items()},
                            start_label=f"{peak_name(result.denominator)} peak", end_label="utilization", title=title)
 
 
