@@ -642,7 +642,7 @@ def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xla
                        reference: dict[str, float] | None = None, percent: bool = True) -> plt.Figure:
     """Point estimate per scenario with a p05-p95 interval; optional labelled reference lines."""
     scale = 100 if percent else 1
-    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(table) + 1.8))
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(table) + 1.8 + 0.25 * len(reference or {})))
     y = np.arange(len(table))
     pal = sns.color_palette(PALETTE)
     ax.barh(y, table[value] * scale, color=pal[0], alpha=0.8)
@@ -656,8 +656,8 @@ def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xla
     ax.set_yticks(y, table.index)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    if reference:
-        ax.legend(fontsize=SMALL, loc="lower right")
+    if reference:   # under the axes: scenario names are long, and a legend inside would cover a bar
+        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     if title:
         ax.set_title(title)
     fig.tight_layout()

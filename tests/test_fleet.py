@@ -131,3 +131,11 @@ def test_views_format_every_number(stand_in):
     inventory = view.inventory_chart(sc.values("fleet")["fleet"], "2026-06")
     legend = [t.get_text() for t in inventory.axes[0].get_legend().get_texts()]
     assert "xAI Colossus 1 H100" in legend and not any(t.startswith("colossus") for t in legend)
+    import pandas as pd
+    table = pd.DataFrame({"title": ["Colossus 1 as operated (one job)", "Llama 3 405B on 16,384 H100 (reference)"],
+                          "utilization": [0.064, 0.394], "p05": [0.03, 0.35], "p95": [0.08, 0.40],
+                          "denominator": ["bf16 dense", "bf16 dense"]}, index=["colossus1", "llama3-16k"])
+    designs = view.designs_chart(table, {"reported (2026-04)": 0.11})
+    ax = designs.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Colossus 1 as operated", "Llama 3 405B on 16,384 H100"]
+    assert "BF16 dense peak" in ax.get_xlabel()

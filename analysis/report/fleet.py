@@ -235,8 +235,10 @@ def designs_chart(table: pd.DataFrame, reference: dict | None = None) -> plt.Fig
 
     named = table.copy()
     named.index = [str(t).split(" (", 1)[0].strip() or n for n, t in zip(table.index, table["title"])]
+    peaks = set(table["denominator"]) if "denominator" in table else set()
+    peak = f"{peak_name(peaks.pop())} peak" if len(peaks) == 1 else "each job's dense peak"
     return plots.scenario_intervals(named, "utilization", "p05", "p95",
-                                    xlabel="job utilization, % of dense peak (p05-p95 bars)",
+                                    xlabel=f"job utilization, % of {peak} (p05-p95 bars)",
                                     title="The job on each design", reference=reference)
 
 
