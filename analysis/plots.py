@@ -468,33 +468,6 @@ def rate_comparison(modelled: pd.Series, rates: pd.DataFrame, xlabel: str = "$ p
     return fig
 
 
-def parity_log(measured: pd.Series, predicted: pd.Series, labels: pd.Series, tolerance_pct: float = 25.0,
-           xlabel: str = "measured", ylabel: str = "model", title: str = "") -> plt.Figure:
-    """Model vs measured on log axes with the y = x line and a +/- ``tolerance_pct`` band; points labelled."""
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
-    m, p = np.asarray(measured, float), np.asarray(predicted, float)
-    lo, hi = 0.7 * min(m.min(), p.min()), 1.4 * max(m.max(), p.max())
-    line = np.geomspace(lo, hi, 50)
-    ax.plot(line, line, color="k", lw=0.8, label="model = measured")
-    ax.fill_between(line, line * (1 - tolerance_pct / 100), line * (1 + tolerance_pct / 100), color="0.85",
-                    label=f"±{tolerance_pct:g}%")
-    ax.scatter(m, p, s=40, color=sns.color_palette(PALETTE)[0], zorder=3)
-    for x, y, text in zip(m, p, labels):
-        ax.annotate(f"{text} ({(y / x - 1) * 100:+.0f}%)", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=SMALL)
-    for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
-        log_axis(ax, which, tick_label=lambda v: f"{v:,.0f}")
-        axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(loc="upper left", fontsize=SMALL)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
 def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, xlabel: str, ylabel: str, title: str = "",
            logx: bool = True, logy: bool = True, styles: dict[str, str] | None = None) -> plt.Figure:
     """Line chart of one or more ``y`` columns against ``x``, one colour per ``hue`` value; extra
