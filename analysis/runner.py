@@ -788,7 +788,9 @@ def run_reports(scenarios: list[str] | None = None, out_dir: str | Path | None =
                     echo(f"kernel farm {'ready' if farm_state == 'warm' else 'FAILED (kernels start cold)'} after "
                          f"{time.perf_counter() - batch.t0:.1f} s"
                          + "".join(f"; {k}: {v.get('error')}" for k, v in report.items() if v.get("error")), flush=True)
-            busy = len(running) + len(pre_futures) + (1 if farm_state == "pending" else 0)
+            # The warming farm does not take a worker's place: with it beside ``jobs`` workers the cores
+            # stay busy while a worker starts a kernel or exports a report (measured ~2 s faster here).
+            busy = len(running) + len(pre_futures)
             while queue and busy < jobs:
                 job = next((j for j in queue if ready(j)), None)
                 if job is None:
