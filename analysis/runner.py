@@ -343,16 +343,6 @@ def _leftovers(out: Path) -> list[Path]:
     return found
 
 
-def _scenario_label(job: ReportJob) -> str:
-    """How a report's title names its scenario: the scenario's short title, else its name."""
-    from analysis.scenario import load_scenario
-
-    try:
-        return load_scenario(job.scenario_arg or job.scenario).label
-    except Exception:  # noqa: BLE001 - the title never fails a report
-        return job.scenario
-
-
 def run_one(job: ReportJob) -> ReportResult:
     """Execute one notebook; write it (and its HTML when clean) under temporary names in its
     folder. Never raises: errors become FAILED results. :func:`commit` moves files into place."""
@@ -361,6 +351,7 @@ def run_one(job: ReportJob) -> ReportResult:
 
     from analysis.kernels import LAST_KERNEL_PID, FarmKernelManager
     from analysis.notebook import read_metrics
+    from analysis.scenario import scenario_label
 
     started = time.perf_counter()
     job.folder.mkdir(parents=True, exist_ok=True)
@@ -388,7 +379,7 @@ def run_one(job: ReportJob) -> ReportResult:
             title = notebook_title(nb, stem)
             error = noise(nb)
             if error is None:
-                named = _scenario_label(job) if job.scenario else "all scenarios"
+                named = scenario_label(job.scenario_arg or job.scenario) if job.scenario else "all scenarios"
                 label = f"{title} — {named}" if job.scenario else title
                 tmp_html.write_text(export_html(nb, label, named), encoding="utf-8")
                 return ReportResult(job.scenario, job.notebook, "ok", time.perf_counter() - started,

@@ -74,6 +74,22 @@ def defaults() -> dict[str, dict[str, Param]]:
     return out
 
 
+
+def short_title(title, fallback: str = "") -> str:
+    """A title without its parenthetical detail ("Colossus 1 as operated (one job, ...)" ->
+    "Colossus 1 as operated"), or ``fallback`` when nothing is left: how scenarios and clusters
+    are named in charts and table headings."""
+    return str(title or "").split(" (", 1)[0].strip() or fallback
+
+
+def scenario_label(name_or_file) -> str:
+    """The short title of a scenario given by name or file (:attr:`Scenario.label`), or the name
+    itself when it does not load: a label never fails a report."""
+    try:
+        return load_scenario(str(name_or_file)).label
+    except Exception:  # noqa: BLE001
+        return str(name_or_file)
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. ``params[section][key]`` is a :class:`Param`."""
@@ -91,7 +107,7 @@ class Scenario:
     def label(self) -> str:
         """How charts and tables name the scenario: its title without the parenthetical detail
         ("Colossus 1 as operated"), or its name when it has no title."""
-        return self.title.split(" (", 1)[0].strip() or self.name
+        return short_title(self.title, self.name)
 
     def param(self, path: str) -> Param:
         section, _, key = path.partition(".")

@@ -115,3 +115,12 @@ def test_fleet_section_registered():
     assert SECTIONS["fleet"] == "fleet" and "inference_fraction" in section_specs()["fleet"]
     with pytest.raises(InputError, match=r"fleet\.inference_fraction: 0\.7 \+ fleet\.rl_fraction"):
         parse_scenario({"cluster": "colossus1", "fleet": {"inference_fraction": 0.7, "rl_fraction": 0.3}})
+
+
+def test_short_title_and_scenario_label():
+    from analysis.scenario import scenario_label, short_title
+
+    assert short_title("Colossus 1 as operated (one job, uniform split)") == "Colossus 1 as operated"
+    assert short_title("", "colossus1") == "colossus1" and short_title(None, "x") == "x"
+    assert scenario_label("colossus1") == load_scenario("colossus1").label == "Colossus 1 as operated"
+    assert scenario_label("no-such-scenario") == "no-such-scenario"

@@ -29,6 +29,7 @@ import pandas as pd
 
 from analysis.report import format as F
 from analysis.report.labels import label
+from analysis.scenario import short_title
 
 esc = F.escape_html
 
@@ -347,7 +348,7 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
     first = next(iter(curves))
     band = market_band(results[first])
     plots.set_theme()
-    named = {_scenario_label(n, {"title": getattr(results[n], "title", "")}): c for n, c in curves.items()}
+    named = {short_title(getattr(results[n], "title", ""), n): c for n, c in curves.items()}
     fig = plots.decision_chart(named, s1, band, market_label="market rent of the leased GPUs (low to high)",
                                title="Leasing minus keeping: NPV against the lease rate")
     buf = io.BytesIO()
@@ -453,8 +454,8 @@ def _load_results(manifest: dict, quick: bool) -> tuple[dict, dict]:
 
 
 def _scenario_label(name: str, d: dict) -> str:
-    """The scenario's title without its parenthetical detail (as :attr:`Scenario.label`), else its name."""
-    return str(d.get("title") or "").split(" (", 1)[0].strip() or name
+    """The scenario's short title from its results (as :attr:`Scenario.label`), else its name."""
+    return short_title(d.get("title"), name)
 
 
 def _scenario_detail(title: str) -> str:

@@ -22,6 +22,7 @@ import seaborn as sns
 from analysis.plots import SMALL
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label, register
+from analysis.scenario import scenario_label
 
 PALETTE = "colorblind"
 
@@ -55,16 +56,6 @@ register({
     "tco": "successor's own TCO",
     "market": "market rent of the same Blackwell capacity",
 })
-
-
-def _scenario_label(name) -> str:
-    """A scenario in a chart title: its short title ("Colossus 1 as operated"), else its name."""
-    from analysis.scenario import load_scenario
-
-    try:
-        return load_scenario(str(name)).label
-    except Exception:  # noqa: BLE001 - a title never fails a report
-        return str(name)
 
 
 def label(name: str) -> str:
@@ -213,7 +204,7 @@ def npv_vs_lease_rate_figure(result, title: str | None = None, ax=None):
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("lease rate per GPU-hour of the leased cluster (USD)")
     ax.set_ylabel(f"NPV minus {result.base}, after tax (USD billions)")
-    ax.set_title(title or f"What leasing is worth against keeping, by lease rate: {_scenario_label(result.scenario)}", fontsize=11)
+    ax.set_title(title or f"What leasing is worth against keeping, by lease rate: {scenario_label(result.scenario)}", fontsize=11)
     ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
@@ -234,7 +225,7 @@ def incremental_npv_figure(result_mc, title: str | None = None):
     ax.axvline(0, color="k", lw=1)
     ax.set_xlabel(f"NPV minus {result_mc.base}, after tax (USD billions)")
     ax.set_ylabel("density")
-    ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws: {_scenario_label(result_mc.scenario)}")
+    ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws: {scenario_label(result_mc.scenario)}")
     fig.tight_layout()
     return fig
 
@@ -275,7 +266,7 @@ def monthly_cash_flow_figure(result, title: str | None = None):
         ax.set_xlabel("month from the start of the lease")
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=SMALL)
-    fig.suptitle(title or f"Monthly cash flows against keeping: {_scenario_label(result.scenario)}")
+    fig.suptitle(title or f"Monthly cash flows against keeping: {scenario_label(result.scenario)}")
     fig.tight_layout()
     return fig
 

@@ -195,9 +195,10 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
 def cluster_label(cluster_id: str) -> str:
     """A cluster as readers know it: its name without the parenthetical site ("xAI Colossus 1"), else its id."""
     from analysis.catalog import load_cluster
+    from analysis.scenario import short_title
 
     try:
-        return load_cluster(cluster_id).name.split(" (", 1)[0].strip() or cluster_id
+        return short_title(load_cluster(cluster_id).name, cluster_id)
     except Exception:  # noqa: BLE001 - a label never fails a report
         return cluster_id
 
@@ -232,9 +233,10 @@ def designs_chart(table: pd.DataFrame, reference: dict | None = None) -> plt.Fig
     """Job utilization of each scenario (``results.utilization_comparison``) with its 5-95% bar and
     the published reference lines; scenarios by their short titles."""
     from analysis import plots
+    from analysis.scenario import short_title
 
     named = table.copy()
-    named.index = [str(t).split(" (", 1)[0].strip() or n for n, t in zip(table.index, table["title"])]
+    named.index = [short_title(t, n) for n, t in zip(table.index, table["title"])]
     peaks = set(table["denominator"]) if "denominator" in table else set()
     peak = f"{peak_name(peaks.pop())} peak" if len(peaks) == 1 else "each job's dense peak"
     return plots.scenario_intervals(named, "utilization", "p05", "p95",

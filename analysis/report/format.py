@@ -287,11 +287,11 @@ _INFERRED = (
 )
 
 
-
 def peak_basis(denominator) -> str:
     """A peak basis as a reader writes it: ``bf16 dense`` -> ``BF16 dense``, ``fp8_dense`` -> ``FP8 dense``."""
     return " ".join(w.upper() if w.lower() in ("bf16", "fp8", "fp16", "fp4", "nvfp4") else w
                     for w in str(denominator).replace("_", " ").split())
+
 
 def infer_format(column: str, values=None) -> str:
     name = str(column).lower()
