@@ -134,7 +134,7 @@ def figure(view: ExplorerView, title: str = ""):
     right.set_xlabel("NPV ($ billions)")
     right.set_title("NPV of each option (best in green)")
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+    plots.lay_out(fig)
     plt.close(fig)   # shown by the explorer's output widget, not by the inline backend twice
     return fig
 

@@ -95,24 +95,33 @@ _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 def chart_svg(fig) -> str:
-    """The figure as an SVG document (text as text, deterministic ids, no metadata)."""
+    """The figure as an SVG document (text as text, deterministic ids, no metadata), drawn once by
+    :mod:`analysis.svg_backend`; a figure with the reports' layout (:func:`analysis.plots.lay_out`)
+    is laid out just before that draw, measured by the SVG renderer itself."""
     import io
 
     import matplotlib
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     from analysis import plots
+    from analysis.svg_backend import BACKEND
 
-    plots.fit_titles(fig)        # a title never runs past the chart's edge (it wraps)
-    # After ``tight_layout`` a figure keeps a placeholder layout engine, and any layout engine makes
-    # matplotlib draw the figure once more before saving it: drop the placeholder (it lays out
-    # nothing), so each chart is drawn once. No tight bounding box either (a second full draw):
-    # every figure of the package lays itself out.
-    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
-        fig.set_layout_engine(None)
+    engine = fig.get_layout_engine()
+    layout = engine if isinstance(engine, plots.ChartLayout) else None
+    if layout is None and plots.fit_titles(fig) and isinstance(engine, PlaceHolderLayoutEngine):
+        layout = plots.ChartLayout()     # laid out by ``tight_layout`` before a title wrapped: again
+    # The figure goes to ``savefig`` without a layout engine: with one, matplotlib draws the figure
+    # an extra time to lay it out; the canvas applies ``layout`` in its one draw instead. (A
+    # placeholder left by ``tight_layout`` lays out nothing and is dropped.) No tight bounding box
+    # either (a second full draw): every figure of the package lays itself out.
+    fig.set_layout_engine(None)
     buffer = io.StringIO()
-    with matplotlib.rc_context(_SVG_RC):
-        fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
+    try:
+        with matplotlib.rc_context(_SVG_RC):
+            fig.savefig(buffer, format="svg", metadata=_SVG_METADATA, backend=BACKEND, layout=layout)
+    finally:
+        if isinstance(engine, plots.ChartLayout):
+            fig.set_layout_engine(engine)    # drawn again (a second display, a PNG), it lays out again
     return buffer.getvalue()
 
 

@@ -7,6 +7,7 @@ if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_
     matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.layout_engine import TightLayoutEngine
 from matplotlib.ticker import LogLocator
 import numpy as np
 import pandas as pd
@@ -53,10 +54,13 @@ def warm_up() -> None:
     log_axis(right, "y")
     right.set_xlabel("GPUs")
     fig.suptitle("warm-up")
-    fig.tight_layout()
+    lay_out(fig)
     fig.savefig(_io.BytesIO(), format="png")      # the brief's chart
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(_io.StringIO(), format="svg")  # every report's charts (analysis.notebook.chart_svg)
+    from analysis.svg_backend import BACKEND
+    with matplotlib.rc_context({"svg.fonttype": "none"}):   # every report's charts (analysis.notebook.chart_svg)
+        layout = fig.get_layout_engine()
+        fig.set_layout_engine(None)
+        fig.savefig(_io.StringIO(), format="svg", backend=BACKEND, layout=layout)
 
 
 def _log_tick(value, _position=None) -> str:
@@ -90,16 +94,18 @@ def log_axis(ax, which: str = "x", tick_label=None) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def fit_titles(fig, margin_px: float = 4.0) -> bool:
-    """Wrap every title that runs past the figure's edges onto more lines, and lay the figure out
-    again when one was wrapped (a long scenario title in a chart title would otherwise be cut off
-    at the figure's edge). Returns whether a title changed."""
+def fit_titles(fig, margin_px: float = 4.0, renderer=None) -> bool:
+    """Wrap every title that runs past the figure's edges onto more lines (a long scenario title in
+    a chart title would otherwise be cut off at the figure's edge). Returns whether a title
+    changed; :class:`ChartLayout` then lays the figure out again. ``renderer``: what measures the
+    titles (default the canvas' own; nothing is wrapped on a canvas without one)."""
     import textwrap
 
-    get_renderer = getattr(fig.canvas, "get_renderer", None)
-    if get_renderer is None:
-        return False
-    renderer = get_renderer()
+    if renderer is None:
+        get_renderer = getattr(fig.canvas, "get_renderer", None)
+        if get_renderer is None:
+            return False
+        renderer = get_renderer()
     width = fig.bbox.width
     texts = [getattr(fig, "_suptitle", None)]
     texts += [t for ax in fig.axes for t in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))]
@@ -121,9 +127,25 @@ def fit_titles(fig, margin_px: float = 4.0) -> bool:
             continue
         t.set_text("\n".join(textwrap.fill(line, chars) for line in lines))
         changed = True
-    if changed and fig.get_layout_engine() is not None:
-        fig.tight_layout()
     return changed
+
+
+class ChartLayout(TightLayoutEngine):
+    """The reports' layout: matplotlib's tight layout, then every title that runs past the figure's
+    edges wrapped (:func:`fit_titles`) and the figure laid out again. It runs when the figure is
+    drawn, with the renderer that draws it: an SVG chart is measured by the SVG renderer that
+    places its text (:mod:`analysis.svg_backend`), not first by a raster one."""
+
+    def execute(self, fig):
+        super().execute(fig)
+        if fit_titles(fig, renderer=fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None):
+            super().execute(fig)
+
+
+def lay_out(fig: plt.Figure) -> plt.Figure:
+    """Give ``fig`` the reports' layout (:class:`ChartLayout`), applied when it is drawn."""
+    fig.set_layout_engine(ChartLayout())
+    return fig
 
 
 def _short(value) -> str:
@@ -155,7 +177,7 @@ def pool_bars(summary: pd.DataFrame, columns: dict[str, str], title: str) -> plt
         for container in ax.containers:
             ax.bar_label(container, labels=[_short(v) for v in container.datavalues], fontsize=SMALL)
     fig.suptitle(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -188,7 +210,7 @@ def waterfall(factors: dict[str, float], start_label: str = "peak", end_label: s
     ax.set_xlabel("% of peak" if percent else "fraction of peak")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -204,7 +226,7 @@ def tornado(low: pd.Series, high: pd.Series, base: float, xlabel: str, title: st
     ax.legend(loc="lower right", fontsize=SMALL)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -218,7 +240,7 @@ def coefficient_bars(coefficients: pd.Series, xlabel: str, title: str = "") -> p
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -248,7 +270,7 @@ def goodput_interruptions(table: pd.DataFrame, published: pd.DataFrame | None = 
     ax.legend(fontsize=SMALL, loc="upper left", framealpha=0.9)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -277,7 +299,7 @@ def checkpoint_tradeoff(curve: pd.DataFrame, optima_min: dict[str, float], title
     ax.legend(fontsize=SMALL, loc="center right")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -306,7 +328,7 @@ def _analytic_vs_simulated(df: pd.DataFrame, title: str) -> plt.Figure:
     ax.legend(fontsize=SMALL, loc="lower left")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -329,7 +351,7 @@ def published_vs_model(df: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -358,7 +380,7 @@ def stacked_bars(table: pd.DataFrame, category: str, components: dict[str, str],
     ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -385,7 +407,7 @@ def estimate_bars(estimates: pd.Series, xlabel: str, title: str = "", reference:
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -414,7 +436,7 @@ def utilization_curve(utilization, curves: dict[str, np.ndarray], ylabel: str, t
     ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -435,7 +457,7 @@ def stacked_area(x, components: dict[str, np.ndarray], xlabel: str, ylabel: str,
     ax.legend(fontsize=SMALL, loc="upper left")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -464,7 +486,7 @@ def rate_comparison(modelled: pd.Series, rates: pd.DataFrame, xlabel: str = "$ p
     ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -489,7 +511,7 @@ def curves_by_group(frame: pd.DataFrame, x: str, y: str | list[str], hue: str, x
     ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -510,7 +532,7 @@ def distributions_by_group(frame: pd.DataFrame, value: str, group: str, xlabel: 
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -539,7 +561,7 @@ def monthly_cash_flows(frame: pd.DataFrame, title: str = "", scale: float = 1e9,
         ax.legend(fontsize=SMALL)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -563,7 +585,7 @@ def grouped_hbars(table: pd.DataFrame, label: str, value: str, group: str, xlabe
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -586,7 +608,7 @@ def distribution_with_observation(values, observed: float, observed_label: str, 
     ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -607,7 +629,7 @@ def kept_vs_all(inputs: pd.DataFrame, keep, columns: list[str], title: str = "")
     axes[0].legend(fontsize=SMALL)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -633,7 +655,7 @@ def scenario_intervals(table: pd.DataFrame, value: str, low: str, high: str, xla
         ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -666,7 +688,7 @@ def parity_plot(table: pd.DataFrame, interval: pd.DataFrame | None = None, band_
     ax.legend(fontsize=SMALL, loc="upper left")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -694,7 +716,7 @@ def scaling_plot(curves: dict[str, pd.DataFrame], points: pd.DataFrame | None = 
     ax.legend(fontsize=SMALL)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 
@@ -721,7 +743,7 @@ def decision_chart(curves: dict[str, pd.DataFrame], s1_rate: float | None = None
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    lay_out(fig)
     return fig
 
 

@@ -332,6 +332,39 @@ def test_a_title_wider_than_its_chart_wraps_instead_of_being_cut_off():
     plt.close("all")
 
 
+def test_a_chart_with_the_reports_layout_is_laid_out_and_drawn_once_by_the_svg_renderer():
+    import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    from analysis import plots, svg_backend
+
+    long_title = "Other estimates against the Monte Carlo 90% interval (shaded), xAI Colossus 1 (Memphis, TN)"
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.barh(["a long category label", "b"], [1, 2])
+    ax.set_title(long_title)
+    plots.lay_out(fig)
+    default_left = fig.subplotpars.left
+    draws = []
+    figure_draw = fig.draw
+    fig.draw = lambda renderer: (draws.append(type(renderer._renderer).__name__), figure_draw(renderer))[1]
+    svg = nbk.chart_svg(fig)
+    assert draws == ["CachedMetricsRendererSVG"]              # one draw, by the SVG renderer (no extra layout draw)
+    assert fig.subplotpars.left > default_left + 0.05          # the tight layout made room for the long label
+    assert "\n" in ax.get_title() and "(Memphis, TN)" in svg   # the title wrapped inside the chart
+    assert isinstance(fig.get_layout_engine(), plots.ChartLayout)   # kept: a second display lays out again
+    assert nbk.chart_svg(fig) == svg
+    # the kept metrics are the SVG renderer's own, and a repeated label is measured once
+    prop = FontProperties(size=10)
+    assert svg_backend._text_metrics("20%", prop, False) == TextToPath().get_text_width_height_descent("20%", prop, False)
+    hits = svg_backend._text_metrics.cache_info().hits
+    svg_backend._text_metrics("20%", prop.copy(), False)
+    assert svg_backend._text_metrics.cache_info().hits == hits + 1
+    with pytest.raises(RuntimeError, match="only while it draws"):
+        svg_backend.FigureCanvas(plt.figure()).get_renderer()
+    plt.close("all")
+
+
 def test_log_axes_carry_plain_tick_labels():
     import matplotlib.pyplot as plt
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis import plots
 from analysis.plots import SMALL
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label, register
@@ -206,7 +207,7 @@ def npv_vs_lease_rate_figure(result, title: str | None = None, ax=None):
     ax.set_ylabel(f"NPV minus {result.base}, after tax (USD billions)")
     ax.set_title(title or f"What leasing is worth against keeping, by lease rate: {scenario_label(result.scenario)}", fontsize=11)
     ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -226,7 +227,7 @@ def incremental_npv_figure(result_mc, title: str | None = None):
     ax.set_xlabel(f"NPV minus {result_mc.base}, after tax (USD billions)")
     ax.set_ylabel("density")
     ax.set_title(title or f"NPV of each option against keeping over {result_mc.n_draws:,} draws: {scenario_label(result_mc.scenario)}")
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -267,7 +268,7 @@ def monthly_cash_flow_figure(result, title: str | None = None):
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=SMALL)
     fig.suptitle(title or f"Monthly cash flows against keeping: {scenario_label(result.scenario)}")
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 

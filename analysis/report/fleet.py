@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import fleet as fleet_model
 from analysis import uncertainty, utilization
+from analysis import plots
 from analysis.plots import SMALL
 from analysis.report import format as fmt
 from analysis.report.labels import label as _registry_label
@@ -188,7 +189,7 @@ def fleet_flow_chart(fr, title: str = "") -> plt.Figure:
     axes[2].set_title("pre-training losses by family", fontsize=11)
     fig.suptitle(title or f"Where the fleet's peak goes: {fmt.pct(fr.value_bf16_dense)} becomes model FLOPs "
                  f"({fmt.pct(fr.value_fp8_dense)} of the FP8 dense peak)", fontsize=12)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -223,8 +224,6 @@ def pretraining_table(fleet_result) -> pd.DataFrame:
 def job_waterfall(result, title: str) -> plt.Figure:
     """The job's multiplicative waterfall from the dense peak to utilization (a
     :class:`~analysis.utilization.UtilizationResult`), every factor under its registered name."""
-    from analysis import plots
-
     return plots.waterfall({short(k, 56): v for k, v in result.factors.items()},
                            start_label=f"{peak_name(result.denominator)} peak", end_label="utilization", title=title)
 
@@ -232,7 +231,6 @@ def job_waterfall(result, title: str) -> plt.Figure:
 def designs_chart(table: pd.DataFrame, reference: dict | None = None) -> plt.Figure:
     """Job utilization of each scenario (``results.utilization_comparison``) with its 5-95% bar and
     the published reference lines; scenarios by their short titles."""
-    from analysis import plots
     from analysis.scenario import short_title
 
     named = table.copy()
@@ -267,7 +265,7 @@ def inventory_chart(fleet_id: str, as_of: str, end: str = "2026-10") -> plt.Figu
     ax.set_ylabel("GPUs installed (thousands)")
     ax.set_title(f"{inv.name}: GPUs installed by pool (central values)")
     ax.legend(fontsize=SMALL, loc="upper left")
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -332,7 +330,7 @@ def sobol_chart(comparisons: dict, top: int = 10) -> plt.Figure:
         ax.set_xlabel("Sobol index (share of the output's variance)")
         ax.set_title(f"{label(name)}: which inputs drive it", fontsize=11)
         ax.legend(fontsize=SMALL, loc="lower right")
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis import plots
 from analysis import goodput as g
 from analysis.plots import log_axis
 from analysis.report import format as fmt
@@ -136,7 +137,7 @@ def waterfall(factors: dict, title: str, start: str = "wall-clock time", end: st
     ax.set_xlabel("% of wall-clock time kept", fontsize=FONT)
     ax.tick_params(labelsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -190,7 +191,7 @@ def ettr_vs_job_size(curve: pd.DataFrame, simulated: pd.DataFrame, points: pd.Da
     ax.tick_params(labelsize=FONT)
     ax.legend(fontsize=FONT, loc="lower left", framealpha=0.9)
     ax.set_title(title, fontsize=FONT + 1)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -211,7 +212,7 @@ def stall_vs_job_size(curve_sizes, values: dict, title: str = "") -> plt.Figure:
     ax.tick_params(labelsize=FONT)
     ax.legend(fontsize=FONT, loc="upper right")
     ax.set_title(title, fontsize=FONT + 1)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -245,5 +246,5 @@ def interruptions_vs_job_size(values: dict, sizes, gpus=("H100", "A100", "GB200"
     ax.tick_params(labelsize=FONT)
     ax.legend(fontsize=FONT, loc="upper left", framealpha=0.9)
     ax.set_title(title, fontsize=FONT + 1)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis import plots
 from analysis.plots import log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
@@ -121,7 +122,7 @@ def price_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_title(title, fontsize=FONT + 1)
     ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     ax.tick_params(labelsize=FONT)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -182,7 +183,7 @@ def parity_figure(v: pd.DataFrame, column: str = "loo_error_pct", title: str = "
     ax.set_title(title, fontsize=FONT + 1)
     ax.tick_params(labelsize=FONT)
     ax.legend(fontsize=FONT, loc="upper left", ncol=2)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -199,7 +200,7 @@ def latency_figure(curve: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_title(title, fontsize=FONT + 1)
     ax.tick_params(labelsize=FONT)
     ax.legend(fontsize=FONT)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -235,7 +236,7 @@ def sensitivity_figure(sens: pd.DataFrame, base: float, title: str) -> plt.Figur
     ax.tick_params(labelsize=FONT)
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color="#4C72B0"), plt.Rectangle((0, 0), 1, 1, color="#DD8452")],
               labels=["parameter at its low end", "parameter at its high end"], fontsize=FONT, loc="lower right")
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis import plots
 from analysis.plots import SMALL, log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
@@ -164,7 +165,7 @@ def parity_figure(result, title: str = "Step model vs published runs: tokens/s p
             ax.legend(fontsize=SMALL, loc="upper left")
         ax.tick_params(labelsize=10)
     fig.suptitle(title + " (dashed: +-10%)", fontsize=12)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -197,7 +198,7 @@ def waterfall_figure(result, title: str = "", ax: plt.Axes | None = None) -> plt
     ax.set_xlabel("% of the dense peak at the run's precision", fontsize=10)
     ax.tick_params(labelsize=10)
     ax.set_title(title or f"{result.name}: from peak to MFU", fontsize=11)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 

@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis import plots
 from analysis.errors import InputError
 from analysis.report.labels import label, register
 
@@ -73,7 +74,7 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str, boundar
     ax.set_xlabel(_axis_label(x))
     ax.set_ylabel(_axis_label(y))
     ax.set_title(_wrap(title), fontsize=12)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
@@ -96,7 +97,7 @@ def lines(table: pd.DataFrame, x: str, value: str, hue: str | None, title: str) 
     ax.set_title(_wrap(title), fontsize=12)
     if hue:
         ax.legend(fontsize=10)
-    fig.tight_layout()
+    plots.lay_out(fig)
     return fig
 
 
