@@ -36,8 +36,6 @@ def warm_up() -> None:
     """Draw one throwaway figure with the features the reports use (log axes, legend,
     bar labels, tight layout, PNG and SVG), so the fonts and text-layout caches exist
     before the report runner forks its kernels (each fork would otherwise build them again)."""
-    import io as _io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -55,12 +53,9 @@ def warm_up() -> None:
     right.set_xlabel("GPUs")
     fig.suptitle("warm-up")
     lay_out(fig)
-    fig.savefig(_io.BytesIO(), format="png")      # the brief's chart
-    from analysis.svg_backend import BACKEND
-    with matplotlib.rc_context({"svg.fonttype": "none"}):   # every report's charts (analysis.notebook.chart_svg)
-        layout = fig.get_layout_engine()
-        fig.set_layout_engine(None)
-        fig.savefig(_io.StringIO(), format="svg", backend=BACKEND, layout=layout)
+    png_bytes(fig)                                  # the brief's chart
+    from analysis.notebook import chart_svg
+    chart_svg(fig)                                  # every report's charts
 
 
 def _log_tick(value, _position=None) -> str:
@@ -146,6 +141,24 @@ def lay_out(fig: plt.Figure) -> plt.Figure:
     """Give ``fig`` the reports' layout (:class:`ChartLayout`), applied when it is drawn."""
     fig.set_layout_engine(ChartLayout())
     return fig
+
+
+def png_bytes(fig: plt.Figure, dpi: float | None = None) -> bytes:
+    """``fig`` as a PNG, laid out once by its canvas' renderer: ``savefig`` would lay a figure
+    with a layout engine out in an extra draw before the one it saves."""
+    import io as _io
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ChartLayout):
+        engine.execute(fig)
+    fig.set_layout_engine(None)
+    buffer = _io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        if isinstance(engine, ChartLayout):
+            fig.set_layout_engine(engine)
+    return buffer.getvalue()
 
 
 def _short(value) -> str:

@@ -103,7 +103,10 @@ def _evaluate(scenario: str, draws: int, seed: int):
 
 @lru_cache(maxsize=16)
 def _cached(scenario: str, quick: bool, seed: int):
-    hit = _read(cache_path(scenario, quick, seed))
+    # one object per scenario in a process: the one :func:`cached_results` read, if it did
+    hit = _MEMORY.get((scenario, quick, seed))
+    if hit is None:
+        hit = _read(cache_path(scenario, quick, seed))
     result = hit if hit is not None else _evaluate(scenario, draws_for(quick), seed)
     _MEMORY[(scenario, quick, seed)] = result
     return result

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import math
 from pathlib import Path
 
@@ -351,8 +350,7 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
     named = {short_title(getattr(results[n], "title", ""), n): c for n, c in curves.items()}
     fig = plots.decision_chart(named, s1, band, market_label="market rent of the leased GPUs (low to high)",
                                title="Leasing minus keeping: NPV against the lease rate")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    png = plots.png_bytes(fig, dpi=110)
     plt.close(fig)
     crossings = []
     for name, c in curves.items():
@@ -368,7 +366,7 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
         alt += f"; the market-rent band is {F.usd(band[0])} to {F.usd(band[1])} per GPU-hour"
     if s1:
         alt += f"; the S-1 rate is {F.usd_per_gpu_hour(s1)}"
-    data = base64.b64encode(buf.getvalue()).decode()
+    data = base64.b64encode(png).decode()
     return (f'<figure class="chart"><div class="chart-scroll"><img src="data:image/png;base64,{data}" alt="{esc(alt)}"></div>'
             f"<figcaption>{esc(alt)}.</figcaption></figure>")
 
