@@ -42,6 +42,11 @@ class EvaluateResult:
                       "% of BF16 dense peak", "20_utilization"),
                      ("Fleet MFU against the FP8 dense peak", f["value_fp8_dense"] * 100, f["fp8_p05"] * 100, f["fp8_p95"] * 100,
                       "% of FP8 dense peak", "20_utilization")]
+        if d.get("tco_blend_usd_per_gpu_hour") is not None:
+            rows += [("TCO per GPU-hour (whole cluster, GPU-weighted)", d["tco_blend_usd_per_gpu_hour"],
+                      d["tco_blend_usd_per_gpu_hour_p05"], d["tco_blend_usd_per_gpu_hour_p95"], "$ per GPU-hour", "31_cost"),
+                     ("Cost per useful exaFLOP (at the job's utilization)", d["usd_per_useful_exaflop"],
+                      d["usd_per_useful_exaflop_p05"], d["usd_per_useful_exaflop_p95"], "$ per useful exaFLOP", "31_cost")]
         rows += [
             ("Effective training time of the job (failures, checkpoints, restarts)", g["effective_training_time"] * 100,
              g["effective_training_time_p05"] * 100, g["effective_training_time_p95"] * 100, "% of wall-clock time", "21_goodput"),
@@ -289,6 +294,25 @@ def economics_sections(sc: Scenario, point: utilization.UtilizationResult, draws
     return out, objects
 
 
+def cost_band_section(sc: Scenario, draws: Draws, point: utilization.UtilizationResult, mc, central=None) -> dict:
+    """The cluster's TCO per GPU-hour (GPU-weighted blend) and its cost per useful exaFLOP, each with
+    its 5-95% band over the scenario's one draw set: every draw's TCO (its power and cost values)
+    at that draw's job utilization of the BF16 dense peak, so the band carries both uncertainties
+    (:func:`analysis.cost.cluster_tco`, :meth:`analysis.cost.CostResult.usd_per_useful_exaflop`).
+    ``central``: the TCO at the central values when already computed (the economics section's)."""
+    from analysis import cost
+
+    tco = cost.cluster_tco(sc.cluster, section_draws(draws, "power"), section_draws(draws, "cost"))
+    if central is None:
+        central = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
+    u = mc.value if point.denominator == "bf16 dense" else mc.outputs["utilization_other_denominator"].to_numpy()
+    out = {"tco_blend_usd_per_gpu_hour": float(np.ravel(central.tco_usd_per_gpu_hour)[0])}
+    out["tco_blend_usd_per_gpu_hour_p05"], out["tco_blend_usd_per_gpu_hour_p95"] = \
+        _q(np.broadcast_to(tco.tco_usd_per_gpu_hour, np.shape(u)))
+    out["usd_per_useful_exaflop_p05"], out["usd_per_useful_exaflop_p95"] = _q(tco.usd_per_useful_exaflop(u))
+    return out
+
+
 def sensitivity_section(sc: Scenario, base_samples: int, seed: int, mc, fleet_mc) -> dict:
     """Sobol indices (``base_samples`` N, SALib) of the job utilization and the fleet MFU, each
     beside the standardized regression on the scenario's Monte Carlo draws
@@ -314,6 +338,7 @@ def evaluate(name_or_file, draws: int = 10_000, seed: int = 0, sobol_samples: in
     fleet, fleet_point, fleet_mc = fleet_section(sc, d)
     counterfactuals = counterfactual_section(sc, d)
     money, objects = economics_sections(sc, point, draws, seed, flip_thresholds=flip_thresholds)
+    money.update(cost_band_section(sc, d, point, mc, central=objects["cost"]))
     details = {"utilization": point, "utilization_draws": mc, "job": point.job, "draws": d,
                "fleet_utilization": fleet_point, "fleet_draws": fleet_mc, **objects}
     if sobol_samples:

@@ -139,6 +139,16 @@ def test_figures_table_has_bands_and_units(colossus1):
     assert table["unit"].notna().all() and table["value"].notna().all()
     irr = table.set_index("key").loc["economics.irr.lease"]
     assert irr.unit == "% per year" and irr.value == pytest.approx(100 * d["economics"]["irr"]["lease"], rel=1e-5)
+    # the fleet MFU on both peaks and the cluster's TCO and cost per useful exaFLOP carry their bands
+    keyed = table.set_index("key")
+    fleet = keyed.loc["fleet.value_bf16_dense"]
+    assert fleet.value == pytest.approx(100 * d["fleet"]["value_bf16_dense"], rel=1e-5) and fleet.unit == "% of BF16 dense peak"
+    assert fleet.p05 == pytest.approx(100 * d["fleet"]["p05"], rel=1e-5) and fleet.p95 > fleet.value
+    assert keyed.loc["fleet.value_fp8_dense"].p95 == pytest.approx(100 * d["fleet"]["fp8_p95"], rel=1e-5)
+    for key in ("tco_blend_usd_per_gpu_hour", "usd_per_useful_exaflop"):
+        row = keyed.loc[key]
+        assert row.p05 == pytest.approx(d[f"{key}_p05"], rel=1e-5) and row.p05 < row.value < row.p95
+    assert "tco_usd_per_gpu_hour.blend" not in keyed.index     # the blend appears once, with its band
 
 
 def test_cash_flow_table_sums_to_the_npv(colossus1):

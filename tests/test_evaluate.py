@@ -106,3 +106,31 @@ def test_evaluate_cli_json_and_seed():
     assert {"value", "p05", "p50", "p95", "denominator", "factors"} <= set(d["utilization"])
     assert {"effective_training_time", "interruptions_per_day", "checkpoint_interval_min"} <= set(d["goodput"])
     assert {"it_mw", "facility_mw", "epoch_method_mw"} <= set(d["power"])
+
+
+def test_tco_and_cost_per_useful_exaflop_carry_bands_over_the_scenarios_draws(colossus1):
+    d = colossus1
+    assert d["tco_blend_usd_per_gpu_hour"] == d["tco_usd_per_gpu_hour"]["blend"]      # one central value
+    assert d["tco_blend_usd_per_gpu_hour_p05"] < d["tco_blend_usd_per_gpu_hour"] < d["tco_blend_usd_per_gpu_hour_p95"]
+    assert d["usd_per_useful_exaflop_p05"] < d["usd_per_useful_exaflop"] < d["usd_per_useful_exaflop_p95"]
+
+
+def test_cost_band_divides_each_draws_tco_by_that_draws_utilization():
+    """Hand case: $/useful EF = TCO per hour / (peak EFLOPS x u x 3600 s) draw by draw, so at a
+    utilization twice as high every quantile of the band halves, and a utilization that varies
+    widens the band against a constant one with the same median."""
+    from types import SimpleNamespace
+
+    from analysis.scenario import load_scenario
+
+    sc = load_scenario("colossus1")
+    draws = sc.sample(300, 0)
+    point = SimpleNamespace(denominator="bf16 dense")
+    at = lambda u: evaluate.cost_band_section(sc, draws, point, SimpleNamespace(value=u))
+    low, high = at(np.full(300, 0.1)), at(np.full(300, 0.2))
+    assert high["usd_per_useful_exaflop_p05"] == pytest.approx(low["usd_per_useful_exaflop_p05"] / 2, rel=1e-12)
+    assert high["usd_per_useful_exaflop_p95"] == pytest.approx(low["usd_per_useful_exaflop_p95"] / 2, rel=1e-12)
+    assert low["tco_blend_usd_per_gpu_hour_p05"] == high["tco_blend_usd_per_gpu_hour_p05"]   # the TCO needs no utilization
+    varied = at(np.random.default_rng(0).permutation(np.linspace(0.05, 0.15, 300)))
+    assert varied["usd_per_useful_exaflop_p95"] / varied["usd_per_useful_exaflop_p05"] > \
+        low["usd_per_useful_exaflop_p95"] / low["usd_per_useful_exaflop_p05"]

@@ -621,12 +621,18 @@ def _evaluate_grid(sc, c2: Cluster, util: Mapping[str, Any], path: str, grid: np
 def one_at_a_time(sc, output: str = "npv_lease_minus_keep_usd", colossus2: str = "colossus2", **kwargs) -> pd.DataFrame:
     """Tornado table of ``output`` (default: the incremental NPV of leasing against keeping):
     each ranged parameter of the sections used at its low and its high value, the others central,
-    plus the two utilizations at their Monte Carlo 5% / 95% (one vectorized evaluation).
+    plus the two utilizations at their Monte Carlo 5% / 95% (one vectorized evaluation): pass
+    ``utilization_bands`` {option: (low, high)} or ``utilization_draws`` {option: draws} (the
+    results' ``utilization_by_option_draws``), whose 5% and 95% quantiles are taken.
     Frame indexed by parameter with ``low``, ``high``, ``low_value``, ``high_value``; ``attrs["base"]``."""
     central = {s: sc.values(s) for s in SECTIONS_USED}
     ranged = [(s, k, p.low, p.high) for s in SECTIONS_USED for k, p in sc.params[s].items() if p.has_range]
     util = dict(kwargs.pop("utilization_by_option", None) or modelled_utilization(sc, colossus2))
     bands = kwargs.pop("utilization_bands", None) or {}
+    draws = kwargs.pop("utilization_draws", None)
+    if draws is not None and not bands:   # the utilizations' own 5% / 95% over the scenario's draws
+        bands = {k: (float(np.quantile(draws[k], 0.05)), float(np.quantile(draws[k], 0.95)))
+                 for k in ("keep", colossus2) if k in draws}
     n = 2 * len(ranged) + 2 * len(bands) + 1
     values = {s: {k: (v if isinstance(v, str) else np.full(n, float(v))) for k, v in central[s].items()} for s in SECTIONS_USED}
     u = {k: np.full(n, float(v)) for k, v in util.items() if k != "rebuild"}

@@ -120,6 +120,10 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
     fleet = fleet_utilization(d)
     ettr = _band(d, "goodput.effective_training_time")
     tco, tco_detail = _tco(d)
+    tco_band = _band(d, "tco_blend_usd_per_gpu_hour")
+    if tco_band[0] is not None:      # the cluster's blend with its 5-95% band over the scenario's draws
+        tco = F.usd_per_gpu_hour(tco_band[0]) + (f" ({F.usd(tco_band[1])} to {F.usd(tco_band[2])})"
+                                                 if tco_band[1] is not None and tco_band[2] is not None else "")
     be = _band(d, "economics.break_even_lease_usd_per_gpu_hour")
     s1 = _num(get(d, "economics.lease_usd_per_gpu_hour", "inference.lease_usd_per_gpu_hour"))
     site = _num(get(d, "power.site_power_mw"))
@@ -130,7 +134,7 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
         ("Job utilization", F.band(*u), f"one training job, % of {denominator} peak" if denominator else ""),
         ("Effective training time", F.band(*ettr), "after failures, checkpoints, restarts"),
         ("TCO per GPU-hour", tco, tco_detail),
-        ("Cost per useful exaFLOP", F.usd(get(d, "usd_per_useful_exaflop")), "at the job utilization"),
+        ("Cost per useful exaFLOP", F.band(*_band(d, "usd_per_useful_exaflop"), fmt=F.usd), "at the job utilization"),
         ("Facility power", F.mw(get(d, "power.facility_mw")), f"site reports {F.mw(site)}" if site is not None else ""),
     ]
     for option, name in (options if options is not None else compared_options(d)).items():

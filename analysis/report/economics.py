@@ -301,3 +301,52 @@ def capex_check_table(check: pd.DataFrame):
     show = lambda values: [fmt.usd(v) if m else fmt.number(v) for v, m in zip(values, money)]
     frame = check.assign(published=show(check["published"]), modelled=show(check["modelled"]))
     return fmt.table(frame, {"published": "text", "modelled": "text", "modelled_to_published": "factor"})
+
+
+# --------------------------------------------------------------------------- 31_cost: sentences
+def cost_answer(cost_result, comparison: dict, cluster_name: str) -> str:
+    """The cost report's answer (Markdown): yearly TCO, capex, TCO per GPU-hour by type, and the cost
+    of a useful exaFLOP against the Llama 3 reference (``analysis.cost.compare_utilization``)."""
+    d = cost_result.to_dict()
+    by_gpu = ", ".join(f"**{g} {fmt.usd(v)}**" for g, v in cost_result.tco_by_gpu().items() if g != "blend")
+    return (f"Owning and running **{cluster_name}** costs about **{fmt.usd(d['total_usd_per_year'])} a year** "
+            f"(capex {fmt.usd(d['capex_usd'])}, {fmt.usd(d['capex_usd_per_gpu'])} per GPU all-in). TCO per GPU-hour: "
+            f"{by_gpu}. At the modelled utilization of **{fmt.pct(comparison['utilization'])}** of the BF16 dense peak "
+            f"a useful exaFLOP costs **{fmt.usd(comparison['usd_per_useful_exaflop'])}**, against "
+            f"{fmt.usd(comparison['usd_per_useful_exaflop_reference'])} at the Llama 3 reference "
+            f"({fmt.pct(comparison['reference_utilization'])}): {fmt.number(comparison['cost_ratio'], 2)} times as much. Compared "
+            f"with an operator at the reference, **{fmt.usd(comparison['excess_usd_per_year'])} a year** of the TCO buys "
+            "no useful FLOPs.")
+
+
+def public_tco_summary(cost_result) -> tuple[str, dict]:
+    """One sentence per GPU type: the modelled TCO per GPU-hour inside, below or above the published
+    estimates (``data/tco_estimates.csv``), and ``{tco_public_low_<gpu>, tco_public_high_<gpu>}``."""
+    from analysis import cost
+
+    estimates = cost.compare_public_tco(cost_result)
+    if estimates.empty:
+        return "No published TCO estimate exists in `data/tco_estimates.csv` for the GPU types of this cluster.", {}
+    modelled = cost_result.tco_by_gpu()
+    lines, metrics = [], {}
+    for gpu, t in estimates.groupby("gpu"):
+        low, high = float(t["tco_usd_per_gpu_hour"].min()), float(t["tco_usd_per_gpu_hour"].max())
+        where = "inside" if low <= modelled[gpu] <= high else ("below" if modelled[gpu] < low else "above")
+        published = fmt.usd(low) if low == high else f"{fmt.usd(low)} to {fmt.usd(high)}"
+        lines.append(f"**{gpu}**: modelled {fmt.usd(modelled[gpu])} per GPU-hour, {where} the published {published}")
+        metrics[f"tco_public_low_{gpu}"], metrics[f"tco_public_high_{gpu}"] = low, high
+    return "; ".join(lines) + ".", metrics
+
+
+def cost_band_sentence(figures: dict) -> str:
+    """The blended TCO per GPU-hour and the cost per useful exaFLOP with their 5-95% bands over the
+    scenario's draws (``EvaluateResult.to_dict()``: ``tco_blend_usd_per_gpu_hour``,
+    ``usd_per_useful_exaflop`` and their ``_p05``/``_p95``)."""
+    tco = fmt.band(figures["tco_blend_usd_per_gpu_hour"], figures["tco_blend_usd_per_gpu_hour_p05"],
+                   figures["tco_blend_usd_per_gpu_hour_p95"], fmt=fmt.usd)
+    exaflop = fmt.band(figures["usd_per_useful_exaflop"], figures["usd_per_useful_exaflop_p05"],
+                       figures["usd_per_useful_exaflop_p95"], fmt=fmt.usd)
+    draws = figures.get("utilization", {}).get("draws")
+    over = f" over the scenario's {draws:,} draws" if draws else ""
+    return (f"Blended TCO per GPU-hour: **{tco}**; cost per useful exaFLOP: **{exaflop}** (central value, 5-95%{over}: "
+            "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")

@@ -50,10 +50,10 @@ def figures_table(result) -> pd.DataFrame:
     denominator = get(d, "utilization.denominator", default="dense")
     add("Job utilization", "utilization.value", f"% of {denominator} peak", "20_utilization", 100,
         "utilization.p05", "utilization.p95")
-    for key in ("fleet.utilization", "fleet.fleet_utilization", "fleet.value"):
-        if get(d, key) is not None:
-            add("Fleet utilization", key, "% of peak", "20_utilization", 100, f"{key}_p05", f"{key}_p95")
-            break
+    add("Fleet MFU (whole fleet, workload mix)", "fleet.value_bf16_dense", "% of BF16 dense peak", "20_utilization", 100,
+        "fleet.p05", "fleet.p95")
+    add("Fleet MFU against the FP8 dense peak", "fleet.value_fp8_dense", "% of FP8 dense peak", "20_utilization", 100,
+        "fleet.fp8_p05", "fleet.fp8_p95")
     add("Effective training time", "goodput.effective_training_time", "% of wall-clock time", "21_goodput", 100,
         "goodput.effective_training_time_p05", "goodput.effective_training_time_p95")
     add("Job interruptions per day", "goodput.interruptions_per_day", "per day", "21_goodput")
@@ -65,9 +65,14 @@ def figures_table(result) -> pd.DataFrame:
     add("Reported site power", "power.site_power_mw", "MW", "30_power")
     add("Power swing when the job stalls", "power.stall_swing_mw", "MW", "30_power")
     for gpu, v in (get(d, "tco_usd_per_gpu_hour", default={}) or {}).items():
+        if gpu == "blend" and get(d, "tco_blend_usd_per_gpu_hour") is not None:
+            add("TCO per GPU-hour (all GPUs, blended)", "tco_blend_usd_per_gpu_hour", "$ per GPU-hour", "31_cost", 1,
+                "tco_blend_usd_per_gpu_hour_p05", "tco_blend_usd_per_gpu_hour_p95")
+            continue
         add(f"TCO per GPU-hour ({'all GPUs, blended' if gpu == 'blend' else gpu})", f"tco_usd_per_gpu_hour.{gpu}",
             "$ per GPU-hour", "31_cost")
-    add("Cost per useful exaFLOP", "usd_per_useful_exaflop", "$ per useful exaFLOP", "31_cost")
+    add("Cost per useful exaFLOP", "usd_per_useful_exaflop", "$ per useful exaFLOP", "31_cost", 1,
+        "usd_per_useful_exaflop_p05", "usd_per_useful_exaflop_p95")
     add("Energy per useful exaFLOP", "energy_mwh_per_useful_exaflop", "MWh per useful exaFLOP", "30_power")
     add("Fleet inference throughput", "inference.tokens_per_s", "tokens/s", "32_inference", 1,
         "inference.tokens_per_s_p05", "inference.tokens_per_s_p95")

@@ -291,6 +291,17 @@ def mix_grid_table(grid: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def observation_reach(fleet_draws, observed: float, band: float) -> dict:
+    """How the fleet's Monte Carlo draws reach the observed fleet MFU: the share of draws within
+    ``band`` of ``observed`` against the BF16 and against the FP8 dense peak, how many that is on
+    the FP8 basis, and the FP8 MFU's 95th percentile (``fleet_draws``: the results' ``fleet_draws``)."""
+    bf16 = np.asarray(fleet_draws.value, float)
+    fp8 = fleet_draws.outputs["fleet_mfu_fp8_dense"].to_numpy()
+    near_fp8 = np.abs(fp8 - observed) <= band
+    return {"share_bf16": float(np.mean(np.abs(bf16 - observed) <= band)), "share_fp8": float(np.mean(near_fp8)),
+            "draws_fp8": int(near_fp8.sum()), "fp8_p95": float(np.quantile(fp8, 0.95)), "fp8": fp8}
+
+
 def what_must_be_true_table(inputs: pd.DataFrame, values, observed: float, band: float, top: int = 10) -> pd.DataFrame:
     """:func:`analysis.uncertainty.what_must_be_true`, labelled and formatted (largest shifts first)."""
     t = uncertainty.what_must_be_true(inputs, values, observed, band).head(top)

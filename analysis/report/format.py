@@ -159,6 +159,12 @@ def yes_no(value) -> str:
     return "yes" if bool(value) else "no"
 
 
+def first_upper(text: str) -> str:
+    """``text`` with its first letter capitalized and the rest as it is (``lease and rebuild`` ->
+    ``Lease and rebuild``; an abbreviation such as ``xAI`` keeps its case after the first letter)."""
+    return text[:1].upper() + text[1:]
+
+
 def band(value, low, high, fmt=pct) -> str:
     """A central value with its 5-95% range: ``9.0% (4.1% to 13.2%)``."""
     if finite(low) is None or finite(high) is None:
