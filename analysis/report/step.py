@@ -241,3 +241,33 @@ def chain_mfu_table(rows: list[dict]) -> pd.DataFrame:
                           "Best-layout MFU": f"{fmt.pct(r['mfu'])} of {PRECISION_LABELS[r['precision']]} dense",
                           "Tokens/s per GPU": fmt.number(r["tokens_per_s_per_gpu"]), "Layout": r["layout"]}
                          for r in rows]).set_index(["GPU", "Precision"])
+
+
+# --------------------------------------------------------------------------- sentences of 10_step_model
+def calibration_answer(result) -> str:
+    """The step-model report's answer (Markdown): how many shared parameters reproduce how many
+    published runs, in sample and leaving each source table out (``result``: the validated fit,
+    :func:`analysis.training.fit.validated_fit`)."""
+    m = result.metrics()
+    return (f"**One set of {len(result.calibration.fitted_values())} shared parameters (GEMM efficiency per GPU "
+            "architecture x precision, fused-attention efficiency, TP-overlap share, MoE load imbalance, the "
+            f"DeepSpeed-2021 stack) reproduces {m['modern_runs']} published Hopper/Blackwell runs (NeMo, "
+            "dgxc-benchmarking, Megatron-LM, DeepSeek-V3; BF16 and FP8; dense and MoE) with a mean absolute error of "
+            f"{fmt.pct(m['modern_mae_pct'] / 100)} on tokens/s per GPU, and {fmt.pct(m['loso_modern_mae_pct'] / 100)} when "
+            f"each source table is left out of the fit and predicted** (worst run "
+            f"{fmt.pct(m['loso_modern_max_abs_pct'] / 100, 0)}). The {m['v1_runs']} older runs (Megatron-LM 2021, "
+            f"MegaScale, MT-NLG, Llama 3) stay at {fmt.number(m['v1_mae_points'])} MFU points in sample (A100 rows "
+            f"{fmt.number(m['a100_mae_points'])}). Comparisons are on tokens/s per GPU, which do not depend on how "
+            "a source counts FLOPs.")
+
+
+def fp8_runs_sentence(predictions: dict, runs: pd.DataFrame) -> str:
+    """Predicted against published tokens/s per GPU and the MFU (of the FP8 dense peak, and counting
+    attention causally) of FP8 runs: ``predictions`` {GPU name: (run id, StepResult)}."""
+    parts = []
+    for gpu, (run_id, r) in predictions.items():
+        published = runs.loc[run_id, "published_tokens_per_s_per_gpu"]
+        parts.append(f"{gpu} FP8: predicted {fmt.number(r.tokens_per_s_per_gpu)} tokens/s per GPU against "
+                     f"{fmt.number(published)} published; MFU {fmt.pct(r.mfu)} of the FP8 dense peak "
+                     f"({fmt.pct(r.mfu_causal)} counting attention causally)")
+    return "; ".join(parts) + "."
