@@ -305,11 +305,18 @@ def cost_band_section(sc: Scenario, draws: Draws, point: utilization.Utilization
     tco = cost.cluster_tco(sc.cluster, section_draws(draws, "power"), section_draws(draws, "cost"))
     if central is None:
         central = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
-    u = mc.value if point.denominator == "bf16 dense" else mc.outputs["utilization_other_denominator"].to_numpy()
+    u = np.asarray(mc.value if point.denominator == "bf16 dense" else mc.outputs["utilization_other_denominator"], float)
     out = {"tco_blend_usd_per_gpu_hour": float(np.ravel(central.tco_usd_per_gpu_hour)[0])}
     out["tco_blend_usd_per_gpu_hour_p05"], out["tco_blend_usd_per_gpu_hour_p95"] = \
-        _q(np.broadcast_to(tco.tco_usd_per_gpu_hour, np.shape(u)))
-    out["usd_per_useful_exaflop_p05"], out["usd_per_useful_exaflop_p95"] = _q(tco.usd_per_useful_exaflop(u))
+        _q(np.broadcast_to(tco.tco_usd_per_gpu_hour, u.shape))
+    # a draw whose job does not fit (utilization 0) buys no useful FLOP: its cost per one is infinite
+    fits = u > 0
+    per_exaflop = np.full(u.shape, np.inf)
+    per_exaflop[fits] = cost.usd_per_useful_exaflop(np.broadcast_to(tco.tco_usd_per_hour, u.shape)[fits],
+                                                    tco.peak_eflops_bf16_dense, u[fits])
+    out["usd_per_useful_exaflop_p05"], out["usd_per_useful_exaflop_p95"] = (
+        _q(per_exaflop) if fits.all() else   # interpolating towards an infinite draw gives inf or NaN: take draws
+        tuple(float(np.quantile(per_exaflop, q, method="higher")) for q in (0.05, 0.95)))
     return out
 
 

@@ -131,6 +131,11 @@ def test_cost_band_divides_each_draws_tco_by_that_draws_utilization():
     assert high["usd_per_useful_exaflop_p05"] == pytest.approx(low["usd_per_useful_exaflop_p05"] / 2, rel=1e-12)
     assert high["usd_per_useful_exaflop_p95"] == pytest.approx(low["usd_per_useful_exaflop_p95"] / 2, rel=1e-12)
     assert low["tco_blend_usd_per_gpu_hour_p05"] == high["tco_blend_usd_per_gpu_hour_p05"]   # the TCO needs no utilization
+    unfit = np.full(300, 0.1)
+    unfit[:30] = 0.0                                   # a tenth of the draws: the job does not fit
+    some_unfit = at(unfit)
+    assert some_unfit["usd_per_useful_exaflop_p95"] == np.inf
+    assert some_unfit["usd_per_useful_exaflop_p05"] == pytest.approx(low["usd_per_useful_exaflop_p05"], rel=0.05)
     varied = at(np.random.default_rng(0).permutation(np.linspace(0.05, 0.15, 300)))
     assert varied["usd_per_useful_exaflop_p95"] / varied["usd_per_useful_exaflop_p05"] > \
         low["usd_per_useful_exaflop_p95"] / low["usd_per_useful_exaflop_p05"]
