@@ -215,8 +215,9 @@ def _exporter():
 
 def export_html(nb, title: str, scenario: str) -> str:
     """Self-contained HTML: no code, images inline, TOC, nothing loaded from the network."""
+    from analysis.report.format import utc_time
     resources = {"metadata": {"name": title}, "report_scenario": scenario,
-                 "report_generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+                 "report_generated": utc_time(dt.datetime.now(dt.timezone.utc).isoformat())}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return body
 

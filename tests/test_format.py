@@ -124,3 +124,9 @@ def test_number_rounding_never_shows_more_than_four_significant_digits():
 def test_peak_basis_reads_as_written():
     assert F.peak_basis("bf16 dense") == "BF16 dense" and F.peak_basis("fp8_dense") == "FP8 dense"
     assert F.peak_basis("dense") == "dense"
+
+
+def test_utc_time_reads_like_a_date():
+    assert F.utc_time("2026-12-01T20:52:10+00:00") == "1 Dec 2026, 20:52 UTC"
+    assert F.utc_time("2026-12-01T21:52:10+01:00") == "1 Dec 2026, 20:52 UTC"       # converted to UTC
+    assert F.utc_time(None) == F.MISSING and F.utc_time("not a time") == "not a time"

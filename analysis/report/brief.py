@@ -552,7 +552,7 @@ def _footer(records: list[dict], manifest: dict) -> str:
                if _num(manifest.get("last_batch_seconds")) is not None else "")
             + (f'; board brief as <a href="brief.pdf">PDF</a>' if manifest.get("brief_pdf") else "")
             + f". Started {esc(manifest.get('started_utc', F.MISSING))}, "
-            f"generated {esc(manifest.get('generated_utc', F.MISSING))} from commit <code>{esc(manifest.get('commit') or F.MISSING)}</code>. "
+            f"generated {esc(F.utc_time(manifest.get('generated_utc')))} from commit <code>{esc(manifest.get('commit') or F.MISSING)}</code>. "
             f'Machine-readable manifest: <a href="manifest.json">manifest.json</a>.</p>'
             f"<p>Scenario hashes: {hashes or F.MISSING}.</p><p>Packages: {packages or F.MISSING}.</p>"
             f'<div class="table-scroll"><table><thead><tr><th>scenario</th><th>notebook</th><th>status</th><th>run time</th>'
@@ -628,7 +628,7 @@ def render_index(records, manifest: dict, results: dict | None = None, quick: bo
 <title>Cluster economics: board brief</title>
 <style>{CSS}</style></head><body>
 <header><h1>Cluster economics: board brief</h1>
-<p class="meta">{len(scenarios)} scenario(s), generated {esc(manifest.get('generated_utc', F.MISSING))}.</p>{status}</header>
+<p class="meta">{len(scenarios)} scenario(s), generated {esc(F.utc_time(manifest.get('generated_utc')))}.</p>{status}</header>
 <main>
 {''.join(parts)}
 </main>

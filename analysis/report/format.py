@@ -159,6 +159,22 @@ def yes_no(value) -> str:
     return "yes" if bool(value) else "no"
 
 
+def utc_time(value) -> str:
+    """An ISO 8601 time stamp as a reader writes it: ``2026-12-01T20:52:10+00:00`` ->
+    ``1 Dec 2026, 20:52 UTC``; anything else as given (n/a when missing)."""
+    import datetime as dt
+
+    if value is None or value == "":
+        return MISSING
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    return f"{t.day} {t:%b %Y, %H:%M} UTC"
+
+
 def first_upper(text: str) -> str:
     """``text`` with its first letter capitalized and the rest as it is (``lease and rebuild`` ->
     ``Lease and rebuild``; an abbreviation such as ``xAI`` keeps its case after the first letter)."""
