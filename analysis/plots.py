@@ -89,18 +89,18 @@ def log_axis(ax, which: str = "x", tick_label=None) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def fit_titles(fig, margin_px: float = 4.0, renderer=None) -> bool:
+def fit_titles(fig, margin_px: float = 4.0) -> bool:
     """Wrap every title that runs past the figure's edges onto more lines (a long scenario title in
     a chart title would otherwise be cut off at the figure's edge). Returns whether a title
-    changed; :class:`ChartLayout` then lays the figure out again. ``renderer``: what measures the
-    titles (default the canvas' own; nothing is wrapped on a canvas without one)."""
+    changed; :class:`ChartLayout` then lays the figure out again. The titles are measured by the
+    canvas' renderer (during an SVG draw, :mod:`analysis.svg_backend`'s); nothing is wrapped on a
+    canvas without one."""
     import textwrap
 
-    if renderer is None:
-        get_renderer = getattr(fig.canvas, "get_renderer", None)
-        if get_renderer is None:
-            return False
-        renderer = get_renderer()
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is None:
+        return False
+    renderer = get_renderer()
     width = fig.bbox.width
     texts = [getattr(fig, "_suptitle", None)]
     texts += [t for ax in fig.axes for t in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))]
@@ -133,7 +133,7 @@ class ChartLayout(TightLayoutEngine):
 
     def execute(self, fig):
         super().execute(fig)
-        if fit_titles(fig, renderer=fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None):
+        if fit_titles(fig):
             super().execute(fig)
 
 

@@ -9,7 +9,10 @@ draw, with the SVG renderer itself, so
 * the layout measures text exactly as the SVG positions it;
 * matplotlib's per-renderer metrics cache serves the draw what the layout measured;
 * the metrics are kept for the process (they depend only on the string and the font: a tick label
-  such as ``20%`` is measured once for every chart), which halves a chart's cost.
+  such as ``20%`` is measured once for every chart).
+
+Measured here, a chart costs about 12% less in one process that draws many; a report kernel,
+forked with an almost empty metrics cache, gains less (about 2 s of CPU over a whole batch).
 
 The output is matplotlib's SVG: the same writer, only the renderer's text metrics are cached.
 """

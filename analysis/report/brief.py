@@ -99,6 +99,12 @@ def fleet_utilization(d: dict):
     return _num(value), _num(low), _num(high)
 
 
+def _rate_band(band) -> str:
+    """A rate with its 5-95% range in dollars: ``$1.58/GPU-h ($1.39 to $2.07)``."""
+    value, low, high = band
+    return F.usd_per_gpu_hour(value) + (f" ({F.usd(low)} to {F.usd(high)})" if low is not None and high is not None else "")
+
+
 def _tco(d: dict):
     tco = get(d, "tco_usd_per_gpu_hour", default={})
     if not isinstance(tco, dict) or not tco:
@@ -122,8 +128,7 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
     tco, tco_detail = _tco(d)
     tco_band = _band(d, "tco_blend_usd_per_gpu_hour")
     if tco_band[0] is not None:      # the cluster's blend with its 5-95% band over the scenario's draws
-        tco = F.usd_per_gpu_hour(tco_band[0]) + (f" ({F.usd(tco_band[1])} to {F.usd(tco_band[2])})"
-                                                 if tco_band[1] is not None and tco_band[2] is not None else "")
+        tco = _rate_band(tco_band)
     be = _band(d, "economics.break_even_lease_usd_per_gpu_hour")
     s1 = _num(get(d, "economics.lease_usd_per_gpu_hour", "inference.lease_usd_per_gpu_hour"))
     site = _num(get(d, "power.site_power_mw"))
@@ -140,8 +145,7 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
     for option, name in (options if options is not None else compared_options(d)).items():
         rows.append((f"Incremental NPV: {_lower(name)}", F.band(*incremental_band(d, option), fmt=F.usd), "vs keeping"))
     rows += [
-        ("Break-even lease rate", F.usd_per_gpu_hour(be[0]) + (f" ({F.usd(be[1])} to {F.usd(be[2])})"
-                                                                if be[1] is not None and be[2] is not None else ""),
+        ("Break-even lease rate", _rate_band(be),
          f"S-1 implies {F.usd_per_gpu_hour(s1)}" if s1 is not None else ""),
         ("Probability that leasing wins", F.pct(p_lease, 0), "share of Monte Carlo draws"),
         ("Best option by NPV", label(best) if isinstance(best, str) else F.MISSING, ""),
