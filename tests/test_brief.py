@@ -80,6 +80,7 @@ def test_brief_compares_scenarios_and_states_the_decision(colossus1):
     assert f"${d['economics']['break_even_lease_usd_per_gpu_hour']:.3g}/GPU-h" in html
     # the time stamps read as a person writes them, not in ISO 8601
     assert "generated 1 Dec 2026, 10:00 UTC" in html and "2026-12-01T10:00" not in html
+    assert "Started 1 Dec 2026, 09:59 UTC" in html and "2026-12-01T09:59" not in html
     for figure in ("Fleet utilization", "Job utilization", "Effective training time", "TCO per GPU-hour",
                    "Cost per useful exaFLOP", "Facility power", "Incremental NPV", "Break-even lease rate",
                    "Probability that leasing wins", "What would change the decision", "Why utilization is low"):

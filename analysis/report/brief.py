@@ -555,7 +555,7 @@ def _footer(records: list[dict], manifest: dict) -> str:
             + (f", batch wall time {F.number(manifest['last_batch_seconds'], 3)} s"
                if _num(manifest.get("last_batch_seconds")) is not None else "")
             + (f'; board brief as <a href="brief.pdf">PDF</a>' if manifest.get("brief_pdf") else "")
-            + f". Started {esc(manifest.get('started_utc', F.MISSING))}, "
+            + f". Started {esc(F.utc_time(manifest.get('started_utc')))}, "
             f"generated {esc(F.utc_time(manifest.get('generated_utc')))} from commit <code>{esc(manifest.get('commit') or F.MISSING)}</code>. "
             f'Machine-readable manifest: <a href="manifest.json">manifest.json</a>.</p>'
             f"<p>Scenario hashes: {hashes or F.MISSING}.</p><p>Packages: {packages or F.MISSING}.</p>"
