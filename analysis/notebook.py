@@ -204,7 +204,6 @@ def _range_text(low, high) -> str:
     return f"{_fmt.auto(low)} to {_fmt.auto(high)}"
 
 
-_UPPER_CHOICES = {"bf16", "fp8", "fp4", "fp16", "nvfp4", "mxfp8", "gqa", "mla", "gpu", "tco"}
 _CHOICE_WORDS = {"gpus": "GPUs", "macrs5": "MACRS 5-year"}
 
 
@@ -221,7 +220,7 @@ def _choice_text(parameter: str, value: str) -> str:
     except Exception:  # noqa: BLE001 - an unknown id is shown as given
         return value
     words = str(value).replace("_", " ").replace(",", ", ").split(" ")
-    return " ".join(w.upper() if w.lower() in _UPPER_CHOICES else _CHOICE_WORDS.get(w.lower(), w) for w in words)
+    return " ".join(w.upper() if w.lower() in _fmt.UPPER_WORDS else _CHOICE_WORDS.get(w.lower(), w) for w in words)
 
 
 def assumptions_table(rows: pd.DataFrame, caption: str | None = None):

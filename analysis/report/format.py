@@ -309,10 +309,13 @@ _INFERRED = (
 )
 
 
+#: Words a reader writes in capitals: number formats and acronyms (``bf16`` -> ``BF16``).
+UPPER_WORDS = frozenset({"bf16", "fp8", "fp4", "fp16", "nvfp4", "mxfp8", "gqa", "mla", "gpu", "tco"})
+
+
 def peak_basis(denominator) -> str:
     """A peak basis as a reader writes it: ``bf16 dense`` -> ``BF16 dense``, ``fp8_dense`` -> ``FP8 dense``."""
-    return " ".join(w.upper() if w.lower() in ("bf16", "fp8", "fp16", "fp4", "nvfp4") else w
-                    for w in str(denominator).replace("_", " ").split())
+    return " ".join(w.upper() if w.lower() in UPPER_WORDS else w for w in str(denominator).replace("_", " ").split())
 
 
 def infer_format(column: str, values=None) -> str:
