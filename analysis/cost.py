@@ -37,6 +37,7 @@ import pandas as pd
 from analysis import power as power_model
 from analysis.catalog import Cluster, Column, validate_table
 from analysis.errors import InputError, shown
+from analysis.memo import memoized
 from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends, require_keys
 from analysis.paths import DATA_DIR
 from analysis.economics.finance import capital_recovery_factor  # noqa: F401  (its one home; re-exported here)
@@ -352,6 +353,7 @@ def _cost_values(values: dict) -> dict:
     return require_keys("cost", values, PARAMETERS)
 
 
+@memoized(maxsize=16)   # every option, draw set and sweep point prices the same successor
 def cluster_tco(cluster: Cluster, power_values: dict, cost_values: dict, load_fraction=None) -> CostResult:
     """Capex and TCO of every pool of ``cluster`` (``scenario.values("power")`` and
     ``scenario.values("cost")``; entries may be arrays of draws). Electricity is priced at the

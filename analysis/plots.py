@@ -129,7 +129,16 @@ class ChartLayout(TightLayoutEngine):
     """The reports' layout: matplotlib's tight layout, then every title that runs past the figure's
     edges wrapped (:func:`fit_titles`) and the figure laid out again. It runs when the figure is
     drawn, with the renderer that draws it: an SVG chart is measured by the SVG renderer that
-    places its text (:mod:`analysis.svg_backend`), not first by a raster one."""
+    places its text (:mod:`analysis.svg_backend`), not first by a raster one.
+
+    No ``rect``: matplotlib's default ``rect=(0, 0, 1, 1)`` makes ``get_tight_layout_figure``
+    measure every Axes a second time only to return the same margins (its second pass takes the
+    outer margins from the first and recomputes the gaps from the same, unmoved boxes); one pass
+    gives the same layout at half the cost (tick creation and tick-label measurement)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._params["rect"] = None
 
     def execute(self, fig):
         super().execute(fig)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from analysis.catalog import Cluster, load_utilization_references  # noqa: F401  (re-exported for cost and notebooks)
 from analysis.errors import InputError, shown
+from analysis.memo import memoized
 from analysis.params import Spec, require_keys
 from analysis.params import check_range as _check
 from analysis.scenario import section_draws  # noqa: F401  (notebooks call power.section_draws)
@@ -268,6 +269,7 @@ def _values(values: dict) -> dict:
     return require_keys("power", values, PARAMETERS)
 
 
+@memoized(maxsize=16)
 def cluster_power(cluster: Cluster, values: dict, load_fraction=None) -> PowerResult:
     """Bottom-up power of every pool of ``cluster`` with the ``power`` section ``values``
     (``scenario.values("power")``; entries may be arrays of draws). ``load_fraction`` overrides

@@ -42,6 +42,7 @@ import pandas as pd
 from analysis import goodput, heterogeneity
 from analysis.catalog import Cluster, load_models, model as load_model
 from analysis.errors import InputError, shown
+from analysis.memo import memoized
 from analysis.params import Spec
 
 SPLITS = ("uniform", "aware", "islands")
@@ -304,6 +305,7 @@ def _bf16_peaks(cluster: Cluster) -> np.ndarray:
     return np.array([p.gpu.bf16_tflops_dense for p in cluster.pools], float) * 1e12
 
 
+@memoized(maxsize=48)   # the rebuild iteration and a sweep's points repeat calls
 def chain(cluster: Cluster, job: dict, hetero: dict, good: dict, gpus=None, grids=None) -> dict:
     """The vectorized chain. ``job``/``hetero``/``good`` are section values (scalars or arrays
     of draws); ``gpus`` overrides the pool counts (shape ``(..., pools)``); ``grids`` reuses

@@ -365,6 +365,46 @@ def test_a_chart_with_the_reports_layout_is_laid_out_and_drawn_once_by_the_svg_r
     plt.close("all")
 
 
+
+def test_the_reports_layout_measures_each_axes_once_and_matches_matplotlibs_tight_layout():
+    """ChartLayout runs one tight-layout pass (no rect, as ``Figure.tight_layout()``): the subplot
+    parameters equal those of the layout engine's default two passes (``rect=(0, 0, 1, 1)``), with
+    half the Axes measurements."""
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    from analysis import plots
+
+    def figure():
+        fig, axes = plt.subplots(2, 2, figsize=(8, 6))
+        for i, ax in enumerate(axes.flat):
+            ax.plot([1, 10, 100], [i, 2 * i, 1e5])
+            ax.set_ylabel("facility power (MW)" if i % 2 == 0 else "")
+            ax.set_title(f"panel {i}")
+        fig.suptitle("Four panels")
+        return fig
+
+    calls = []
+    measure = Axes.get_tightbbox
+    Axes.get_tightbbox = lambda self, *a, **k: (calls.append(1), measure(self, *a, **k))[1]
+    try:
+        ours, theirs = figure(), figure()
+        ours.canvas.draw()                 # Agg canvas, no title wrapping needed: one plain layout pass
+        calls.clear()
+        plots.ChartLayout().execute(ours)
+        one_pass = len(calls)
+        calls.clear()
+        theirs.canvas.draw()
+        TightLayoutEngine().execute(theirs)
+        two_passes = len(calls)
+    finally:
+        Axes.get_tightbbox = measure
+    assert one_pass == 4 and two_passes == 8
+    for key in ("left", "right", "bottom", "top", "wspace", "hspace"):
+        assert getattr(ours.subplotpars, key) == pytest.approx(getattr(theirs.subplotpars, key), abs=1e-12), key
+    plt.close("all")
+
 def test_log_axes_carry_plain_tick_labels():
     import matplotlib.pyplot as plt
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.catalog import Cluster, Column, GpuSpec, gpu as gpu_spec, validate_table
 from analysis.errors import InputError
+from analysis.memo import memoized
 from analysis.inference.parameters import PRECISION_BYTES, slo_preset
 from analysis.inference.roofline import Throughput, replica_throughput, usd_per_million_tokens
 from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends
@@ -91,6 +92,7 @@ def prefill_gpus_for(weight_bytes, spec: GpuSpec, reserved_gb, sizes):
     return np.minimum(np.maximum(fit, np.minimum(sizes, PREFILL_GPUS_MAX)), sizes)
 
 
+@memoized(maxsize=32)   # the same pools are sized again for every price and sweep point
 def best_replica(spec: GpuSpec, values: dict, scale_out_gb_s_per_gpu: float | None = None,
                  sizes=None) -> tuple[Throughput, np.ndarray, str]:
     """Size replicas: try 1, 2, 4, ... up to ``max_gpus_per_replica`` GPUs (and the NVLink domain) and
@@ -185,6 +187,10 @@ class FleetResult:
         return f"<pre>{self.summary()}</pre>"
 
 
+#: what only prices the tokens: :func:`best_replica` never reads these
+PRICE_KEYS = ("lease_usd_per_gpu_hour", "lease_source", "load_factor")
+
+
 def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str = "llama2-70b") -> FleetResult:
     """Fleet serving capacity for ``values`` (scalars or arrays of draws).
 
@@ -195,9 +201,10 @@ def fleet(cluster: Cluster, values: dict, slo: str | None = None, benchmark: str
     the latency targets by an MLPerf preset (``"offline"``, ``"server"``, ``"interactive"``).
     """
     values = with_slo(values, slo, benchmark)
+    serving = {k: v for k, v in values.items() if k not in PRICE_KEYS}   # a new price reuses the sized replicas
     rows, total, prefill_gpu_time = [], 0.0, 0.0
     for pool in cluster.pools:
-        thr, size, precision = best_replica(pool.gpu, values, pool.scale_out_gb_s_per_gpu.value)
+        thr, size, precision = best_replica(pool.gpu, serving, pool.scale_out_gb_s_per_gpu.value)
         per_unit = np.asarray(thr.gpus_per_unit, float)
         units = np.where(np.asarray(thr.tokens_per_s_per_gpu) > 0, np.floor(pool.gpus / np.maximum(per_unit, 1e-9)), 0.0)
         tps = units * np.asarray(thr.tokens_per_s_per_replica, float)

@@ -1,0 +1,169 @@
+"""Process-local memoization of pure model functions by the content of their arguments.
+
+Several model functions are called again and again with the same inputs inside one evaluation
+and across the points of a sweep: the utilization chain at the fixed point of the rebuild
+iteration (:func:`analysis.economics.rebuild_utilization`), the successor's TCO for every option
+and draw set, a serving replica's size search for every price. :func:`memoized` computes each
+distinct call once per process, keyed by a SHA-1 **fingerprint of the arguments' content**
+(numpy arrays by dtype, shape and bytes; dicts, sequences and dataclasses field by field), not
+by identity, so an equal input built afresh still hits.
+
+Rules that keep a shared result safe:
+
+* an argument the fingerprint cannot read completely (any other object) skips the cache: the
+  call is computed, never served a result computed from something else;
+* the cached value's numpy arrays are made read-only, so a caller that changes one in place
+  fails loudly instead of changing what the next caller reads;
+* each caller gets its own shallow copy of the containers (dicts, lists, tuples, dataclass
+  instances, DataFrames), so adding a key or setting an attribute stays local.
+
+The cache is bounded (least recently used out) and per process: a report kernel forked from a
+warm zygote (:mod:`analysis.kernels`) starts with the zygote's entries.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import hashlib
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+
+_LEAVES = (np.ndarray, str, int, float, bool, type(None), np.generic)
+_SCALARS = (str, bytes, int, float, complex, bool, type(None), np.generic)
+
+
+class Unfingerprintable(TypeError):
+    """An argument whose content the fingerprint cannot read completely."""
+
+
+def _feed(h, obj) -> None:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise Unfingerprintable("object array")
+        h.update(b"A%s%s" % (obj.dtype.str.encode(), repr(obj.shape).encode()))
+        h.update(np.ascontiguousarray(obj).view(np.uint8).data if obj.size else b"")
+    elif isinstance(obj, _SCALARS):
+        h.update(b"S%s:%s;" % (type(obj).__name__.encode(), repr(obj).encode()))
+    elif isinstance(obj, dict):
+        h.update(b"D%d" % len(obj))
+        for key in sorted(obj, key=repr):
+            _feed(h, key)
+            _feed(h, obj[key])
+    elif isinstance(obj, (list, tuple, frozenset, set)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        h.update(b"L%s%d" % (type(obj).__name__.encode(), len(items)))
+        for item in items:
+            _feed(h, item)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if obj.__dataclass_params__.frozen:
+            h.update(_frozen_digest(obj))
+        else:
+            _feed_fields(h, obj)
+    else:
+        raise Unfingerprintable(type(obj).__name__)
+
+
+def _feed_fields(h, obj) -> None:
+    h.update(b"C%s" % type(obj).__qualname__.encode())
+    for f in dataclasses.fields(obj):
+        _feed(h, getattr(obj, f.name))
+
+
+_FROZEN_DIGESTS: dict[int, bytes] = {}
+
+
+def _frozen_digest(obj) -> bytes:
+    """Digest of a frozen dataclass (a cluster, a GPU), read once per object: its fields cannot
+    change, and the entry leaves with the object."""
+    digest = _FROZEN_DIGESTS.get(id(obj))
+    if digest is None:
+        inner = hashlib.sha1()
+        _feed_fields(inner, obj)
+        digest = inner.digest()
+        try:
+            weakref.finalize(obj, _FROZEN_DIGESTS.pop, id(obj), None)
+        except TypeError:           # no weak references (slots): read it every time
+            return digest
+        _FROZEN_DIGESTS[id(obj)] = digest
+    return digest
+
+
+def fingerprint(*args, **kwargs) -> bytes:
+    """SHA-1 digest of the content of ``args`` and ``kwargs``; :class:`Unfingerprintable` when an
+    argument is not built from arrays, scalars, containers and dataclasses."""
+    h = hashlib.sha1()
+    _feed(h, args)
+    _feed(h, kwargs)
+    return h.digest()
+
+
+def _freeze(value):
+    """Make every numpy array reachable through containers and dataclasses read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for v in value.values():
+            _freeze(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _freeze(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _freeze(getattr(value, f.name))
+    return value
+
+
+def _share(value):
+    """A caller's own copy of the containers around the (read-only, shared) arrays."""
+    if isinstance(value, _LEAVES):
+        return value
+    if isinstance(value, dict):
+        return {k: _share(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_share(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_share(v) for v in value)
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for f in dataclasses.fields(value):
+            object.__setattr__(out, f.name, _share(getattr(value, f.name)))
+        return out
+    return value
+
+
+def memoized(maxsize: int = 32):
+    """Decorator: cache a pure function's results per process by :func:`fingerprint` of its
+    arguments (at most ``maxsize`` entries, least recently used out). The wrapper has
+    ``cache_info()`` (hits, misses, entries) and ``cache_clear()``."""
+    def decorate(func):
+        cache: OrderedDict[bytes, object] = OrderedDict()
+        stats = {"hits": 0, "misses": 0}
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                key = fingerprint(*args, **kwargs)
+            except Unfingerprintable:
+                return func(*args, **kwargs)
+            if key in cache:
+                cache.move_to_end(key)
+                stats["hits"] += 1
+                return _share(cache[key])
+            stats["misses"] += 1
+            value = _freeze(func(*args, **kwargs))
+            cache[key] = value
+            while len(cache) > maxsize:
+                cache.popitem(last=False)
+            return _share(value)
+
+        wrapper.cache_info = lambda: {**stats, "entries": len(cache)}
+        wrapper.cache_clear = lambda: (cache.clear(), stats.update(hits=0, misses=0))
+        return wrapper
+
+    return decorate
