@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import inspect
 import weakref
 from collections import OrderedDict
 
@@ -139,17 +140,21 @@ def _share(value):
 
 def memoized(maxsize: int = 32):
     """Decorator: cache a pure function's results per process by :func:`fingerprint` of its
-    arguments (at most ``maxsize`` entries, least recently used out). The wrapper has
+    arguments as bound to its signature, defaults included (at most ``maxsize`` entries, least recently used out). The wrapper has
     ``cache_info()`` (hits, misses, entries) and ``cache_clear()``."""
     def decorate(func):
         cache: OrderedDict[bytes, object] = OrderedDict()
         stats = {"hits": 0, "misses": 0}
+        signature = inspect.signature(func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             try:
-                key = fingerprint(*args, **kwargs)
-            except Unfingerprintable:
+                # the bound arguments with defaults filled in: f(x) and f(x, option=None) are one call
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                key = fingerprint(**bound.arguments)
+            except (Unfingerprintable, TypeError):   # TypeError: a wrong call, raised by the function itself
                 return func(*args, **kwargs)
             if key in cache:
                 cache.move_to_end(key)

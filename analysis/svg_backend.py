@@ -24,6 +24,7 @@ from functools import lru_cache
 from matplotlib import cbook
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
+from matplotlib.font_manager import fontManager, get_font
 from matplotlib.textpath import TextToPath
 
 BACKEND = "module://analysis.svg_backend"
@@ -38,12 +39,37 @@ def _text_metrics(text: str, prop, ismath) -> tuple[float, float, float]:
     return _TEXT_TO_PATH.get_text_width_height_descent(text, prop, ismath)
 
 
+_FONT_TABLES = (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent"))
+
+
+@lru_cache(maxsize=256)
+def _font_height_metrics(prop) -> tuple:
+    """``(ascent, descent, line gap)`` in points of the font ``prop`` selects, from its OS/2 or hhea
+    table: what ``matplotlib.text.Text._get_layout`` reads from the font file for every text it lays
+    out (and again at each layout and draw), computed once per font and size. The SVG is drawn at
+    72 dpi, so points are its pixels. ``(None, None, None)``: the font has neither table, and
+    matplotlib measures the text instead, as it would."""
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in _FONT_TABLES:
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * 72 / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
+
 class CachedMetricsRendererSVG(RendererSVG):
-    """matplotlib's SVG renderer with its text metrics kept for the process (:func:`_text_metrics`)."""
+    """matplotlib's SVG renderer with its text metrics kept for the process (:func:`_text_metrics`,
+    :func:`_font_height_metrics`)."""
 
     def get_text_width_height_descent(self, s, prop, ismath):
         # FontProperties hash by value; a copy keeps the key from changing with the caller's object
         return _text_metrics(s, prop.copy(), ismath)
+
+    def _get_font_height_metrics(self, prop):
+        # the hook Text._get_layout asks a renderer for before it opens the font file itself
+        return _font_height_metrics(prop.copy())
 
 
 class FigureCanvas(FigureCanvasSVG):

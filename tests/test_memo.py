@@ -110,3 +110,19 @@ def test_model_functions_return_what_they_compute_afresh():
     tco = cost.cluster_tco(sc.cluster, sc.values("power"), sc.values("cost"))
     assert float(tco.tco_usd_per_gpu_hour) == float(cost.cluster_tco.__wrapped__(sc.cluster, sc.values("power"),
                                                                                    sc.values("cost")).tco_usd_per_gpu_hour)
+
+
+def test_a_default_passed_or_left_out_is_one_call():
+    calls = []
+
+    @memo.memoized()
+    def power(values, load_fraction=None):
+        calls.append(1)
+        return 2.0 * values
+
+    power(1.0), power(1.0, None), power(values=1.0, load_fraction=None)
+    assert len(calls) == 1
+    power(1.0, 0.5)
+    assert len(calls) == 2
+    with pytest.raises(TypeError):
+        power()                                   # a wrong call still fails as the function's own
