@@ -458,3 +458,23 @@ def test_no_chart_text_below_10_pt():
                     small.append(f"{path.name}:{n}")
     assert not small, f"chart text below {plots.MIN_FONT_PT} pt at {small}"
     assert all(v >= plots.MIN_FONT_PT for k, v in plots.THEME_RC.items() if k.endswith("size"))
+
+
+def test_the_svg_renderers_font_heights_are_what_matplotlib_reads_from_the_font():
+    """A text's box laid out by the cached renderer (font heights from _font_height_metrics) equals
+    the box matplotlib's own SVG renderer gives it (font tables read per text)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    from analysis import svg_backend
+
+    fig = plt.figure(figsize=(4, 2), dpi=72)
+    text = fig.text(0.1, 0.5, "Two lines\nof text (MW)", fontsize=11)
+    boxes = [text.get_window_extent(renderer_class(288, 144, io.StringIO())).bounds
+             for renderer_class in (svg_backend.CachedMetricsRendererSVG, RendererSVG)]
+    assert boxes[0] == pytest.approx(boxes[1], abs=1e-9)
+    ascent, descent, gap = svg_backend._font_height_metrics(text.get_fontproperties())
+    assert ascent > 0 and descent > 0 and gap >= 0
+    plt.close("all")
