@@ -14,6 +14,7 @@ in process, as before.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -164,14 +165,39 @@ def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
     path = directory / f"{key}.pkl" if directory is not None else None
     value = _read(path)
     if value is None:
-        value = compute()
-        if path is not None:
-            try:
-                _write(path, value)
-            except OSError:   # a read-only or full cache directory only costs the recomputation
-                pass
+        # Two processes of a batch can need the same entry at once (the kernel farm warming Colossus 1
+        # and the sweep kernel evaluating it): the first computes it, the other waits and reads it.
+        with _entry_lock(path):
+            value = _read(path)
+            if value is None:
+                value = compute()
+                if path is not None:
+                    try:
+                        _write(path, value)
+                    except OSError:   # a read-only or full cache directory only costs the recomputation
+                        pass
     _MEMO[key] = value
     return value
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path | None):
+    """An exclusive lock on one cache entry across processes (``flock`` on ``<entry>.lock``; the
+    system releases it if the holder dies). No lock without a cache directory or where files cannot
+    be locked: the entry is then computed, as it always could be, by whoever needs it."""
+    handle = None
+    if path is not None:
+        with contextlib.suppress(OSError, ImportError):
+            import fcntl
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path.with_name(f".{path.stem}.lock"), "a+b")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()       # closing the file releases the lock
 
 
 # --------------------------------------------------------------------------- several scenarios

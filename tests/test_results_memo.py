@@ -25,6 +25,35 @@ def test_memo_computes_once_and_rereads_the_same_value_from_disk(tmp_path):
     assert len(list(tmp_path.glob("memo-test-memo-*.pkl"))) == 2
 
 
+def test_two_processes_needing_one_entry_at_once_compute_it_once(tmp_path):
+    """The farm and a kernel asking for the same MFU grid together: one computes, the other waits
+    for the entry and reads it (a per-entry file lock)."""
+    import multiprocessing
+    import time
+
+    log = tmp_path / "computed.txt"
+
+    def compute():
+        with open(log, "a") as handle:
+            handle.write("x")
+        time.sleep(0.5)                           # long enough for the other process to arrive
+        return 42.0
+
+    def child(queue):
+        results._MEMO.clear()
+        queue.put(results.memo("test-shared", compute, cache_dir=tmp_path / "cache"))
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=child, args=(queue,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    values = [queue.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert values == [42.0, 42.0] and log.read_text() == "x"
+
+
 def test_memo_key_depends_on_parts_code_and_data():
     assert results.memo_key("x", 1) == results.memo_key("x", 1)
     assert results.memo_key("x", 1) != results.memo_key("x", 2)
