@@ -138,10 +138,15 @@ def _share(value):
     return value
 
 
-def memoized(maxsize: int = 32):
+def memoized(maxsize: int = 32, batch: bool = False):
     """Decorator: cache a pure function's results per process by :func:`fingerprint` of its
-    arguments as bound to its signature, defaults included (at most ``maxsize`` entries, least recently used out). The wrapper has
-    ``cache_info()`` (hits, misses, entries) and ``cache_clear()``."""
+    arguments as bound to its signature, defaults included (at most ``maxsize`` entries, least
+    recently used out). The wrapper has ``cache_info()`` (hits, misses, entries) and ``cache_clear()``.
+
+    ``batch=True``: also once per report batch, for work that report kernels of *different*
+    scenarios repeat on the same inputs (the goodput simulation of a shared ``goodput`` section):
+    the value is kept by :func:`analysis.results.memo` (the runner's cache directory, keyed by the
+    fingerprint, the code and the data; one process computes an entry while another waits for it)."""
     def decorate(func):
         cache: OrderedDict[bytes, object] = OrderedDict()
         stats = {"hits": 0, "misses": 0}
@@ -161,7 +166,11 @@ def memoized(maxsize: int = 32):
                 stats["hits"] += 1
                 return _share(cache[key])
             stats["misses"] += 1
-            value = _freeze(func(*args, **kwargs))
+            if batch:
+                from analysis import results
+                value = _freeze(results.memo(f"{func.__module__}.{func.__qualname__}", lambda: func(*args, **kwargs), key.hex()))
+            else:
+                value = _freeze(func(*args, **kwargs))
             cache[key] = value
             while len(cache) > maxsize:
                 cache.popitem(last=False)

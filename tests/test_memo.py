@@ -126,3 +126,24 @@ def test_a_default_passed_or_left_out_is_one_call():
     assert len(calls) == 2
     with pytest.raises(TypeError):
         power()                                   # a wrong call still fails as the function's own
+
+
+def test_batch_memo_is_read_back_by_another_process_of_the_batch(tmp_path, monkeypatch):
+    """batch=True: a value computed in one report kernel is read, not recomputed, by a kernel of
+    another scenario (a new process: empty caches, same cache directory)."""
+    from analysis import results
+
+    monkeypatch.setenv(results.CACHE_ENV, str(tmp_path))
+    calls = []
+
+    @memo.memoized(batch=True)
+    def simulate(values, runs=200):
+        calls.append(1)
+        return {"ettr": np.full(3, values["mtbf_h"])}
+
+    first = simulate({"mtbf_h": 2.0})
+    simulate.cache_clear(), results._MEMO.clear()          # as a freshly forked kernel
+    again = simulate({"mtbf_h": 2.0}, 200)
+    assert len(calls) == 1 and np.array_equal(first["ettr"], again["ettr"])
+    simulate({"mtbf_h": 3.0})
+    assert len(calls) == 2 and len(list(tmp_path.glob("memo-*.pkl"))) == 2

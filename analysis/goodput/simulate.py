@@ -17,6 +17,7 @@ from analysis.errors import InputError, shown
 from analysis.goodput._util import SECONDS_PER_HOUR, arr as _arr
 from analysis.goodput.model import (effective_training_time, from_scenario_values, job_mtbf_s,
                                     optimal_checkpoint_interval_s)
+from analysis.memo import memoized
 
 CORE_FACTORS = ("checkpoint_save", "lost_work", "detection", "node_swap", "reinitialization", "checkpoint_restore", "warm_up")
 
@@ -148,6 +149,7 @@ def analytic_vs_simulated(gpus, rate_per_gpu_hour, checkpoint_write_s, restart_s
 
 
 
+@memoized(maxsize=4, batch=True)   # the same goodput section in several scenarios' reports
 def analytic_vs_simulated_values(values: dict, gpus, horizon_h: float = 24 * 28, n_runs: int = 200, seed: int | None = 0,
                                  **kwargs) -> pd.DataFrame:
     """The full analytic model (:func:`from_scenario_values`, job = ``gpus``) against the event

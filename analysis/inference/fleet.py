@@ -306,6 +306,7 @@ def gpu_table(values: dict, gpu_ids, slo: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@memoized(maxsize=4, batch=True)   # every scenario's inference report draws the same curve
 def latency_curve(values: dict, gpu_ids, tpot_ms) -> pd.DataFrame:
     """Throughput against latency per GPU type: tokens/s per GPU at each TPOT target (TTFT target
     as in ``values``), the replica re-sized at each target. One row per GPU type and target."""
@@ -441,6 +442,7 @@ def price_table(fleet_result: FleetResult, models=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@memoized(maxsize=4, batch=True)
 def fleet_sensitivity(cluster: Cluster, params: dict, metric: str = "usd_per_million_output_tokens",
                       lease_usd_per_gpu_hour: float | None = None) -> pd.DataFrame:
     """One-at-a-time sensitivity of a :class:`FleetResult` figure: each ranged parameter of the
