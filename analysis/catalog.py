@@ -423,7 +423,13 @@ def load_utilization_references(path: Path | str | None = None) -> pd.DataFrame:
 
 def observed_utilization() -> dict:
     """The reported xAI figure (~11% MFU, whole fleet, basis unstated) from data/utilization_references.csv."""
-    table = load_utilization_references()
+    return dict(_observed_utilization(io.file_stamp(DATA_DIR / "utilization_references.csv")))
+
+
+@lru_cache(maxsize=4)
+def _observed_utilization(stamp: tuple) -> dict:
+    # read once per version of the file (every evaluation and sweep point asks)
+    table = load_utilization_references(stamp[0])
     row = table[table["label"].str.startswith("xAI")].iloc[0]
     return {"value": float(row["utilization"]), "label": row["label"], "basis": row["basis"], "source": row["source"],
             "date": row["date"]}

@@ -458,7 +458,13 @@ def capex_cross_check(result: CostResult) -> pd.DataFrame:
 
 def load_tco_estimates() -> pd.DataFrame:
     """Published estimates of an owned GPU's TCO per GPU-hour with basis and source (``data/tco_estimates.csv``)."""
-    path = DATA_DIR / "tco_estimates.csv"
+    from analysis.io import file_stamp
+    return _load_tco_estimates(file_stamp(DATA_DIR / "tco_estimates.csv")).copy()
+
+
+@lru_cache(maxsize=4)
+def _load_tco_estimates(stamp: tuple) -> pd.DataFrame:
+    path = Path(stamp[0])
     columns = (Column("gpu"), Column("tco_usd_per_gpu_hour", Spec("USD/GPU-h", min=0, min_inclusive=False, max=100)),
                Column("basis"), Column("source"), Column("date"), Column("confidence"))
     df = pd.read_csv(path, dtype={"date": str})

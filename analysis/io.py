@@ -31,6 +31,17 @@ MAX_INPUT_BYTES = 2_000_000
 MAX_YAML_DEPTH = 40
 
 
+def file_stamp(path: Path | str) -> tuple:
+    """``(path, modification time in ns, size)``: the key under which a loader may keep what it read
+    from a file for the process (``functools.lru_cache``), read again as soon as the file changes."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None, None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
 def where(path: Path | str) -> str:
     """``path`` relative to the project when inside it (as error messages show it)."""
     path = Path(path)
