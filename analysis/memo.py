@@ -42,6 +42,27 @@ class Unfingerprintable(TypeError):
 
 
 def _feed(h, obj) -> None:
+    t = type(obj)
+    if t is float or t is int or t is bool:       # the common leaves first (section values)
+        h.update(b"%s:%s;" % (t.__name__.encode(), repr(obj).encode()))
+    elif t is str:
+        data = obj.encode()
+        h.update(b"str%d:" % len(data))
+        h.update(data)
+    elif t is dict:
+        h.update(b"D%d" % len(obj))
+        try:
+            keys = sorted(obj)
+        except TypeError:                          # keys of mixed types
+            keys = sorted(obj, key=repr)
+        for key in keys:
+            _feed(h, key)
+            _feed(h, obj[key])
+    else:
+        _feed_other(h, obj)
+
+
+def _feed_other(h, obj) -> None:
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise Unfingerprintable("object array")
