@@ -415,14 +415,16 @@ def _mean_or_nan(v) -> float:
 
 
 def _cash_flow_frame(flows: dict, horizon: int, options) -> pd.DataFrame:
+    """Long table ``option, component, month, period, usd`` (one row per month of each component),
+    built from whole columns at once (a frame per component and a concat cost most of a sweep point)."""
     periods = ["start"] + [str(LEASE_START + (m - 1)) for m in range(1, horizon + 1)]
-    rows = []
-    for option in options:
-        for component, values in flows[option].items():
-            values = np.broadcast_to(values, (horizon + 1,))
-            rows.append(pd.DataFrame({"option": option, "component": component, "month": np.arange(horizon + 1),
-                                      "period": periods, "usd": values}))
-    return pd.concat(rows, ignore_index=True)
+    n = horizon + 1
+    keys = [(option, component) for option in options for component in flows[option]]
+    values = [np.broadcast_to(np.asarray(flows[o][c], dtype=float), (n,)) for o, c in keys]
+    return pd.DataFrame({"option": [o for o, _ in keys for _ in range(n)],
+                         "component": [c for _, c in keys for _ in range(n)],
+                         "month": np.tile(np.arange(n), len(keys)), "period": periods * len(keys),
+                         "usd": np.concatenate(values) if values else np.array([], dtype=float)})
 
 
 def lease_minus_keep_npv_usd(inputs: Mapping[str, Any]) -> np.ndarray:
