@@ -98,14 +98,28 @@ def _feed_fields(h, obj) -> None:
 _FROZEN_DIGESTS: dict[int, bytes] = {}
 
 
+def _immutable(obj) -> bool:
+    """Whether nothing reachable from ``obj`` can change: scalars, tuples and frozensets of them,
+    frozen dataclasses of them (a frozen dataclass holding a dict or an array can still change)."""
+    if isinstance(obj, _SCALARS):
+        return True
+    if isinstance(obj, (tuple, frozenset)):
+        return all(_immutable(v) for v in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and obj.__dataclass_params__.frozen:
+        return all(_immutable(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    return False
+
+
 def _frozen_digest(obj) -> bytes:
-    """Digest of a frozen dataclass (a cluster, a GPU), read once per object: its fields cannot
-    change, and the entry leaves with the object."""
+    """Digest of a frozen dataclass (a cluster, a GPU), read once per object when nothing in it can
+    change (:func:`_immutable`); the entry leaves with the object."""
     digest = _FROZEN_DIGESTS.get(id(obj))
     if digest is None:
         inner = hashlib.sha1()
         _feed_fields(inner, obj)
         digest = inner.digest()
+        if not _immutable(obj):     # e.g. a dict field: read it again next time
+            return digest
         try:
             weakref.finalize(obj, _FROZEN_DIGESTS.pop, id(obj), None)
         except TypeError:           # no weak references (slots): read it every time

@@ -147,3 +147,17 @@ def test_batch_memo_is_read_back_by_another_process_of_the_batch(tmp_path, monke
     assert len(calls) == 1 and np.array_equal(first["ettr"], again["ettr"])
     simulate({"mtbf_h": 3.0})
     assert len(calls) == 2 and len(list(tmp_path.glob("memo-*.pkl"))) == 2
+
+
+@dataclass(frozen=True)
+class Holder:
+    values: dict
+
+
+def test_a_frozen_dataclass_holding_a_dict_is_read_again_each_time():
+    held = Holder({"a": 1.0})
+    before = memo.fingerprint(held)
+    held.values["a"] = 2.0                        # frozen, yet its dict changed
+    assert memo.fingerprint(held) != before
+    spec = Spec("h100", 989.0)
+    assert memo.fingerprint(spec) == memo.fingerprint(spec)   # immutable: its digest is kept
