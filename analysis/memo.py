@@ -22,6 +22,7 @@ warm zygote (:mod:`analysis.kernels`) starts with the zygote's entries.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -173,6 +174,20 @@ def _share(value):
     return value
 
 
+_ENABLED = [True]
+
+
+@contextlib.contextmanager
+def disabled():
+    """Every memoized function computes afresh inside the block (``python -m analysis bench``
+    times the model, not the cache, when it calls a function again with the same arguments)."""
+    _ENABLED.append(False)
+    try:
+        yield
+    finally:
+        _ENABLED.pop()
+
+
 def memoized(maxsize: int = 32, batch: bool = False):
     """Decorator: cache a pure function's results per process by :func:`fingerprint` of its
     arguments as bound to its signature, defaults included (at most ``maxsize`` entries, least
@@ -189,6 +204,8 @@ def memoized(maxsize: int = 32, batch: bool = False):
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            if not _ENABLED[-1]:
+                return func(*args, **kwargs)
             try:
                 # the bound arguments with defaults filled in: f(x) and f(x, option=None) are one call
                 bound = signature.bind(*args, **kwargs)

@@ -161,3 +161,13 @@ def test_a_frozen_dataclass_holding_a_dict_is_read_again_each_time():
     assert memo.fingerprint(held) != before
     spec = Spec("h100", 989.0)
     assert memo.fingerprint(spec) == memo.fingerprint(spec)   # immutable: its digest is kept
+
+
+def test_disabled_computes_afresh_and_the_cache_returns_after():
+    f, calls = counted()
+    f(5.0)
+    with memo.disabled():
+        f(5.0), f(5.0)
+    assert len(calls) == 3
+    f(5.0)
+    assert len(calls) == 3                        # the cache is back, with its entry
