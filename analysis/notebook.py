@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import pickle
 import re
 
 import pandas as pd
@@ -97,7 +98,59 @@ _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 def chart_svg(fig) -> str:
     """The figure as an SVG document (text as text, deterministic ids, no metadata), drawn once by
     :mod:`analysis.svg_backend`; a figure with the reports' layout (:func:`analysis.plots.lay_out`)
-    is laid out just before that draw, measured by the SVG renderer itself."""
+    is laid out just before that draw, measured by the SVG renderer itself.
+
+    In a report batch (the runner's results cache set) a chart is drawn once per batch: reports of
+    scenarios that share a cluster show the same power, cost and goodput charts, and the second
+    one is read by :func:`chart_key` (the figure's content) from :func:`analysis.results.memo`."""
+    from analysis import results
+
+    key = chart_key(fig) if results._cache_dir() is not None else None
+    if key is None:
+        return _draw_svg(fig)
+    return results.memo("chart-svg", lambda: _draw_svg(fig), key)
+
+
+class _ContentPickler(pickle.Pickler):
+    """Pickles a figure for its content key: without the ids that differ between two equal figures
+    (the transforms' back references to their parents, keyed by ``id``; the pyplot figure number)."""
+
+    def reducer_override(self, obj):
+        from matplotlib.figure import Figure
+        from matplotlib.transforms import TransformNode
+
+        drop = "_parents" if isinstance(obj, TransformNode) else "_number" if isinstance(obj, Figure) else None
+        if drop is None:
+            return NotImplemented
+        reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        if len(reduced) < 3 or not isinstance(reduced[2], dict) or drop not in reduced[2]:
+            return NotImplemented
+        state = {k: v for k, v in reduced[2].items() if k != drop}
+        return (*reduced[:2], state, *reduced[3:])
+
+
+def chart_key(fig) -> str | None:
+    """SHA-1 of everything that sets the figure's SVG: its pickled state (every artist, its data and
+    style; matplotlib's version), the rc parameters it is drawn under and the SVG settings; equal
+    figures built in two processes give one key. ``None`` when the figure cannot be pickled (it is
+    then drawn, never looked up)."""
+    import hashlib
+    import io
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    try:
+        _ContentPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(fig)
+    except Exception:  # noqa: BLE001 - an unpicklable artist only costs the cache
+        return None
+    digest = hashlib.sha1(buffer.getvalue())
+    digest.update(repr(sorted((k, repr(v)) for k, v in matplotlib.rcParams.items())).encode())
+    digest.update(repr((_SVG_RC, _SVG_METADATA)).encode())
+    return digest.hexdigest()
+
+
+def _draw_svg(fig) -> str:
     import io
 
     import matplotlib
@@ -126,7 +179,8 @@ def chart_svg(fig) -> str:
 
 
 def _chart_with_alt(fig):
-    return chart_svg(fig), {"alt": alt_text(fig)}
+    alt = alt_text(fig)    # before the draw: the alt text reads the titles as written, not as wrapped to fit
+    return chart_svg(fig), {"alt": alt}
 
 
 def install_alt_text() -> bool:

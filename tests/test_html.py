@@ -478,3 +478,42 @@ def test_the_svg_renderers_font_heights_are_what_matplotlib_reads_from_the_font(
     ascent, descent, gap = svg_backend._font_height_metrics(text.get_fontproperties())
     assert ascent > 0 and descent > 0 and gap >= 0
     plt.close("all")
+
+
+def test_a_chart_is_drawn_once_per_batch_and_keyed_by_its_content(tmp_path, monkeypatch):
+    """In a batch (results cache set) an equal figure built again, as in the next scenario's report,
+    is served the SVG drawn first; any change of data, text or rc parameters is another chart."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from analysis import plots, results
+
+    def figure(y=2.0, title="Facility power by pool"):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([1, 2, 3], [1.0, y, 3.0])
+        ax.set_title(title)
+        return plots.lay_out(fig)
+
+    assert nbk.chart_key(figure()) == nbk.chart_key(figure())
+    assert nbk.chart_key(figure()) != nbk.chart_key(figure(y=2.5))
+    assert nbk.chart_key(figure()) != nbk.chart_key(figure(title="Facility power by GPU"))
+    assert nbk.chart_key(figure()) is not None
+    odd = figure()
+    odd.on_draw = lambda: None                                  # cannot be pickled: drawn, never looked up
+    assert nbk.chart_key(odd) is None
+    with matplotlib.rc_context({"lines.linewidth": 3.0}):
+        wide = nbk.chart_key(figure())
+    assert wide != nbk.chart_key(figure())
+
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv(results.CACHE_ENV, str(tmp_path))
+    draws = []
+    figure_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: (draws.append(1), figure_draw(self, renderer))[1])
+    first = nbk.chart_svg(figure())
+    assert draws == [1]
+    assert nbk.chart_svg(figure()) == first and draws == [1]    # read, not drawn again
+    monkeypatch.delenv(results.CACHE_ENV)
+    assert nbk.chart_svg(figure()) == first                     # drawn afresh: the same bytes
+    plt.close("all")
