@@ -18,7 +18,10 @@ Rules that keep a shared result safe:
   instances, DataFrames), so adding a key or setting an attribute stays local.
 
 The cache is bounded (least recently used out) and per process: a report kernel forked from a
-warm zygote (:mod:`analysis.kernels`) starts with the zygote's entries.
+warm zygote (:mod:`analysis.kernels`) starts with the zygote's entries. ``memoized(batch=True)``
+also keeps a value for the whole report batch (:func:`analysis.results.memo`), for work kernels
+of different scenarios repeat; :func:`disabled` turns every cache off inside a block (the
+benchmarks time the model, not the cache).
 """
 from __future__ import annotations
 

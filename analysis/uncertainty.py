@@ -206,10 +206,9 @@ def utilization_one_at_a_time(sc) -> pd.DataFrame:
 
 def benchmark(seconds: float = 1.5) -> dict[str, float]:
     """Monte Carlo draws of the whole utilization chain per second (Colossus 1, 100,000 draws a call)."""
+    from analysis import memo
     from analysis.bench import throughput
     from analysis.scenario import load_scenario
-
-    from analysis import memo
 
     sc = load_scenario("colossus1")
     draws = 100_000
