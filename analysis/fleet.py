@@ -362,6 +362,16 @@ def point(sc, **overrides) -> FleetResult:
                        {k: float(v) for k, v in out["factors"].items()}, classes, pre, float(out["gpus"]), total / 1e18)
 
 
+def mix_grid_values(sc, inference_fractions, idle_fractions, **fixed) -> np.ndarray:
+    """Fleet MFU (BF16 dense) at the central values over a grid of inference and idle shares, in one
+    vectorized run of :func:`evaluate_fleet` (shape ``(idle, inference)``; ``fixed``: other
+    fleet-section values). Equals :func:`point` at each pair."""
+    fv, job, het, good, _ = _values(sc)
+    idle, inference = np.meshgrid(np.asarray(idle_fractions, float), np.asarray(inference_fractions, float), indexing="ij")
+    fv = {**fv, **fixed, "inference_fraction": inference.ravel(), "idle_fraction": idle.ravel()}
+    return np.asarray(evaluate_fleet(sc, fv, job, het, good)["value_bf16"], float).reshape(idle.shape)
+
+
 @dataclass
 class FleetDraws:
     """Monte Carlo draws of the fleet MFU: ``inputs`` (what varies) and ``outputs`` (values,

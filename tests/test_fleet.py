@@ -118,6 +118,8 @@ def test_views_format_every_number(stand_in):
     assert all(isinstance(v, str) and "nan" not in v.lower() for v in table.to_numpy().ravel())
     grid = view.mix_grid(sc, 0.11, 0.015, inference=(0.1, 0.4), idle=(0.03, 0.25))
     assert grid.shape == (2, 2) and grid.loc[0.03, 0.1] > grid.loc[0.25, 0.4]     # more idle and more inference: lower
+    # one vectorized run gives what the point model gives at each pair
+    assert grid.loc[0.25, 0.1] == pytest.approx(fleet.point(sc, inference_fraction=0.1, idle_fraction=0.25).value, rel=1e-12)
     formatted = view.mix_grid_table(grid)
     assert all(v.endswith("%") or v.endswith("*") for v in formatted.to_numpy().ravel())
     fig = view.fleet_flow_chart(r)

@@ -273,10 +273,7 @@ def mix_grid(sc, observed: float, band: float, inference=(0.1, 0.2, 0.3, 0.4), i
              **fixed) -> pd.DataFrame:
     """Fleet MFU (BF16 dense) over a grid of inference and idle shares, the other inputs central
     (or ``fixed``). Returns the numbers; :func:`mix_grid_table` formats them."""
-    rows = {}
-    for i in idle:
-        rows[i] = {f: fleet_model.point(sc, inference_fraction=f, idle_fraction=i, **fixed).value for f in inference}
-    t = pd.DataFrame.from_dict(rows, orient="index")
+    t = pd.DataFrame(fleet_model.mix_grid_values(sc, inference, idle, **fixed), index=list(idle), columns=list(inference))
     t.index.name, t.columns.name = "idle fraction", "inference fraction"
     t.attrs.update(observed=observed, band=band)
     return t
