@@ -302,12 +302,22 @@ def _draws_at(sc, columns: dict, n: int, seed: int):
 
 @lru_cache(maxsize=8)
 def _unit_design(num_vars: int, base_samples: int, seed: int) -> np.ndarray:
-    """SALib's Saltelli/Sobol' design on the unit cube (no second order): it depends only on the
-    number of inputs, N and the seed, so scenarios with as many ranged inputs share it. Read-only."""
-    from SALib.sample import sobol as sobol_sample
+    """SALib's Saltelli/Sobol' design on the unit cube (no second order;
+    ``SALib.sample.sobol.sample(problem, N, calc_second_order=False, seed=seed)`` with unit bounds),
+    assembled with whole-array copies instead of SALib's loop over rows and columns (the same
+    numbers: every entry is a copy of the scrambled Sobol' base sequence). For each base point ``i``
+    the rows are A_i, then A_i with column k taken from B_i for each k, then B_i. It depends only
+    on the number of inputs, N and the seed, so scenarios with as many ranged inputs share it.
+    Read-only."""
+    from scipy.stats import qmc
 
-    problem = {"num_vars": num_vars, "names": [f"x{i}" for i in range(num_vars)], "bounds": [[0.0, 1.0]] * num_vars}
-    design = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
+    d, n = int(num_vars), int(base_samples)
+    base = qmc.Sobol(d=2 * d, scramble=True, seed=seed).random(n)
+    a, b = base[:, :d], base[:, d:]
+    design = np.repeat(a[:, None, :], d + 2, axis=1)          # (N, D + 2, D): A_i in every row
+    design[:, np.arange(1, d + 1), np.arange(d)] = b          # row 1 + k: column k from B_i
+    design[:, -1, :] = b
+    design = design.reshape(n * (d + 2), d)
     design.flags.writeable = False
     return design
 

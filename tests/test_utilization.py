@@ -215,3 +215,15 @@ def test_sobol_confidence_intervals_do_not_depend_on_numpy_global_random_state()
     np.random.random(100)
     again = uncertainty.sobol_indices(sc, base_samples=32).indices
     assert (first == again).all().all() and first.filter(like="_conf").abs().to_numpy().sum() > 0
+
+
+def test_the_sobol_design_is_salibs_number_for_number():
+    """uncertainty._unit_design assembles SALib's Saltelli design with array copies: the same matrix."""
+    from SALib.sample import sobol as salib_sobol
+
+    for d, n, seed in ((3, 8, 0), (11, 64, 3)):
+        problem = {"num_vars": d, "names": [f"x{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
+        expected = salib_sobol.sample(problem, n, calc_second_order=False, seed=seed)
+        design = uncertainty._unit_design(d, n, seed)
+        assert design.shape == (n * (d + 2), d) and np.array_equal(design, expected)
+        assert not design.flags.writeable
