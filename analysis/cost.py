@@ -37,6 +37,7 @@ import pandas as pd
 from analysis import power as power_model
 from analysis.catalog import Cluster, Column, validate_table
 from analysis.errors import InputError, shown
+from analysis.io import file_stamp
 from analysis.memo import memoized
 from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends, require_keys
 from analysis.paths import DATA_DIR
@@ -458,7 +459,6 @@ def capex_cross_check(result: CostResult) -> pd.DataFrame:
 
 def load_tco_estimates() -> pd.DataFrame:
     """Published estimates of an owned GPU's TCO per GPU-hour with basis and source (``data/tco_estimates.csv``)."""
-    from analysis.io import file_stamp
     return _load_tco_estimates(file_stamp(DATA_DIR / "tco_estimates.csv")).copy()
 
 

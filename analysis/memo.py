@@ -54,16 +54,20 @@ def _feed(h, obj) -> None:
         h.update(b"str%d:" % len(data))
         h.update(data)
     elif t is dict:
-        h.update(b"D%d" % len(obj))
-        try:
-            keys = sorted(obj)
-        except TypeError:                          # keys of mixed types
-            keys = sorted(obj, key=repr)
-        for key in keys:
-            _feed(h, key)
-            _feed(h, obj[key])
+        _feed_dict(h, obj)
     else:
         _feed_other(h, obj)
+
+
+def _feed_dict(h, obj) -> None:
+    h.update(b"D%d" % len(obj))
+    try:
+        keys = sorted(obj)
+    except TypeError:                              # keys of mixed types
+        keys = sorted(obj, key=repr)
+    for key in keys:
+        _feed(h, key)
+        _feed(h, obj[key])
 
 
 def _feed_other(h, obj) -> None:
@@ -74,11 +78,8 @@ def _feed_other(h, obj) -> None:
         h.update(np.ascontiguousarray(obj).view(np.uint8).data if obj.size else b"")
     elif isinstance(obj, _SCALARS):
         h.update(b"S%s:%s;" % (type(obj).__name__.encode(), repr(obj).encode()))
-    elif isinstance(obj, dict):
-        h.update(b"D%d" % len(obj))
-        for key in sorted(obj, key=repr):
-            _feed(h, key)
-            _feed(h, obj[key])
+    elif isinstance(obj, dict):                     # a subclass (Draws, OrderedDict)
+        _feed_dict(h, obj)
     elif isinstance(obj, (list, tuple, frozenset, set)):
         items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
         h.update(b"L%s%d" % (type(obj).__name__.encode(), len(items)))

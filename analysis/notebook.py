@@ -115,11 +115,15 @@ class _ContentPickler(pickle.Pickler):
     """Pickles a figure for its content key: without the ids that differ between two equal figures
     (the transforms' back references to their parents, keyed by ``id``; the pyplot figure number)."""
 
-    def reducer_override(self, obj):
+    def __init__(self, file, **kwargs):
         from matplotlib.figure import Figure
         from matplotlib.transforms import TransformNode
 
-        drop = "_parents" if isinstance(obj, TransformNode) else "_number" if isinstance(obj, Figure) else None
+        super().__init__(file, **kwargs)
+        self._dropped = ((TransformNode, "_parents"), (Figure, "_number"))   # looked up once, not per object
+
+    def reducer_override(self, obj):
+        drop = next((name for cls, name in self._dropped if isinstance(obj, cls)), None)
         if drop is None:
             return NotImplemented
         reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
