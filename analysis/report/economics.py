@@ -347,6 +347,6 @@ def cost_band_sentence(figures: dict) -> str:
     exaflop = fmt.band(figures["usd_per_useful_exaflop"], figures["usd_per_useful_exaflop_p05"],
                        figures["usd_per_useful_exaflop_p95"], fmt=fmt.usd)
     draws = figures.get("utilization", {}).get("draws")
-    over = f" over the scenario's {draws:,} draws" if draws else ""
+    over = f" over the scenario's {fmt.integer(draws)} draws" if draws else ""
     return (f"Blended TCO per GPU-hour: **{tco}**; cost per useful exaFLOP: **{exaflop}** (central value, 5-95%{over}: "
             "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")
