@@ -1,4 +1,5 @@
 """The batch runner: failures are isolated, marked, and never look like finished reports."""
+import os
 from pathlib import Path
 
 import nbformat
@@ -18,10 +19,13 @@ def _notebook(path: Path, body: str, title: str) -> None:
 
 
 @pytest.mark.slow
-def test_failing_notebook_is_marked_and_others_still_run(tmp_path):
+def test_failing_notebook_is_marked_and_others_still_run(tmp_path, monkeypatch):
     notebooks = tmp_path / "nbs"
     notebooks.mkdir()
-    _notebook(notebooks / "a_good.ipynb", "from analysis import notebook as nbk\nnbk.record({'answer': 42})", "Good")
+    # the kernel also reports its BLAS thread setting: one per kernel while the batch runs, the caller's after
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    _notebook(notebooks / "a_good.ipynb", "import os\nfrom analysis import notebook as nbk\n"
+              "nbk.record({'answer': 42, 'blas_threads': os.environ.get('OPENBLAS_NUM_THREADS')})", "Good")
     _notebook(notebooks / "b_bad.ipynb", "raise RuntimeError('boom')", "Bad")
     out = tmp_path / "out"
     # a stale success from an earlier run must not survive a failure now
@@ -32,7 +36,8 @@ def test_failing_notebook_is_marked_and_others_still_run(tmp_path):
     results = reports.run_reports(["colossus1"], out_dir=out, jobs=1, notebook_dir=notebooks,
                                   echo=lambda *a, **k: lines.append(" ".join(map(str, a))))
     status = {Path(r.notebook).stem: r for r in results}
-    assert status["a_good"].status == "ok" and status["a_good"].metrics == {"answer": 42}
+    assert status["a_good"].status == "ok" and status["a_good"].metrics == {"answer": 42, "blas_threads": "1"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ, "the batch restores the caller's environment"
     assert status["b_bad"].status == "FAILED" and "RuntimeError: boom" in status["b_bad"].error
     produced = {p.name for p in (out / "colossus1").iterdir()}
     assert produced == {"a_good.html", "a_good.ipynb", "b_bad.failed.ipynb", "figures.csv", "cashflows.csv"}
