@@ -519,3 +519,31 @@ def test_two_micro_batch_overlap_reads_the_weights_twice_by_hand():
     dense = dict(**LLAMA2, input_tokens=500, output_tokens=100, **H200, gpus_per_replica=8, max_batch=64)
     assert float(inf.replica_throughput(**dense, comm_overlap=0.5).decode_memory_s) == \
         pytest.approx(float(inf.replica_throughput(**dense, comm_overlap=0.0).decode_memory_s))
+
+
+def test_aggregated_replica_prefills_on_itself_whatever_the_prefill_pool():
+    """A prefill pool size only means something when disaggregated: aggregated chunked prefill runs on the replica's own
+    GPUs (the fleet's replica search passes a pool size in every mode)."""
+    kw = dict(**MOE, input_tokens=2000, output_tokens=500, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=64,
+              experts_per_token=8, mla_kv_dim=576, max_tpot_ms=100, max_ttft_ms=2000)
+    alone = inf.replica_throughput(**kw)
+    for pool in (16, 64, 128):
+        with_pool = inf.replica_throughput(**kw, prefill_gpus_per_replica=pool, disaggregated=False)
+        assert float(with_pool.tokens_per_s_per_gpu) == float(alone.tokens_per_s_per_gpu)
+        assert float(with_pool.prefill_s_per_request) == float(alone.prefill_s_per_request)
+
+
+def test_disaggregated_prefill_communicates_at_its_own_degree_by_hand():
+    """Decode on 8 H200 (TP8), prefill on 4 (TP4, its own layout): a prompt's all-reduces run over the 4 prefill GPUs,
+    2 per layer x 2 (4 - 1) / 4 x hidden x 2 bytes per token at 450 GB/s (half the 900 GB/s bidirectional NVLink)."""
+    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, compute_efficiency=0.5, max_tpot_ms=100,
+              max_ttft_ms=2000)
+    t = inf.replica_throughput(**kw, gpus_per_replica=8, prefill_gpus_per_replica=4, disaggregated=True)
+    peak = 1979e12 * 0.5
+    attn_peak = 1979e12 * 0.5                             # min(compute efficiency 0.5, FP8 attention share 0.61)
+    comm_per_token = 2 * 80 * 2 * (3 / 4) * 8192 * 2.0 / 450e9
+    prefill = 1000 * 2 * 70e9 / (4 * peak) + 2 * 80 * 8192 * 1000 ** 2 / (4 * attn_peak) + 1000 * comm_per_token
+    assert float(t.prefill_s_per_request) == pytest.approx(prefill, rel=1e-12)
+    # the same prefill pool inside an aggregated 4-GPU TP4 replica costs the same per prompt
+    same = inf.replica_throughput(**kw, gpus_per_replica=4)
+    assert float(same.prefill_s_per_request) == pytest.approx(prefill, rel=1e-12)

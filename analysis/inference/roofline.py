@@ -66,7 +66,10 @@ each request's prompt is prefilled between decode steps, so over one request's l
 ``cycle = output / tau x step(b) + b x prefill``; TPOT = ``cycle / output``. **Disaggregated**
 (DistServe, Zhong et al. 2024, arXiv 2401.09670): prefill runs on its own GPUs, TPOT = ``step / tau``;
 each request costs decode GPU-seconds plus prefill GPU-seconds, and its KV cache crosses the scale-out
-network to the decode replica.
+network to the decode replica. A prefill replica has its own parallel degree (its ``prefill_gpus_per_replica``
+GPUs: tensor parallel inside the NVLink domain for a dense model, experts spread over all of them for a MoE,
+so its all-reduces or all-to-alls are those of its own size, not the decode replica's); aggregated serving
+prefills on the replica itself, whatever pool size is passed.
 
 Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
 (each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
@@ -200,11 +203,12 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     """
     f = lambda x: np.asarray(x, float)
     g = f(gpus_per_replica)
-    gp = g if prefill_gpus_per_replica is None else f(prefill_gpus_per_replica)
+    disagg = np.asarray(disaggregated, bool)
+    # Aggregated serving prefills on the replica itself: a prefill pool size only counts when disaggregated.
+    gp = g if prefill_gpus_per_replica is None else np.where(disagg, f(prefill_gpus_per_replica), g)
     inp, out = f(input_tokens), f(output_tokens)
     params, active = f(params), f(active_params)
     layers, hidden = f(layers), f(hidden)
-    disagg = np.asarray(disaggregated, bool)
     hit = np.clip(f(cache_hit_rate), 0.0, 1.0)
     compute_efficiency = np.minimum(f(compute_efficiency) * f(software_factor), 1.0)
     base_peak = f(peak_tflops) * 1e12 * compute_efficiency
@@ -232,20 +236,31 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     nvl = f(nvlink_gb_s_per_gpu) / 2 * 1e9                                # B/s per direction
     so = f(scale_out_gb_s_per_gpu) * 1e9
     tp = np.minimum(g, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), g)
-    pp = g / tp
-    pp_link = np.where(g <= domain, nvl, so)                               # stage-to-stage sends: NVLink inside the domain
-    tp_token_s = (2.0 * layers / pp * 2.0 * (tp - 1) / tp * hidden * ACTIVATION_BYTES / nvl
-                  + np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0))
     copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
-    with np.errstate(invalid="ignore", divide="ignore"):
-        inside = np.where(g > 1, (np.minimum(g, domain) - 1) / (g - 1), 0.0)  # share of a token's experts inside its domain
-    across = 1.0 - inside
-    remote = (g - 1) / g
     node_limited = np.minimum(f(experts_per_token), NODE_LIMIT) / np.maximum(f(experts_per_token), 1.0)
-    ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * across * node_limited / so) / g
-    # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense
-    # model's tensor-parallel all-reduces sit between its GEMMs on the critical path (not overlapped).
-    comm_token_s = np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
+
+    def comm_per_token(gpus, tp_degree):
+        """Replica-wide communication time per token of a replica of ``gpus`` GPUs (``tp_degree`` of them tensor
+        parallel when dense): the decode replica's, or a disaggregated prefill replica's with its own degree."""
+        pp = gpus / tp_degree
+        pp_link = np.where(gpus <= domain, nvl, so)                       # stage-to-stage sends: NVLink inside the domain
+        tp_token_s = (2.0 * layers / pp * 2.0 * (tp_degree - 1) / tp_degree * hidden * ACTIVATION_BYTES / nvl
+                      + np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inside = np.where(gpus > 1, (np.minimum(gpus, domain) - 1) / (gpus - 1), 0.0)  # share of a token's experts in its domain
+        remote = (gpus - 1) / gpus
+        ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * (1.0 - inside) * node_limited / so) / gpus
+        # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense
+        # model's tensor-parallel all-reduces sit between its GEMMs on the critical path (not overlapped).
+        return np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
+
+    comm_token_s = comm_per_token(g, tp)
+    pp = g / tp
+    # A disaggregated prefill replica runs its own parallel layout over its ``gp`` GPUs (tensor parallel inside the
+    # NVLink domain, or the given degree when it divides them; experts over all of them): DistServe (arXiv 2401.09670)
+    # and DeepSeek (prefill EP32, decode EP144; open-infra-index Day 6) size the two phases' parallelism separately.
+    tp_prefill = np.where(disagg, np.minimum(gp, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), gp), tp)
+    comm_prefill_token_s = np.where(disagg, comm_per_token(gp, tp_prefill), comm_token_s)
     alpha = np.where(g <= domain, COLLECTIVE_LATENCY_NVLINK_S, COLLECTIVE_LATENCY_SCALEOUT_S)
     collectives = np.where(moe, np.where(g > 1, 2.0 * layers, 0.0), np.where(tp > 1, 2.0 * layers / pp, 0.0))
     step_latency_s = collectives * alpha
@@ -261,7 +276,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     new_tokens = inp * (1.0 - hit)
     prefill_s = (new_tokens * 2.0 * active / flops_prefill
                  + 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
-                 + new_tokens * comm_token_s * g / gp)
+                 + new_tokens * comm_prefill_token_s)
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
     # Attention data parallelism (MoE, aggregated, latency targets): a prompt's rank-local layers run on 1 of g GPUs
     # while the expert-parallel group waits (module docstring); offline queues balance the ranks. The stall lengthens
