@@ -62,6 +62,36 @@ def test_queue_p99_by_hand():
     assert float(roofline.queue_wait_p99(0.005)) == 0.0
 
 
+def test_pooled_prefill_queue_is_erlang_c_by_hand():
+    """Two servers at 50% (offered load a = 1): Erlang C = (a^2/2! x 2/(2 - a)) / (1 + a + a^2/2! x 2/(2 - a)) = 1/3;
+    P(W > t) = C exp(-c (1 - rho) t / S): p99 = S ln(100/3) / (2 x 0.5), mean = S C / (c (1 - rho)) = S / 3."""
+    assert float(roofline.erlang_c(0.5, 2)) == pytest.approx(1 / 3)
+    assert float(roofline.erlang_c(0.7, 1)) == pytest.approx(0.7)            # one server: M/M/1, C = rho
+    assert float(roofline.queue_wait_p99(0.5, 2)) == pytest.approx(math.log(100 / 3) / 1.0)
+    assert float(roofline.queue_wait_mean(0.5, 2)) == pytest.approx(1 / 3)
+    assert float(roofline.queue_wait_mean(0.5)) == pytest.approx(1.0)         # M/M/1: rho / (1 - rho)
+    # the recursion (few servers) and the closed form (many) are the same Erlang B
+    c = np.arange(1.0, 41.0)[:, None]
+    a = c * np.array([0.1, 0.5, 0.8, 0.97])
+    assert np.allclose(roofline._erlang_b_recursion(a, c), roofline._erlang_b_closed(a, c), rtol=1e-10, atol=0)
+    # vectorized over both, and more servers never wait longer at the same load
+    waits = roofline.queue_wait_p99(np.array([[0.6], [0.9]]), np.array([1, 2, 4, 14, 64]))
+    assert waits.shape == (2, 5) and np.all(np.diff(waits, axis=1) <= 0) and waits[0, -1] == 0.0
+
+
+def test_a_router_over_prefill_replicas_serves_more_at_the_same_ttft_target():
+    kw = dict(**MOE, input_tokens=3000, output_tokens=400, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=64,
+              prefill_gpus_per_replica=32, disaggregated=True, experts_per_token=8, mla_kv_dim=576, cache_hit_rate=0.5,
+              max_tpot_ms=40, max_ttft_ms=450, latency_tail_factor=1.5, moe_efficiency=0.3)
+    by_servers = [inf.replica_throughput(**kw, prefill_queue_servers=c) for c in (1, 4, 14)]
+    per_gpu = [float(t.tokens_per_s_per_gpu) for t in by_servers]
+    assert per_gpu[0] < per_gpu[1] < per_gpu[2]
+    assert all(float(t.ttft_p99_ms) <= 450 * (1 + 1e-6) for t in by_servers)
+    # the decode replica is the same; only the prefill pool's headroom shrinks
+    assert len({float(t.batch) for t in by_servers}) == 1
+    assert float(by_servers[2].prefill_time_fraction) < float(by_servers[0].prefill_time_fraction)
+
+
 def test_prefix_cache_cuts_prefill_by_hand():
     kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1, compute_efficiency=1.0)
     cold = inf.replica_throughput(**kw)
@@ -316,6 +346,7 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     ({"gpu": "H100", "gpus_per_replica": 2, "cache_hit_rate": 1.5}, r"^cache_hit_rate: 1\.5 is above 0\.99"),
     ({"gpu": "H100", "gpus_per_replica": 2, "ep": 4}, r"^ep: 4 differs|^gpus_per_replica: 2 differs"),
     ({"gpu": "H100", "gpus_per_replica": 2, "prefill": {"gpus": 2}}, r"^decode: missing"),
+    ({"gpu": "H100", "prefill": {"gpus": 2, "replicas": 0}, "decode": {"gpus": 2}}, r"^prefill\.replicas: 0 is below 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "mla": {"kv_dim": 0}}, r"^mla\.kv_dim: 0 is below 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "speculative": {"tokens": 1, "acceptance": 1.2}}, r"^speculative\.acceptance: 1\.2 is above"),
     ({"gpu": "H100", "gpus_per_replica": 2, "benchmark": "gpt-9"}, r"^benchmark: 'gpt-9' is not allowed"),

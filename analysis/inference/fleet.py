@@ -31,7 +31,7 @@ PREFILL_GPUS_MAX = 32        # disaggregated prefill replica: DeepSeek's prefill
 OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token": 0.0, "cache_hit_rate": 0.0,
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
-                     "software_factor": 1.0}
+                     "software_factor": 1.0, "prefill_router_replicas": 1.0}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -68,7 +68,7 @@ def model_kwargs(values: dict) -> dict:
             "max_batch": v.get("max_batch", np.inf), "max_tpot_ms": v["max_tpot_ms"], "max_ttft_ms": v["max_ttft_ms"],
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
-            "software_factor": v["software_factor"],
+            "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
             **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),
             **({"input_tokens_cv": v["input_tokens_cv"]} if v.get("input_tokens_cv") is not None else {}),

@@ -73,6 +73,7 @@ PARAMETERS: dict[str, Spec] = {
     "spec_tokens": Spec("tokens", "draft tokens proposed per decode step (0: no speculative decoding)", min=0, max=16, integer=True),
     "spec_acceptance": Spec("-", "probability that each draft token is accepted", min=0, max=0.99),
     "comm_overlap": Spec("-", "share of communication hidden behind compute (two-micro-batch overlap)", min=0, max=1),
+    "prefill_router_replicas": Spec("replicas", "prefill servers one router balances: the TTFT queue is M/M/c over them (1: each replica queues its own prompts, M/M/1)", min=1, integer=True, max=4096),
     "max_gpus_per_replica": Spec("GPUs", "largest replica considered (decode expert-parallel degree for MoE)", min=1, integer=True, max=4096),
     "kv_memory_fraction": Spec("-", "share of HBM left after weights and reserve that holds KV cache", min=0, min_inclusive=False, max=1),
     "reserved_gb_per_gpu": Spec("GB", "HBM kept for activations, workspace and runtime", min=0, max=1000),

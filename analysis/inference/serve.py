@@ -15,7 +15,8 @@ Schema (every key optional unless marked)::
        experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
     mla: {kv_dim: 576}               # MLA-compressed KV cache (or ``mla: true`` for 576)
     ep: 64                           # expert-parallel degree of a decode replica (= its GPUs)
-    prefill: {gpus: 32}              # disaggregated prefill pool: GPUs per prefill replica
+    prefill: {gpus: 32, replicas: 14}  # disaggregated prefill pool: GPUs per prefill replica; replicas one router
+                                     # balances (the TTFT queue is M/M/c over them; default 1, each its own queue)
     decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
                                      # (max_output_tokens: the KV cache reserves this per request;
@@ -61,7 +62,7 @@ SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
     "mla": {"kv_dim", "source"},
-    "prefill": {"gpus", "source"},
+    "prefill": {"gpus", "replicas", "source"},
     "decode": {"gpus", "source"},
     "workload": {"input_tokens", "output_tokens", "max_output_tokens", "input_tokens_cv", "max_input_tokens", "source"},
     "speculative": {"tokens", "acceptance", "source"},
@@ -89,6 +90,7 @@ SERVE_SPECS = {
     "model.experts_per_token": Spec("experts", min=0, max=256, integer=True),
     "mla.kv_dim": Spec("values per token per layer", min=1, max=65_536, integer=True),
     "prefill.gpus": Spec("GPUs", min=1, max=4096, integer=True),
+    "prefill.replicas": Spec("replicas", min=1, max=4096, integer=True),
     "decode.gpus": Spec("GPUs", min=1, max=4096, integer=True),
     "workload.input_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.output_tokens": Spec("tokens", min=1, max=10_000_000),
@@ -319,6 +321,8 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
         "max_gpus_per_replica": float(system),
+        # one router over the prefill replicas (M/M/c TTFT queue); without one each replica queues its own prompts
+        "prefill_router_replicas": float(number("prefill.replicas", prefill["replicas"])) if "replicas" in prefill else 1.0,
         "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
@@ -411,7 +415,8 @@ class ServeResult:
                "decode_step_split_ms": {"weights": s(t.step_weights_s) * 1e3, "attention": s(t.step_attention_s) * 1e3,
                                         "communication": s(t.step_comm_s) * 1e3},
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
-               "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0)}
+               "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0),
+               "prefill_router_replicas": v.get("prefill_router_replicas", 1.0)}
         out = plain(out)
         for key, value in list(out.items()):
             if value is None and key not in reasons and key != "prefill_gpus_per_replica":
@@ -428,7 +433,10 @@ class ServeResult:
         ms = lambda x: "n/a" if x is None else f"{x:,.1f} ms"
         target = ("no latency target (offline)" if d["max_tpot_ms"] is None and d["max_ttft_ms"] is None else
                   f"p99 targets TTFT {ms(d['max_ttft_ms'])}, TPOT {ms(d['max_tpot_ms'])}")
-        mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas)" if d["prefill_gpus_per_replica"] else "")
+        router = (self.values or {}).get("prefill_router_replicas", 1.0)
+        mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas"
+                                    + (f", {router:.0f} behind one router" if router > 1 else "") + ")"
+                                    if d["prefill_gpus_per_replica"] else "")
         limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit", "tpot": "the TPOT target",
                   "ttft": "the TTFT target", "does-not-fit": "no request fits in memory",
                   "target-not-met": "the latency target cannot be met even at batch 1"}

@@ -27,6 +27,7 @@ register({
     "inference.max_tpot_ms": "p99 time per output token target (ms)", "inference.max_ttft_ms": "p99 time to first token target (ms)",
     "inference.serving_mode": "Prefill/decode serving mode", "inference.spec_tokens": "Speculative draft tokens per step",
     "inference.spec_acceptance": "Draft-token acceptance rate", "inference.comm_overlap": "All-to-all hidden behind compute",
+    "inference.prefill_router_replicas": "Prefill replicas behind one router",
     "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
     "inference.moe_efficiency": "MoE expert-layer efficiency", "inference.fp4_efficiency": "FP4 GEMM efficiency (relative)",
