@@ -363,7 +363,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         return (tail * tpot <= tpot_target) & (base <= ttft_target)
 
     def max_utilisation(base):
-        """Highest prefill-server utilisation whose p99 TTFT (base + M/M/1 wait) meets the target."""
+        """Highest prefill-server utilisation whose p99 TTFT (base + the M/M/c wait) meets the target."""
         lo, hi = np.zeros(np.shape(base)), np.full(np.shape(base), 0.999)
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
