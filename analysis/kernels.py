@@ -49,7 +49,8 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib", "matplotlib.pyplot", "seaborn",
            "numpy_financial", "yaml", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "analysis.notebook",
            "analysis.evaluate", "analysis.results", "analysis.plots", "analysis.catalog", "analysis.calibration",
-           "analysis.cost", "analysis.economics", "analysis.goodput", "analysis.heterogeneity", "analysis.inference",
+           "analysis.cost", "analysis.economics", "analysis.goodput", "analysis.goodput.simulate", "analysis.goodput.validation",
+           "analysis.heterogeneity", "analysis.inference",
            "analysis.power", "analysis.training", "analysis.uncertainty", "analysis.utilization", "analysis.report",
            # every report's view module, and what ipykernel imports when a kernel starts (its debugger
            # and debugpy: ~150 modules, a fifth of a second per kernel otherwise)

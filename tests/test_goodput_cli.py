@@ -49,3 +49,20 @@ def test_goodput_cli_bad_input_one_line_exit_2(args, option):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_the_command_line_parser_does_not_import_the_goodput_models():
+    """Registering the ``goodput`` subcommand must not import scipy.stats (~2 s at every ``python -m analysis`` start):
+    the package loads its modules on first use, and every name it exported is still there."""
+    import subprocess
+    import sys
+    code = ("import sys; from analysis.__main__ import build_parser; build_parser(); "
+            "print('scipy.stats' in sys.modules, 'analysis.goodput.model' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+    import analysis.goodput as goodput
+    from analysis.goodput.model import from_scenario_values
+    assert goodput.from_scenario_values is from_scenario_values and goodput.validation.case_result
+    assert set(goodput.__all__) <= set(dir(goodput))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        goodput.nope
