@@ -147,13 +147,17 @@ def _erlang_b_closed(a, c):
 ERLANG_RECURSION_MAX = 16    # up to this many servers the recursion is the faster of the two equal forms
 
 
+def _queue_load(rho, servers):
+    """``(rho, c)`` as the queue formulas take them: utilisation kept below 1, a whole number of servers >= 1."""
+    return np.clip(np.asarray(rho, float), 0.0, 0.999999), np.maximum(np.round(np.asarray(servers, float)), 1.0)
+
+
 def erlang_c(rho, servers=1):
     """Probability that a request waits, for ``c = servers`` prefill servers behind one queue at utilisation ``rho``
     each, with Poisson arrivals and exponential service (M/M/c, Erlang C; Kleinrock 1975, Queueing Systems I,
     Sec. 3.5): ``C = B / (1 - rho (1 - B))`` with Erlang B of the offered load ``a = c rho``,
     ``B = (a^c / c!) / sum_k<=c a^k / k!``. One server: ``C = rho`` (M/M/1)."""
-    rho = np.clip(np.asarray(rho, float), 0.0, 0.999999)
-    c = np.maximum(np.round(np.asarray(servers, float)), 1.0)
+    rho, c = _queue_load(rho, servers)
     if np.all(c == 1.0):
         return np.broadcast_to(rho, np.broadcast(rho, c).shape).copy()
     erlang_b = _erlang_b_recursion if np.max(c) <= ERLANG_RECURSION_MAX else _erlang_b_closed
@@ -166,8 +170,7 @@ def queue_wait_p99(rho, servers=1):
     servers behind one router at utilisation ``rho`` with Poisson arrivals: ``P(W > t) = C exp(-c (1 - rho) t / S)``, so
     ``t_99 = S ln(100 C) / (c (1 - rho))`` with ``C`` = :func:`erlang_c` (M/M/c; one server: M/M/1, ``C = rho``,
     ``t_99 = S ln(100 rho) / (1 - rho)``; Kleinrock 1975, Queueing Systems I, Sec. 3.2 and 3.5). Zero when fewer than 1% wait."""
-    rho = np.clip(np.asarray(rho, float), 0.0, 0.999999)
-    c = np.maximum(np.round(np.asarray(servers, float)), 1.0)
+    rho, c = _queue_load(rho, servers)
     wait = erlang_c(rho, c)
     with np.errstate(divide="ignore"):
         return np.where(wait > 0.01, np.log(np.maximum(100.0 * wait, 1.0)) / (c * (1.0 - rho)), 0.0)
@@ -176,8 +179,7 @@ def queue_wait_p99(rho, servers=1):
 def queue_wait_mean(rho, servers=1):
     """Mean queueing delay before a prefill in units of the prefill time: ``C / (c (1 - rho))`` (M/M/c; one server:
     ``rho / (1 - rho)``)."""
-    rho = np.clip(np.asarray(rho, float), 0.0, 0.999999)
-    c = np.maximum(np.round(np.asarray(servers, float)), 1.0)
+    rho, c = _queue_load(rho, servers)
     return erlang_c(rho, c) / (c * (1.0 - rho))
 
 
