@@ -152,21 +152,28 @@ def _assert_same_result(a, b, rtol=1e-12):
     assert a.metrics() == pytest.approx(b.metrics(), rel=rtol)
 
 
+# A refit on another CPU reproduces the stored held-out refits only to ~1e-11 (the optimiser's iterates pass
+# through BLAS and libm, whose SIMD paths differ between machines: 1.0e-11 seen on an AMD EPYC host against
+# the file written on another), so the stored file is compared with a fresh fit to 1e-9; a stale file
+# differs at the percent level. The exact round trip is test_written_validation_round_trips_exactly's.
+CROSS_MACHINE_RTOL = 1e-9
+
+
 def test_stored_validation_is_fresh_and_is_what_the_full_fit_gives(fitted, table):
     stored = F.stored_fit(table)
     assert stored is not None, ("data/calibration_validation.csv is stale (runs, fit settings or step model changed): "
                                 "run `from analysis.training.fit import fit; fit(write=True)`")
-    _assert_same_result(stored, fitted)
+    _assert_same_result(stored, fitted, rtol=CROSS_MACHINE_RTOL)
     doc = yaml.safe_load((DATA_DIR / "calibration.yaml").read_text())["validation"]
     import hashlib
     for name, digest in doc["inputs_sha256"].items():        # provenance: the run files it was computed on
         assert hashlib.sha256((DATA_DIR / name).read_bytes()).hexdigest()[:16] == digest, f"{name} changed since the fit"
     assert doc["fit_settings_sha256"] == F.fit_settings_hash()
-    assert doc["fitted"] == fitted.calibration.fitted_values()   # full precision, exact round trip
+    assert doc["fitted"] == pytest.approx(fitted.calibration.fitted_values(), rel=CROSS_MACHINE_RTOL)
     # the figures the notebook shows and records come from it
     m = stored.metrics()
-    assert m["loo_modern_mae_pct"] == pytest.approx(fitted.metrics()["loo_modern_mae_pct"], rel=1e-12)
-    assert F.validated_fit(table).metrics() == pytest.approx(fitted.metrics(), rel=1e-12)
+    assert m["loo_modern_mae_pct"] == pytest.approx(fitted.metrics()["loo_modern_mae_pct"], rel=CROSS_MACHINE_RTOL)
+    assert F.validated_fit(table).metrics() == pytest.approx(fitted.metrics(), rel=CROSS_MACHINE_RTOL)
 
 
 def test_written_validation_round_trips_exactly(tmp_path, fitted, table):
