@@ -105,7 +105,7 @@ def chart_svg(fig) -> str:
     one is read by :func:`chart_key` (the figure's content) from :func:`analysis.results.memo`."""
     from analysis import results
 
-    key = chart_key(fig) if results._cache_dir() is not None else None
+    key = chart_key(fig) if results.batch_cache_dir() is not None else None
     if key is None:
         return _draw_svg(fig)
     return results.memo("chart-svg", lambda: _draw_svg(fig), key)

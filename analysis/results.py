@@ -14,7 +14,6 @@ in process, as before.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -72,14 +71,16 @@ def cache_key(scenario: str, draws: int, seed: int) -> str:
     return f"{sc.name}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
-def _cache_dir() -> Path | None:
+def batch_cache_dir() -> Path | None:
+    """The batch's results cache directory (the runner exports it to every kernel as ``CACHE_ENV``), or
+    ``None`` outside a batch: then nothing is kept on disk."""
     value = os.environ.get(CACHE_ENV)
     return Path(value) if value else None
 
 
 def cache_path(scenario: str, quick: bool = False, seed: int = SEED, cache_dir: str | Path | None = None) -> Path | None:
     """Where the cached result of ``scenario`` lives (``None`` when no cache directory is set)."""
-    directory = Path(cache_dir) if cache_dir is not None else _cache_dir()
+    directory = Path(cache_dir) if cache_dir is not None else batch_cache_dir()
     if directory is None:
         return None
     return directory / f"{cache_key(scenario, draws_for(quick), seed)}.pkl"
@@ -161,7 +162,7 @@ def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
     key = memo_key(name, *parts)
     if key in _MEMO:
         return _MEMO[key]
-    directory = Path(cache_dir) if cache_dir is not None else _cache_dir()
+    directory = Path(cache_dir) if cache_dir is not None else batch_cache_dir()
     path = directory / f"{key}.pkl" if directory is not None else None
     value = _read(path)
     if value is None:
@@ -180,24 +181,13 @@ def memo(name: str, compute, *parts, cache_dir: str | Path | None = None):
     return value
 
 
-@contextlib.contextmanager
 def _entry_lock(path: Path | None):
-    """An exclusive lock on one cache entry across processes (``flock`` on ``<entry>.lock``; the
-    system releases it if the holder dies). No lock without a cache directory or where files cannot
-    be locked: the entry is then computed, as it always could be, by whoever needs it."""
-    handle = None
-    if path is not None:
-        with contextlib.suppress(OSError, ImportError):
-            import fcntl
+    """An exclusive lock on one cache entry across processes (on ``.<entry>.lock`` beside it), best
+    effort: without a cache directory, or where files cannot be locked, the entry is computed, as it
+    always could be, by whoever needs it."""
+    from analysis.locks import exclusive_lock
 
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path.with_name(f".{path.stem}.lock"), "a+b")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()       # closing the file releases the lock
+    return exclusive_lock(None if path is None else path.with_name(f".{path.stem}.lock"), best_effort=True)
 
 
 # --------------------------------------------------------------------------- several scenarios

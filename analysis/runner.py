@@ -502,16 +502,11 @@ def _present(out: Path, record: dict) -> bool:
     return True  # a FAILED record links no report; it is replaced when the report runs again
 
 
-@contextlib.contextmanager
 def _locked(out: Path):
-    import fcntl
+    """The batch's manifest lock (``out/.manifest.lock``): required, since two writers would corrupt it."""
+    from analysis.locks import exclusive_lock
 
-    with open(out / ".manifest.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(out / ".manifest.lock")
 
 
 def read_manifest(out: Path) -> dict:

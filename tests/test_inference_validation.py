@@ -109,3 +109,22 @@ def test_deepseek_server_pays_the_attention_dp_stall():
     for system in ("v5.1-dgx-b200-dsr1", "v5.1-gb200x72-dsr1"):
         ratio = p.loc[f"{system}-server", "model_tokens_s_per_gpu"] / p.loc[f"{system}-offline", "model_tokens_s_per_gpu"]
         assert 0.5 < ratio < 0.75, (system, ratio)
+
+
+def test_nvidia_disaggregated_405b_interactive_run_reads_as_the_sources_quote():
+    """NVIDIA's v5.1 Llama 3.1 405B Interactive run on GB200 NVL72 was disaggregated (14 TP4 context servers, TP8
+    generation servers of batch 1024: run_disagg_405B/README.md). data/serve/llama3.1-405b-gb200.yaml and the source
+    of inference.prefill_router_replicas quote what the model gives for it; this keeps those quotes true."""
+    from analysis.inference.parameters import slo_preset
+    from analysis.inference.serve import evaluate_serve
+
+    row = calibration.load_mlperf().loc["v5.1-gb200x72-llama31-interactive"]
+    serve = calibration._serve(row.serve_file, row.scenario)
+    base = {**slo_preset("interactive", row.benchmark), **calibration._fitted(),
+            "software_factor": calibration.SOFTWARE_FACTORS["v5.1"]}
+    disagg = dict(disaggregated=True, gpus_per_replica=8, prefill_gpus_per_replica=4, max_batch=1024)
+    per_gpu = {name: float(evaluate_serve(serve, **{**base, **o}).tokens_per_s_per_gpu)
+               for name, o in {"aggregated": {}, "one queue per replica": disagg,
+                               "14 pooled": {**disagg, "prefill_queue_servers": 14}}.items()}
+    assert round(row.tokens_s_per_gpu, 1) == 137.8
+    assert {k: round(v) for k, v in per_gpu.items()} == {"aggregated": 127, "one queue per replica": 116, "14 pooled": 233}
