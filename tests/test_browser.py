@@ -1,6 +1,6 @@
 """Open the index and every report in headless Chromium from disk, at desktop (1280 px) and phone
 (420 px) width: no horizontal page overflow (wide tables scroll in their own box), every image
-renders, no request leaves the machine, no console error. Skipped only when no browser is
+renders (at phone width at its drawn size, scrolling in its box), no request leaves the machine, no console error. Skipped only when no browser is
 installed (Debian's chromium at /usr/bin/chromium; never `playwright install`)."""
 import shutil
 from pathlib import Path
@@ -17,6 +17,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 WIDTHS = (1280, 420)
 OVERFLOW_JS = "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth"
 BROKEN_IMAGES_JS = "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt || i.src.slice(0, 40))"
+# At phone width a chart keeps its drawn size and scrolls in its own box: scaled to the screen, a 1,100 px chart's
+# 10 pt labels would shrink to a third (the index's decision chart did, its phone rule losing to a more specific one).
+SHRUNK_CHARTS_JS = ("imgs => imgs.filter(i => i.naturalWidth > 0 && i.getBoundingClientRect().width < 0.98 * i.naturalWidth)"
+                    ".map(i => `${Math.round(i.getBoundingClientRect().width)} of ${i.naturalWidth} px: ${(i.alt || '').slice(0, 40)}`)")
 
 
 def check_pages(paths, index_links: int = 0):
@@ -47,6 +51,9 @@ def check_pages(paths, index_links: int = 0):
                         problems.append(f"{where}: images did not render: {broken[:3]}")
                     if no_alt:
                         problems.append(f"{where}: {no_alt} image(s) without alt text")
+                    shrunk = page.eval_on_selector_all("figure img, .jp-OutputArea img", SHRUNK_CHARTS_JS) if width < 600 else []
+                    if shrunk:
+                        problems.append(f"{where}: charts scaled below their drawn size (labels under 10 pt): {shrunk[:3]}")
                     if path.name == "index.html":
                         if page.locator("a").count() < index_links:
                             problems.append(f"{where}: fewer links than reports")

@@ -398,7 +398,8 @@ table.compare { width: 100%; } table.compare td { min-width: 8.5em; } table.comp
 .box h2 { border: 0; margin-top: 0.4em; font-size: 1.1em; }
 figure.chart { margin: 1em 0; } figure.chart img { max-width: 100%; height: auto; }
 .chart-scroll { overflow-x: auto; max-width: 100%; }
-@media (max-width: 600px) { .chart-scroll img { max-width: none; width: auto; } }  /* legible text; the chart scrolls in its box */
+/* phone: the chart keeps its drawn size (labels stay 10 pt) and scrolls in its box; as specific as the rule above */
+@media (max-width: 600px) { figure.chart .chart-scroll img { max-width: none; width: auto; } }
 figcaption { color: #555; font-size: 0.85em; }
 .scenarios { display: flex; flex-wrap: wrap; gap: 1em; } .scenario { flex: 1 1 20em; }
 .scenario ul { padding-left: 1.2em; }
