@@ -84,6 +84,15 @@ def test_table_plain_text_and_html_rows_follow_the_cells():
     assert repr(plain).splitlines() == ["GPUs", "   8"] and "<th></th>" not in plain.to_html()
 
 
+def test_counts_read_as_whole_numbers():
+    """A replica size or a batch is a count: 8, not 8.00 (a float column of counts from the roofline)."""
+    assert F.infer_format("gpus_per_replica") == F.infer_format("batch") == F.infer_format("decode_batch") == "integer"
+    assert F.infer_format("batch_kv_limit") != "integer"          # a limit in requests is a different figure
+    t = F.table(pd.DataFrame({"gpus_per_replica": [8.0, 72.0], "batch": [142.0, 1033.0]}), index=False)
+    assert t.to_frame().values.tolist() == [["8", "142"], ["72", "1,033"]]
+    assert F.number(8.0) == "8.00"                                # a measured quantity keeps 3 significant digits
+
+
 def test_key_values_is_a_table_not_a_dict():
     t = F.key_values({"p_lease_beats_keep": 1.0, "npv_lease_minus_keep_usd": 19.46e9})
     assert t.to_frame().values.tolist() == [["Probability that leasing wins", "100.0%"],

@@ -304,7 +304,7 @@ _INFERRED = (
     (r"_mw$", "mw"),
     (r"tokens_per_day", "tokens_per_day"),
     (r"tokens_per_s", "tokens_per_s"),
-    (r"(^gpus$|_gpus$|^n_|count$|months$)", "integer"),
+    (r"(^gpus$|_gpus$|gpus_per_replica|^n_|count$|months$|(^|_)batch$)", "integer"),
     (r"(^factor$|_factor$)", "factor"),
 )
 

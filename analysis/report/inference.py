@@ -84,11 +84,11 @@ def capacity_table(interactive, offline) -> pd.DataFrame:
     rows = []
     for pool in a.index:
         rows.append({"Pool": pool, "GPUs": fmt.scaled(a.loc[pool, "gpus"]),
-                     "Interactive: GPUs per replica": fmt.number(a.loc[pool, "gpus_per_replica"]),
+                     "Interactive: GPUs per replica": fmt.integer(a.loc[pool, "gpus_per_replica"]),
                      "Interactive: tokens/s per GPU": fmt.number(a.loc[pool, "tokens_per_s_per_gpu"]),
                      "Interactive: what limits it": f"{BOUND_NAMES.get(a.loc[pool, 'bound'], a.loc[pool, 'bound'])}; "
                                                     f"{LIMIT_NAMES.get(a.loc[pool, 'limit'], a.loc[pool, 'limit'])}",
-                     "Offline: GPUs per replica": fmt.number(b.loc[pool, "gpus_per_replica"]),
+                     "Offline: GPUs per replica": fmt.integer(b.loc[pool, "gpus_per_replica"]),
                      "Offline: tokens/s per GPU": fmt.number(b.loc[pool, "tokens_per_s_per_gpu"]),
                      "Offline: what limits it": f"{BOUND_NAMES.get(b.loc[pool, 'bound'], b.loc[pool, 'bound'])}; "
                                                 f"{LIMIT_NAMES.get(b.loc[pool, 'limit'], b.loc[pool, 'limit'])}"})
@@ -214,9 +214,9 @@ def wide_ep_view(points: dict) -> pd.DataFrame:
     """The 1T / 100B-active MoE replica on H100: {name: ServeResult.to_dict()} as a formatted table."""
     rows = []
     for name, d in points.items():
-        rows.append({"": name, "GPUs per decode replica": fmt.number(d["gpus_per_replica"]),
+        rows.append({"": name, "GPUs per decode replica": fmt.integer(d["gpus_per_replica"]),
                      "Output tokens/s per GPU": fmt.number(d["tokens_per_s_per_gpu"]),
-                     "Batch": fmt.number(d["batch"]), "Decode step (ms)": fmt.number(d["decode_step_ms"]),
+                     "Batch": fmt.integer(d["batch"]), "Decode step (ms)": fmt.number(d["decode_step_ms"]),
                      "  of which communication (ms)": fmt.number(d["decode_step_split_ms"]["communication"]),
                      "p99 TPOT (ms)": fmt.number(d["tpot_p99_ms"]), "p99 TTFT (ms)": fmt.number(d["ttft_p99_ms"]),
                      "What limits it": f"{BOUND_NAMES.get(d['bound'], d['bound'])}; {LIMIT_NAMES.get(d['limit'], d['limit'])}"})

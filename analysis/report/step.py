@@ -99,7 +99,7 @@ def run_error_table(result, modern_only: bool = False) -> pd.DataFrame:
     for run_id, row in t.iterrows():
         rows.append({
             "Run": run_id, "Source": source_label(row["source"]), "GPU": row["gpu"],
-            "Precision": PRECISION_LABELS.get(row["precision"], row["precision"]), "GPUs": fmt.number(row["gpus"]),
+            "Precision": PRECISION_LABELS.get(row["precision"], row["precision"]), "GPUs": fmt.integer(row["gpus"]),
             "In fit": fmt.yes_no(row["in_fit"]),
             "Published tokens/s per GPU": fmt.number(row["published_tokens_per_s_per_gpu"]),
             "Predicted tokens/s per GPU": fmt.number(row["predicted_tokens_per_s_per_gpu"]),
