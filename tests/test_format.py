@@ -139,3 +139,8 @@ def test_utc_time_reads_like_a_date():
     assert F.utc_time("2026-12-01T20:52:10+00:00") == "1 Dec 2026, 20:52 UTC"
     assert F.utc_time("2026-12-01T21:52:10+01:00") == "1 Dec 2026, 20:52 UTC"       # converted to UTC
     assert F.utc_time(None) == F.MISSING and F.utc_time("not a time") == "not a time"
+
+
+def test_signed_percentages_never_read_minus_zero():
+    assert [F.signed_pct(x) for x in (0.194, -0.268, -0.004, 0.004, 0.0, None)] == ["+19%", "-27%", "0%", "0%", "0%", F.MISSING]
+    assert F.signed_pct(-0.0041, 1) == "-0.4%" and F.FORMATS["signed_pct"] is F.signed_pct

@@ -116,6 +116,15 @@ def pct(value, decimals: int = 1) -> str:
     return f"{text}%"
 
 
+def signed_pct(value, decimals: int = 0) -> str:
+    """A relative error as a signed percentage: ``0.194`` -> ``+19%``, ``-0.004`` -> ``0%`` (never ``-0%``)."""
+    x = finite(value)
+    if x is None:
+        return MISSING
+    text = f"{100 * x:+.{decimals}f}"
+    return f"{'0' if float(text) == 0 else text}%"
+
+
 def irr(value, decimals: int = 1) -> str:
     """An internal rate of return (a fraction per year) in percent: ``0.153`` -> ``15.3%/yr``."""
     x = finite(value)
@@ -288,7 +297,7 @@ def md_link(source) -> str:
 # --------------------------------------------------------------------------- tables
 FORMATS: dict[str, Callable] = {
     "usd": usd, "pct": pct, "percent": pct, "irr": irr, "points": points, "number": number, "integer": integer,
-    "scaled": scaled, "mw": mw, "tokens_per_day": tokens_per_day, "tokens_per_s": tokens_per_s,
+    "scaled": scaled, "mw": mw, "tokens_per_day": tokens_per_day, "tokens_per_s": tokens_per_s, "signed_pct": signed_pct,
     "usd_per_gpu_hour": usd_per_gpu_hour, "factor": factor, "yes_no": yes_no, "auto": auto, "text": text,
     "link": link,
 }

@@ -134,10 +134,10 @@ def validation_view(v: pd.DataFrame) -> pd.DataFrame:
         "Scenario": v["scenario"].map(SCENARIO_NAMES),
         "MLPerf tokens/s per GPU": v["mlperf_tokens_s_per_gpu"].map(fmt.number),
         "Model tokens/s per GPU": v["model_tokens_s_per_gpu"].map(fmt.number),
-        "Error": (v["error_pct"] / 100).map(lambda x: f"{x:+.0%}"),
-        "Leave-one-out": (v["loo_error_pct"] / 100).map(lambda x: f"{x:+.0%}"),
-        "Leave-GPU-type-out": (v["logo_error_pct"] / 100).map(lambda x: f"{x:+.0%}")})
-    return out.reset_index(drop=True)
+        "Error": (v["error_pct"] / 100).map(fmt.signed_pct),
+        "Leave-one-out": (v["loo_error_pct"] / 100).map(fmt.signed_pct),
+        "Leave-GPU-type-out": (v["logo_error_pct"] / 100).map(fmt.signed_pct)})
+    return fmt.table(out.reset_index(drop=True), labels=False, index=False)
 
 
 def _tied_note() -> str:

@@ -26,11 +26,6 @@ LLAMA3_CLUSTER = "llama3-16k"       # the published reference for the power swin
 LLAMA3_REFERENCE = "Llama 3 405B: 41% MFU x 90% ETTR"
 
 
-def change(value) -> str:
-    x = F.finite(value)
-    return F.MISSING if x is None else f"{100 * x:+.0f}%"
-
-
 def _alt(fig, text):
     from analysis.notebook import set_alt
     return set_alt(fig, text)
@@ -107,7 +102,7 @@ class PowerView(F.ResultView):
 
     def gap_table(self):
         gap = self.pw.gap_table()
-        return F.table(gap, {"mw": "mw", "vs_site": change}, label_index=False)
+        return F.table(gap, {"mw": "mw", "vs_site": "signed_pct"}, label_index=False)
 
     def site_table(self):
         """The reported items behind the site figure, with sources (Markdown when there are none)."""

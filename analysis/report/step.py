@@ -103,9 +103,9 @@ def run_error_table(result, modern_only: bool = False) -> pd.DataFrame:
             "In fit": fmt.yes_no(row["in_fit"]),
             "Published tokens/s per GPU": fmt.number(row["published_tokens_per_s_per_gpu"]),
             "Predicted tokens/s per GPU": fmt.number(row["predicted_tokens_per_s_per_gpu"]),
-            "Error (in-sample)": f"{row['error_pct']:+.1f}%",
-            "Error (leave-one-source-out)": f"{loso[run_id]:+.1f}%" if run_id in loso.index else fmt.MISSING,
-            "Error (leave-one-out)": f"{loo[run_id]:+.1f}%" if run_id in loo.index else fmt.MISSING,
+            "Error (in-sample)": fmt.signed_pct(row["error_pct"] / 100, 1),
+            "Error (leave-one-source-out)": fmt.signed_pct(loso[run_id] / 100, 1) if run_id in loso.index else fmt.MISSING,
+            "Error (leave-one-out)": fmt.signed_pct(loo[run_id] / 100, 1) if run_id in loo.index else fmt.MISSING,
             "Published MFU": fmt.pct(row["published_mfu"]), "Predicted MFU": fmt.pct(row["predicted_mfu"]),
             "Recompute": str(row["recompute"]).replace("micro_batch", "micro-batch").replace("_", " "),
             "Memory per GPU": f"{fmt.number(row['memory_gb_per_gpu'])} GB",
@@ -229,7 +229,7 @@ def stack_feature_table(config, calibration=None) -> pd.DataFrame:
                                                           calibration.label)
         rows.append({"Variant": name, "Tokens/s per GPU": fmt.number(res.tokens_per_s_per_gpu),
                      "Step time": f"{fmt.number(res.step_time_s)} s",
-                     "Change in throughput": f"{100 * (res.tokens_per_s_per_gpu / base.tokens_per_s_per_gpu - 1):+.1f}%",
+                     "Change in throughput": fmt.signed_pct(res.tokens_per_s_per_gpu / base.tokens_per_s_per_gpu - 1, 1),
                      "MFU": f"{fmt.pct(res.mfu)} of {PRECISION_LABELS[variant.precision]} dense",
                      "Fits in HBM": fmt.yes_no(res.fits_in_memory)})
     return pd.DataFrame(rows).set_index("Variant")
