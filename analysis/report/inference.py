@@ -17,6 +17,7 @@ SCENARIO_NAMES = {"offline": "offline (no latency target)", "server": "server", 
 BENCHMARK_NAMES = {"llama2-70b": "Llama 2 70B", "llama3.1-405b": "Llama 3.1 405B", "deepseek-r1": "DeepSeek-R1"}
 LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch limit", "tpot": "TPOT target",
                "ttft": "TTFT target (prefill queue)", "does-not-fit": "does not fit", "target-not-met": "target not met"}
+CONFIDENCE_NAMES = {"H": "high", "M": "medium", "L": "low", "U": "unverified"}
 BOUND_NAMES = {"compute": "compute", "memory-bandwidth": "HBM bandwidth", "kv-capacity": "KV-cache capacity",
                "communication": "communication", "latency": "latency target", "does-not-fit": "does not fit"}
 
@@ -138,6 +139,26 @@ def validation_view(v: pd.DataFrame) -> pd.DataFrame:
         "Leave-one-out": (v["loo_error_pct"] / 100).map(fmt.signed_pct),
         "Leave-GPU-type-out": (v["logo_error_pct"] / 100).map(fmt.signed_pct)})
     return fmt.table(out.reset_index(drop=True), labels=False, index=False)
+
+
+def mlperf_sources_view(mlperf: pd.DataFrame):
+    """The MLPerf Inference rows as published: round, system, benchmark and scenario by name, tokens/s of the
+    system and per GPU, and where each figure comes from."""
+    out = pd.DataFrame({"Round": mlperf["round"], "System": mlperf["system"],
+                        "Benchmark": mlperf["benchmark"].map(lambda b: BENCHMARK_NAMES.get(b, b)),
+                        "Scenario": mlperf["scenario"].map(lambda s: SCENARIO_NAMES.get(s, s)),
+                        "Tokens/s (system)": mlperf["tokens_s"].map(fmt.number),
+                        "Tokens/s per GPU": mlperf["tokens_s_per_gpu"].map(fmt.number), "Source": mlperf["source"]})
+    return fmt.table(out.reset_index(drop=True), {"Source": "link"}, labels=False, index=False)
+
+
+def api_prices_view(api: pd.DataFrame):
+    """API list prices per million input and output tokens, with the date each took effect and its source."""
+    out = pd.DataFrame({"$ per M input tokens": api["input_usd_per_mtok"].map(fmt.usd),
+                        "$ per M output tokens": api["output_usd_per_mtok"].map(fmt.usd),
+                        "Since": api["from_date"], "Confidence": api["confidence"].map(lambda c: CONFIDENCE_NAMES.get(c, c)),
+                        "Source": api["source"]}, index=api.index.rename("Model"))
+    return fmt.table(out, {"Source": "link"}, labels=False, label_index=False)
 
 
 def _tied_note() -> str:
