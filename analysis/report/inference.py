@@ -262,17 +262,71 @@ def sensitivity_figure(sens: pd.DataFrame, base: float, title: str) -> plt.Figur
     return fig
 
 
-def sweep_view(sweep: pd.DataFrame) -> pd.DataFrame:
+def sweep_view(sweep: pd.DataFrame, caption: str | None = None):
     """Refits of the efficiencies at other assumed prompt lengths (formatted)."""
-    col = lambda c, f: [f(x) for x in sweep[c].to_numpy()]
-    out = pd.DataFrame({"Compute efficiency": col("compute_efficiency", fmt.number),
-                        "FP4 efficiency": col("fp4_efficiency", fmt.number),
-                        "MoE efficiency": col("moe_efficiency", fmt.number),
-                        "Median |error|": col("median_abs_error_pct", lambda x: fmt.pct(x / 100, 0)),
-                        "Largest |error|": col("max_abs_error_pct", lambda x: fmt.pct(x / 100, 0))},
-                       index=[fmt.number(i) for i in sweep.index])
-    out.index.name = "Assumed mean prompt (tokens)"
-    return out
+    out = pd.DataFrame({"Compute efficiency": sweep["compute_efficiency"].map(fmt.number),
+                        "FP4 efficiency": sweep["fp4_efficiency"].map(fmt.number),
+                        "MoE efficiency": sweep["moe_efficiency"].map(fmt.number),
+                        "Median |error|": (sweep["median_abs_error_pct"] / 100).map(lambda x: fmt.pct(x, 0)),
+                        "Largest |error|": (sweep["max_abs_error_pct"] / 100).map(lambda x: fmt.pct(x, 0))})
+    out.index = pd.Index([fmt.number(i) for i in sweep.index], name="Assumed mean prompt (tokens)")
+    return fmt.table(out, labels=False, caption=caption)
+
+
+def assumed_prompt_tokens(benchmark: str) -> float:
+    """The mean prompt every MLPerf serving file of ``benchmark`` assumes (data/serve/; one value per benchmark)."""
+    from analysis.inference import calibration
+
+    rows = calibration.load_mlperf()
+    files = rows.loc[(rows["benchmark"] == benchmark) & (rows["serve_file"].astype(str).str.len() > 0), "serve_file"].unique()
+    values = {float(calibration._serve(f).values["input_tokens"]) for f in files}
+    if len(values) != 1:
+        raise ValueError(f"{benchmark}: serving files assume {sorted(values) or 'no'} mean prompts; expected one")
+    return values.pop()
+
+
+def prompt_sweep_table(sweeps: dict, benchmark: str):
+    """One benchmark's prompt-length sweep of the calibration, captioned with the prompt its serving files assume."""
+    return sweep_view(sweeps[benchmark], caption=f"{BENCHMARK_NAMES.get(benchmark, benchmark)}: refits at other mean "
+                                                 f"prompts (the serving files assume {fmt.number(assumed_prompt_tokens(benchmark))} tokens)")
+
+
+def scenario_title(text: str, sc) -> str:
+    """A chart title naming the scenario: ``text (scenario label)``."""
+    return f"{text} ({sc.label})"
+
+
+def latency_targets_ms(quick: bool) -> list[float]:
+    """The p99 TPOT targets of the throughput-against-latency curve (fewer for smoke runs)."""
+    return [15, 25, 40, 60, 100, 200] if quick else [10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300]
+
+
+def lease_cost_sensitivity(sc, fleet):
+    """Swing of the lease cost per million output tokens over each ranged inference parameter, at the
+    lease price the fleet figures use (the scenario's allocated S-1 fee, unless an inference lease was set)."""
+    from analysis import inference
+
+    lease = None if fleet.lease_source.startswith("inference.") else fleet.lease_usd_per_gpu_hour
+    return inference.fleet_sensitivity(sc.cluster, sc.params["inference"], lease_usd_per_gpu_hour=lease)
+
+
+def recorded_figures(fleet, offline, shared: dict) -> dict:
+    """The figures the inference report records for the other reports and the tests (``nbk.record``)."""
+    from analysis.inference import FIT_PARAMETERS
+
+    table, fit, wide = shared["validation"], shared["fit"], shared["wide_ep"]
+    return {"fleet_tokens_per_s": fleet.tokens_per_s, "fleet_tokens_per_day": fleet.tokens_per_day,
+            "fleet_tokens_per_s_offline": offline.tokens_per_s, "usd_per_million_tokens": fleet.usd_per_million_output_tokens,
+            "usd_per_million_input_tokens": fleet.usd_per_million_input_tokens,
+            "usd_per_million_output_tokens_decode": fleet.usd_per_million_output_tokens_decode,
+            "max_tpot_ms": fleet.max_tpot_ms, "max_ttft_ms": fleet.max_ttft_ms,
+            "mlperf_rows": len(table), "mlperf_max_abs_error_pct": float(table["error_pct"].abs().max()),
+            "mlperf_median_abs_error_pct": float(table["error_pct"].abs().median()),
+            "mlperf_median_abs_loo_error_pct": float(table["loo_error_pct"].abs().median()),
+            "h200_over_h100": shared["h200_over_h100"]["model_ratio"],
+            "wide_ep_h100_tokens_s_per_gpu": wide["calibrated, interactive target"]["tokens_per_s_per_gpu"],
+            "wide_ep_h100_ceiling_tokens_s_per_gpu": wide["roofline ceiling, interactive target"]["tokens_per_s_per_gpu"],
+            **{f"calibrated_{k}": fit[k] for k in FIT_PARAMETERS}}
 
 
 # --------------------------------------------------------------------------- scenario-independent figures

@@ -1,0 +1,39 @@
+"""The inference report's view functions: what 32_inference shows comes from them, not from notebook code."""
+import pandas as pd
+import pytest
+
+from analysis import inference
+from analysis.report import inference as view
+
+
+def test_sweep_captions_state_the_prompt_the_serving_files_assume():
+    assert view.assumed_prompt_tokens("llama2-70b") == 500 and view.assumed_prompt_tokens("llama3.1-405b") == 9400
+    for benchmark, (quick, full) in view.SWEEP_PROMPTS.items():      # the assumed prompt is a point of both sweeps
+        assert view.assumed_prompt_tokens(benchmark) in quick and set(quick) <= set(full)
+    sweep = pd.DataFrame({"compute_efficiency": [0.6371, 0.805], "fp4_efficiency": [0.6, 0.5], "moe_efficiency": [0.1, 0.1],
+                          "median_abs_error_pct": [8.4, 7.6], "max_abs_error_pct": [37.2, 44.0]}, index=[300, 500])
+    t = view.prompt_sweep_table({"llama2-70b": sweep}, "llama2-70b")
+    assert t.caption == "Llama 2 70B: refits at other mean prompts (the serving files assume 500 tokens)"
+    assert t.to_frame().values.tolist() == [["0.637", "0.600", "0.100", "8%", "37%"], ["0.805", "0.500", "0.100", "8%", "44%"]]
+    with pytest.raises(ValueError, match="no-such-benchmark"):
+        view.assumed_prompt_tokens("no-such-benchmark")
+
+
+def test_validation_and_source_tables_read_as_a_brief():
+    v = pd.DataFrame({"round": ["v5.0"], "system": ["8x H200"], "benchmark": ["llama3.1-405b"], "scenario": ["offline"],
+                      "mlperf_tokens_s_per_gpu": [70.08], "model_tokens_s_per_gpu": [83.65], "error_pct": [19.35],
+                      "loo_error_pct": [-0.41], "logo_error_pct": [18.6]})
+    frame = view.validation_view(v).to_frame()
+    assert frame.iloc[0].tolist() == ["v5.0", "8x H200", "Llama 3.1 405B", "offline (no latency target)", "70.1", "83.7",
+                                      "+19%", "0%", "+19%"]
+    sources = view.mlperf_sources_view(inference.load_mlperf()).to_frame()
+    assert set(sources["Benchmark"]) == {"Llama 2 70B", "Llama 3.1 405B", "DeepSeek-R1"}
+    assert len(sources) == len(inference.load_mlperf())
+
+
+def test_titles_and_latency_targets():
+    class Scenario:
+        label = "Colossus 1 as operated"
+    assert view.scenario_title("Lease cost", Scenario()) == "Lease cost (Colossus 1 as operated)"
+    quick, full = view.latency_targets_ms(True), view.latency_targets_ms(False)
+    assert quick == sorted(quick) and set(quick) <= set(full) and 40 in quick    # the interactive target is a point
