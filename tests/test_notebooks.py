@@ -5,6 +5,7 @@ The whole report path runs once per session (every notebook, scenario ``colossus
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from html.parser import HTMLParser
@@ -46,6 +47,45 @@ def test_notebook_is_clean_and_parameterized(path):
     sources = "\n".join(c.source for c in code)
     assert not re.search(r"from IPython\.display import .*\bMarkdown\b", sources), \
         "use analysis.notebook.Markdown (keeps $ amounts literal)"
+
+
+# What a notebook cell may not hold (issue 13: notebooks only import and call; the view functions in
+# analysis/report/ hold the arithmetic and the wording): arithmetic or string concatenation, f-strings and
+# str.format / % formatting, loops, comprehensions, lambdas and definitions. The parameters cell is exempt.
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult)
+_NOT_IN_A_CELL = (ast.JoinedStr, ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.DictComp, ast.SetComp,
+                  ast.GeneratorExp, ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def plumbing(source: str) -> list[str]:
+    """What in one cell's code is arithmetic or string plumbing, as ``line: construct`` items."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _ARITHMETIC):
+            found.append(f"{node.lineno}: {type(node.op).__name__.lower()}")
+        elif isinstance(node, ast.AugAssign):
+            found.append(f"{node.lineno}: augmented assignment")
+        elif isinstance(node, _NOT_IN_A_CELL):
+            found.append(f"{node.lineno}: {'f-string' if isinstance(node, ast.JoinedStr) else type(node).__name__}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
+                and isinstance(node.func.value, ast.Constant):
+            found.append(f"{node.lineno}: str.format")
+    return found
+
+
+def test_plumbing_finds_what_a_cell_may_not_hold():
+    assert plumbing("view.table(result, quick)\nif has_lease:\n    display(views.flip(econ['x']))") == []
+    assert plumbing('x = a / 60\ny = f"{x} min"\nz = [k for k in d]\nw = lambda v: v\nt = "{}".format(1)') == [
+        "1: div", "2: f-string", "3: ListComp", "4: Lambda", "5: str.format"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_cells_only_import_and_call(path):
+    nb = nbformat.read(path, as_version=4)
+    found = [f"cell {n}, line {item}" for n, c in enumerate(nb.cells)
+             if c.cell_type == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])
+             for item in plumbing(c.source)]
+    assert not found, f"{path.name}: move this into a view function in analysis/report/: {found[:8]}"
 
 
 @pytest.mark.slow

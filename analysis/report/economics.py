@@ -11,6 +11,11 @@ Reusable pieces:
   ``scenario_results(...).details["options"]``); returns a matplotlib Figure.
 * :func:`cash_flow_table` - monthly after-tax cash flows per option and component, plus each
   option's net flow and its increment over keep, as a long DataFrame for a ``cashflows.csv`` export.
+
+What the two notebooks show comes from here, not from notebook code: the cost report's answer,
+recorded figures, charts (titled with the scenario's label) and price tables (``cost_*``,
+``*_by_pool_*``, ``gpu_price_table``...), and the lease report's answer, notes and charts
+(``lease_answer``, ``no_lease_answer``, ``fee_allocation_note``, ``lessee_cost_sentence``...).
 """
 from __future__ import annotations
 
@@ -303,6 +308,114 @@ def capex_check_table(check: pd.DataFrame):
     return fmt.table(frame, {"published": "text", "modelled": "text", "modelled_to_published": "factor"})
 
 
+# --------------------------------------------------------------------------- 31_cost: figures and tables
+TCO_COMPONENTS = {"depreciation_usd_per_gpu_hour": "depreciation", "cost_of_capital_usd_per_gpu_hour": "cost of capital",
+                  "electricity_usd_per_gpu_hour": "electricity", "maintenance_usd_per_gpu_hour": "maintenance",
+                  "staff_usd_per_gpu_hour": "staff"}
+CAPEX_COMPONENTS = {"gpu_usd_per_gpu": "GPU", "system_usd_per_gpu": "server / rack (non-GPU)",
+                    "network_usd_per_gpu": "scale-out network", "storage_usd_per_gpu": "storage",
+                    "facility_usd_per_gpu": "data-center construction"}
+PRICE_COLUMNS = ["price_usd_low", "price_usd_central", "price_usd_high", "price_source"]
+
+
+def bf16_utilization(utilization_result) -> float:
+    """The modelled job utilization as a fraction of the BF16 dense peak, whichever denominator
+    ``utilization_result`` (``scenario_results(...).details["utilization"]``) reports first."""
+    if utilization_result.denominator == "bf16 dense":
+        return utilization_result.value
+    return utilization_result.value_other_denominator
+
+
+def utilization_grid(quick: bool) -> np.ndarray:
+    """Utilizations (fraction of peak) at which the cost curve is drawn: 5% to 50%, 12 points for
+    smoke runs, 91 (every half point) otherwise."""
+    return np.linspace(0.05, 0.5, 12 if quick else 91)
+
+
+def cost_metrics(cost_result, comparison: dict) -> dict:
+    """The cost report's headline figures for ``nbk.record``: yearly TCO, capex, TCO per GPU-hour
+    (blend and ``tco_usd_per_gpu_hour_<gpu>`` per type) and the cost of a useful exaFLOP against the
+    reference (``analysis.cost.compare_utilization``)."""
+    d = cost_result.to_dict()
+    return {"tco_usd_per_year": d["total_usd_per_year"], "capex_usd": d["capex_usd"],
+            "capex_usd_per_gpu": d["capex_usd_per_gpu"], "tco_usd_per_gpu_hour": d["tco_usd_per_gpu_hour"],
+            **{f"tco_usd_per_gpu_hour_{g}": v for g, v in cost_result.tco_by_gpu().items()},
+            "utilization_bf16": comparison["utilization"], "usd_per_useful_exaflop": comparison["usd_per_useful_exaflop"],
+            "usd_per_useful_exaflop_reference": comparison["usd_per_useful_exaflop_reference"],
+            "reference_utilization": comparison["reference_utilization"], "cost_ratio_vs_reference": comparison["cost_ratio"],
+            "excess_usd_per_year": comparison["excess_usd_per_year"]}
+
+
+def cost_per_exaflop_figure(cost_result, utilization: float, references: pd.DataFrame, sc, grid):
+    """Cost per useful exaFLOP over the utilizations ``grid``, the modelled utilization marked and
+    the published observations (``power.load_utilization_references()``) as dashed lines; titled
+    with the scenario's label."""
+    return plots.utilization_curve(
+        grid, {f"{sc.label}: TCO / useful FLOPs": cost_result.usd_per_useful_exaflop(grid)},
+        ylabel="$ per useful exaFLOP", title=f"Cost per useful exaFLOP vs utilization, {sc.label}",
+        marks={f"modelled utilization ({fmt.pct(utilization)})": (utilization, cost_result.usd_per_useful_exaflop(utilization))},
+        references={f"{r.label} (observation)": r.utilization for r in references.itertuples()})
+
+
+def tco_by_pool_figure(cost_result, sc):
+    """TCO per GPU-hour of each pool as stacked components (depreciation, cost of capital,
+    electricity, maintenance, staff), titled with the scenario's label."""
+    return plots.stacked_bars(cost_result.by_pool, "pool", TCO_COMPONENTS, ylabel="$ per GPU-hour",
+                              title=f"TCO per GPU-hour by pool, {sc.label}", fmt="{:,.2f}")
+
+
+def tco_by_pool_table(cost_result):
+    """TCO per GPU-hour of each pool by component, with its total and its cost per peak PFLOP-hour."""
+    columns = ["gpu", "gpus", *TCO_COMPONENTS, "tco_usd_per_gpu_hour", "tco_usd_per_peak_pflop_hour"]
+    return fmt.table(cost_result.by_pool.set_index("pool")[columns], label_index=False)
+
+
+def capex_by_pool_figure(cost_result, sc):
+    """All-in capex per GPU of each pool as stacked components (GPU, server, network, storage,
+    facility), titled with the scenario's label."""
+    return plots.stacked_bars(cost_result.by_pool, "pool", CAPEX_COMPONENTS, ylabel="capex per GPU ($)",
+                              title=f"All-in capex per GPU, {sc.label}", fmt="{:,.0f}")
+
+
+def capex_by_pool_table(cost_result):
+    """Capex per GPU of each pool by component, with its all-in total per GPU and for the pool."""
+    columns = ["gpus", *CAPEX_COMPONENTS, "capex_usd_per_gpu", "capex_usd"]
+    return fmt.table(cost_result.by_pool.set_index("pool")[columns], label_index=False)
+
+
+def sensitivity_figure(sens: pd.DataFrame, utilization: float, sc):
+    """Tornado of the cost per useful exaFLOP (``analysis.cost.sensitivity``), parameters named from
+    the registry, titled with the utilization and the scenario's label."""
+    return plots.tornado(sens["low"].rename(label), sens["high"].rename(label), float(sens["base"].iloc[0]),
+                         "$ per useful exaFLOP",
+                         title=f"One-at-a-time sensitivity at {fmt.pct(utilization)} utilization, {sc.label}")
+
+
+def rate_comparison_figure(tco_by_gpu: pd.Series, rates: pd.DataFrame, sc):
+    """Market rental rates against the modelled TCO per GPU-hour of each GPU type
+    (``plots.rate_comparison``), titled with the scenario's label."""
+    return plots.rate_comparison(tco_by_gpu, rates, title=f"Modelled TCO vs market rates, {sc.label}")
+
+
+def pool_gpu_ids(sc) -> list[str]:
+    """The GPU type of each of the scenario's pools, in pool order (a type repeats if two pools share it)."""
+    return [p.gpu.id for p in sc.cluster.pools]
+
+
+def gpu_price_table(sc):
+    """Low, central and high GPU prices with their source (``data/gpus.csv``), one row per pool of the scenario."""
+    from analysis.catalog import load_gpus
+
+    return fmt.table(load_gpus().loc[pool_gpu_ids(sc), PRICE_COLUMNS], label_index=False)
+
+
+def system_price_table(sc):
+    """Non-GPU server and rack prices per GPU (``data/prices.csv``), one row per pool of the scenario."""
+    from analysis import cost
+
+    return fmt.table(cost.load_prices().loc[pool_gpu_ids(sc)], label_index=False)
+
+
 # --------------------------------------------------------------------------- 31_cost: sentences
 def cost_answer(cost_result, comparison: dict, cluster_name: str) -> str:
     """The cost report's answer (Markdown): yearly TCO, capex, TCO per GPU-hour by type, and the cost
@@ -350,3 +463,77 @@ def cost_band_sentence(figures: dict) -> str:
     over = f" over the scenario's {fmt.integer(draws)} draws" if draws else ""
     return (f"Blended TCO per GPU-hour: **{tco}**; cost per useful exaFLOP: **{exaflop}** (central value, 5-95%{over}: "
             "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")
+
+
+
+# --------------------------------------------------------------------------- 33_lease_vs_rebuild: sentences and figures
+def no_lease_answer(econ: dict, cluster_name: str) -> str:
+    """The answer (Markdown) of a scenario that defines no lease: its options and the after-tax NPV
+    of keeping the cluster over the horizon (``evaluate`` economics section)."""
+    options = ", ".join(label(o) for o in econ["options"])
+    return (f"**This scenario defines no lease** (options: {options}): only keeping "
+            f"{cluster_name} for training is valued, at an after-tax NPV of {fmt.usd(econ['npv_usd']['keep'])} "
+            f"over {econ['horizon_months']} months.")
+
+
+def lease_answer(econ: dict, result) -> str:
+    """The answer (Markdown) of a scenario with a lease: the best option, what leasing is worth
+    against keeping (5-95%) and how often it wins, the S-1 fee allocated two ways with its
+    break-even rates, and the lessee's exit option (``evaluate`` economics section; ``result``
+    the point-estimate ``OptionsResult`` that names the options)."""
+    alloc, ex = econ["break_even_by_allocation"], econ["exit_option"]
+    lease = fmt.band(econ["npv_lease_minus_keep_usd"], econ["npv_lease_minus_keep_usd_p05"],
+                     econ["npv_lease_minus_keep_usd_p95"], fmt.usd)
+    return (
+        f"**{fmt.first_upper(result.label(econ['best_option']))}** is the best option. Against the base "
+        f"(**{result.label('keep')}**), leasing is worth **{lease}** "
+        f"after tax over {econ['horizon_months']} months (5-95% over {fmt.number(econ['monte_carlo_draws'])} draws) and wins in "
+        f"**{fmt.pct(econ['p_lease_beats_keep'])}** of draws; across both fee allocations and both prices of the rebuild it wins in "
+        f"{fmt.pct(econ['p_lease_beats_keep_pooled'])}.\n\n"
+        f"The S-1 fee covers {fmt.scaled(result.decision['contract_gpus'])} GPUs "
+        f"at {fmt.usd(econ['contract_usd_per_gpu_hour'])} per GPU-hour; allocated **{alloc['rental_value']['label']}** this cluster's share is "
+        f"**{fmt.usd(alloc['rental_value']['lease_usd_per_c1_gpu_hour'])}** per GPU-hour, **per GPU** {fmt.usd(alloc['per_gpu']['lease_usd_per_c1_gpu_hour'])}. "
+        f"Leasing and keeping are worth the same at an S-1 rate of **{fmt.usd(alloc['rental_value']['break_even_contract_usd_per_gpu_hour'])}** "
+        f"(rental-value allocation) or **{fmt.usd(alloc['per_gpu']['break_even_contract_usd_per_gpu_hour'])}** (per GPU) per GPU-hour, "
+        f"{fmt.usd(econ['break_even_lease_usd_per_gpu_hour'])} per GPU-hour of this cluster.\n\n"
+        f"The lessee's right to leave is worth **{fmt.usd(ex['lessee_value_usd'])}** to it on the median rent path "
+        f"(5-95%: {fmt.usd(ex['lessee_value_usd_p05'])} to {fmt.usd(ex['lessee_value_usd_p95'])}) and costs xAI "
+        f"{fmt.usd(ex['cost_to_lessor_usd'])}; the lessee leaves before the end in {fmt.pct(ex['p_exit_before_horizon'])} of draws. "
+        f"Sunk book value left out of every option: {fmt.usd(econ['sunk_book_value_usd_excluded'])}.")
+
+
+def lease_metrics(econ: dict) -> dict:
+    """The lease report's headline figures for ``nbk.record`` (a scenario with a lease)."""
+    alloc, ex = econ["break_even_by_allocation"], econ["exit_option"]
+    return {"npv_lease_minus_keep_usd": econ["npv_lease_minus_keep_usd"],
+            "npv_lease_minus_keep_usd_p05": econ["npv_lease_minus_keep_usd_p05"],
+            "npv_lease_minus_keep_usd_p95": econ["npv_lease_minus_keep_usd_p95"],
+            "break_even_lease_usd_per_gpu_hour": econ["break_even_lease_usd_per_gpu_hour"],
+            "break_even_contract_rental_value_usd_per_gpu_hour": alloc["rental_value"]["break_even_contract_usd_per_gpu_hour"],
+            "break_even_contract_per_gpu_usd_per_gpu_hour": alloc["per_gpu"]["break_even_contract_usd_per_gpu_hour"],
+            "lease_usd_per_gpu_hour": econ["lease_usd_per_gpu_hour"], "p_lease_beats_keep": econ["p_lease_beats_keep"],
+            "p_lease_beats_keep_pooled": econ["p_lease_beats_keep_pooled"],
+            "exit_option_lessee_value_usd": ex["lessee_value_usd"], "has_lease": "yes"}
+
+
+def fee_allocation_note(econ: dict) -> str:
+    """How the S-1 fee is allocated two ways, and the successor's GPUs left for the rebuild against those it needs (Markdown)."""
+    return ("**The S-1 fee, allocated two ways.** By rental value, each GPU type carries the fee in proportion to its "
+            "market rent (`data/market_rents.csv`); per GPU, every covered GPU the same. The successor's GPUs the "
+            "contract also covers are leased out and never counted as capacity for the rebuild "
+            f"({fmt.scaled(econ['rebuild_capacity_gpus'])} GPUs left, {fmt.scaled(econ['rebuild_gpus'])} needed).")
+
+
+def lease_tornado_figure(table: pd.DataFrame, sc):
+    """:func:`tornado_figure` of the incremental NPV (``economics.one_at_a_time``), titled with the scenario's label."""
+    return tornado_figure(table, title=f"NPV of leasing minus keeping, one parameter at a time ({sc.label})")
+
+
+def lessee_cost_sentence(econ: dict, fleet, api: pd.DataFrame) -> str:
+    """What the lessee pays per million output tokens at the lease rate and the fleet's load factor,
+    against the range of API list prices for the same requests (``inference.api_comparison``), in Markdown."""
+    prices = api["api_usd_per_million_output_tokens"]
+    return (f"At {fmt.usd(econ['lease_usd_per_gpu_hour'])} per GPU-hour and a {fmt.pct(fleet.load_factor, 0)} load factor, "
+            f"the lessee pays **{fmt.usd(fleet.usd_per_million_output_tokens)} per million output tokens** (prompts included); "
+            f"the API list prices for the same requests range from {fmt.usd(prices.min())} "
+            f"to {fmt.usd(prices.max())}.")

@@ -354,3 +354,198 @@ def sensitivity(res, sc, quick: bool, sobol_samples: int, seed: int = 0) -> dict
         return {**cached, "samples": n}
     out = evaluate.sensitivity_section(sc, n, seed, res.details["utilization_draws"], res.details.get("fleet_draws"))
     return {**out, "samples": n}
+
+
+# --- the notebook's sentences, titles and small tables (notebooks/20_utilization.ipynb only calls these) ---
+
+FP8_MIN_DRAWS = 5   # fewest FP8-basis draws near the observation for which "what must be true" is shown
+
+
+def _markdown(text: str):
+    from analysis.notebook import Markdown
+    return Markdown(text)
+
+
+def band_fraction(band_points: float) -> float:
+    """The observation band in points of MFU as a fraction (1.5 -> 0.015)."""
+    return band_points / 100
+
+
+def answer_first(sc, result, u: dict, f: dict, observed: dict, has_fleet: bool):
+    """The report's opening paragraph: the job's utilization with its band and its three largest
+    losses, then the fleet's MFU against both dense peaks and where the reported figure falls.
+
+    Parameters
+    ----------
+    sc : Scenario
+    result : UtilizationResult
+        The job's central result (its ``factors``).
+    u, f : dict
+        The ``utilization`` and ``fleet`` sections of ``EvaluateResult.to_dict()``.
+    observed : dict
+        :func:`analysis.catalog.observed_utilization`.
+    has_fleet : bool
+        Whether the scenario models a fleet.
+
+    Returns
+    -------
+    Markdown
+    """
+    from analysis import catalog
+
+    job = u["job"]
+    top = sorted(result.factors.items(), key=lambda kv: kv[1])[:3]
+    text = (f"**{sc.title}.** The scenario's training job ({fmt.number(job['largest_job_gpus'])} GPUs, {u['split']} split, "
+            f"model {fmt.escape_md(catalog.model(job['model']).get('name', job['model']))}, global batch "
+            f"{fmt.scaled(job['global_batch_tokens'], 'tokens')}) turns "
+            f"**{fmt.band(u['value'], u['p05'], u['p95'])}** of the {peak_name(u['denominator'])} peak into model FLOPs (5-95% over "
+            f"{fmt.number(u['draws'])} draws). The largest losses: " + '; '.join(f"{label(k)} {fmt.factor(v)}" for k, v in top) + '. ')
+    if has_fleet:
+        text += (f"\n\n**The whole fleet** ({fmt.scaled(f['gpus'], 'GPUs')} as of {f['as_of']}) reaches "
+                 f"**{fmt.band(f['value_bf16_dense'], f['p05'], f['p95'])}** of its BF16 dense peak, or "
+                 f"**{fmt.band(f['value_fp8_dense'], f['fp8_p05'], f['fp8_p95'])}** of its FP8 dense peak. "
+                 f"The reported {fmt.pct(observed['value'], 0)} sits at the {fmt.pct(f['share_at_or_below_observed'], 0)} quantile "
+                 f"of the fleet draws against the BF16 peak and at the {fmt.pct(f['share_at_or_below_observed_fp8'], 0)} quantile "
+                 f"against the FP8 peak: read as BF16 MFU the report is ordinary for this fleet; read as FP8 MFU it is beyond "
+                 f"what these ranges give.")
+    else:
+        text += "\n\nThis scenario models no fleet: only the job is shown."
+    return _markdown(text)
+
+
+def headline_metrics(d: dict, quantiles: dict, has_fleet: bool) -> dict:
+    """The notebook's recorded figures (for :func:`analysis.notebook.record`): the job's utilization
+    with its Monte Carlo quantiles (``quantiles``), and the fleet's MFU when there is a fleet."""
+    u, f = d["utilization"], d.get("fleet") or {}
+    metrics = {"utilization": u["value"], "utilization_p05": quantiles["p05"], "utilization_p50": quantiles["p50"],
+               "utilization_p95": quantiles["p95"], "observed_quantile": u["share_at_or_below_observed"],
+               "denominator": u["denominator"], "effective_training_time": d["goodput"]["effective_training_time"],
+               "job_gpus": u["largest_job_gpus"]}
+    if has_fleet:
+        metrics.update({"fleet_mfu_bf16_dense": f["value_bf16_dense"], "fleet_mfu_fp8_dense": f["value_fp8_dense"],
+                        "fleet_mfu_p05": f["p05"], "fleet_mfu_p95": f["p95"],
+                        "fleet_observed_quantile": f["share_at_or_below_observed"]})
+    return metrics
+
+
+def _near(observed: float, band_points: float) -> str:
+    return f"{fmt.pct(observed, 0)} ± {band_points:g} points"
+
+
+def mix_grid_caption(observed: float, band_points: float):
+    """The sentence above :func:`mix_grid_table` (``observed``: a fraction; ``band_points``: points of MFU)."""
+    return _markdown("Fleet MFU (BF16 dense) over inference and idle shares, everything else central; a star marks the mixes "
+                     f"within {_near(observed, band_points)}:")
+
+
+def reach_caption(reach: dict, observed: float, band_points: float):
+    """The share of fleet draws near the observation on the BF16 basis (:func:`observation_reach`),
+    introducing the "what must be true" table."""
+    return _markdown(f"Over the Monte Carlo draws, {fmt.pct(reach['share_bf16'])} land within {_near(observed, band_points)} "
+                     "of the BF16 peak. Their inputs against all draws (largest shifts first):")
+
+
+def fp8_reach_caption(reach: dict, observed: float, band_points: float):
+    """The same on the FP8 dense basis: whether enough draws (:data:`FP8_MIN_DRAWS`) come near the
+    observation for a "what must be true" table."""
+    tail = (": the table below shows what those draws need." if reach["draws_fp8"] >= FP8_MIN_DRAWS else
+            ": no combination of the sourced ranges reproduces the report on that basis.")
+    return _markdown(f"Read against the **FP8** dense peak, {fmt.pct(reach['share_fp8'])} of the draws come within "
+                     f"{band_points:g} points of {fmt.pct(observed, 0)} (the fleet's FP8 MFU reaches "
+                     f"{fmt.pct(reach['fp8_p95'])} at its 95th percentile)" + tail)
+
+
+def job_waterfall_title(sc, result) -> str:
+    """Title of :func:`job_waterfall`: the scenario's short label and the job's split."""
+    return f"{sc.label}: the job, from peak to model FLOPs ({result.split} split)"
+
+
+def loss_family_table(factors: dict) -> pd.DataFrame:
+    """The job's factors grouped by loss family (:func:`analysis.utilization.group_factors`), formatted."""
+    fam = utilization.group_factors(factors)
+    return pd.DataFrame({"factor": [fmt.factor(v, 3) for v in fam.values()]}, index=pd.Index(list(fam), name="loss family"))
+
+
+def split_comparison(counterfactuals: dict, threshold: float = 1e-4):
+    """How much of the mixing loss (uniform split against homogeneous) the aware split recovers, as a
+    sentence; ``None`` when mixing GPU types costs the uniform split no more than ``threshold``."""
+    uniform, aware = counterfactuals["uniform"]["value"], counterfactuals["aware"]["value"]
+    homogeneous = counterfactuals["homogeneous (no mixing loss)"]["value"]
+    gap = homogeneous - uniform
+    if not gap > threshold:
+        return None
+    return _markdown(f"The aware split recovers **{fmt.pct((aware - uniform) / gap, 0)}** of "
+                     f"what mixing GPU types costs the uniform split ({fmt.pct(uniform)} -> "
+                     f"{fmt.pct(aware)}, against {fmt.pct(homogeneous)} "
+                     "with no mixing loss), in line with Metis, Sailor and HexiScale recovering most of the pacing "
+                     "loss at small scale. Islands gain far more, mostly from goodput: smaller synchronous jobs are "
+                     "interrupted less often.")
+
+
+def reference_lines(references: pd.DataFrame) -> dict:
+    """Published utilization observations (:func:`analysis.catalog.load_utilization_references`) as
+    ``{"label (date)": utilization}`` reference lines for :func:`designs_chart`."""
+    return {f"{r.label} ({r.date})": r.utilization for r in references.itertuples()}
+
+
+def comparison_metrics(table: pd.DataFrame) -> dict:
+    """Each compared scenario's job utilization as ``{"utilization_<scenario>": value}``."""
+    return {f"utilization_{name}": value for name, value in table["utilization"].items()}
+
+
+def sensitivity_summary(sens: dict):
+    """The sentence under the Sobol chart: model runs, base sample size and how to read ST, S1 and SRC
+    (``sens``: :func:`sensitivity`)."""
+    return _markdown(f"Sobol first-order (S1) and total-order (ST) indices from {fmt.number(sens['sobol'].evaluations)} model "
+                     f"runs (SALib, N = {sens['samples']}; each input triangular within its sourced range, as in the Monte "
+                     "Carlo), beside the standardized regression coefficients of the same output on the Monte Carlo draws. "
+                     "ST well above S1 marks inputs that act through interactions; where the regression's R² is low, SRC "
+                     "under-reads them.")
+
+
+def sensitivity_tables(comparisons: dict) -> list:
+    """For each output, a heading with its regression R² and rank R² followed by its
+    :func:`sensitivity_table`: ``[heading, table, heading, table, ...]`` to ``display(*...)``."""
+    out = []
+    for name, comp in comparisons.items():
+        out.append(_markdown(f"**{label(name)}** (SRC R² = {fmt.number(comp.attrs['r_squared'], 2)}, rank R² = "
+                             f"{fmt.number(comp.attrs['r_squared_rank'], 2)}):"))
+        out.append(sensitivity_table(comp))
+    return out
+
+
+def observation_caption(observed: dict) -> str:
+    """Legend of the observation line: ``reported 11% (2026-04)``."""
+    return f"reported {fmt.pct(observed['value'], 0)} ({observed['date']})"
+
+
+def job_distribution_chart(sc, draws, observed: dict, band: float, n_draws: int) -> plt.Figure:
+    """The job's utilization over its Monte Carlo draws (``draws``: the results' ``utilization_draws``)
+    against the reported figure and its band; ``n_draws`` is the count named in the title."""
+    return plots.distribution_with_observation(draws.value, observed["value"], observation_caption(observed),
+                                               xlabel=f"job utilization, % of {draws.denominator} peak", band=band,
+                                               title=f"{sc.label}: the job over {fmt.number(n_draws)} draws")
+
+
+def fleet_distribution_chart(sc, fleet_draws, observed: dict, band: float, n_draws: int) -> plt.Figure:
+    """The fleet's MFU (BF16 dense) over its Monte Carlo draws against the reported figure and its band."""
+    return plots.distribution_with_observation(fleet_draws.value, observed["value"], observation_caption(observed),
+                                               xlabel="fleet MFU, % of BF16 dense peak", band=band,
+                                               title=f"{sc.label}: the fleet over {fmt.number(n_draws)} draws")
+
+
+def observation_basis(observed: dict):
+    """What the reported figure is a share of, as the source states it."""
+    return _markdown(f"Basis of the reported figure: {observed['basis']}.")
+
+
+def pool_caption(result, u: dict):
+    """The sentence above :func:`pools_table`: the largest job and its global batch."""
+    return _markdown("Tokens per GPU per optimizer step and the step model's MFU per pool, with each pool's own limits and with "
+                     f"the limits common to all pools. Largest job: {result.largest_job_gpus:,.0f} GPUs; global batch "
+                     f"{fmt.scaled(u['job']['global_batch_tokens'], 'tokens')}.")
+
+
+def pools_table(result):
+    """The job's operating point per pool (``result.pools``), formatted by :func:`analysis.report.format.table`."""
+    return fmt.table(result.pools.set_index("pool"), label_index=False)

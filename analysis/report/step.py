@@ -271,3 +271,129 @@ def fp8_runs_sentence(predictions: dict, runs: pd.DataFrame) -> str:
                      f"{fmt.number(published)} published; MFU {fmt.pct(r.mfu)} of the FP8 dense peak "
                      f"({fmt.pct(r.mfu_causal)} counting attention causally)")
     return "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------- what 10_step_model computes and shows
+def calibration_result(runs: pd.DataFrame, quick: bool = False):
+    """The validated fit of the step model on ``runs``, computed once per batch.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        The published runs (:func:`analysis.training.published.calibration_runs`).
+    quick : bool
+        Skip the leave-one-out refits when the stored validation is stale (leave-one-source-out
+        always runs).
+
+    Returns
+    -------
+    CalibrationResult
+        :func:`analysis.training.fit.validated_fit`, memoized (:func:`analysis.results.memo`).
+    """
+    from analysis import results
+    from analysis.training import fit
+
+    return results.memo("step-calibration-fit", lambda: fit.validated_fit(runs, with_loo=not quick), not quick)
+
+
+def layout_text(parallelism: dict) -> str:
+    """One layout in words, e.g. ``TP 8 PP 16 CP 1 VP 1, micro-batch 1, recompute none``.
+
+    Parameters
+    ----------
+    parallelism : dict
+        A run configuration's ``parallelism`` (tp, pp, cp, interleave, micro_batch, recompute).
+    """
+    p = parallelism
+    return (f"TP {p['tp']} PP {p['pp']} CP {p['cp']} VP {p['interleave']}, micro-batch {p['micro_batch']}, "
+            f"recompute {p['recompute']}")
+
+
+CHAIN_GPUS = ("H100", "H200", "GB200", "GB300")
+CHAIN_PRECISIONS = ("bf16", "fp8")
+
+
+def best_layout_chain(model, calibration=None, gpus: int = 8192, global_batch: int = 2048,
+                      gpu_types=CHAIN_GPUS, precisions=CHAIN_PRECISIONS) -> list[dict]:
+    """The fastest layout per GPU type and precision, as the utilization chain searches it.
+
+    Parameters
+    ----------
+    model : dict or str
+        The model (:func:`analysis.catalog.model`).
+    calibration : Calibration, optional
+        Step-model parameters (default: the stored calibration).
+    gpus, global_batch : int
+        Job size and global batch in sequences (8,192 GPUs x 2,048 sequences: 16M tokens at 8K).
+    gpu_types, precisions : sequence of str
+        The GPU types and precisions searched, in the order of the rows.
+
+    Returns
+    -------
+    list of dict
+        One row per GPU type x precision: gpu, precision, mfu, tokens_per_s_per_gpu, layout
+        (:func:`layout_text`), as :func:`chain_mfu_table` takes them.
+    """
+    from analysis import training
+
+    rows = []
+    for gpu in gpu_types:
+        for precision in precisions:
+            best = training.best_configuration(model, gpu, gpus, global_batch, precision=precision, top=1,
+                                               calibration=calibration).best
+            rows.append({"gpu": gpu, "precision": precision, "mfu": best.mfu,
+                         "tokens_per_s_per_gpu": best.tokens_per_s_per_gpu,
+                         "layout": layout_text(best.config["parallelism"])})
+    return rows
+
+
+def chain_mfu(rows: list[dict], gpu: str, precision: str) -> float:
+    """The best-layout MFU of ``gpu`` at ``precision`` in the rows of :func:`best_layout_chain`.
+
+    Raises
+    ------
+    KeyError
+        When no row has that GPU type and precision.
+    """
+    for r in rows:
+        if r["gpu"] == gpu and r["precision"] == precision:
+            return r["mfu"]
+    raise KeyError(f"no best layout for {gpu} {precision}")
+
+
+def published_runs_table(runs: pd.DataFrame):
+    """The published runs the step model is calibrated on: set, source (by name), GPU, precision,
+    GPUs and how the published figure is read.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        The published runs (:func:`analysis.training.published.calibration_runs`).
+
+    Returns
+    -------
+    Table
+        :func:`analysis.report.format.table` of the six columns, headers as shown.
+    """
+    t = runs[["set", "source", "gpu", "precision", "gpus", "published_read_as"]].assign(
+        source=[source_label(s) for s in runs["source"]])
+    return fmt.table(t.rename(columns={"set": "Set", "source": "Source", "gpu": "GPU", "precision": "Precision",
+                                       "gpus": "GPUs", "published_read_as": "Published figure read as"}),
+                     labels=False, label_index=False)
+
+
+def sources_list(sources: dict):
+    """The published sources as a Markdown list: ``- **name**: description`` per source.
+
+    Parameters
+    ----------
+    sources : dict
+        {source id: description} (:func:`analysis.training.published.modern_sources`).
+
+    Returns
+    -------
+    Markdown
+    """
+    from analysis.notebook import Markdown
+
+    return Markdown("\n".join(f"- **{source_label(k)}**: {v}" for k, v in sources.items()))

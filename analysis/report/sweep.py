@@ -144,3 +144,43 @@ def table_view(result, rows: int = 40) -> pd.DataFrame:
         out[_column_label(column)] = [f"{number(v)} ({number(lo)} to {number(hi)})" for v, lo, hi in
                                       zip(t[column][:rows], t[f"{column}_p05"][:rows], t[f"{column}_p95"][:rows])]
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- what 40_sweep computes and shows
+def sweep_size(quick: bool = False) -> dict:
+    """Draws, grid points per key and jobs of the report's own sweep (small when ``quick``).
+
+    One job: the sweep runs in the notebook's kernel, which holds the scenario's warm caches,
+    and the batch already uses every core.
+    """
+    return dict(draws=50 if quick else 300, points_per_key=3 if quick else 5, jobs=1)
+
+
+def sweep_result(scenario, sweep_table=None, x_key: str | None = None, x_values=None, y_key: str | None = None,
+                 y_values=None, quick: bool = False):
+    """The sweep the report draws: ``sweep_table`` read from disk when given, else the small sweep
+    of ``scenario`` over ``x_key`` x ``y_key`` (:func:`sweep_size`), computed once per batch.
+
+    Returns
+    -------
+    SweepResult
+        :func:`analysis.sweep.load_or_run`, memoized (:func:`analysis.results.memo`) unless read
+        from a table.
+    """
+    from analysis import results, sweep
+
+    args, size = (scenario, sweep_table, x_key, x_values, y_key, y_values), sweep_size(quick)
+    if sweep_table:
+        return sweep.load_or_run(*args, **size)
+    return results.memo("sweep", lambda: sweep.load_or_run(*args, **size), args, size)
+
+
+def swept_keys(result) -> tuple[str, str | None]:
+    """The keys on the x and y axes of a sweep: its first two keys (y is None for a one-key sweep)."""
+    keys = result.keys
+    return keys[0], (keys[1] if len(keys) > 1 else None)
+
+
+def chart_title(subject: str, scenario) -> str:
+    """A chart title naming the scenario: ``"<subject>, <scenario title>"``."""
+    return f"{subject}, {scenario.title}"
