@@ -465,7 +465,6 @@ def cost_band_sentence(figures: dict) -> str:
             "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")
 
 
-
 # --------------------------------------------------------------------------- 33_lease_vs_rebuild: sentences and figures
 def no_lease_answer(econ: dict, cluster_name: str) -> str:
     """The answer (Markdown) of a scenario that defines no lease: its options and the after-tax NPV

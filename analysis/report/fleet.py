@@ -519,19 +519,21 @@ def observation_caption(observed: dict) -> str:
     return f"reported {fmt.pct(observed['value'], 0)} ({observed['date']})"
 
 
+def _distribution_chart(sc, values, observed: dict, band: float, n_draws: int, subject: str, xlabel: str) -> plt.Figure:
+    return plots.distribution_with_observation(values, observed["value"], observation_caption(observed), xlabel=xlabel,
+                                               band=band, title=f"{sc.label}: {subject} over {fmt.number(n_draws)} draws")
+
+
 def job_distribution_chart(sc, draws, observed: dict, band: float, n_draws: int) -> plt.Figure:
     """The job's utilization over its Monte Carlo draws (``draws``: the results' ``utilization_draws``)
     against the reported figure and its band; ``n_draws`` is the count named in the title."""
-    return plots.distribution_with_observation(draws.value, observed["value"], observation_caption(observed),
-                                               xlabel=f"job utilization, % of {draws.denominator} peak", band=band,
-                                               title=f"{sc.label}: the job over {fmt.number(n_draws)} draws")
+    return _distribution_chart(sc, draws.value, observed, band, n_draws, "the job",
+                               f"job utilization, % of {draws.denominator} peak")
 
 
 def fleet_distribution_chart(sc, fleet_draws, observed: dict, band: float, n_draws: int) -> plt.Figure:
     """The fleet's MFU (BF16 dense) over its Monte Carlo draws against the reported figure and its band."""
-    return plots.distribution_with_observation(fleet_draws.value, observed["value"], observation_caption(observed),
-                                               xlabel="fleet MFU, % of BF16 dense peak", band=band,
-                                               title=f"{sc.label}: the fleet over {fmt.number(n_draws)} draws")
+    return _distribution_chart(sc, fleet_draws.value, observed, band, n_draws, "the fleet", "fleet MFU, % of BF16 dense peak")
 
 
 def observation_basis(observed: dict):
@@ -542,7 +544,7 @@ def observation_basis(observed: dict):
 def pool_caption(result, u: dict):
     """The sentence above :func:`pools_table`: the largest job and its global batch."""
     return _markdown("Tokens per GPU per optimizer step and the step model's MFU per pool, with each pool's own limits and with "
-                     f"the limits common to all pools. Largest job: {result.largest_job_gpus:,.0f} GPUs; global batch "
+                     f"the limits common to all pools. Largest job: {fmt.integer(result.largest_job_gpus)} GPUs; global batch "
                      f"{fmt.scaled(u['job']['global_batch_tokens'], 'tokens')}.")
 
 
