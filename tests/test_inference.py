@@ -30,7 +30,8 @@ def test_kv_bytes_per_token_gqa_and_mla_by_hand():
 
 def test_small_dense_case_by_hand():
     """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free;
-    smooth roofline (memory^2 + compute^2)^(1/2) per kernel; attention FLOPs at 61% of the peak; no latency target."""
+    smooth roofline (memory^2 + compute^2)^(1/2) per kernel; attention FLOPs at FlashAttention-3's 0.68 of the peak (no
+    exponential limit passed); no latency target."""
     t = inf.replica_throughput(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10,
                                input_tokens=100, output_tokens=100, hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000,
                                gpus_per_replica=1, compute_efficiency=1.0, bandwidth_efficiency=1.0,
@@ -41,12 +42,34 @@ def test_small_dense_case_by_hand():
     ctx = 150
     roof = lambda m, c: math.hypot(m, c)
     weights_s = roof(10e9 / 1e12, batch * 2 * 10e9 / 1e15)
-    attn_peak = 0.61 * 1e15                                # FP8 attention kernels at FlashAttention-3's 61% of the peak
+    attn_peak = 0.68 * 1e15                                # attention kernels at FlashAttention-3's share of their roofline
     attn_s = roof(batch * kv_token * ctx / 1e12, batch * 4 * 10 * 1000 * ctx / attn_peak)
     prefill_s = 100 * 2 * 10e9 / 1e15 + 2 * 10 * 1000 * 100 ** 2 / attn_peak
     expected = batch * 100 / (100 * (weights_s + attn_s) + batch * prefill_s)
     assert float(t.tokens_per_s_per_gpu) == pytest.approx(expected, rel=1e-12)
     assert float(t.step_comm_s) == 0.0
+
+
+def test_attention_roofline_of_tensor_cores_and_exponentials_by_hand():
+    """Per score 4 x head_dim tensor FLOPs and one exponential; 16 exponentials per clock per SM against 4,096 (Hopper) or
+    8,192 (Blackwell) dense BF16 FLOPs (FlashAttention-4, Sec. 2). H100: 989 TFLOPS BF16 -> 3.86e12 exp/s; B200: 2,250 ->
+    4.39e12."""
+    h100_exp = float(roofline.softmax_exp_per_s(989, "hopper"))
+    b200_exp = float(roofline.softmax_exp_per_s(2250, "blackwell"))
+    assert h100_exp == pytest.approx(989e12 * 16 / 4096) and b200_exp == pytest.approx(2250e12 * 16 / 8192)
+    assert float(roofline.softmax_exp_per_s(2500, "blackwell", "GB300")) == pytest.approx(2 * 2500e12 * 16 / 8192)
+    assert roofline.softmax_exp_per_s(312, "unknown") is None
+    # H100 FP8 at head_dim 128: 512 FLOPs per score take 512 / 1979e12 s = one exponential's 1 / 3.86e12 s: balanced,
+    # the smooth roofline gives 1 / sqrt(2) of the tensor peak.
+    h100 = float(roofline.attention_rate(1979e12, h100_exp, 128))
+    assert h100 == pytest.approx(512 / math.hypot(512 / 1979e12, 1 / h100_exp))
+    assert h100 / 1979e12 == pytest.approx(1 / math.sqrt(2), rel=2e-3)
+    # B200 FP8: the tensor cores are twice as fast as its exponentials: bound by the exponential (< half the peak)
+    b200 = float(roofline.attention_rate(4500e12, b200_exp, 128))
+    assert b200 == pytest.approx(512 / math.hypot(512 / 4500e12, 1 / b200_exp)) and b200 / 4500e12 < 0.45
+    # wider heads carry more FLOPs per exponential (MLA's 576): closer to the tensor peak; no exponential limit: the peak
+    assert float(roofline.attention_rate(4500e12, b200_exp, 576)) / 4500e12 > 0.85
+    assert float(roofline.attention_rate(4500e12, None, 128)) == 4500e12
 
 
 def test_speculative_tokens_per_step_by_hand():
@@ -97,7 +120,7 @@ def test_prefix_cache_cuts_prefill_by_hand():
     cold = inf.replica_throughput(**kw)
     warm = inf.replica_throughput(**kw, cache_hit_rate=0.5)
     gemm = 1000 * 2 * 70e9 / 1979e12
-    attn = 2 * 80 * 8192 * 1000 ** 2 / (0.61 * 1979e12)     # FP8 attention at FlashAttention-3's share of the peak
+    attn = 2 * 80 * 8192 * 1000 ** 2 / (0.68 * 1979e12)     # attention at FlashAttention-3's share of its roofline
     assert float(cold.prefill_s_per_request) == pytest.approx(gemm + attn)
     assert float(warm.prefill_s_per_request) == pytest.approx(0.5 * gemm + 0.75 * attn)
     assert float(warm.tokens_per_s_per_gpu) > float(cold.tokens_per_s_per_gpu)
@@ -476,17 +499,25 @@ def test_h100_v5_serve_file_is_pipeline_parallel():
     assert serve.values["tensor_parallel"] == 1 and serve.gpus_per_replica == 2
 
 
-def test_attention_runs_at_flashattention3_share_of_the_peak():
-    """Attention FLOPs at min(compute efficiency, 61%) of the FP8 peak (75% for a BF16 KV cache), GEMMs at the compute efficiency."""
-    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1)
+def test_attention_runs_at_its_efficiency_of_its_roofline():
+    """Attention FLOPs at min(compute efficiency, attention efficiency) of the attention roofline (tensor peak of the KV
+    precision and the GPU's exponential rate), GEMMs at the compute efficiency. H200: 989 TFLOPS BF16 -> 3.86e12 exp/s."""
+    exp = float(roofline.softmax_exp_per_s(989, "hopper"))
+    kw = dict(**LLAMA2, input_tokens=1000, output_tokens=200, **H200, gpus_per_replica=1, exp_per_s=exp, attention_efficiency=0.3)
     fp8 = inf.replica_throughput(**kw, compute_efficiency=0.8)
     bf16 = inf.replica_throughput(**kw, compute_efficiency=0.8, kv_bytes_per_value=2.0, attention_peak_tflops=989)
-    low = inf.replica_throughput(**kw, compute_efficiency=0.5)
+    low = inf.replica_throughput(**kw, compute_efficiency=0.2)
     gemm = lambda e: 1000 * 2 * 70e9 / (1979e12 * e)
     attn = 2 * 80 * 8192 * 1000 ** 2
-    assert float(fp8.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.61 * 1979e12))
-    assert float(bf16.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.75 * 989e12))
-    assert float(low.prefill_s_per_request) == pytest.approx(gemm(0.5) + attn / (0.5 * 1979e12))   # capped by the compute efficiency
+    per_score = 4 * 128                                   # head_dim 8192 / 64
+    rate = lambda peak: per_score / math.hypot(per_score / peak, 1 / exp)
+    assert float(fp8.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.3 * rate(1979e12)))
+    assert float(bf16.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.3 * rate(989e12)))
+    assert float(low.prefill_s_per_request) == pytest.approx(gemm(0.2) + attn / (0.2 * rate(1979e12)))   # capped by the compute efficiency
+    # without an exponential rate attention runs on the tensor peak alone (FlashAttention-3's share by default)
+    plain = inf.replica_throughput(**{**kw, "exp_per_s": None, "attention_efficiency": roofline.ATTENTION_EFFICIENCY_FA3},
+                                   compute_efficiency=0.8)
+    assert float(plain.prefill_s_per_request) == pytest.approx(gemm(0.8) + attn / (0.68 * 1979e12))
 
 
 def test_prompt_spread_sets_the_quadratic_attention_by_hand():
@@ -496,7 +527,7 @@ def test_prompt_spread_sets_the_quadratic_attention_by_hand():
     base = float(inf.replica_throughput(**kw).prefill_s_per_request)
     spread = float(inf.replica_throughput(**kw, input_tokens_cv=1.0).prefill_s_per_request)
     capped = float(inf.replica_throughput(**kw, input_tokens_cv=1.0, max_input_tokens=12000).prefill_s_per_request)
-    attn = 2 * 80 * 8192 * 8000 ** 2 / (8 * 0.61 * 1979e12)
+    attn = 2 * 80 * 8192 * 8000 ** 2 / (8 * 0.68 * 1979e12)    # FlashAttention-3's share of the peak (no exponential rate)
     assert spread - base == pytest.approx(attn)
     assert capped - base == pytest.approx(0.5 * attn)
 
@@ -571,7 +602,7 @@ def test_disaggregated_prefill_communicates_at_its_own_degree_by_hand():
               max_ttft_ms=2000)
     t = inf.replica_throughput(**kw, gpus_per_replica=8, prefill_gpus_per_replica=4, disaggregated=True)
     peak = 1979e12 * 0.5
-    attn_peak = 1979e12 * 0.5                             # min(compute efficiency 0.5, FP8 attention share 0.61)
+    attn_peak = 1979e12 * 0.5                             # min(compute efficiency 0.5, attention efficiency 0.68)
     comm_per_token = 2 * 80 * 2 * (3 / 4) * 8192 * 2.0 / 450e9
     prefill = 1000 * 2 * 70e9 / (4 * peak) + 2 * 80 * 8192 * 1000 ** 2 / (4 * attn_peak) + 1000 * comm_per_token
     assert float(t.prefill_s_per_request) == pytest.approx(prefill, rel=1e-12)

@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from analysis import inference as inf
@@ -27,6 +28,15 @@ def test_stored_values_are_a_fresh_full_grid_fit():
     assert calibration.stored_software_factors()[calibration.FLEET_ROUND] == pytest.approx(stored["software_factor"], abs=1e-4)
     doc = read_yaml(calibration.PROVENANCE_PATH)
     assert doc["grid"] == "full" and doc["rows"] == fit["rows"]
+    # the per-row errors the report shows are those of this fit (read, not refitted, by the report)
+    fresh, kept = inf.validation(), inf.stored_validation()
+    assert list(kept.columns) == list(fresh.columns) and list(kept["id"]) == list(fresh["id"])
+    numeric = fresh.select_dtypes("number").columns
+    assert np.allclose(kept[numeric].to_numpy(float), fresh[numeric].to_numpy(float), rtol=1e-9, atol=1e-9)
+    kept_fit = inf.stored_fit()
+    for key in (*calibration.FIT_PARAMETERS, "software_factor"):
+        assert kept_fit[key] == pytest.approx(fit[key], abs=1e-4), key
+    assert kept_fit["software_factors"] == pytest.approx(fit["software_factors"], abs=1e-4)
     for key in calibration.CALIBRATED:
         p = inf._defaults()[key]
         assert p.source.startswith("calibrated: analysis.inference.calibration.write_calibration()"), key

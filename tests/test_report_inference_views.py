@@ -11,12 +11,26 @@ def test_sweep_captions_state_the_prompt_the_serving_files_assume():
     for benchmark, (quick, full) in view.SWEEP_PROMPTS.items():      # the assumed prompt is a point of both sweeps
         assert view.assumed_prompt_tokens(benchmark) in quick and set(quick) <= set(full)
     sweep = pd.DataFrame({"compute_efficiency": [0.6371, 0.805], "fp4_efficiency": [0.6, 0.5], "moe_efficiency": [0.1, 0.1],
+                          "attention_efficiency": [0.7, 0.3],
                           "median_abs_error_pct": [8.4, 7.6], "max_abs_error_pct": [37.2, 44.0]}, index=[300, 500])
     t = view.prompt_sweep_table({"llama2-70b": sweep}, "llama2-70b")
     assert t.caption == "Llama 2 70B: refits at other mean prompts (the serving files assume 500 tokens)"
-    assert t.to_frame().values.tolist() == [["0.637", "0.600", "0.100", "8%", "37%"], ["0.805", "0.500", "0.100", "8%", "44%"]]
+    assert t.to_frame().values.tolist() == [["0.637", "0.600", "0.100", "0.700", "8%", "37%"],
+                                         ["0.805", "0.500", "0.100", "0.300", "8%", "44%"]]
     with pytest.raises(ValueError, match="no-such-benchmark"):
         view.assumed_prompt_tokens("no-such-benchmark")
+
+
+def test_misfits_list_the_rows_outside_the_target_worst_first():
+    v = pd.DataFrame({"id": ["a", "b", "c"], "round": ["v5.0", "v5.1", "v4.1"], "system": ["8x H200", "GB200 NVL72", "DGX H100"],
+                      "benchmark": ["llama3.1-405b", "llama3.1-405b", "llama2-70b"], "scenario": ["server", "offline", "server"],
+                      "error_pct": [-13.3, 21.5, 9.9], "loo_error_pct": [-16.0, 33.3, 14.9]})
+    text = view.misfits_view(v).data
+    assert text.startswith("Rows outside 15% leave-one-out (2 of 3):")
+    lines = text.splitlines()[2:]
+    assert lines == ["* v5.1 GB200 NVL72, Llama 3.1 405B offline (no latency target): **+33%** leave-one-out (+22% in-sample)",
+                     "* v5.0 8x H200, Llama 3.1 405B server: **-16%** leave-one-out (-13% in-sample)"]
+    assert view.misfits_view(v, within_pct=40).data == "Every row is within 40% leave-one-out."
 
 
 def test_validation_and_source_tables_read_as_a_brief():

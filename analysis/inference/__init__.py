@@ -25,6 +25,6 @@ from analysis.inference.fleet import (REPLICA_SIZES, SECONDS_PER_DAY, FleetResul
                                       price_table, scenario_comparison, serving_precision, with_lessee_lease, with_slo)
 from analysis.inference.serve import SERVE_DIR, SERVE_KEYS, ServeResult, ServeSpec, evaluate_serve, parse_serve, run_from_file, serve_variants
 from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibration_sweep, h200_over_h100, load_mlperf,
-                                            mlperf_predictions, validation)
+                                            mlperf_predictions, stored_fit, stored_validation, validation)
 
 __all__ = [name for name in dir() if not name.startswith("__")]

@@ -6,12 +6,13 @@ serving file in ``data/serve/``. Prompt and output lengths are fixed in those fi
 from the MLCommons reference implementations; prompt means are labelled assumptions), never fitted.
 The scenario sets the latency targets (:data:`~analysis.inference.parameters.SLO_PRESETS`).
 
-Five efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
+Six efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
 squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the dense peak, with
 MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
 ``latency_tail_factor`` (p99 over mean TPOT; only the server and interactive rows depend on it),
-``moe_efficiency`` (expert layers; the DeepSeek-R1 rows) and ``fp4_efficiency`` (NVFP4 GEMMs; the
-Blackwell rows). With them, one **software factor per MLPerf round** (v4.1 is the reference, 1): the
+``moe_efficiency`` (expert layers; the DeepSeek-R1 rows), ``fp4_efficiency`` (NVFP4 GEMMs; the
+Blackwell rows) and ``attention_efficiency`` (share of the attention roofline of tensor cores and softmax
+exponentials; the long prompts of the Llama 3.1 405B rows carry it). With them, one **software factor per MLPerf round** (v4.1 is the reference, 1): the
 round's TensorRT-LLM speed on the same kernels, shared by every row of the round, multiplying the
 compute efficiency (see :data:`GRID` for how it costs no extra model evaluation). v5.1 shares v5.0's
 factor (:data:`TIED_ROUNDS`: its rows are all NVFP4 Blackwell, so its own factor is not identifiable
@@ -41,7 +42,8 @@ from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, rep
 from analysis.params import Spec
 from analysis.paths import DATA_DIR, PARAMETER_DIR, PROJ_ROOT
 
-FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency")
+FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency",
+                  "attention_efficiency")
 #: MLPerf rounds whose serving stack (TensorRT-LLM version) gets its own fitted ``software_factor``,
 #: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
 REFERENCE_ROUND = "v4.1"
@@ -59,7 +61,9 @@ SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
 # (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1; NVFP4 GEMMs are at
 # least as fast as FP8 ones on the same GPU (fp4_efficiency >= FP8 / FP4 dense peak = 0.5), else a
-# submitter would serve FP8. The compute
+# submitter would serve FP8; attention kernels reach at most FlashAttention-3's best share of their roofline (~0.7-0.77,
+# analysis.inference.roofline; the grid's top is 0.7), in steps of 0.1 (every MLPerf row depends on it, and the DeepSeek-R1
+# server rows on all six parameters: a finer step multiplies the grid's cost). The compute
 # efficiency grid is geometric (ratio 1.06) so that a software factor 1.06^k is a shift by k steps
 # of it: every row is evaluated once on the extended compute axis and each round's factor is a
 # profile over shifts (no extra model evaluations).
@@ -67,13 +71,17 @@ GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "bandwidth_efficiency": np.round(np.arange(0.60, 0.9001, 0.05), 4),
         "latency_tail_factor": np.round(np.arange(1.0, 2.5001, 0.25), 4),
         "moe_efficiency": np.round(np.arange(0.05, 0.5001, 0.05), 4),
-        "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4)}
+        "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4),
+        "attention_efficiency": np.round(np.arange(0.1, 0.7001, 0.1), 4)}
 # Every other point (the MoE efficiency from its second, so that the full fit 0.1 is on both grids).
 QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
 #: Where :func:`write_calibration` stores the fit: the calibrated entries of the ``inference`` defaults, and the
 #: fit's provenance with the per-round software factors (the one stored copy of them).
 PARAMETERS_PATH = PARAMETER_DIR / "inference.yaml"
 PROVENANCE_PATH = DATA_DIR / "inference_calibration.yaml"
+#: The per-row validation of the stored fit (:func:`validation` of the full grid), written beside the provenance so that a
+#: report shows the stored fit's errors without refitting the full grid (:func:`stored_validation`).
+VALIDATION_PATH = DATA_DIR / "inference_validation.csv"
 #: The entries of data/parameters/inference.yaml that :func:`write_calibration` owns (the others are never touched).
 CALIBRATED = (*FIT_PARAMETERS, "software_factor")
 
@@ -99,7 +107,7 @@ SOFTWARE_FACTORS = stored_software_factors()
 def _relevant(row) -> set[str]:
     serve = _serve(row.serve_file, row.scenario)
     moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
-    return ({"compute_efficiency", "bandwidth_efficiency"} | ({"latency_tail_factor"} if row.scenario != "offline" else set())
+    return ({"compute_efficiency", "bandwidth_efficiency", "attention_efficiency"} | ({"latency_tail_factor"} if row.scenario != "offline" else set())
             | ({"moe_efficiency"} if moe else set()) | ({"fp4_efficiency"} if serve.precision == "fp4" else set()))
 
 
@@ -134,12 +142,29 @@ def _rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["serve_file"].astype(str).str.len() > 0]
 
 
+def router_replicas(serve: ServeSpec) -> dict:
+    """The TTFT queue of an MLPerf row: one harness takes every query LoadGen issues to the system and hands it to one
+    of the system's ``system_gpus / gpus_per_replica`` replicas (NVIDIA's LLM harness serves each data-parallel rank from
+    its own server process and feeds all of them from one LoadGen: ykamiset/inference_results_v5.1, mirror of
+    mlcommons/inference_results_v5.1, closed/NVIDIA/code/harness/harness_triton_llm/README.md), read as one router
+    over all of them (M/M/c, ``prefill_queue_servers``; assumption: the dispatch keeps no rank idle while another queues,
+    as a least-loaded dispatch does; per-replica queues, M/M/1, are the pessimistic bound). An ``auto`` replica keeps
+    the file's value."""
+    if serve.gpus_per_replica is None:
+        return {}
+    return {"prefill_queue_servers": max(float(serve.system_gpus) / float(serve.gpus_per_replica), 1.0)}
+
+
+def _row_kwargs(row, serve: ServeSpec) -> dict:
+    """Latency targets of the row's scenario and its router (:func:`router_replicas`)."""
+    return {**slo_preset(row.scenario, row.benchmark), **router_replicas(serve)}
+
+
 def predict_row(row, **overrides) -> np.ndarray:
-    """Model tokens/s per GPU of one MLPerf row (its serving file at its scenario's latency targets).
-    ``overrides`` (arrays broadcast) replace efficiencies or the workload."""
+    """Model tokens/s per GPU of one MLPerf row (its serving file at its scenario's latency targets, its queries
+    dispatched over the system's replicas). ``overrides`` (arrays broadcast) replace efficiencies or the workload."""
     serve = _serve(row.serve_file, row.scenario)
-    slo = slo_preset(row.scenario, row.benchmark)
-    return np.asarray(evaluate_serve(serve, **{**slo, **overrides}).tokens_per_s_per_gpu, float)
+    return np.asarray(evaluate_serve(serve, **{**_row_kwargs(row, serve), **overrides}).tokens_per_s_per_gpu, float)
 
 
 def _fitted() -> dict:
@@ -157,13 +182,13 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     stacks = {**SOFTWARE_FACTORS, **(software_factors or {})}
     given = {"compute_efficiency": compute_efficiency, "bandwidth_efficiency": bandwidth_efficiency,
              "latency_tail_factor": latency_tail_factor, "moe_efficiency": overrides.pop("moe_efficiency", None),
-             "fp4_efficiency": overrides.pop("fp4_efficiency", None)}
+             "fp4_efficiency": overrides.pop("fp4_efficiency", None),
+             "attention_efficiency": overrides.pop("attention_efficiency", None)}
     params = {k: fit[k] if v is None else v for k, v in given.items()}
     rows = []
     for r in _rows(table).itertuples():
         serve = _serve(r.serve_file, r.scenario)
-        slo = slo_preset(r.scenario, r.benchmark)
-        kwargs = {**slo, **params, "software_factor": stacks.get(r.round, 1.0), **overrides}
+        kwargs = {**_row_kwargs(r, serve), **params, "software_factor": stacks.get(r.round, 1.0), **overrides}
         t = evaluate_serve(serve, **kwargs)
         model = float(t.tokens_per_s_per_gpu)
         rows.append({"id": r.id, "round": r.round, "system": r.system, "gpu": r.gpu, "benchmark": r.benchmark,
@@ -385,6 +410,9 @@ MEANING = {
     "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",
     "fp4_efficiency": "NVFP4 GEMM speed as a fraction of the FP4 dense peak (grid floor 0.5: NVFP4 at least as fast as FP8, "
                       "else a submitter would serve FP8); the Blackwell NVFP4 rows",
+    "attention_efficiency": "fraction of the attention roofline (tensor-core FLOPs and softmax exponentials at the KV-cache "
+                            "precision, analysis.inference.roofline) reached by serving attention kernels (FlashAttention-3's best "
+                            "H100 figures are 0.68-0.77 of it: the grid's top); the long-prompt Llama 3.1 405B rows",
     "software_factor": "the fleet runs the serving stack of the latest MLPerf round with FP8 rows (FLEET_ROUND); multiplies "
                        "compute_efficiency, capped at the peak",
 }
@@ -471,10 +499,26 @@ def _header(text: str) -> str:
     return "\n".join(out)
 
 
+def stored_validation(path: Path | str | None = None) -> pd.DataFrame:
+    """The stored fit's :func:`validation` table (data/inference_validation.csv, written by :func:`write_calibration`;
+    a test keeps it equal to a fresh full-grid :func:`validation`)."""
+    path = Path(path or VALIDATION_PATH)
+    if not path.exists():
+        raise InputError(f"{path.name}: missing; rerun python -m analysis inference --calibrate --write")
+    return pd.read_csv(path)
+
+
+def stored_fit() -> dict:
+    """The stored full-grid fit in :func:`calibrate`'s keys that reports read: :data:`FIT_PARAMETERS` (from
+    data/parameters/inference.yaml), ``software_factors`` per round and the fleet's ``software_factor``."""
+    return {**_fitted(), "software_factors": dict(SOFTWARE_FACTORS), "software_factor": float(default_values()["software_factor"])}
+
+
 def calibration_result(quick: bool = False) -> dict:
     """What :func:`write_calibration` stores: :func:`calibrate`'s fit, the leave-one-out refits (``loo``, a frame)
     and the accuracy of :func:`validation` (``accuracy``), on the full grid (``quick=False``) or the quick grid."""
-    return {**calibrate(quick=quick), "loo": loo_refits(quick), "accuracy": accuracy(validation(quick)),
+    table = validation(quick)
+    return {**calibrate(quick=quick), "loo": loo_refits(quick), "accuracy": accuracy(table), "validation": table,
             "grid": "quick" if quick else "full"}
 
 
@@ -484,12 +528,14 @@ def write_calibration(result: dict | None = None, path: Path | str | None = None
     calibrated entries of data/parameters/inference.yaml (:data:`CALIBRATED`: value, low and high from the
     leave-one-out refits, and a source stating method, rows, date, refit range and accuracy) and of
     data/inference_calibration.yaml (the fit's provenance, the per-round ``software_factors`` that
-    :data:`SOFTWARE_FACTORS` reads, the accuracy and the refit ranges). Every other entry of the parameter
+    :data:`SOFTWARE_FACTORS` reads, the accuracy and the refit ranges), and data/inference_validation.csv (the
+    per-row errors, :func:`stored_validation`). Every other entry of the parameter
     file, its order and its header comment are kept. Returns both paths. (Modelled on
     :func:`analysis.training.fit.write_calibration`.)"""
     result = calibration_result() if result is None else result
     path = Path(path or PARAMETERS_PATH)
     provenance_path = Path(provenance_path or (PROVENANCE_PATH if path == PARAMETERS_PATH else path.with_name("inference_calibration.yaml")))
+    validation_path = VALIDATION_PATH if provenance_path == PROVENANCE_PATH else provenance_path.with_name(VALIDATION_PATH.name)
     date = date or _dt.date.today().isoformat()
     grid = QUICK_GRID if result.get("grid") == "quick" else GRID
     loo, acc = result["loo"], result["accuracy"]
@@ -521,6 +567,8 @@ def write_calibration(result: dict | None = None, path: Path | str | None = None
     import yaml
     provenance_path.write_text("# Written by analysis.inference.calibration.write_calibration(); do not edit by hand.\n"
                                + yaml.safe_dump(provenance, sort_keys=False, width=120, allow_unicode=True), encoding="utf-8")
+    if "validation" in result:
+        result["validation"].to_csv(validation_path, index=False)
     if path == PARAMETERS_PATH:
         from analysis.inference.parameters import _defaults
         _defaults.cache_clear()
@@ -577,7 +625,7 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
     stored = _fitted() | {"software_factor": default_values()["software_factor"]}
     acc = result["accuracy"]
     fitted = {k: float(result[k]) for k in CALIBRATED}
-    written = [str(p) for p in write_calibration(result)] if write else []
+    written = [str(p) for p in (*write_calibration(result), VALIDATION_PATH)] if write else []
     lines = [f"MLPerf inference calibration ({result['grid']} grid, {acc['rows']} rows): median |error| in-sample "
              f"{acc['median_abs_error_pct']:.1f}%, leave-one-out {acc['median_abs_loo_error_pct']:.1f}% "
              f"({acc['rows_within_loo']} of {acc['rows']} within {acc['within_pct']:g}%), leave-one-GPU-type-out "

@@ -19,7 +19,7 @@ from analysis.catalog import Cluster, Column, GpuSpec, gpu as gpu_spec, validate
 from analysis.errors import InputError
 from analysis.memo import memoized
 from analysis.inference.parameters import PRECISION_BYTES, slo_preset
-from analysis.inference.roofline import Throughput, replica_throughput, usd_per_million_tokens
+from analysis.inference.roofline import ATTENTION_EFFICIENCY_FA3, Throughput, replica_throughput, softmax_exp_per_s, usd_per_million_tokens
 from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends
 from analysis.paths import DATA_DIR
 from analysis.serialize import plain
@@ -31,6 +31,7 @@ PREFILL_GPUS_MAX = 32        # disaggregated prefill replica: DeepSeek's prefill
 OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token": 0.0, "cache_hit_rate": 0.0,
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
+                     "attention_efficiency": ATTENTION_EFFICIENCY_FA3,
                      "software_factor": 1.0, "prefill_router_replicas": 1.0}
 
 
@@ -45,7 +46,7 @@ def gpu_kwargs(spec: GpuSpec, precision: str, scale_out_gb_s_per_gpu: float | No
     """Hardware keyword arguments of :func:`replica_throughput` for one GPU type."""
     attention = precision if precision != "fp4" else "fp8"     # attention kernels run FP8/BF16, not FP4
     return {"hbm_gb": spec.hbm_gb, "hbm_tb_s": spec.hbm_tb_s, "peak_tflops": spec.peak_tflops(precision),
-            "attention_peak_tflops": spec.peak_tflops(attention),
+            "attention_peak_tflops": spec.peak_tflops(attention), "exp_per_s": softmax_exp_per_s(spec.bf16_tflops_dense, spec.architecture, spec.id),
             "nvlink_gb_s_per_gpu": spec.nvlink_gb_s_per_gpu, "nvlink_domain_gpus": spec.nvlink_domain_gpus,
             "scale_out_gb_s_per_gpu": scale_out_gb_s_per_gpu or spec.scale_out_gb_s_per_gpu}
 
@@ -68,6 +69,7 @@ def model_kwargs(values: dict) -> dict:
             "max_batch": v.get("max_batch", np.inf), "max_tpot_ms": v["max_tpot_ms"], "max_ttft_ms": v["max_ttft_ms"],
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
+            "attention_efficiency": v["attention_efficiency"],
             "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
             **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),

@@ -81,6 +81,7 @@ PARAMETERS: dict[str, Spec] = {
     "bandwidth_efficiency": Spec("-", "fraction of nominal HBM bandwidth reached (calibrated)", min=0, min_inclusive=False, max=1),
     "latency_tail_factor": Spec("-", "99th percentile over mean of TTFT and TPOT (calibrated on MLPerf server/interactive)", min=1, max=10),
     "moe_efficiency": Spec("-", "fraction of the roofline speed reached by expert layers in decode (grouped GEMMs, dispatch/combine; calibrated)", min=0, min_inclusive=False, max=1),
+    "attention_efficiency": Spec("-", "fraction of the attention roofline (tensor cores and softmax exponentials, at the KV-cache precision) reached by attention kernels (calibrated)", min=0, min_inclusive=False, max=1),
     "fp4_efficiency": Spec("-", "NVFP4 GEMM speed as a fraction of the FP4 dense peak relative to FP8 (block scales, non-FP4 ops; calibrated)", min=0, min_inclusive=False, max=1),
     "software_factor": Spec("-", "speed of the serving stack's kernels and scheduler relative to MLPerf v4.1's TensorRT-LLM: multiplies the compute efficiency (capped at the peak; calibrated per MLPerf round, v5.1 sharing v5.0's; the fleet runs the latest round with FP8 rows)", min=1, max=2),
     "load_factor": Spec("-", "mean demand as a share of serving capacity", min=0, min_inclusive=False, max=1),

@@ -37,12 +37,18 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   ``E[n^2] = mean^2 x (1 + cv^2)`` (``input_tokens_cv``; at most ``mean x max_input_tokens``), not by the square of the
   mean: a long-context mix (Llama 3.1 405B: MLPerf prompts up to 20k tokens) pays about twice the attention of
   equal-mean prompts.
-* **attention kernels** reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at
-  up to ~1.2 PFLOP/s in FP8 (61% of the dense 1,979) and 740 TFLOP/s in FP16 (75% of 989) (Shah et al. 2024, arXiv
-  2407.08608); attention FLOPs (prefill and MLA decode) run at ``min(compute efficiency, that share)`` of the peak of the
-  KV-cache precision. With NVFP4 weights only the GEMMs run at the FP4 peak; attention runs on the KV cache's
-  precision (NVFP4 recipes quantize the linear layers; the KV cache is quantized separately, FP8 in the MLPerf
-  submissions here), so the FP4 gain shrinks where attention is a large share of the work (long prompts, MLA decode).
+* **attention kernels** are a roofline of their own: per score (one query-key pair of one head) ``4 x head_dim`` FLOPs
+  on the tensor cores (``Q K^T`` and ``P V``) and one softmax exponential on the special-function units (MUFU, 16 per
+  clock per SM on Ampere, Hopper and Blackwell, while dense BF16 MMA does 2,048 / 4,096 / 8,192 FLOPs per clock per SM:
+  Zadouri et al. 2026, FlashAttention-4, Sec. 2; Blackwell Ultra doubles the exponential rate, NVIDIA "Inside Blackwell
+  Ultra", 2025-08). At head_dim 128 Hopper FP8 attention is balanced between the two and Blackwell FP8 attention is
+  bound by the exponential: a B200 runs FP8 attention ~1.4x an H100 where its FP8 GEMMs run 2.3x. The
+  kernels reach a share ``attention_efficiency`` (calibrated) of that roofline, below GEMMs' share: FlashAttention-3's
+  best H100 figures (Shah et al. 2024, arXiv 2407.08608: 740 TFLOP/s FP16, ~1.2 PFLOP/s FP8, at head_dim 256) are 0.77 and
+  0.68 of it, serving kernels (paged KV, chunked context, causal masks) less. Attention FLOPs (prefill and MLA decode) run
+  on the KV cache's precision. With NVFP4 weights only the GEMMs run at the FP4 peak (NVFP4 recipes quantize the linear
+  layers; the KV cache is quantized separately, FP8 in the MLPerf submissions here), so the FP4 gain shrinks where
+  attention is a large share of the work (long prompts, MLA decode).
 * **pipeline stages** (``tensor_parallel`` below the replica size, e.g. NVIDIA's MLPerf v5.0 H100 Llama 2 70B config
   ``H100_SXM_80GB_PP2x4``: tensor_parallelism 1, pipeline_parallelism 2): ``tp = tensor_parallel``, ``pp = g / tp``;
   the all-reduces run over ``tp`` GPUs only (none at ``tp = 1``) and a stage boundary sends one activation per token
@@ -97,11 +103,16 @@ DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, a
 NODE_LIMIT = 4               # at most 4 nodes per token across the scale-out network (ibid. Sec. 2.1.2)
 COLLECTIVE_LATENCY_NVLINK_S = 10e-6    # assumption: small-message collective latency inside an NVLink domain
 COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-out (one more switch hop, NIC)
-# Attention kernels reach a lower share of the peak than GEMMs: FlashAttention-3 on H100 runs forward attention at up to
-# 740 TFLOP/s in FP16 (75% of 989) and ~1.2 PFLOP/s in FP8 (61% of 1,979) (Shah et al. 2024, arXiv 2407.08608, abstract
-# and Sec. 4.1); attention FLOPs run at min(compute efficiency, these).
-ATTENTION_EFFICIENCY_FP8 = 0.61
-ATTENTION_EFFICIENCY_BF16 = 0.75
+# Softmax exponentials per dense BF16 tensor FLOP, per architecture: 16 MUFU ops per clock per SM against 2,048 (Ampere),
+# 4,096 (Hopper) and 8,192 (Blackwell) dense BF16 MMA FLOPs per clock per SM (Zadouri et al. 2026, FlashAttention-4,
+# Sec. 2: "the exponential unit stayed at 16 ops/clock/SM" from Hopper to B200); per GPU the exponential rate is the
+# dense BF16 peak times this share. Blackwell Ultra (GB300) doubles the SFU exponential throughput for attention
+# (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", 2025-08-22: 2x attention-layer acceleration).
+EXP_PER_BF16_FLOP = {"ampere": 16 / 2048, "hopper": 16 / 4096, "blackwell": 16 / 8192}
+EXP_PER_BF16_FLOP_BY_GPU = {"GB300": 32 / 8192}
+# FlashAttention-3's best H100 figures as a share of the attention roofline (module docstring): the upper end of what
+# attention kernels reach, and the default when no calibrated value is passed.
+ATTENTION_EFFICIENCY_FA3 = 0.68
 BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
 BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
@@ -183,6 +194,27 @@ def queue_wait_mean(rho, servers=1):
     return erlang_c(rho, c) / (c * (1.0 - rho))
 
 
+def softmax_exp_per_s(bf16_tflops_dense, architecture: str, gpu_id: str = ""):
+    """Softmax exponentials per second of one GPU: its dense BF16 peak times :data:`EXP_PER_BF16_FLOP` of its
+    architecture (:data:`EXP_PER_BF16_FLOP_BY_GPU` where a GPU differs); ``None`` for an architecture not listed
+    (attention then has no exponential limit)."""
+    share = EXP_PER_BF16_FLOP_BY_GPU.get(gpu_id, EXP_PER_BF16_FLOP.get(architecture))
+    return None if share is None else np.asarray(bf16_tflops_dense, float) * 1e12 * share
+
+
+def attention_rate(tensor_flops_s, exp_per_s, head_dim):
+    """Attention FLOP/s of one GPU at full kernel efficiency: a roofline of tensor-core time (``4 x head_dim`` FLOPs per
+    score, ``Q K^T`` and ``P V``, at ``tensor_flops_s``) and softmax time (one exponential per score at ``exp_per_s``;
+    ``None``: no limit), combined like every other kernel (:data:`ROOFLINE_P`). Zadouri et al. 2026 (FlashAttention-4),
+    Sec. 2."""
+    tensor = np.asarray(tensor_flops_s, float)
+    if exp_per_s is None:
+        return tensor
+    per_score = 4.0 * np.asarray(head_dim, float)
+    time = ((per_score / tensor) ** ROOFLINE_P + (1.0 / np.asarray(exp_per_s, float)) ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
+    return per_score / time
+
+
 def tokens_per_step(spec_tokens, spec_acceptance):
     """Expected tokens per request and decode step with ``k`` draft tokens each accepted with
     probability ``a``: ``(1 - a^(k+1)) / (1 - a)`` (Leviathan et al. 2023, arXiv 2211.17192, eq. 1); 1 if k = 0."""
@@ -230,7 +262,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
                        max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
-                       max_input_tokens=np.inf, prefill_queue_servers=1.0) -> Throughput:
+                       max_input_tokens=np.inf, prefill_queue_servers=1.0, exp_per_s=None,
+                       attention_efficiency=ATTENTION_EFFICIENCY_FA3) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -263,8 +296,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     peak = base_peak * f(gemm_peak_factor)
     bw = g * f(hbm_tb_s) * 1e12 * bandwidth_efficiency                    # B/s per replica
     flops, flops_prefill = g * peak, gp * peak                             # FLOP/s per replica
-    attn_eff = np.minimum(compute_efficiency, np.where(f(kv_bytes_per_value) >= 2.0, ATTENTION_EFFICIENCY_BF16, ATTENTION_EFFICIENCY_FP8))
-    attn_peak = (f(peak_tflops) if attention_peak_tflops is None else f(attention_peak_tflops)) * 1e12 * attn_eff
+    d_attn = np.where(f(mla_kv_dim) > 0, f(heads) * f(mla_kv_dim), hidden)
+    # Attention kernels: their own roofline (tensor cores and softmax exponentials) at their own efficiency, never
+    # above the GEMMs'. Peak of the KV-cache precision.
+    tensor_peak = (f(peak_tflops) if attention_peak_tflops is None else f(attention_peak_tflops)) * 1e12
+    attn_peak = attention_rate(tensor_peak, exp_per_s, d_attn / f(heads)) * np.minimum(compute_efficiency, f(attention_efficiency))
     attn_flops = g * attn_peak
     moe_slow = 1.0 / np.where((f(experts_per_token) > 0) & (active < params), f(moe_efficiency), 1.0)
     weight_bytes = params * weight_bytes_per_param
@@ -272,7 +308,6 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     free_gb = np.maximum(f(hbm_gb) - reserved_gb_per_gpu - weights_gb_per_gpu, 0.0)
     kv_capacity = kv_memory_fraction * free_gb * g * 1e9                  # bytes per replica
     kv_token = kv_bytes_per_token(layers, hidden, heads, kv_heads, kv_bytes_per_value, mla_kv_dim)
-    d_attn = np.where(f(mla_kv_dim) > 0, f(heads) * f(mla_kv_dim), hidden)
     reserve = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
     kv_request = kv_token * (inp + reserve)
     batch_kv = np.floor(kv_capacity / kv_request)

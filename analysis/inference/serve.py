@@ -26,7 +26,7 @@ Schema (every key optional unless marked)::
     slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
     benchmark: llama2-70b            # which MLPerf limits the named slo presets use
     latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
-    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, software: 1.0}   # defaults: data/parameters/inference.yaml
+    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, attention: 0.5, software: 1.0}   # defaults: data/parameters/inference.yaml
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
     scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
       offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, memory
@@ -68,7 +68,7 @@ SUB_KEYS = {
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
-    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "software", "source"},
+    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "attention", "software", "source"},
     "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
     "scenarios": {*SCENARIOS, "source"},
 }
@@ -109,6 +109,7 @@ SERVE_SPECS = {
     "efficiency.overlap": Spec("-", min=0, max=1),
     "efficiency.moe": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.fp4": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.attention": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.software": Spec("-", min=1, max=2),
     "memory.kv_fraction": Spec("-", min=0, min_inclusive=False, max=1),
     "memory.reserved_gb_per_gpu": Spec("GB", min=0, max=1000),
@@ -317,6 +318,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "comm_overlap": number("efficiency.overlap", eff.get("overlap", defaults["comm_overlap"])),
         "moe_efficiency": number("efficiency.moe", eff.get("moe", defaults["moe_efficiency"])),
         "fp4_efficiency": number("efficiency.fp4", eff.get("fp4", defaults["fp4_efficiency"])),
+        "attention_efficiency": number("efficiency.attention", eff.get("attention", defaults["attention_efficiency"])),
         "software_factor": number("efficiency.software", eff.get("software", defaults["software_factor"])),
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
@@ -341,7 +343,7 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     replica is sized by :func:`best_replica` over the sizes dividing ``system_gpus``."""
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
-        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "max_tpot_ms", "max_ttft_ms",
+        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "attention_efficiency", "max_tpot_ms", "max_ttft_ms",
                  "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap", "input_tokens_cv", "max_input_tokens"}
         unknown = set(overrides) - names
         if unknown:
