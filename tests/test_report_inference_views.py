@@ -21,6 +21,17 @@ def test_sweep_captions_state_the_prompt_the_serving_files_assume():
         view.assumed_prompt_tokens("no-such-benchmark")
 
 
+def test_validation_summary_states_each_rounds_gemm_share_of_the_peak():
+    v = pd.DataFrame({"error_pct": [5.0, -20.0], "loo_error_pct": [10.0, -30.0], "logo_error_pct": [12.0, -31.0]})
+    fit = {"compute_efficiency": 0.8532, "bandwidth_efficiency": 0.65, "latency_tail_factor": 2.5, "moe_efficiency": 0.1,
+           "fp4_efficiency": 0.6, "attention_efficiency": 0.3, "software_factors": {"v4.1": 1.0, "v5.0": 1.191}}
+    ratio = {"model_ratio": 1.275, "mlperf_low": 1.118, "mlperf_high": 1.276}
+    text = view.validation_summary(v, fit, ratio).data
+    # 0.8532 x 1.191 = 1.016: capped at the peak
+    assert "GEMMs at **85%** of the dense peak in v4.1, **100%** of the dense peak in v5.0." in text
+    assert "attention-kernel efficiency **0.300**" in text and "50% of the rows are within 15% leave-one-out" in text
+
+
 def test_misfits_list_the_rows_outside_the_target_worst_first():
     v = pd.DataFrame({"id": ["a", "b", "c"], "round": ["v5.0", "v5.1", "v4.1"], "system": ["8x H200", "GB200 NVL72", "DGX H100"],
                       "benchmark": ["llama3.1-405b", "llama3.1-405b", "llama2-70b"], "scenario": ["server", "offline", "server"],

@@ -179,7 +179,10 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"(of the attention roofline of tensor cores and softmax exponentials; FlashAttention-3's best H100 figures reach 0.68-0.77 "
         f"of it); serving-stack factor per MLPerf round "
         + ", ".join(f"{r} **{fmt.factor(f)}**" for r, f in (fit.get("software_factors") or {}).items())
-        + f" (multiplies the compute efficiency; v4.1 is the reference{_tied_note()}). Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
+        + f" (multiplies the compute efficiency, capped at the dense peak; v4.1 is the reference{_tied_note()}): GEMMs at "
+        + ", ".join(f"**{fmt.pct(min(fit['compute_efficiency'] * f, 1.0), 0)}** of the dense peak in {r}"
+                    for r, f in (fit.get("software_factors") or {}).items())
+        + f". Median absolute error **{fmt.pct(v['error_pct'].abs().median() / 100, 0)}** in-sample, "
         f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
         f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
         f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
