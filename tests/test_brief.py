@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from analysis.report import brief
@@ -281,3 +282,22 @@ def test_decision_chart_marks_the_market_rent_band_of_the_leased_gpus(colossus1)
     html = brief.decision_chart_html({"colossus1": colossus1}, {"colossus1": "colossus1"})
     assert f"the market-rent band is {F.usd(low)} to {F.usd(high)} per GPU-hour" in html
     assert brief.market_band(FakeResult({})) is None
+    # the curve bends down where the lessee's exit comes sooner; the caption says where and why
+    curves, s1 = brief.decision_curves({"colossus1": colossus1})
+    npv = curves["colossus1"]["npv_lease_minus_keep_busd"].to_numpy()
+    peak = curves["colossus1"]["lease_usd_per_gpu_hour"].iloc[npv.argmax()]
+    assert 0 < npv.argmax() < len(npv) - 1
+    assert f"leasing is worth most near {F.usd_per_gpu_hour(peak)}: a dearer lease is left sooner" in html
+    be = colossus1.to_dict()["economics"]["break_even_lease_usd_per_gpu_hour"]
+    assert "for 1 scenario;" in html and f"the line crosses zero (break-even) at {F.usd_per_gpu_hour(be)}" in html
+
+
+def test_curve_peak_clause_only_for_an_interior_peak():
+    rates = [0.0, 1.0, 2.0, 3.0]
+    bent = {"a": pd.DataFrame({"lease_usd_per_gpu_hour": rates, "npv_lease_minus_keep_busd": [-1.0, 2.0, 3.0, 2.5]})}
+    rising = {"a": pd.DataFrame({"lease_usd_per_gpu_hour": rates, "npv_lease_minus_keep_busd": [-1.0, 0.0, 1.0, 2.0]})}
+    clause = brief.curve_peak_clause(bent, 2.5)
+    assert clause.startswith(f"; leasing is worth most near {F.usd_per_gpu_hour(2.0)}:")
+    assert clause.endswith("the S-1 rate lies past the peak")
+    assert "past the peak" not in brief.curve_peak_clause(bent, 1.5)
+    assert brief.curve_peak_clause(rising, 2.5) == ""

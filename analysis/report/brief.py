@@ -331,6 +331,28 @@ def decision_curves(results: dict, points: int = 41):
     return curves, (s1_rates[0] if s1_rates and max(s1_rates) - min(s1_rates) < 0.01 else None)
 
 
+def curve_peak_clause(curves: dict, s1: float | None) -> str:
+    """Why a decision curve bends down: the lease rates at which each scenario's NPV of leasing minus keeping peaks
+    inside the chart, as a caption clause ("" when every curve rises to its right end). A dearer lease is left sooner:
+    the lessee exits on notice once the lease's premium over market rents outgrows its premium at signing
+    (:func:`analysis.economics.adapter.exit_month_at_rate`), so past the peak a higher rate earns less."""
+    import numpy as np
+
+    peaks = []
+    for c in curves.values():
+        npv = c["npv_lease_minus_keep_busd"].to_numpy(float)
+        top = int(np.argmax(npv))
+        if 0 < top < len(npv) - 1:
+            peaks.append(float(c["lease_usd_per_gpu_hour"].iloc[top]))
+    if not peaks:
+        return ""
+    where = (F.usd_per_gpu_hour(peaks[0]) if max(peaks) - min(peaks) < 0.01
+             else f"{F.usd_per_gpu_hour(min(peaks))} to {F.usd_per_gpu_hour(max(peaks))}")
+    beyond = "; the S-1 rate lies past the peak" if s1 is not None and s1 > max(peaks) else ""
+    return (f"; leasing is worth most near {where}: a dearer lease is left sooner (the lessee gives notice once its "
+            f"premium over market rents outgrows its premium at signing), so past that a higher rate earns less{beyond}")
+
+
 _CHART_MEMO: dict = {}
 
 
@@ -366,14 +388,17 @@ def _decision_chart_html(results: dict, scenario_args: dict) -> str:
         if be is not None:
             crossings.append(be)
     alt = (f"Line chart: NPV of leasing minus keeping (billions of dollars) against the lease rate for "
-           f"{len(curves)} scenario(s)")
-    if crossings:
+           f"{len(curves)} scenario{'s' if len(curves) != 1 else ''}")
+    if crossings and max(crossings) - min(crossings) < 0.01:
+        alt += f"; {'the lines cross' if len(crossings) > 1 else 'the line crosses'} zero (break-even) at {F.usd_per_gpu_hour(crossings[0])}"
+    elif crossings:
         alt += (f"; the lines cross zero (break-even) between {F.usd_per_gpu_hour(min(crossings))} and "
                 f"{F.usd_per_gpu_hour(max(crossings))}")
     if band:
         alt += f"; the market-rent band is {F.usd(band[0])} to {F.usd(band[1])} per GPU-hour"
     if s1:
         alt += f"; the S-1 rate is {F.usd_per_gpu_hour(s1)}"
+    alt += curve_peak_clause(curves, s1)
     data = base64.b64encode(png).decode()
     return (f'<figure class="chart"><div class="chart-scroll"><img src="data:image/png;base64,{data}" alt="{esc(alt)}"></div>'
             f"<figcaption>{esc(alt)}.</figcaption></figure>")
