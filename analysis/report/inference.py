@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
+from analysis.inference.roofline import ATTENTION_EFFICIENCY_FA3
 from analysis.plots import log_axis
 from analysis.report import format as fmt
 from analysis.report.labels import label, register
@@ -176,8 +177,8 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"bandwidth **{fmt.number(fit['bandwidth_efficiency'])}** of nominal, p99/mean TPOT **{fmt.number(fit['latency_tail_factor'])}**, "
         f"MoE expert-layer efficiency **{fmt.number(fit['moe_efficiency'])}**, FP4 GEMM efficiency **{fmt.number(fit['fp4_efficiency'])}** "
         f"(of the FP4 peak; 0.5 = FP8 speed, the physical floor), attention-kernel efficiency **{fmt.number(fit['attention_efficiency'])}** "
-        f"(of the attention roofline of tensor cores and softmax exponentials; FlashAttention-3's best H100 figures reach 0.68-0.77 "
-        f"of it); serving-stack factor per MLPerf round "
+        f"(of the attention roofline of tensor cores and softmax exponentials; FlashAttention-3's best FP8 figure on H100 is "
+        f"{fmt.number(ATTENTION_EFFICIENCY_FA3)} of it); serving-stack factor per MLPerf round "
         + ", ".join(f"{r} **{fmt.factor(f)}**" for r, f in (fit.get("software_factors") or {}).items())
         + f" (multiplies the compute efficiency, capped at the dense peak; v4.1 is the reference{_tied_note()}): GEMMs at "
         + ", ".join(f"**{fmt.pct(min(fit['compute_efficiency'] * f, 1.0), 0)}** of the dense peak in {r}"
@@ -193,7 +194,7 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
 
 def misfits_view(v: pd.DataFrame, within_pct: float = 15.0):
     """The MLPerf rows the model misses by more than ``within_pct`` leave-one-out, worst first, each with its error
-    in-sample and leave-one-out (a sentence per row; "none" when every row is within)."""
+    in-sample and leave-one-out (a bullet per row; one sentence when every row is within)."""
     from analysis.notebook import Markdown
 
     miss = v["loo_error_pct"].abs()
