@@ -29,6 +29,11 @@ def _pools(*gpus):
 
 
 # --------------------------------------------------------------------------- 31_cost
+
+def _text(markdown) -> str:
+    """A sentence view's Markdown as written (its dollar signs unescaped)."""
+    return markdown.data.replace("\\$", "$")
+
 def test_utilization_on_the_bf16_denominator_and_the_curve_grid():
     assert views.bf16_utilization(SimpleNamespace(denominator="bf16 dense", value=0.3, value_other_denominator=0.15)) == 0.3
     assert views.bf16_utilization(SimpleNamespace(denominator="fp8 dense", value=0.15, value_other_denominator=0.3)) == 0.3
@@ -90,7 +95,9 @@ def test_price_tables_hold_one_row_per_pool_of_the_scenario():
 # --------------------------------------------------------------------------- 33_lease_vs_rebuild
 def test_no_lease_answer():
     econ = {"options": ["keep"], "npv_usd": {"keep": 12.345e9}, "horizon_months": 60}
-    assert views.no_lease_answer(econ, "Colossus 2") == (
+    from analysis.notebook import Markdown
+    assert isinstance(views.no_lease_answer(econ, "Colossus 2"), Markdown)     # displayed as is, like the other modules' views
+    assert _text(views.no_lease_answer(econ, "Colossus 2")) == (
         f"**This scenario defines no lease** (options: {views.label('keep')}): only keeping Colossus 2 for training "
         "is valued, at an after-tax NPV of $12.3B over 60 months.")
 
@@ -113,7 +120,7 @@ def test_lease_answer_metrics_and_notes():
     result = SimpleNamespace(label={"keep": "keep for training", "lease": "lease and rebuild"}.get,
                              decision={"contract_gpus": 1_000_000})
     econ = _econ()
-    text = views.lease_answer(econ, result)
+    text = _text(views.lease_answer(econ, result))
     paragraphs = text.split("\n\n")
     assert len(paragraphs) == 3
     assert paragraphs[0].startswith("**Lease and rebuild** is the best option. Against the base (**keep for training**), "
@@ -131,11 +138,11 @@ def test_lease_answer_metrics_and_notes():
     assert m["break_even_contract_rental_value_usd_per_gpu_hour"] == 1.75 and m["break_even_contract_per_gpu_usd_per_gpu_hour"] == 1.5
     assert m["exit_option_lessee_value_usd"] == 1.2e9 and m["has_lease"] == "yes" and len(m) == 11
 
-    assert views.fee_allocation_note(econ).endswith("never counted as capacity for the rebuild (110k GPUs left, 54.3k needed).")
+    assert _text(views.fee_allocation_note(econ)).endswith("never counted as capacity for the rebuild (110k GPUs left, 54.3k needed).")
 
     fleet = SimpleNamespace(load_factor=0.6, usd_per_million_output_tokens=1.8)
     api = pd.DataFrame({"api_usd_per_million_output_tokens": [15.0, 3.0]})
-    assert views.lessee_cost_sentence(econ, fleet, api) == (
+    assert _text(views.lessee_cost_sentence(econ, fleet, api)) == (
         "At $2.50 per GPU-hour and a 60% load factor, the lessee pays **$1.80 per million output tokens** (prompts "
         "included); the API list prices for the same requests range from $3.00 to $15.0.")
 

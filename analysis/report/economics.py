@@ -417,7 +417,19 @@ def system_price_table(sc):
 
 
 # --------------------------------------------------------------------------- 31_cost: sentences
-def cost_answer(cost_result, comparison: dict, cluster_name: str) -> str:
+def _as_markdown(func):
+    """A sentence view returns :class:`analysis.notebook.Markdown` (displayed as is), as the other report modules' do."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from analysis.notebook import Markdown
+        return Markdown(func(*args, **kwargs))
+    return wrapper
+
+
+@_as_markdown
+def cost_answer(cost_result, comparison: dict, cluster_name: str) -> "Markdown":
     """The cost report's answer (Markdown): yearly TCO, capex, TCO per GPU-hour by type, and the cost
     of a useful exaFLOP against the Llama 3 reference (``analysis.cost.compare_utilization``)."""
     d = cost_result.to_dict()
@@ -432,9 +444,16 @@ def cost_answer(cost_result, comparison: dict, cluster_name: str) -> str:
             "no useful FLOPs.")
 
 
-def public_tco_summary(cost_result) -> tuple[str, dict]:
-    """One sentence per GPU type: the modelled TCO per GPU-hour inside, below or above the published
+def public_tco_summary(cost_result) -> tuple["Markdown", dict]:
+    """One sentence per GPU type (Markdown): the modelled TCO per GPU-hour inside, below or above the published
     estimates (``data/tco_estimates.csv``), and ``{tco_public_low_<gpu>, tco_public_high_<gpu>}``."""
+    from analysis.notebook import Markdown
+
+    text, metrics = _public_tco_summary(cost_result)
+    return Markdown(text), metrics
+
+
+def _public_tco_summary(cost_result) -> tuple[str, dict]:
     from analysis import cost
 
     estimates = cost.compare_public_tco(cost_result)
@@ -451,7 +470,8 @@ def public_tco_summary(cost_result) -> tuple[str, dict]:
     return "; ".join(lines) + ".", metrics
 
 
-def cost_band_sentence(figures: dict) -> str:
+@_as_markdown
+def cost_band_sentence(figures: dict) -> "Markdown":
     """The blended TCO per GPU-hour and the cost per useful exaFLOP with their 5-95% bands over the
     scenario's draws (``EvaluateResult.to_dict()``: ``tco_blend_usd_per_gpu_hour``,
     ``usd_per_useful_exaflop`` and their ``_p05``/``_p95``)."""
@@ -466,7 +486,8 @@ def cost_band_sentence(figures: dict) -> str:
 
 
 # --------------------------------------------------------------------------- 33_lease_vs_rebuild: sentences and figures
-def no_lease_answer(econ: dict, cluster_name: str) -> str:
+@_as_markdown
+def no_lease_answer(econ: dict, cluster_name: str) -> "Markdown":
     """The answer (Markdown) of a scenario that defines no lease: its options and the after-tax NPV
     of keeping the cluster over the horizon (``evaluate`` economics section)."""
     options = ", ".join(label(o) for o in econ["options"])
@@ -475,7 +496,8 @@ def no_lease_answer(econ: dict, cluster_name: str) -> str:
             f"over {econ['horizon_months']} months.")
 
 
-def lease_answer(econ: dict, result) -> str:
+@_as_markdown
+def lease_answer(econ: dict, result) -> "Markdown":
     """The answer (Markdown) of a scenario with a lease: the best option, what leasing is worth
     against keeping (5-95%) and how often it wins, the S-1 fee allocated two ways with its
     break-even rates, and the lessee's exit option (``evaluate`` economics section; ``result``
@@ -515,7 +537,8 @@ def lease_metrics(econ: dict) -> dict:
             "exit_option_lessee_value_usd": ex["lessee_value_usd"], "has_lease": "yes"}
 
 
-def fee_allocation_note(econ: dict) -> str:
+@_as_markdown
+def fee_allocation_note(econ: dict) -> "Markdown":
     """How the S-1 fee is allocated two ways, and the successor's GPUs left for the rebuild against those it needs (Markdown)."""
     return ("**The S-1 fee, allocated two ways.** By rental value, each GPU type carries the fee in proportion to its "
             "market rent (`data/market_rents.csv`); per GPU, every covered GPU the same. The successor's GPUs the "
@@ -528,7 +551,8 @@ def lease_tornado_figure(table: pd.DataFrame, sc):
     return tornado_figure(table, title=f"NPV of leasing minus keeping, one parameter at a time ({sc.label})")
 
 
-def lessee_cost_sentence(econ: dict, fleet, api: pd.DataFrame) -> str:
+@_as_markdown
+def lessee_cost_sentence(econ: dict, fleet, api: pd.DataFrame) -> "Markdown":
     """What the lessee pays per million output tokens at the lease rate and the fleet's load factor,
     against the range of API list prices for the same requests (``inference.api_comparison``), in Markdown."""
     prices = api["api_usd_per_million_output_tokens"]
