@@ -338,6 +338,9 @@ def test_run_from_file_example():
     assert d["bound"] in inf.BOUNDS and d["batch"] <= 896
     assert d["max_tpot_ms"] is None and d["null_reasons"]["max_tpot_ms"] == "no TPOT target"
     assert "tokens/s per GPU" in result.summary() and "the batch stops at" in result.summary()
+    # the calibrated attention efficiency is the one the file is evaluated with, and the summary states it
+    assert d["attention_efficiency"] == inf.default_values()["attention_efficiency"]
+    assert f"attention {d['attention_efficiency']:.2f} of its roofline" in result.summary()
 
 
 def test_wide_ep_serve_file_accepts_the_new_keys():

@@ -418,6 +418,7 @@ class ServeResult:
                                         "communication": s(t.step_comm_s) * 1e3},
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
                "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0),
+               "attention_efficiency": v.get("attention_efficiency"),
                "prefill_router_replicas": v.get("prefill_router_replicas", 1.0)}
         out = plain(out)
         for key, value in list(out.items()):
@@ -461,7 +462,9 @@ class ServeResult:
             f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request",
             f"  efficiencies      compute {self.compute_efficiency:.3f} x serving-stack factor {(self.values or {}).get('software_factor', 1.0):.2f} "
             f"of dense {self.precision} peak, bandwidth "
-            f"{self.bandwidth_efficiency:.2f} of HBM, p99/mean latency {d['latency_tail_factor']:.2f}",
+            f"{self.bandwidth_efficiency:.2f} of HBM, attention "
+            + (f"{d['attention_efficiency']:.2f} of its roofline" if d.get("attention_efficiency") is not None else "n/a")
+            + f", p99/mean latency {d['latency_tail_factor']:.2f}",
         ])
 
 
