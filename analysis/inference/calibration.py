@@ -622,7 +622,7 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
     differs from the stored values; ``write`` stores it with :func:`write_calibration`. Strict-JSON-ready,
     with a text ``summary``."""
     result = calibration_result(quick)
-    stored = _fitted() | {"software_factor": default_values()["software_factor"]}
+    stored = {k: stored_fit()[k] for k in CALIBRATED}
     acc = result["accuracy"]
     fitted = {k: float(result[k]) for k in CALIBRATED}
     written = [str(p) for p in (*write_calibration(result), VALIDATION_PATH)] if write else []

@@ -194,6 +194,12 @@ def queue_wait_mean(rho, servers=1):
     return erlang_c(rho, c) / (c * (1.0 - rho))
 
 
+def smooth_roof(a, b):
+    """Time of a kernel bound by two resources taking ``a`` and ``b`` seconds alone: ``(a^p + b^p)^(1/p)`` with
+    :data:`ROOFLINE_P` (a smooth roofline; p -> inf is the sharp max)."""
+    return (a ** ROOFLINE_P + b ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
+
+
 def softmax_exp_per_s(bf16_tflops_dense, architecture: str, gpu_id: str = ""):
     """Softmax exponentials per second of one GPU: its dense BF16 peak times :data:`EXP_PER_BF16_FLOP` of its
     architecture (:data:`EXP_PER_BF16_FLOP_BY_GPU` where a GPU differs); ``None`` for an architecture not listed
@@ -205,14 +211,13 @@ def softmax_exp_per_s(bf16_tflops_dense, architecture: str, gpu_id: str = ""):
 def attention_rate(tensor_flops_s, exp_per_s, head_dim):
     """Attention FLOP/s of one GPU at full kernel efficiency: a roofline of tensor-core time (``4 x head_dim`` FLOPs per
     score, ``Q K^T`` and ``P V``, at ``tensor_flops_s``) and softmax time (one exponential per score at ``exp_per_s``;
-    ``None``: no limit), combined like every other kernel (:data:`ROOFLINE_P`). Zadouri et al. 2026 (FlashAttention-4),
+    ``None``: no limit), combined like every other kernel (:func:`smooth_roof`). Zadouri et al. 2026 (FlashAttention-4),
     Sec. 2."""
     tensor = np.asarray(tensor_flops_s, float)
     if exp_per_s is None:
         return tensor
     per_score = 4.0 * np.asarray(head_dim, float)
-    time = ((per_score / tensor) ** ROOFLINE_P + (1.0 / np.asarray(exp_per_s, float)) ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
-    return per_score / time
+    return per_score / smooth_roof(per_score / tensor, 1.0 / np.asarray(exp_per_s, float))
 
 
 def tokens_per_step(spec_tokens, spec_acceptance):
@@ -372,14 +377,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
 
     micro = np.where(moe & (f(comm_overlap) > 0), 2.0, 1.0)                # two micro-batches: weights read twice per step
 
-    def roof(memory, compute):
-        return (memory ** ROOFLINE_P + compute ** ROOFLINE_P) ** (1.0 / ROOFLINE_P)
-
     def parts(b):
         tokens = b * verify
         weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / bw
-        weights = roof(weights_mem, tokens * gemm_token_s * moe_slow)
-        attention = roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
+        weights = smooth_roof(weights_mem, tokens * gemm_token_s * moe_slow)
+        attention = smooth_roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
         comm = tokens * comm_token_s + step_latency_s
         return weights, attention, comm, weights_mem
 

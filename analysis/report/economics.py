@@ -417,48 +417,32 @@ def system_price_table(sc):
 
 
 # --------------------------------------------------------------------------- 31_cost: sentences
-def _as_markdown(func):
-    """A sentence view returns :class:`analysis.notebook.Markdown` (displayed as is), as the other report modules' do."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from analysis.notebook import Markdown
-        return Markdown(func(*args, **kwargs))
-    return wrapper
-
-
-@_as_markdown
 def cost_answer(cost_result, comparison: dict, cluster_name: str) -> "Markdown":
     """The cost report's answer (Markdown): yearly TCO, capex, TCO per GPU-hour by type, and the cost
     of a useful exaFLOP against the Llama 3 reference (``analysis.cost.compare_utilization``)."""
+    from analysis.notebook import Markdown
+
     d = cost_result.to_dict()
     by_gpu = ", ".join(f"**{g} {fmt.usd(v)}**" for g, v in cost_result.tco_by_gpu().items() if g != "blend")
-    return (f"Owning and running **{cluster_name}** costs about **{fmt.usd(d['total_usd_per_year'])} a year** "
-            f"(capex {fmt.usd(d['capex_usd'])}, {fmt.usd(d['capex_usd_per_gpu'])} per GPU all-in). TCO per GPU-hour: "
-            f"{by_gpu}. At the modelled utilization of **{fmt.pct(comparison['utilization'])}** of the BF16 dense peak "
-            f"a useful exaFLOP costs **{fmt.usd(comparison['usd_per_useful_exaflop'])}**, against "
-            f"{fmt.usd(comparison['usd_per_useful_exaflop_reference'])} at the Llama 3 reference "
-            f"({fmt.pct(comparison['reference_utilization'])}): {fmt.number(comparison['cost_ratio'], 2)} times as much. Compared "
-            f"with an operator at the reference, **{fmt.usd(comparison['excess_usd_per_year'])} a year** of the TCO buys "
-            "no useful FLOPs.")
+    return Markdown(f"Owning and running **{cluster_name}** costs about **{fmt.usd(d['total_usd_per_year'])} a year** "
+                    f"(capex {fmt.usd(d['capex_usd'])}, {fmt.usd(d['capex_usd_per_gpu'])} per GPU all-in). TCO per GPU-hour: "
+                    f"{by_gpu}. At the modelled utilization of **{fmt.pct(comparison['utilization'])}** of the BF16 dense peak "
+                    f"a useful exaFLOP costs **{fmt.usd(comparison['usd_per_useful_exaflop'])}**, against "
+                    f"{fmt.usd(comparison['usd_per_useful_exaflop_reference'])} at the Llama 3 reference "
+                    f"({fmt.pct(comparison['reference_utilization'])}): {fmt.number(comparison['cost_ratio'], 2)} times as much. Compared "
+                    f"with an operator at the reference, **{fmt.usd(comparison['excess_usd_per_year'])} a year** of the TCO buys "
+                    "no useful FLOPs.")
 
 
 def public_tco_summary(cost_result) -> tuple["Markdown", dict]:
     """One sentence per GPU type (Markdown): the modelled TCO per GPU-hour inside, below or above the published
     estimates (``data/tco_estimates.csv``), and ``{tco_public_low_<gpu>, tco_public_high_<gpu>}``."""
-    from analysis.notebook import Markdown
-
-    text, metrics = _public_tco_summary(cost_result)
-    return Markdown(text), metrics
-
-
-def _public_tco_summary(cost_result) -> tuple[str, dict]:
     from analysis import cost
+    from analysis.notebook import Markdown
 
     estimates = cost.compare_public_tco(cost_result)
     if estimates.empty:
-        return "No published TCO estimate exists in `data/tco_estimates.csv` for the GPU types of this cluster.", {}
+        return Markdown("No published TCO estimate exists in `data/tco_estimates.csv` for the GPU types of this cluster."), {}
     modelled = cost_result.tco_by_gpu()
     lines, metrics = [], {}
     for gpu, t in estimates.groupby("gpu"):
@@ -467,45 +451,48 @@ def _public_tco_summary(cost_result) -> tuple[str, dict]:
         published = fmt.usd(low) if low == high else f"{fmt.usd(low)} to {fmt.usd(high)}"
         lines.append(f"**{gpu}**: modelled {fmt.usd(modelled[gpu])} per GPU-hour, {where} the published {published}")
         metrics[f"tco_public_low_{gpu}"], metrics[f"tco_public_high_{gpu}"] = low, high
-    return "; ".join(lines) + ".", metrics
+    return Markdown("; ".join(lines) + "."), metrics
 
 
-@_as_markdown
 def cost_band_sentence(figures: dict) -> "Markdown":
     """The blended TCO per GPU-hour and the cost per useful exaFLOP with their 5-95% bands over the
     scenario's draws (``EvaluateResult.to_dict()``: ``tco_blend_usd_per_gpu_hour``,
     ``usd_per_useful_exaflop`` and their ``_p05``/``_p95``)."""
+    from analysis.notebook import Markdown
+
     tco = fmt.band(figures["tco_blend_usd_per_gpu_hour"], figures["tco_blend_usd_per_gpu_hour_p05"],
                    figures["tco_blend_usd_per_gpu_hour_p95"], fmt=fmt.usd)
     exaflop = fmt.band(figures["usd_per_useful_exaflop"], figures["usd_per_useful_exaflop_p05"],
                        figures["usd_per_useful_exaflop_p95"], fmt=fmt.usd)
     draws = figures.get("utilization", {}).get("draws")
     over = f" over the scenario's {fmt.integer(draws)} draws" if draws else ""
-    return (f"Blended TCO per GPU-hour: **{tco}**; cost per useful exaFLOP: **{exaflop}** (central value, 5-95%{over}: "
-            "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")
+    return Markdown(f"Blended TCO per GPU-hour: **{tco}**; cost per useful exaFLOP: **{exaflop}** (central value, 5-95%{over}: "
+                    "each draw's TCO at that draw's job utilization, so the range carries the uncertainty of both).")
 
 
 # --------------------------------------------------------------------------- 33_lease_vs_rebuild: sentences and figures
-@_as_markdown
 def no_lease_answer(econ: dict, cluster_name: str) -> "Markdown":
     """The answer (Markdown) of a scenario that defines no lease: its options and the after-tax NPV
     of keeping the cluster over the horizon (``evaluate`` economics section)."""
+    from analysis.notebook import Markdown
+
     options = ", ".join(label(o) for o in econ["options"])
-    return (f"**This scenario defines no lease** (options: {options}): only keeping "
-            f"{cluster_name} for training is valued, at an after-tax NPV of {fmt.usd(econ['npv_usd']['keep'])} "
-            f"over {econ['horizon_months']} months.")
+    return Markdown(f"**This scenario defines no lease** (options: {options}): only keeping "
+                    f"{cluster_name} for training is valued, at an after-tax NPV of {fmt.usd(econ['npv_usd']['keep'])} "
+                    f"over {econ['horizon_months']} months.")
 
 
-@_as_markdown
 def lease_answer(econ: dict, result) -> "Markdown":
     """The answer (Markdown) of a scenario with a lease: the best option, what leasing is worth
     against keeping (5-95%) and how often it wins, the S-1 fee allocated two ways with its
     break-even rates, and the lessee's exit option (``evaluate`` economics section; ``result``
     the point-estimate ``OptionsResult`` that names the options)."""
+    from analysis.notebook import Markdown
+
     alloc, ex = econ["break_even_by_allocation"], econ["exit_option"]
     lease = fmt.band(econ["npv_lease_minus_keep_usd"], econ["npv_lease_minus_keep_usd_p05"],
                      econ["npv_lease_minus_keep_usd_p95"], fmt.usd)
-    return (
+    return Markdown(
         f"**{fmt.first_upper(result.label(econ['best_option']))}** is the best option. Against the base "
         f"(**{result.label('keep')}**), leasing is worth **{lease}** "
         f"after tax over {econ['horizon_months']} months (5-95% over {fmt.number(econ['monte_carlo_draws'])} draws) and wins in "
@@ -537,13 +524,14 @@ def lease_metrics(econ: dict) -> dict:
             "exit_option_lessee_value_usd": ex["lessee_value_usd"], "has_lease": "yes"}
 
 
-@_as_markdown
 def fee_allocation_note(econ: dict) -> "Markdown":
     """How the S-1 fee is allocated two ways, and the successor's GPUs left for the rebuild against those it needs (Markdown)."""
-    return ("**The S-1 fee, allocated two ways.** By rental value, each GPU type carries the fee in proportion to its "
-            "market rent (`data/market_rents.csv`); per GPU, every covered GPU the same. The successor's GPUs the "
-            "contract also covers are leased out and never counted as capacity for the rebuild "
-            f"({fmt.scaled(econ['rebuild_capacity_gpus'])} GPUs left, {fmt.scaled(econ['rebuild_gpus'])} needed).")
+    from analysis.notebook import Markdown
+
+    return Markdown("**The S-1 fee, allocated two ways.** By rental value, each GPU type carries the fee in proportion to its "
+                    "market rent (`data/market_rents.csv`); per GPU, every covered GPU the same. The successor's GPUs the "
+                    "contract also covers are leased out and never counted as capacity for the rebuild "
+                    f"({fmt.scaled(econ['rebuild_capacity_gpus'])} GPUs left, {fmt.scaled(econ['rebuild_gpus'])} needed).")
 
 
 def lease_tornado_figure(table: pd.DataFrame, sc):
@@ -551,12 +539,13 @@ def lease_tornado_figure(table: pd.DataFrame, sc):
     return tornado_figure(table, title=f"NPV of leasing minus keeping, one parameter at a time ({sc.label})")
 
 
-@_as_markdown
 def lessee_cost_sentence(econ: dict, fleet, api: pd.DataFrame) -> "Markdown":
     """What the lessee pays per million output tokens at the lease rate and the fleet's load factor,
     against the range of API list prices for the same requests (``inference.api_comparison``), in Markdown."""
+    from analysis.notebook import Markdown
+
     prices = api["api_usd_per_million_output_tokens"]
-    return (f"At {fmt.usd(econ['lease_usd_per_gpu_hour'])} per GPU-hour and a {fmt.pct(fleet.load_factor, 0)} load factor, "
-            f"the lessee pays **{fmt.usd(fleet.usd_per_million_output_tokens)} per million output tokens** (prompts included); "
-            f"the API list prices for the same requests range from {fmt.usd(prices.min())} "
-            f"to {fmt.usd(prices.max())}.")
+    return Markdown(f"At {fmt.usd(econ['lease_usd_per_gpu_hour'])} per GPU-hour and a {fmt.pct(fleet.load_factor, 0)} load factor, "
+                    f"the lessee pays **{fmt.usd(fleet.usd_per_million_output_tokens)} per million output tokens** (prompts included); "
+                    f"the API list prices for the same requests range from {fmt.usd(prices.min())} "
+                    f"to {fmt.usd(prices.max())}.")

@@ -198,7 +198,7 @@ def misfits_view(v: pd.DataFrame, within_pct: float = 15.0):
     from analysis.notebook import Markdown
 
     miss = v["loo_error_pct"].abs()
-    out = v[miss > within_pct].iloc[np.argsort(-miss[miss > within_pct].to_numpy(), kind="stable")]
+    out = v.loc[miss[miss > within_pct].sort_values(ascending=False, kind="stable").index]
     if out.empty:
         return Markdown(f"Every row is within {fmt.pct(within_pct / 100, 0)} leave-one-out.")
     lines = [f"* {r['round']} {r['system']}, {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])} "
