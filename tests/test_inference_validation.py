@@ -122,9 +122,9 @@ def test_nvidia_disaggregated_405b_interactive_run_reads_as_the_sources_quote():
     serve = calibration._serve(row.serve_file, row.scenario)
     base = {**slo_preset("interactive", row.benchmark), **calibration._fitted(),
             "software_factor": calibration.SOFTWARE_FACTORS["v5.1"]}
-    disagg = dict(disaggregated=True, gpus_per_replica=8, prefill_gpus_per_replica=4, max_batch=1024)
+    disagg = dict(disaggregated=True, gpus_per_replica=8, tensor_parallel=8, prefill_gpus_per_replica=4, max_batch=1024)
     per_gpu = {name: float(evaluate_serve(serve, **{**base, **o}).tokens_per_s_per_gpu)
                for name, o in {"aggregated": calibration.router_replicas(serve), "one queue per replica": disagg,
                                "14 pooled": {**disagg, "prefill_queue_servers": 14}}.items()}
     assert round(row.tokens_s_per_gpu, 1) == 137.8
-    assert {k: round(v) for k, v in per_gpu.items()} == {"aggregated": 120, "one queue per replica": 75, "14 pooled": 191}
+    assert {k: round(v) for k, v in per_gpu.items()} == {"aggregated": 111, "one queue per replica": 51, "14 pooled": 165}

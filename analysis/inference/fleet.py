@@ -32,7 +32,8 @@ OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
                      "attention_efficiency": ATTENTION_EFFICIENCY_FA3,
-                     "software_factor": 1.0, "prefill_router_replicas": 1.0}
+                     "software_factor": 1.0, "prefill_router_replicas": 1.0, "gemm_allreduce": False,
+                     "max_num_tokens": np.inf}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -71,6 +72,7 @@ def model_kwargs(values: dict) -> dict:
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
             "attention_efficiency": v["attention_efficiency"],
             "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
+            "gemm_allreduce": v["gemm_allreduce"], "max_num_tokens": v["max_num_tokens"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
             **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),
             **({"input_tokens_cv": v["input_tokens_cv"]} if v.get("input_tokens_cv") is not None else {}),

@@ -7,7 +7,8 @@ mixture of experts runs **wide expert parallelism** (Megatron-Core / DeepSeek-V3
 sharded over all GPUs of the replica, attention data parallel), its all-to-all over NVLink when
 the replica fits one NVLink domain (8 GPUs on HGX, 72 on GB200 NVL72) and over the scale-out
 network otherwise. Requests are served with continuous batching; every decode step produces
-``tau`` tokens for each of the ``b`` requests in flight (``tau = 1`` without speculation).
+``tau`` tokens for each of the ``b`` requests in flight (``tau = 1`` without speculation; with pipeline
+stages ``b`` is one micro-batch, see below).
 
 Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arXiv 2402.16363, Sec. 3):
 
@@ -52,8 +53,25 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
 * **pipeline stages** (``tensor_parallel`` below the replica size, e.g. NVIDIA's MLPerf v5.0 H100 Llama 2 70B config
   ``H100_SXM_80GB_PP2x4``: tensor_parallelism 1, pipeline_parallelism 2): ``tp = tensor_parallel``, ``pp = g / tp``;
   the all-reduces run over ``tp`` GPUs only (none at ``tp = 1``) and a stage boundary sends one activation per token
-  (over NVLink inside the domain). In-flight micro-batches keep every stage busy (TensorRT-LLM pipeline
-  parallelism with in-flight batching), so the weights and KV cache still stream at the replica's aggregate bandwidth.
+  (over NVLink inside the domain). TensorRT-LLM runs ``pp`` micro-batches in flight, each of up to ``max_batch``
+  requests (``numMicroBatches`` = pipeline parallelism, ``maxNumSequences = maxBatchSize x pp``:
+  NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/trtGptModel.h and trtGptModelInflightBatching.cpp), each stage
+  working on its own. A stage reads its ``1/pp`` of the weights at ``tp`` GPUs' bandwidth, the time the whole replica
+  takes at ``g`` GPUs' bandwidth; so with ``b`` the micro-batch, throughput is that of a ``g``-GPU replica at batch
+  ``b``, while a token crosses every stage (TPOT and TTFT are ``pp`` stage times) and ``pp x b`` requests hold KV
+  cache. Pipeline stages trade latency for all-reduce-free layers.
+* **GEMM + all-reduce fusion** (``gemm_allreduce``; TensorRT-LLM's ``gemm_allreduce_plugin``, set in NVIDIA's MLPerf
+  Llama 3.1 405B configs): the row-parallel GEMMs (attention output and MLP down projections, a share
+  :data:`ROW_PARALLEL_SHARE` of a layer's GEMM work) reduce their output tiles in the NVSwitch as they are written
+  (multimem load-reduce and multicast store, ``kernels/cutlass_kernels/allreduce_gemm/communication/
+  sm90_allreduce_nvls_warpspecialized.hpp``): the data crosses each GPU's link once each way instead of a ring's
+  ``2 (n - 1) / n`` times, while the GEMM runs (:func:`smooth_roof` of the two). Without it the all-reduces sit between
+  the GEMMs on the critical path.
+* **token budget** (``max_num_tokens``, TensorRT-LLM's runtime limit of tokens per iteration): each iteration runs every
+  decode request and fills the rest with prefill chunks; requests finish at ``b tau / output`` per iteration and
+  prompts are prefilled at ``(budget - b verify) / new`` per iteration, so the budget caps a micro-batch at
+  ``budget / (verify + new tau / output)``, and a prompt takes ``new / (budget - b verify)`` iterations (each with the
+  decode step) to its first token.
 * **attention data parallelism under latency targets** (MoE replicas, aggregated): attention runs data parallel, one
   rank per GPU, experts expert parallel across all ranks, and every rank joins every layer's all-to-all, so all ranks
   advance in lock step (SGLang ``prepare_mlp_sync_batch``: ranks without work run idle batches; TensorRT-LLM
@@ -79,7 +97,7 @@ prefills on the replica itself, whatever pool size is passed.
 
 Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
 (each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
-reserves the limit), ``b <= max_batch``, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
+reserves the limit), ``b <= max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
 p99 / mean TPOT) and a TTFT floor ``prefill + step <= max_ttft_ms``; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
@@ -113,10 +131,15 @@ EXP_PER_BF16_FLOP_BY_GPU = {"GB300": 32 / 8192}
 # FlashAttention-3's best H100 figures as a share of the attention roofline (module docstring): the upper end of what
 # attention kernels reach, and the default when no calibrated value is passed.
 ATTENTION_EFFICIENCY_FA3 = 0.68
+# Share of a dense layer's GEMM work in its row-parallel GEMMs (attention output and MLP down projections), the two
+# whose outputs are all-reduced: (h^2 + h ffn) / (2 h^2 + 2 h kv + 3 h ffn) for hidden h, SwiGLU width ffn and GQA
+# K/V width kv; 0.354 for Llama 3.1 405B (h 16384, ffn 53248, kv 1024) and 0.353 for Llama 2 70B (8192, 28672, 1024),
+# Llama 3 herd (arXiv 2407.21783) Table 3 and Touvron et al. 2023 Table 1 / config.json.
+ROW_PARALLEL_SHARE = 0.35
 BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
 BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
-LIMITS = ("kv-capacity", "max-batch", "tpot", "ttft", "does-not-fit", "target-not-met")
+LIMITS = ("kv-capacity", "max-batch", "token-budget", "tpot", "ttft", "does-not-fit", "target-not-met")
 
 
 def kv_bytes_per_token(layers, hidden, heads, kv_heads, kv_bytes_per_value, mla_kv_dim=0.0):
@@ -268,7 +291,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
                        max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
                        max_input_tokens=np.inf, prefill_queue_servers=1.0, exp_per_s=None,
-                       attention_efficiency=ATTENTION_EFFICIENCY_FA3) -> Throughput:
+                       attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -282,7 +305,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
     product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
-    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages. ``input_tokens_cv``
+    is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages (``max_batch`` then limits
+    each of their micro-batches, as TensorRT-LLM's). ``gemm_allreduce`` fuses a dense replica's tensor-parallel
+    all-reduces into its row-parallel GEMMs (TensorRT-LLM's ``gemm_allreduce_plugin``); ``max_num_tokens`` is the token
+    budget of one iteration (TensorRT-LLM's runtime ``max_num_tokens``: decode tokens plus prefill chunks). ``input_tokens_cv``
     and ``max_input_tokens`` describe the spread and the cap of prompt lengths (the prefill's quadratic attention
     term uses their second moment; ``input_tokens`` stays the mean).
     See the module docstring for the equations and their sources.
@@ -313,10 +339,6 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     free_gb = np.maximum(f(hbm_gb) - reserved_gb_per_gpu - weights_gb_per_gpu, 0.0)
     kv_capacity = kv_memory_fraction * free_gb * g * 1e9                  # bytes per replica
     kv_token = kv_bytes_per_token(layers, hidden, heads, kv_heads, kv_bytes_per_value, mla_kv_dim)
-    reserve = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
-    kv_request = kv_token * (inp + reserve)
-    batch_kv = np.floor(kv_capacity / kv_request)
-    cap = np.minimum(batch_kv, max_batch)
 
     # Communication per token (bandwidth part, replica-wide time) and fixed latency per step.
     moe = (f(experts_per_token) > 0) & (active < params)
@@ -327,28 +349,52 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
     node_limited = np.minimum(f(experts_per_token), NODE_LIMIT) / np.maximum(f(experts_per_token), 1.0)
 
+    fused = np.asarray(gemm_allreduce, bool) & ~moe
+
     def comm_per_token(gpus, tp_degree):
         """Replica-wide communication time per token of a replica of ``gpus`` GPUs (``tp_degree`` of them tensor
-        parallel when dense): the decode replica's, or a disaggregated prefill replica's with its own degree."""
+        parallel when dense): the decode replica's, or a disaggregated prefill replica's with its own degree. Returns
+        the dense all-reduces' share (overlapped with the row-parallel GEMMs when fused) and the rest."""
         pp = gpus / tp_degree
         pp_link = np.where(gpus <= domain, nvl, so)                       # stage-to-stage sends: NVLink inside the domain
-        tp_token_s = (2.0 * layers / pp * 2.0 * (tp_degree - 1) / tp_degree * hidden * ACTIVATION_BYTES / nvl
-                      + np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0))
+        # Ring all-reduce moves 2 (n - 1) / n of the data each way; the fused kernel reduces in the NVSwitch (or reads
+        # its one peer at n = 2): the data once (module docstring).
+        traffic = np.where(fused, np.where(tp_degree > 1, 1.0, 0.0), 2.0 * (tp_degree - 1) / tp_degree)
+        allreduce_token_s = np.where(moe, 0.0, 2.0 * layers / pp * traffic * hidden * ACTIVATION_BYTES / nvl)
+        tp_token_s = np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             inside = np.where(gpus > 1, (np.minimum(gpus, domain) - 1) / (gpus - 1), 0.0)  # share of a token's experts in its domain
         remote = (gpus - 1) / gpus
         ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * (1.0 - inside) * node_limited / so) / gpus
         # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense
         # model's tensor-parallel all-reduces sit between its GEMMs on the critical path (not overlapped).
-        return np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
+        return allreduce_token_s, np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
 
-    comm_token_s = comm_per_token(g, tp)
+    allreduce_token_s, comm_token_s = comm_per_token(g, tp)
     pp = g / tp
+    # Pipeline stages of a dense replica (an expert-parallel MoE replica has none): TensorRT-LLM runs ``pp``
+    # micro-batches of up to ``max_batch`` requests each (numMicroBatches = pipeline parallelism, maxNumSequences =
+    # maxBatchSize x pipeline parallelism: cpp/tensorrt_llm/batch_manager/trtGptModel.h and
+    # trtGptModelInflightBatching.cpp), each stage on its own micro-batch. ``b`` below is one micro-batch: a token
+    # crosses all stages, so TPOT and TTFT are ``stages`` stage times, and ``stages x b`` requests hold KV cache.
+    stages = np.where(moe, 1.0, pp)
+    reserve = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
+    kv_request = kv_token * (inp + reserve)
+    batch_kv = np.floor(kv_capacity / (kv_request * stages))              # per micro-batch (all stages' requests)
+
+    def exposed_allreduce(gemm_s, allreduce_s):
+        """All-reduce time left on the critical path: all of it, or with the fused kernel what the row-parallel
+        GEMMs (a share :data:`ROW_PARALLEL_SHARE` of the GEMM time) do not hide (:func:`smooth_roof`)."""
+        row = ROW_PARALLEL_SHARE * gemm_s
+        return np.where(fused, smooth_roof(row, allreduce_s) - row, allreduce_s)
     # A disaggregated prefill replica runs its own parallel layout over its ``gp`` GPUs (tensor parallel inside the
     # NVLink domain, or the given degree when it divides them; experts over all of them): DistServe (arXiv 2401.09670)
     # and DeepSeek (prefill EP32, decode EP144; open-infra-index Day 6) size the two phases' parallelism separately.
     tp_prefill = np.where(disagg, np.minimum(gp, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), gp), tp)
-    comm_prefill_token_s = np.where(disagg, comm_per_token(gp, tp_prefill), comm_token_s)
+    allreduce_prefill, comm_prefill = comm_per_token(gp, tp_prefill)
+    allreduce_prefill_token_s = np.where(disagg, allreduce_prefill, allreduce_token_s)
+    comm_prefill_token_s = np.where(disagg, comm_prefill, comm_token_s)
+    stages_prefill = np.where(disagg, np.where(moe, 1.0, gp / tp_prefill), stages)
     alpha = np.where(g <= domain, COLLECTIVE_LATENCY_NVLINK_S, COLLECTIVE_LATENCY_SCALEOUT_S)
     collectives = np.where(moe, np.where(g > 1, 2.0 * layers, 0.0), np.where(tp > 1, 2.0 * layers / pp, 0.0))
     step_latency_s = collectives * alpha
@@ -362,7 +408,15 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     cap_in = np.maximum(f(max_input_tokens), inp)
     second_moment = np.minimum(1.0 + f(input_tokens_cv) ** 2, cap_in / inp)  # E[n^2] / mean^2 (at most cap / mean)
     new_tokens = inp * (1.0 - hit)
-    prefill_s = (new_tokens * 2.0 * active / flops_prefill
+    # Token budget of one iteration (TensorRT-LLM's max_num_tokens): every decode request adds its ``verify`` tokens and
+    # chunked prefill fills the rest. In steady state requests finish (b tau / output per iteration) as fast as prompts
+    # are prefilled ((budget - b verify) / new tokens), so the budget caps the micro-batch at
+    # ``budget / (verify + new x tau / output)``; a disaggregated decode replica spends it on decode tokens alone.
+    budget = f(max_num_tokens)
+    budget_batch = np.floor(np.where(disagg, budget / verify, budget / (verify + new_tokens * tau / out)))
+    cap = np.minimum(np.minimum(batch_kv, max_batch), budget_batch)
+    prefill_gemm_s = new_tokens * 2.0 * active / flops_prefill
+    prefill_s = (prefill_gemm_s + exposed_allreduce(prefill_gemm_s, new_tokens * allreduce_prefill_token_s)
                  + 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
                  + new_tokens * comm_prefill_token_s)
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
@@ -382,7 +436,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / bw
         weights = smooth_roof(weights_mem, tokens * gemm_token_s * moe_slow)
         attention = smooth_roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
-        comm = tokens * comm_token_s + step_latency_s
+        comm = exposed_allreduce(weights, tokens * allreduce_token_s) + tokens * comm_token_s + step_latency_s
         return weights, attention, comm, weights_mem
 
     tail = f(latency_tail_factor)
@@ -392,9 +446,12 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     def latencies(b):
         weights, attention, comm, _ = parts(b)
         step = weights + attention + comm
-        cycle = out / tau * step + b * prefill_wall_s
-        tpot = np.where(disagg, step / tau, cycle / out)
-        base = np.where(disagg, prefill_s + kv_transfer_s, prefill_s + step)   # TTFT without queueing
+        cycle = out / tau * step + b * prefill_wall_s                      # one stage's time over a request's life
+        tpot = stages * np.where(disagg, step / tau, cycle / out)
+        # A prompt is prefilled in chunks of what the budget leaves beside the decode tokens, one per iteration, each
+        # iteration also running the decode step.
+        chunks = np.maximum(np.ceil(new_tokens / np.maximum(budget - b * verify, 1.0)), 1.0)
+        base = np.where(disagg, stages_prefill * prefill_s + kv_transfer_s, stages * (prefill_s + chunks * step))  # TTFT, no queue
         return step, cycle, tpot, base
 
     def meets(b):
@@ -458,7 +515,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                      np.where(~ok, "target-not-met",
                               np.where((load < 1) & ~disagg, "ttft",
                                        np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
-                                                np.where(batch_kv <= max_batch, "kv-capacity", "max-batch")))))
+                                                np.where(batch_kv <= np.minimum(max_batch, budget_batch), "kv-capacity",
+                                                         np.where(max_batch <= budget_batch, "max-batch", "token-budget"))))))
     # What limits the replica: compute when compute time dominates its GPU-time, else the batch limit.
     compute_time = batch * np.where(disagg, 0.0, prefill_s) + out / tau * decode_compute_s
     memory_time = out / tau * decode_memory_s
@@ -471,7 +529,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                                        np.where(compute_time >= memory_time, "compute", by_limit))))
     return Throughput(
         tokens_per_s_per_gpu=per_gpu, tokens_per_s_per_replica=per_gpu * gpus_per_unit, gpus_per_unit=gpus_per_unit,
-        batch=batch, batch_kv_limit=batch_kv, batch_latency_limit=batch_latency, bound=bound, limit=limit,
+        batch=stages * batch, batch_kv_limit=stages * batch_kv, batch_latency_limit=stages * batch_latency, bound=bound, limit=limit,
         decode_bound=decode_bound, decode_step_s=step_s, prefill_s_per_request=prefill_s,
         prefill_time_fraction=prefill_fraction, tpot_ms=tpot_ms, ttft_ms=ttft_ms, tpot_p99_ms=tail * tpot_ms,
         ttft_p99_ms=ttft_p99_ms, weights_gb_per_gpu=weights_gb_per_gpu, kv_capacity_gb_per_replica=kv_capacity / 1e9,

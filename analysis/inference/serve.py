@@ -8,8 +8,13 @@ Schema (every key optional unless marked)::
     system_gpus: 8                   # GPUs of the whole system ("auto" replicas divide it); default gpus_per_replica
     precision: fp8                   # bf16 | fp8 | fp4 (weights and GEMMs)
     kv_precision: fp8                # default fp8 (bf16 for bf16 weights)
-    max_batch: 896                   # scheduler limit per replica
+    max_batch: 896                   # scheduler limit per replica (per pipeline stage's micro-batch)
+    max_num_tokens: 1536             # token budget of one iteration: decode tokens plus prefill chunks (TensorRT-LLM's runtime
+                                     # max_num_tokens); default no limit
     tensor_parallel: 1               # dense: tensor-parallel GPUs (default min(replica, NVLink domain)); the rest are pipeline stages
+                                     # (max_batch then limits each stage's micro-batch, as TensorRT-LLM's max_batch_size)
+    gemm_allreduce: true             # dense: tensor-parallel all-reduces fused into the row-parallel GEMMs (TensorRT-LLM
+                                     # gemm_allreduce_plugin); default false
     model:                           # required
       {params: 70e9, active_params: 70e9, layers: 80, hidden: 8192, heads: 64, kv_heads: 8,
        experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
@@ -29,7 +34,7 @@ Schema (every key optional unless marked)::
     efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, attention: 0.5, software: 1.0}   # defaults: data/parameters/inference.yaml
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
     scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
-      offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, memory
+      offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, max_num_tokens, gemm_allreduce, memory
       interactive: {max_batch: 256}  # applied when the file is evaluated under that scenario (the MLPerf calibration,
                                      # or slo: <scenario> in the file; a file without targets is offline)
 
@@ -57,7 +62,7 @@ from analysis.serialize import plain
 SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
-              "prefill", "decode", "tensor_parallel", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
+              "prefill", "decode", "tensor_parallel", "gemm_allreduce", "max_num_tokens", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
               "memory", "scenarios", "source", "notes"}
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
@@ -73,13 +78,14 @@ SUB_KEYS = {
     "scenarios": {*SCENARIOS, "source"},
 }
 #: What a ``scenarios.<scenario>`` entry may set: the parts of a submitted config that differ between scenarios.
-SCENARIO_KEYS = {"gpus_per_replica", "tensor_parallel", "max_batch", "memory", "source"}
+SCENARIO_KEYS = {"gpus_per_replica", "tensor_parallel", "max_batch", "max_num_tokens", "gemm_allreduce", "memory", "source"}
 SERVE_SPECS = {
     "gpus_per_replica": Spec("GPUs", min=1, max=4096, integer=True),
     "system_gpus": Spec("GPUs", min=1, max=1_000_000, integer=True),
     "ep": Spec("GPUs", min=1, max=4096, integer=True),
     "tensor_parallel": Spec("GPUs", min=1, max=4096, integer=True),
     "max_batch": Spec("requests", min=1, max=1_000_000),
+    "max_num_tokens": Spec("tokens", min=1, max=10_000_000, integer=True),
     "cache_hit_rate": Spec("-", min=0, max=0.99),
     "model.params": Spec("parameters", min=1e6, max=1e14),
     "model.active_params": Spec("parameters", min=1e6, max=1e14),
@@ -242,6 +248,9 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         if size is None or size % tp:
             raise InputError(f"tensor_parallel: {tp} must divide the replica's GPUs ({'auto' if size is None else size}); "
                              "give a fixed gpus_per_replica that is a multiple of it")
+    gemm_allreduce = doc.get("gemm_allreduce", False)
+    if not isinstance(gemm_allreduce, bool):
+        raise InputError(f"gemm_allreduce: {shown(gemm_allreduce)} is not allowed; use true or false")
     precision = _choice("precision", doc.get("precision", "fp8"), WEIGHT_PRECISIONS)
     if not np.isfinite(spec.peak_tflops(precision)):
         raise InputError(f"precision: {spec.id} has no dense {precision} peak in data/gpus.csv; use "
@@ -308,6 +317,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
                              if "max_input_tokens" in workload else None),
         "cache_hit_rate": number("cache_hit_rate", doc["cache_hit_rate"]) if "cache_hit_rate" in doc else 0.0,
         "max_batch": number("max_batch", doc["max_batch"]) if "max_batch" in doc else np.inf,
+        "max_num_tokens": number("max_num_tokens", doc["max_num_tokens"]) if "max_num_tokens" in doc else np.inf,
         "max_tpot_ms": tpot_ms, "max_ttft_ms": ttft_ms,
         "serving_mode": "disaggregated" if disaggregated else "aggregated",
         "spec_tokens": float(number("speculative.tokens", spec_raw.get("tokens", 0))),
@@ -326,6 +336,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         # one router over the prefill replicas (M/M/c TTFT queue); without one each replica queues its own prompts
         "prefill_router_replicas": float(number("prefill.replicas", prefill["replicas"])) if "replicas" in prefill else 1.0,
         "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
+        "gemm_allreduce": gemm_allreduce,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
     for label, gpus in (("gpus_per_replica" if not disaggregated else "decode.gpus", size), ("prefill.gpus", prefill_gpus)):
@@ -440,7 +451,8 @@ class ServeResult:
         mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas"
                                     + (f", {router:.0f} behind one router" if router > 1 else "") + ")"
                                     if d["prefill_gpus_per_replica"] else "")
-        limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit", "tpot": "the TPOT target",
+        limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit",
+                  "token-budget": "the token budget per iteration (max_num_tokens)", "tpot": "the TPOT target",
                   "ttft": "the TTFT target", "does-not-fit": "no request fits in memory",
                   "target-not-met": "the latency target cannot be met even at batch 1"}
         frac = d["prefill_time_fraction"]

@@ -16,7 +16,8 @@ from analysis.report.labels import label, register
 FONT = 10
 SCENARIO_NAMES = {"offline": "offline (no latency target)", "server": "server", "interactive": "interactive"}
 BENCHMARK_NAMES = {"llama2-70b": "Llama 2 70B", "llama3.1-405b": "Llama 3.1 405B", "deepseek-r1": "DeepSeek-R1"}
-LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch limit", "tpot": "TPOT target",
+LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch limit",
+               "token-budget": "token budget per iteration", "tpot": "TPOT target",
                "ttft": "TTFT target (prefill queue)", "does-not-fit": "does not fit", "target-not-met": "target not met"}
 CONFIDENCE_NAMES = {"H": "high", "M": "medium", "L": "low", "U": "unverified"}
 BOUND_NAMES = {"compute": "compute", "memory-bandwidth": "HBM bandwidth", "kv-capacity": "KV-cache capacity",
