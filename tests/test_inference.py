@@ -383,6 +383,15 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     ({"gpu": "H100", "gpus_per_replica": "auto", "system_gpus": 8, "tensor_parallel": 1}, r"^tensor_parallel: 1 must divide the replica's GPUs \(auto\)"),
     ({"gpu": "H100", "gpus_per_replica": 2, "workload": {"input_tokens": 500, "output_tokens": 300, "input_tokens_cv": -1}},
      r"^workload\.input_tokens_cv: -1 is below 0"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "gemm_allreduce": "yes"}, r"^gemm_allreduce: 'yes' is not allowed; use true or false"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "max_num_tokens": 0}, r"^max_num_tokens: 0 is below 1"),
+    ({"gpu": "H100", "prefill": {"gpus": 2}, "decode": {"gpus": 2, "replicas": 2}}, r"^prefill\.replicas: missing; fixed pools"),
+    ({"gpu": "H100", "prefill": {"gpus": 2, "replicas": 3}, "decode": {"gpus": 2, "replicas": 2}, "system_gpus": 8},
+     r"^system_gpus: 8 differs from the fixed pools' 10 GPUs"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"server": {"max_num_tokens": "many"}}}, r"^scenarios\.server\.max_num_tokens: 'many' is not a number"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"interactive": {"gemm_allreduce": 1}}},
+     r"^scenarios\.interactive\.gemm_allreduce: 1 is not allowed"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"server": {"tensor_parallel": 0}}}, r"^scenarios\.server\.tensor_parallel: 0 is below 1"),
 ])
 def test_bad_serve_files_raise_one_line(doc, message):
     doc = {**BASE_DOC, **doc}
@@ -502,6 +511,96 @@ def test_pipeline_stages_have_no_all_reduce_by_hand():
 def test_h100_v5_serve_file_is_pipeline_parallel():
     serve = inf.parse_serve(read_yaml(PROJ_ROOT / "data/serve/llama2-70b-h100-v5.0.yaml"))
     assert serve.values["tensor_parallel"] == 1 and serve.gpus_per_replica == 2
+
+
+SMALL = dict(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10, input_tokens=100, output_tokens=100,
+             hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000, compute_efficiency=1.0, bandwidth_efficiency=1.0,
+             kv_memory_fraction=0.5, reserved_gb_per_gpu=0.0)
+
+
+def test_pipeline_stages_hold_micro_batches_and_add_their_latency_by_hand():
+    """TP1 x PP2 (TensorRT-LLM: pp micro-batches of up to max_batch each). Two GPUs of the small case: 5 GB of weights each,
+    KV 0.5 x 95 GB x 2 = 95 GB for 23,750 requests of 4 MB in flight, so micro-batches of 11,875; a stage reads its 5 GB
+    at 1 TB/s in the time the replica reads 10 GB at 2 TB/s, so throughput is the 2-GPU replica's at batch 11,875, and a
+    token crosses both stages: TPOT (and the first token) is twice one stage's time."""
+    t = inf.replica_throughput(**SMALL, gpus_per_replica=2, tensor_parallel=1, nvlink_gb_s_per_gpu=900)
+    micro = np.floor(0.5 * 95e9 * 2 / (20_000 * 200 * 2))
+    assert micro == 11_875 and float(t.batch) == 2 * micro and float(t.batch_kv_limit) == 2 * micro
+    roof = lambda m, c: math.hypot(m, c)
+    attn_flops = 2 * 0.68e15
+    boundary = 1000 * 2.0 / 450e9                           # one BF16 activation per token across the stage boundary
+    step = (roof(10e9 / 2e12, micro * 2 * 10e9 / 2e15) + roof(micro * 20_000 * 150 / 2e12, micro * 4 * 10 * 1000 * 150 / attn_flops)
+            + micro * boundary)
+    prefill = 100 * 2 * 10e9 / 2e15 + 2 * 10 * 1000 * 100 ** 2 / attn_flops + 100 * boundary
+    cycle = 100 * step + micro * prefill
+    assert float(t.tokens_per_s_per_gpu) == pytest.approx(micro * 100 / (2 * cycle), rel=1e-12)
+    assert float(t.tpot_ms) == pytest.approx(2 * cycle / 100 * 1e3, rel=1e-12)
+    assert float(t.ttft_ms) == pytest.approx(2 * (prefill + step) * 1e3, rel=1e-12)
+    # max_batch limits each micro-batch, not the requests in flight
+    capped = inf.replica_throughput(**SMALL, gpus_per_replica=2, tensor_parallel=1, max_batch=100)
+    assert float(capped.batch) == 200 and str(capped.limit) == "max-batch"
+
+
+def test_gemm_allreduce_fusion_hides_the_allreduce_behind_the_row_parallel_gemms_by_hand():
+    """TP8 Llama 2 70B on H200 at batch 64: unfused, the ring all-reduce sends 2 x 7/8 of each activation per layer twice,
+    between the GEMMs; fused (gemm_allreduce_plugin), the data once, overlapped (smooth roofline) with the row-parallel
+    share 0.35 of the GEMM time. The collective latency stays."""
+    kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, **H200, gpus_per_replica=8, max_batch=64, nvlink_gb_s_per_gpu=900)
+    plain = inf.replica_throughput(**kw)
+    fused = inf.replica_throughput(**kw, gemm_allreduce=True)
+    latency = 2 * 80 * roofline.COLLECTIVE_LATENCY_NVLINK_S
+    ring = 64 * 2 * 80 * 2 * 7 / 8 * 8192 * 2.0 / 450e9
+    assert float(plain.step_comm_s) == pytest.approx(ring + latency)
+    once = 64 * 2 * 80 * 8192 * 2.0 / 450e9
+    row = roofline.ROW_PARALLEL_SHARE * float(fused.step_weights_s)
+    assert float(fused.step_weights_s) == pytest.approx(float(plain.step_weights_s))
+    assert float(fused.step_comm_s) == pytest.approx(math.hypot(row, once) - row + latency)
+    assert float(fused.tokens_per_s_per_gpu) > float(plain.tokens_per_s_per_gpu)
+    # a pipeline-only replica has no all-reduce to fuse
+    pp = dict(kw, gpus_per_replica=2, tensor_parallel=1)
+    assert float(inf.replica_throughput(**pp, gemm_allreduce=True).step_comm_s) == float(inf.replica_throughput(**pp).step_comm_s)
+
+
+def test_token_budget_caps_the_micro_batch_and_chunks_the_prompt_by_hand():
+    """Budget M tokens per iteration: b decode tokens plus prefill chunks; requests finish at b / output per iteration and
+    prompts are prefilled at (M - b) / input, so b = M / (1 + input / output). M 1,000, 900 in, 100 out: b = 100, one
+    chunk; 2,700 in: b = floor(1000 / 28) = 35 and a prompt takes ceil(2,700 / 965) = 3 iterations to its first token."""
+    t = inf.replica_throughput(**{**SMALL, "input_tokens": 900}, gpus_per_replica=1, max_num_tokens=1000)
+    assert float(t.batch) == 100 and str(t.limit) == "token-budget"
+    assert float(t.ttft_ms) == pytest.approx((float(t.prefill_s_per_request) + float(t.decode_step_s)) * 1e3)
+    long = inf.replica_throughput(**{**SMALL, "input_tokens": 2700}, gpus_per_replica=1, max_num_tokens=1000)
+    assert float(long.batch) == 35
+    assert float(long.ttft_ms) == pytest.approx((float(long.prefill_s_per_request) + 3 * float(long.decode_step_s)) * 1e3)
+    unlimited = inf.replica_throughput(**{**SMALL, "input_tokens": 900}, gpus_per_replica=1)
+    assert float(unlimited.batch) > 100 and float(unlimited.tokens_per_s_per_gpu) > float(t.tokens_per_s_per_gpu)
+
+
+def test_fixed_pools_deliver_what_the_smaller_pool_allows_by_hand():
+    """Disaggregated, pools fixed as deployed: the model's decode replica needs gpus_per_unit - g prefill GPUs at the TTFT
+    target; a pool of half that serves half the requests, one of twice that idles."""
+    kw = dict(**LLAMA2, input_tokens=2000, output_tokens=300, **H200, gpus_per_replica=8, prefill_gpus_per_replica=8,
+              disaggregated=True, max_tpot_ms=100, max_ttft_ms=3000)
+    t = inf.replica_throughput(**kw)
+    need = float(t.gpus_per_unit) - 8
+    replica = float(t.tokens_per_s_per_replica)
+    half = roofline.fixed_pools(t, 8, 2, need)               # 2 decode replicas, a pool of half their need
+    assert float(half.tokens_per_s_per_gpu) == pytest.approx(2 * replica * 0.5 / (need + 16))
+    assert str(half.bound) == "prefill-pool" and float(half.tokens_per_s_per_replica) == pytest.approx(replica / 2)
+    ample = roofline.fixed_pools(t, 8, 2, 4 * need)
+    assert float(ample.tokens_per_s_per_gpu) == pytest.approx(2 * replica / (4 * need + 16)) and str(ample.bound) == str(t.bound)
+
+
+def test_nvidia_405b_configs_are_read_per_scenario():
+    """The v5.0 H200 Llama 3.1 405B file carries NVIDIA's two submitted configs (TP4 x PP2 offline, TP8 server, both with
+    the GEMM + all-reduce fusion); the v5.0 GB200 NVL72 file its Triton-harness TP2 x PP2 replicas of batch 128."""
+    doc = read_yaml(PROJ_ROOT / "data/serve/llama3.1-405b-h200.yaml")
+    off, srv = inf.parse_serve(doc, scenario="offline"), inf.parse_serve(doc, scenario="server")
+    assert (off.values["tensor_parallel"], off.values["max_batch"], off.values["max_num_tokens"], off.values["kv_memory_fraction"]) == (4, 512, 1536, 0.95)
+    assert (srv.values["tensor_parallel"], srv.values["max_batch"], srv.values["max_num_tokens"], srv.values["kv_memory_fraction"]) == (8, 64, 2560, 0.9)
+    assert off.values["gemm_allreduce"] and srv.values["gemm_allreduce"] and off.gpus_per_replica == srv.gpus_per_replica == 8
+    gb = inf.parse_serve(read_yaml(PROJ_ROOT / "data/serve/llama3.1-405b-gb200-v5.0.yaml"), scenario="server")
+    assert (gb.gpus_per_replica, gb.values["tensor_parallel"], gb.values["max_batch"], gb.values["max_num_tokens"]) == (4, 2, 128, 1024)
+    assert not gb.values["gemm_allreduce"]
 
 
 def test_attention_runs_at_its_efficiency_of_its_roofline():

@@ -152,6 +152,8 @@ def router_replicas(serve: ServeSpec) -> dict:
     the file's value."""
     if serve.gpus_per_replica is None:
         return {}
+    if serve.values["serving_mode"] == "disaggregated":   # the prefill replicas are the TTFT queue's servers
+        return {"prefill_queue_servers": float(serve.values["prefill_router_replicas"])}
     return {"prefill_queue_servers": max(float(serve.system_gpus) / float(serve.gpus_per_replica), 1.0)}
 
 

@@ -111,7 +111,7 @@ attention runs at the FP8 peak (times the attention-kernel share above) when the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import gammaln, pdtr
@@ -138,7 +138,7 @@ ATTENTION_EFFICIENCY_FA3 = 0.68
 ROW_PARALLEL_SHARE = 0.35
 BISECTION_STEPS = 18        # bisection in log(batch) and in utilisation: < 0.1% of the batch or of rho
 ROOFLINE_P = 2.0             # kernel time = (memory^p + compute^p)^(1/p): a smooth roofline (p -> inf is the sharp max)
-BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "does-not-fit")
+BOUNDS = ("memory-bandwidth", "kv-capacity", "compute", "communication", "latency", "prefill-pool", "does-not-fit")
 LIMITS = ("kv-capacity", "max-batch", "token-budget", "tpot", "ttft", "does-not-fit", "target-not-met")
 
 
@@ -536,6 +536,24 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         kv_gb_per_request=kv_request / 1e9, tokens_per_step=np.broadcast_to(tau, np.shape(per_gpu)) if np.ndim(tau) else tau,
         step_weights_s=weights_s, step_attention_s=attn_s, step_comm_s=comm_s,
         decode_compute_s=decode_compute_s, decode_memory_s=decode_memory_s)
+
+
+def fixed_pools(t: Throughput, decode_gpus, decode_replicas, prefill_pool_gpus) -> Throughput:
+    """A disaggregated system whose pools are fixed as deployed (``decode_replicas`` decode replicas of ``decode_gpus``
+    GPUs, ``prefill_pool_gpus`` prefill GPUs) rather than sized by :func:`replica_throughput` (which gives each decode
+    replica the prefill GPUs it needs at the TTFT target, ``gpus_per_unit - decode_gpus``). A smaller prefill pool
+    holds the arrival rate to what it serves at that target, a larger one idles: the system delivers
+    ``decode_replicas x tokens_per_s_per_replica x min(1, pool / need)`` over all its GPUs (bound ``prefill-pool``
+    when the prefill pool limits it)."""
+    g, d, pool = (np.asarray(x, float) for x in (decode_gpus, decode_replicas, prefill_pool_gpus))
+    need = d * np.maximum(np.asarray(t.gpus_per_unit, float) - g, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(need > pool, pool / need, 1.0)
+    per_replica = np.asarray(t.tokens_per_s_per_replica, float) * scale
+    gpus = pool + d * g
+    return replace(t, tokens_per_s_per_gpu=d * per_replica / gpus, tokens_per_s_per_replica=per_replica,
+                   gpus_per_unit=np.broadcast_to(gpus / d, np.shape(per_replica)),
+                   bound=np.where(scale < 1.0, "prefill-pool", t.bound))
 
 
 def usd_per_million_tokens(price_usd_per_gpu_hour, tokens_per_s_per_gpu):

@@ -22,7 +22,8 @@ Schema (every key optional unless marked)::
     ep: 64                           # expert-parallel degree of a decode replica (= its GPUs)
     prefill: {gpus: 32, replicas: 14}  # disaggregated prefill pool: GPUs per prefill replica; replicas one router
                                      # balances (the TTFT queue is M/M/c over them; default 1, each its own queue)
-    decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica
+    decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica; with replicas: 2 (and prefill.replicas)
+                                     # the system's pools are fixed as deployed, not sized by the model
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
                                      # (max_output_tokens: the KV cache reserves this per request;
                                      #  input_tokens_cv / max_input_tokens: spread and cap of prompt lengths)
@@ -54,7 +55,7 @@ from analysis.errors import InputError, shown
 from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs
 from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SLO_PRESETS, WEIGHT_PRECISIONS,
                                            default_values, slo_preset)
-from analysis.inference.roofline import Throughput, replica_throughput
+from analysis.inference.roofline import Throughput, fixed_pools, replica_throughput
 from analysis.params import Spec
 from analysis.paths import DATA_DIR
 from analysis.serialize import plain
@@ -68,7 +69,7 @@ SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
     "mla": {"kv_dim", "source"},
     "prefill": {"gpus", "replicas", "source"},
-    "decode": {"gpus", "source"},
+    "decode": {"gpus", "replicas", "source"},
     "workload": {"input_tokens", "output_tokens", "max_output_tokens", "input_tokens_cv", "max_input_tokens", "source"},
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
@@ -98,6 +99,7 @@ SERVE_SPECS = {
     "prefill.gpus": Spec("GPUs", min=1, max=4096, integer=True),
     "prefill.replicas": Spec("replicas", min=1, max=4096, integer=True),
     "decode.gpus": Spec("GPUs", min=1, max=4096, integer=True),
+    "decode.replicas": Spec("replicas", min=1, max=4096, integer=True),
     "workload.input_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.output_tokens": Spec("tokens", min=1, max=10_000_000),
     "workload.max_output_tokens": Spec("tokens", min=1, max=10_000_000),
@@ -122,19 +124,24 @@ SERVE_SPECS = {
 }
 
 
-def number(path: str, raw):
-    """A number from YAML, checked against ``SERVE_SPECS[path]``. Text that reads as a number
-    (YAML reads ``16e6`` and quoted ``'-80'`` as text) is converted first and then checked like
-    any number; booleans and other text are errors."""
+def _as_number(path: str, raw, spec: Spec):
+    """``raw``, or the number its text reads as (YAML reads ``16e6`` and quoted ``'-80'`` as text); other text is an error."""
     if isinstance(raw, str):
         text = raw.strip().replace("_", "")
         try:
             raw = float(text)
         except ValueError:
-            raise InputError(f"{path}: {shown(raw)} is not a number; expected {SERVE_SPECS[path].allowed()}") from None
+            raise InputError(f"{path}: {shown(raw)} is not a number; expected {spec.allowed()}") from None
         if raw.is_integer() and abs(raw) < 2 ** 53:
             raw = int(raw)
-    return SERVE_SPECS[path].check(path, raw)
+    return raw
+
+
+def number(path: str, raw):
+    """A number from YAML, checked against ``SERVE_SPECS[path]``. Text that reads as a number
+    (YAML reads ``16e6`` and quoted ``'-80'`` as text) is converted first and then checked like
+    any number; booleans and other text are errors."""
+    return SERVE_SPECS[path].check(path, _as_number(path, raw, SERVE_SPECS[path]))
 
 
 def _mapping(doc: dict, key: str, required: bool) -> dict:
@@ -184,6 +191,11 @@ def scenario_doc(doc: dict, scenario: str | None) -> dict:
         unknown = sorted(str(k) for k in set(entry) - SCENARIO_KEYS)
         if unknown:
             raise InputError(f"scenarios.{name}.{unknown[0]}: unknown key; a scenario entry takes {', '.join(sorted(SCENARIO_KEYS))}")
+        for key in ("gpus_per_replica", "tensor_parallel", "max_batch", "max_num_tokens"):   # checked here, applied or not
+            if key in entry and entry[key] != "auto":
+                SERVE_SPECS[key].check(f"scenarios.{name}.{key}", _as_number(f"scenarios.{name}.{key}", entry[key], SERVE_SPECS[key]))
+        if "gemm_allreduce" in entry and not isinstance(entry["gemm_allreduce"], bool):
+            raise InputError(f"scenarios.{name}.gemm_allreduce: {shown(entry['gemm_allreduce'])} is not allowed; use true or false")
     out = {k: v for k, v in doc.items() if k != "scenarios"}
     entry = {k: v for k, v in (scenarios.get(scenario) or {}).items() if k != "source"} if scenario else {}
     if "memory" in entry:
@@ -241,6 +253,17 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
     elif size is None:
         raise InputError("gpus_per_replica: missing; expected an integer >= 1 or 'auto' (or give ep / decode.gpus)")
     system = int(number("system_gpus", doc["system_gpus"])) if "system_gpus" in doc else (size or spec.nvlink_domain_gpus)
+    decode_replicas, prefill_pool = None, None
+    if disaggregated and "replicas" in decode:
+        decode_replicas = int(number("decode.replicas", decode["replicas"]))
+        if "replicas" not in prefill:
+            raise InputError("prefill.replicas: missing; fixed pools (decode.replicas) need the number of prefill replicas too")
+        prefill_pool = prefill_gpus * int(number("prefill.replicas", prefill["replicas"]))
+        pools = prefill_pool + size * decode_replicas
+        if "system_gpus" in doc and pools != system:
+            raise InputError(f"system_gpus: {system} differs from the fixed pools' {pools} GPUs "
+                             "(prefill.gpus x prefill.replicas + decode.gpus x decode.replicas)")
+        system = pools
     if size is not None and system % size:
         raise InputError(f"system_gpus: {system} is not a multiple of the {size}-GPU replica")
     if "tensor_parallel" in doc:
@@ -337,6 +360,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "prefill_router_replicas": float(number("prefill.replicas", prefill["replicas"])) if "replicas" in prefill else 1.0,
         "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
         "gemm_allreduce": gemm_allreduce,
+        "decode_replicas": decode_replicas, "prefill_pool_gpus": prefill_pool,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
     for label, gpus in (("gpus_per_replica" if not disaggregated else "decode.gpus", size), ("prefill.gpus", prefill_gpus)):
@@ -365,7 +389,10 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     kwargs.update(gemm_peak_factor=gemm_factor({"fp4_efficiency": fp4}, serve.precision), gpus_per_replica=serve.gpus_per_replica, weight_bytes_per_param=PRECISION_BYTES[serve.precision],
                   prefill_gpus_per_replica=serve.prefill_gpus, **gpu_kwargs(serve.gpu, serve.precision))
     kwargs.update(overrides)
-    return replica_throughput(**kwargs)
+    t = replica_throughput(**kwargs)
+    if serve.values.get("decode_replicas") and kwargs.get("disaggregated", True):
+        t = fixed_pools(t, serve.gpus_per_replica, serve.values["decode_replicas"], serve.values["prefill_pool_gpus"])
+    return t
 
 
 def replica_size(serve: ServeSpec, **overrides) -> float:

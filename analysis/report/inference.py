@@ -21,7 +21,8 @@ LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch lim
                "ttft": "TTFT target (prefill queue)", "does-not-fit": "does not fit", "target-not-met": "target not met"}
 CONFIDENCE_NAMES = {"H": "high", "M": "medium", "L": "low", "U": "unverified"}
 BOUND_NAMES = {"compute": "compute", "memory-bandwidth": "HBM bandwidth", "kv-capacity": "KV-cache capacity",
-               "communication": "communication", "latency": "latency target", "does-not-fit": "does not fit"}
+               "communication": "communication", "latency": "latency target", "prefill-pool": "prefill pool",
+               "does-not-fit": "does not fit"}
 
 register({
     "inference.total_params_b": "Served model: total parameters (B)", "inference.active_params_b": "Served model: active parameters per token (B)",
