@@ -713,3 +713,12 @@ def test_disaggregated_prefill_communicates_at_its_own_degree_by_hand():
     # the same prefill pool inside an aggregated 4-GPU TP4 replica costs the same per prompt
     same = inf.replica_throughput(**kw, gpus_per_replica=4)
     assert float(same.prefill_s_per_request) == pytest.approx(prefill, rel=1e-12)
+
+
+def test_cli_states_the_parallel_layout_fusion_budget_and_fixed_pools():
+    text = run_cli("inference", "data/serve/llama3.1-405b-h200.yaml").stdout
+    assert "tensor parallel 4 x 2 pipeline stages, all-reduce fused into the GEMMs, token budget 1,536 per iteration" in text
+    d = json.loads(run_cli("inference", "data/serve/llama3.1-405b-gb200-disagg.yaml", "--json").stdout)
+    assert d["decode_replicas"] == 2 and d["max_num_tokens"] == 1024 and d["gemm_allreduce"] is False
+    assert d["tensor_parallel"] is None and d["null_reasons"]["tensor_parallel"].startswith("default")
+    assert d["gpus_per_replica"] == 8 and d["prefill_router_replicas"] == 14

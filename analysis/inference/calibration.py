@@ -17,8 +17,9 @@ round's TensorRT-LLM speed on the same kernels, shared by every row of the round
 compute efficiency (see :data:`GRID` for how it costs no extra model evaluation). v5.1 shares v5.0's
 factor (:data:`TIED_ROUNDS`: its rows are all NVFP4 Blackwell, so its own factor is not identifiable
 beside ``fp4_efficiency``). Each row's serving file is evaluated under the submitted config of its
-scenario (the file's ``scenarios`` entry: NVIDIA's replica size, parallelism and batch limit differ by
-scenario). :func:`validation` reports the error of each row in-sample, leave-one-out (refit without the
+scenario (the file's ``scenarios`` entry: NVIDIA's replica size, tensor and pipeline parallelism, batch limit,
+token budget per iteration and GEMM + all-reduce fusion differ by scenario; a disaggregated run keeps its pools as
+deployed). :func:`validation` reports the error of each row in-sample, leave-one-out (refit without the
 row) and leave-one-GPU-type-out, every refit reusing the one evaluated grid. :func:`write_calibration`
 is the one writer of the fitted values (data/parameters/inference.yaml) and of the fit's provenance
 (data/inference_calibration.yaml); ``python -m analysis inference --calibrate --write`` runs it.
@@ -148,8 +149,9 @@ def router_replicas(serve: ServeSpec) -> dict:
     its own server process and feeds all of them from one LoadGen: ykamiset/inference_results_v5.1, mirror of
     mlcommons/inference_results_v5.1, closed/NVIDIA/code/harness/harness_triton_llm/README.md), read as one router
     over all of them (M/M/c, ``prefill_queue_servers``; assumption: the dispatch keeps no rank idle while another queues,
-    as a least-loaded dispatch does; per-replica queues, M/M/1, are the pessimistic bound). An ``auto`` replica keeps
-    the file's value."""
+    as a least-loaded dispatch does; per-replica queues, M/M/1, are the pessimistic bound). A disaggregated system's
+    queue is its prefill replicas (``prefill.replicas``, behind its orchestrator). An ``auto`` replica keeps the file's
+    value."""
     if serve.gpus_per_replica is None:
         return {}
     if serve.values["serving_mode"] == "disaggregated":   # the prefill replicas are the TTFT queue's servers

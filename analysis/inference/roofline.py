@@ -98,7 +98,7 @@ prefills on the replica itself, whatever pool size is passed.
 Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
 (each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
 reserves the limit), ``b <= max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
-p99 / mean TPOT) and a TTFT floor ``prefill + step <= max_ttft_ms``; all grow with ``b``, so a vectorized
+p99 / mean TPOT) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms``; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
 router (M/M/c, :func:`queue_wait_p99`; 1, the default and the MLPerf calibration's reading: each replica
@@ -361,14 +361,14 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         # its one peer at n = 2): the data once (module docstring).
         traffic = np.where(fused, np.where(tp_degree > 1, 1.0, 0.0), 2.0 * (tp_degree - 1) / tp_degree)
         allreduce_token_s = np.where(moe, 0.0, 2.0 * layers / pp * traffic * hidden * ACTIVATION_BYTES / nvl)
-        tp_token_s = np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0)
+        stage_token_s = np.where(pp > 1, hidden * ACTIVATION_BYTES / pp_link, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             inside = np.where(gpus > 1, (np.minimum(gpus, domain) - 1) / (gpus - 1), 0.0)  # share of a token's experts in its domain
         remote = (gpus - 1) / gpus
         ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * (1.0 - inside) * node_limited / so) / gpus
-        # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense
-        # model's tensor-parallel all-reduces sit between its GEMMs on the critical path (not overlapped).
-        return allreduce_token_s, np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, tp_token_s)
+        # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense model's
+        # tensor-parallel all-reduces sit between its GEMMs on the critical path unless fused (exposed_allreduce).
+        return allreduce_token_s, np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, stage_token_s)
 
     allreduce_token_s, comm_token_s = comm_per_token(g, tp)
     pp = g / tp

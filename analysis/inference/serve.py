@@ -435,6 +435,12 @@ class ServeResult:
         if not np.isfinite(latency_limit):
             reasons["batch_latency_limit"] = "no latency target" if "max_tpot_ms" in reasons and "max_ttft_ms" in reasons \
                 else "the latency targets do not bind below the KV-cache and scheduler limits"
+        if v.get("tensor_parallel") is None:
+            reasons["tensor_parallel"] = "default: tensor parallel inside the NVLink domain"
+        if not np.isfinite(v.get("max_num_tokens", np.inf)):
+            reasons["max_num_tokens"] = "no token budget per iteration"
+        if v.get("decode_replicas") is None:
+            reasons["decode_replicas"] = "pools sized by the model" if v.get("serving_mode") == "disaggregated" else "aggregated serving"
         if s(t.batch) < 1:
             for key in ("tpot_ms", "ttft_ms", "prefill_time_fraction"):
                 reasons[key] = "no request fits the KV cache" if str(t.limit) == "does-not-fit" else "the latency target cannot be met at batch 1"
@@ -457,7 +463,10 @@ class ServeResult:
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
                "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0),
                "attention_efficiency": v.get("attention_efficiency"),
-               "prefill_router_replicas": v.get("prefill_router_replicas", 1.0)}
+               "prefill_router_replicas": v.get("prefill_router_replicas", 1.0),
+               "tensor_parallel": v.get("tensor_parallel"), "gemm_allreduce": bool(v.get("gemm_allreduce", False)),
+               "max_num_tokens": v.get("max_num_tokens") if np.isfinite(v.get("max_num_tokens", np.inf)) else None,
+               "decode_replicas": v.get("decode_replicas")}
         out = plain(out)
         for key, value in list(out.items()):
             if value is None and key not in reasons and key != "prefill_gpus_per_replica":
@@ -478,6 +487,13 @@ class ServeResult:
         mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas"
                                     + (f", {router:.0f} behind one router" if router > 1 else "") + ")"
                                     if d["prefill_gpus_per_replica"] else "")
+        tp = d["tensor_parallel"]
+        layout = ", ".join(part for part in (
+            f"tensor parallel {tp:.0f} x {self.gpus_per_replica / tp:.0f} pipeline stages" if tp and tp < self.gpus_per_replica else "",
+            "all-reduce fused into the GEMMs" if d["gemm_allreduce"] else "",
+            f"token budget {d['max_num_tokens']:,.0f} per iteration" if d["max_num_tokens"] else "",
+            f"pools fixed ({d['decode_replicas']:.0f} decode replicas)" if d["decode_replicas"] else "") if part)
+        mode += f", {layout}" if layout else ""
         limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit",
                   "token-budget": "the token budget per iteration (max_num_tokens)", "tpot": "the TPOT target",
                   "ttft": "the TTFT target", "does-not-fit": "no request fits in memory",
