@@ -60,7 +60,9 @@ TIED_ROUNDS: dict[str, str] = {"v5.1": "v5.0"}
 FLEET_ROUND = "v5.0"
 SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
-# (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1; NVFP4 GEMMs are at
+# (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1, and its grid reaches 3.5, past the fit
+# (an interior optimum: a top of 2.5 held it at the bound; MLPerf's TPOT is each query's, so short outputs whose few
+# iterations meet a prefill chunk widen the tail); NVFP4 GEMMs are at
 # least as fast as FP8 ones on the same GPU (fp4_efficiency >= FP8 / FP4 dense peak = 0.5), else a
 # submitter would serve FP8; attention kernels reach at most FlashAttention-3's best share of their roofline (~0.7-0.77,
 # analysis.inference.roofline; the grid's top is 0.7), in steps of 0.1 (every MLPerf row depends on it, and the DeepSeek-R1
@@ -70,7 +72,7 @@ SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most
 # profile over shifts (no extra model evaluations).
 GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "bandwidth_efficiency": np.round(np.arange(0.60, 0.9001, 0.05), 4),
-        "latency_tail_factor": np.round(np.arange(1.0, 2.5001, 0.25), 4),
+        "latency_tail_factor": np.round(np.arange(1.0, 3.5001, 0.25), 4),
         "moe_efficiency": np.round(np.arange(0.05, 0.5001, 0.05), 4),
         "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4),
         "attention_efficiency": np.round(np.arange(0.1, 0.7001, 0.1), 4)}
