@@ -17,6 +17,10 @@ MOE = dict(params=1e12, active_params=1e11, layers=96, hidden=12288, heads=96, k
 H200 = dict(hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979)
 BASE_DOC = {"model": {"params": 70e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8},
             "workload": {"input_tokens": 500, "output_tokens": 300}}
+# The small dense case of test_small_dense_case_by_hand (1 GPU: 100 GB at 1 TB/s, 1,000 TFLOPS; 10B at 1 byte).
+SMALL = dict(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10, input_tokens=100, output_tokens=100,
+             hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000, compute_efficiency=1.0, bandwidth_efficiency=1.0,
+             kv_memory_fraction=0.5, reserved_gb_per_gpu=0.0)
 
 
 # --------------------------------------------------------------------------- by hand
@@ -32,10 +36,7 @@ def test_small_dense_case_by_hand():
     """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free;
     smooth roofline (memory^2 + compute^2)^(1/2) per kernel; attention FLOPs at FlashAttention-3's 0.68 of the peak (no
     exponential limit passed); no latency target."""
-    t = inf.replica_throughput(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10,
-                               input_tokens=100, output_tokens=100, hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000,
-                               gpus_per_replica=1, compute_efficiency=1.0, bandwidth_efficiency=1.0,
-                               kv_memory_fraction=0.5, reserved_gb_per_gpu=0.0)
+    t = inf.replica_throughput(**SMALL, gpus_per_replica=1)
     kv_token = 2 * 10 * 10 * 100 * 1.0                     # 20,000 bytes
     batch = np.floor(0.5 * 90e9 / (kv_token * 200))        # 11,250 requests
     assert float(t.batch) == batch and str(t.limit) == "kv-capacity"
@@ -511,11 +512,6 @@ def test_pipeline_stages_have_no_all_reduce_by_hand():
 def test_h100_v5_serve_file_is_pipeline_parallel():
     serve = inf.parse_serve(read_yaml(PROJ_ROOT / "data/serve/llama2-70b-h100-v5.0.yaml"))
     assert serve.values["tensor_parallel"] == 1 and serve.gpus_per_replica == 2
-
-
-SMALL = dict(params=10e9, active_params=10e9, layers=10, hidden=1000, heads=10, kv_heads=10, input_tokens=100, output_tokens=100,
-             hbm_gb=100, hbm_tb_s=1.0, peak_tflops=1000, compute_efficiency=1.0, bandwidth_efficiency=1.0,
-             kv_memory_fraction=0.5, reserved_gb_per_gpu=0.0)
 
 
 def test_pipeline_stages_hold_micro_batches_and_add_their_latency_by_hand():

@@ -124,24 +124,20 @@ SERVE_SPECS = {
 }
 
 
-def _as_number(path: str, raw, spec: Spec):
-    """``raw``, or the number its text reads as (YAML reads ``16e6`` and quoted ``'-80'`` as text); other text is an error."""
+def number(path: str, raw, where: str | None = None):
+    """A number from YAML, checked against ``SERVE_SPECS[path]`` (errors name ``where``, default ``path``). Text that
+    reads as a number (YAML reads ``16e6`` and quoted ``'-80'`` as text) is converted first and then checked like
+    any number; booleans and other text are errors."""
+    where = where or path
     if isinstance(raw, str):
         text = raw.strip().replace("_", "")
         try:
             raw = float(text)
         except ValueError:
-            raise InputError(f"{path}: {shown(raw)} is not a number; expected {spec.allowed()}") from None
+            raise InputError(f"{where}: {shown(raw)} is not a number; expected {SERVE_SPECS[path].allowed()}") from None
         if raw.is_integer() and abs(raw) < 2 ** 53:
             raw = int(raw)
-    return raw
-
-
-def number(path: str, raw):
-    """A number from YAML, checked against ``SERVE_SPECS[path]``. Text that reads as a number
-    (YAML reads ``16e6`` and quoted ``'-80'`` as text) is converted first and then checked like
-    any number; booleans and other text are errors."""
-    return SERVE_SPECS[path].check(path, _as_number(path, raw, SERVE_SPECS[path]))
+    return SERVE_SPECS[path].check(where, raw)
 
 
 def _mapping(doc: dict, key: str, required: bool) -> dict:
@@ -156,6 +152,12 @@ def _mapping(doc: dict, key: str, required: bool) -> dict:
     unknown = sorted(str(k) for k in set(raw) - allowed)
     if unknown:
         raise InputError(f"{key}.{unknown[0]}: unknown key; {key} takes {', '.join(sorted(allowed))}")
+    return raw
+
+
+def _flag(path: str, raw) -> bool:
+    if not isinstance(raw, bool):
+        raise InputError(f"{path}: {shown(raw)} is not allowed; use true or false")
     return raw
 
 
@@ -193,9 +195,9 @@ def scenario_doc(doc: dict, scenario: str | None) -> dict:
             raise InputError(f"scenarios.{name}.{unknown[0]}: unknown key; a scenario entry takes {', '.join(sorted(SCENARIO_KEYS))}")
         for key in ("gpus_per_replica", "tensor_parallel", "max_batch", "max_num_tokens"):   # checked here, applied or not
             if key in entry and entry[key] != "auto":
-                SERVE_SPECS[key].check(f"scenarios.{name}.{key}", _as_number(f"scenarios.{name}.{key}", entry[key], SERVE_SPECS[key]))
-        if "gemm_allreduce" in entry and not isinstance(entry["gemm_allreduce"], bool):
-            raise InputError(f"scenarios.{name}.gemm_allreduce: {shown(entry['gemm_allreduce'])} is not allowed; use true or false")
+                number(key, entry[key], where=f"scenarios.{name}.{key}")
+        if "gemm_allreduce" in entry:
+            _flag(f"scenarios.{name}.gemm_allreduce", entry["gemm_allreduce"])
     out = {k: v for k, v in doc.items() if k != "scenarios"}
     entry = {k: v for k, v in (scenarios.get(scenario) or {}).items() if k != "source"} if scenario else {}
     if "memory" in entry:
@@ -271,9 +273,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         if size is None or size % tp:
             raise InputError(f"tensor_parallel: {tp} must divide the replica's GPUs ({'auto' if size is None else size}); "
                              "give a fixed gpus_per_replica that is a multiple of it")
-    gemm_allreduce = doc.get("gemm_allreduce", False)
-    if not isinstance(gemm_allreduce, bool):
-        raise InputError(f"gemm_allreduce: {shown(gemm_allreduce)} is not allowed; use true or false")
+    gemm_allreduce = _flag("gemm_allreduce", doc.get("gemm_allreduce", False))
     precision = _choice("precision", doc.get("precision", "fp8"), WEIGHT_PRECISIONS)
     if not np.isfinite(spec.peak_tflops(precision)):
         raise InputError(f"precision: {spec.id} has no dense {precision} peak in data/gpus.csv; use "
