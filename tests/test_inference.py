@@ -35,11 +35,15 @@ def test_kv_bytes_per_token_gqa_and_mla_by_hand():
 def test_small_dense_case_by_hand():
     """1 GPU, 100 GB HBM at 1 TB/s, 1,000 TFLOPS; 10B dense model at 1 byte; no reserve; KV 0.5 of free;
     smooth roofline (memory^2 + compute^2)^(1/2) per kernel; attention FLOPs at FlashAttention-3's 0.68 of the peak (no
-    exponential limit passed); no latency target."""
+    exponential limit passed); no latency target. The max_util scheduler (default) holds a request's prompt and half its
+    output: 150 tokens of KV; a no-evict scheduler reserves all 200."""
     t = inf.replica_throughput(**SMALL, gpus_per_replica=1)
     kv_token = 2 * 10 * 10 * 100 * 1.0                     # 20,000 bytes
-    batch = np.floor(0.5 * 90e9 / (kv_token * 200))        # 11,250 requests
+    batch = np.floor(0.5 * 90e9 / (kv_token * 150))        # 15,000 requests
     assert float(t.batch) == batch and str(t.limit) == "kv-capacity"
+    reserving = inf.replica_throughput(**SMALL, gpus_per_replica=1, scheduler="no_evict")
+    assert float(reserving.batch) == np.floor(0.5 * 90e9 / (kv_token * 200))   # 11,250
+    assert float(reserving.kv_gb_per_request) == pytest.approx(kv_token * 200 / 1e9)
     ctx = 150
     roof = lambda m, c: math.hypot(m, c)
     weights_s = roof(10e9 / 1e12, batch * 2 * 10e9 / 1e15)
@@ -518,8 +522,9 @@ def test_pipeline_stages_hold_micro_batches_and_add_their_latency_by_hand():
     """TP1 x PP2 (TensorRT-LLM: pp micro-batches of up to max_batch each). Two GPUs of the small case: 5 GB of weights each,
     KV 0.5 x 95 GB x 2 = 95 GB for 23,750 requests of 4 MB in flight, so micro-batches of 11,875; a stage reads its 5 GB
     at 1 TB/s in the time the replica reads 10 GB at 2 TB/s, so throughput is the 2-GPU replica's at batch 11,875, and a
-    token crosses both stages: TPOT (and the first token) is twice one stage's time."""
-    t = inf.replica_throughput(**SMALL, gpus_per_replica=2, tensor_parallel=1, nvlink_gb_s_per_gpu=900)
+    token crosses both stages: TPOT (and the first token) is twice one stage's time. A no-evict scheduler (each request
+    reserves its 200 tokens)."""
+    t = inf.replica_throughput(**SMALL, gpus_per_replica=2, tensor_parallel=1, nvlink_gb_s_per_gpu=900, scheduler="no_evict")
     micro = np.floor(0.5 * 95e9 * 2 / (20_000 * 200 * 2))
     assert micro == 11_875 and float(t.batch) == 2 * micro and float(t.batch_kv_limit) == 2 * micro
     roof = lambda m, c: math.hypot(m, c)
@@ -535,6 +540,44 @@ def test_pipeline_stages_hold_micro_batches_and_add_their_latency_by_hand():
     # max_batch limits each micro-batch, not the requests in flight
     capped = inf.replica_throughput(**SMALL, gpus_per_replica=2, tensor_parallel=1, max_batch=100)
     assert float(capped.batch) == 200 and str(capped.limit) == "max-batch"
+
+
+def _erlang_c_by_recursion(u, c):
+    """Erlang C by the textbook recursion (Kleinrock 1975, Sec. 3.5), independent of the model's closed form."""
+    a, b = u * c, 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b / (1 - u * (1 - b))
+
+
+def test_admission_queue_at_a_full_batch_runs_below_offline_by_hand():
+    """Under Poisson arrivals with a TTFT target, the 256 requests the scheduler allows are 256 slots of an M/M/c queue whose
+    service time is a request's life (TPOT x 100 output tokens): a prompt finding them all taken waits. The replica runs
+    at the highest share x of full load whose p99 TTFT, prefill + one step + the p99 slot wait
+    ``life ln(100 C) / (256 (1 - x))`` (Erlang C ``C`` above 1%, else 0), meets the target; its prefill queue
+    adds its own M/M/1 wait. Offline (no arrivals) and a TPOT target alone run at full load."""
+    kw = dict(**SMALL, gpus_per_replica=1, max_batch=256)
+    offline = inf.replica_throughput(**kw)
+    target_ms = 1500.0
+    server = inf.replica_throughput(**kw, max_ttft_ms=target_ms)
+    assert float(server.batch) == float(offline.batch) == 256 and str(server.limit) == "max-batch"
+    base = float(server.prefill_s_per_request) + float(server.decode_step_s)
+    life = float(server.tpot_ms) / 1e3 * 100
+    prefill = float(server.prefill_s_per_request)
+    slot_wait = lambda x: (life * math.log(100 * c) / (256 * (1 - x)) if (c := _erlang_c_by_recursion(x, 256)) > 0.01 else 0.0)
+    # the prefill server (M/M/1, C = rho) at the prefill share of the cycle, x 256 prefills per request life
+    prefill_wait = lambda x: (prefill * math.log(100 * r) / (1 - r) if (r := x * 256 * prefill / life) > 0.01 else 0.0)
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if base + slot_wait(mid) + prefill_wait(mid) <= target_ms / 1e3 else (lo, mid)
+    load = float(server.tokens_per_s_per_gpu) / float(offline.tokens_per_s_per_gpu)
+    assert load == pytest.approx(lo, abs=1e-6) and 0.9 < load < 0.99
+    assert float(server.ttft_p99_ms) == pytest.approx(target_ms, rel=1e-4)
+    assert float(inf.replica_throughput(**kw, max_tpot_ms=1e6).tokens_per_s_per_gpu) == float(offline.tokens_per_s_per_gpu)
+    # a larger cap keeps a larger share busy at the same wait (Halfin-Whitt: ~1 - 2/sqrt(slots))
+    big, big_offline = (inf.replica_throughput(**{**kw, "max_batch": 2048}, **t) for t in ({"max_ttft_ms": target_ms}, {}))
+    assert float(big.tokens_per_s_per_gpu) / float(big_offline.tokens_per_s_per_gpu) > load
 
 
 def test_gemm_allreduce_fusion_hides_the_allreduce_behind_the_row_parallel_gemms_by_hand():
@@ -649,19 +692,20 @@ def test_longer_or_more_spread_prompts_never_raise_throughput(scenario):
 def test_attention_data_parallel_prefill_stall_by_hand():
     """A MoE replica of g GPUs (attention data parallel) under latency targets: a prompt's rank-local share
     phi = 4 L h^2 / active runs on one GPU while the group waits, so each prefill occupies the cycle phi g + 1 - phi times its
-    balanced time; offline (no targets) and disaggregated prefill are balanced. Targets set loose so the batch is the KV limit."""
+    balanced time; offline (no targets) and disaggregated prefill are balanced. A loose TPOT target alone (no TTFT target,
+    so no admission headroom below the cap) keeps the batch at its limit."""
     g = 8
     kw = dict(**MOE, input_tokens=2000, output_tokens=400, hbm_gb=141, hbm_tb_s=4.8, peak_tflops=1979, gpus_per_replica=g,
               experts_per_token=8, mla_kv_dim=576, max_batch=256)
     offline = inf.replica_throughput(**kw)
-    server = inf.replica_throughput(**kw, max_tpot_ms=1e6, max_ttft_ms=1e7)
+    server = inf.replica_throughput(**kw, max_tpot_ms=1e6)
     assert float(server.batch) == float(offline.batch) == 256
     phi = 4 * 96 * 12288 ** 2 / 1e11
     stall = lambda t: (float(t.tpot_ms) / 1e3 * 400 - 400 * float(t.decode_step_s)) / (256 * float(t.prefill_s_per_request))
     assert stall(offline) == pytest.approx(1.0)
     assert stall(server) == pytest.approx(phi * g + 1 - phi)
     assert float(server.tokens_per_s_per_gpu) < float(offline.tokens_per_s_per_gpu)
-    dense = inf.replica_throughput(**{**kw, "active_params": 1e12, "experts_per_token": 0}, max_tpot_ms=1e6, max_ttft_ms=1e7)
+    dense = inf.replica_throughput(**{**kw, "active_params": 1e12, "experts_per_token": 0}, max_tpot_ms=1e6)
     assert stall(dense) == pytest.approx(1.0)                # tensor parallel prefill uses every GPU
 
 

@@ -59,6 +59,8 @@ def test_writer_round_trips_and_keeps_other_entries(tmp_path, result):
     assert {k: v for k, v in after.items() if k not in calibration.CALIBRATED} == \
         {k: v for k, v in before.items() if k not in calibration.CALIBRATED}
     assert path.read_text().startswith("# Sourced defaults of the scenario section `inference`")
+    # the p99/mean TPOT the writer stores is measured (MLPerf's loadgen logs), not fitted, and the same on every write
+    assert after["latency_tail_factor"]["source"].startswith("measured") and after["latency_tail_factor"] == before["latency_tail_factor"]
     for key in calibration.CALIBRATED:
         entry = after[key]
         assert entry["value"] == pytest.approx(result[key], abs=1e-4)

@@ -12,19 +12,17 @@ def table():
 
 
 def test_calibrated_values_in_yaml_are_the_fit():
-    """data/parameters/inference.yaml holds the full-grid fit; the quick grid (every other point) lands within one of its steps
-    (the compute grid is geometric: one step is a ratio)."""
-    fit = inf.calibrate(quick=True)
+    """data/parameters/inference.yaml holds the full-grid fit (stale stored values fail here). The quick grid's optimum
+    (every other point; notebook smoke tests) need not sit within a step of the full grid's: HBM bandwidth and the NVFP4
+    weight-read share trade against each other on the Blackwell rows."""
+    full, quick = inf.calibrate(), inf.calibrate(quick=True)
     defaults, sources = inf.default_values(), inf._defaults()
     for key in inf.FIT_PARAMETERS:
-        grid = calibration.QUICK_GRID[key]
-        if key == "compute_efficiency":
-            assert abs(np.log(defaults[key] / fit[key])) <= np.log(grid[1] / grid[0]) + 1e-9, (key, defaults[key], fit[key])
-        else:
-            assert abs(defaults[key] - fit[key]) <= float(np.diff(grid)[0]) + 1e-9, (key, defaults[key], fit[key])
+        assert defaults[key] == pytest.approx(full[key], abs=1e-4), (key, defaults[key], full[key])
         assert sources[key].source.startswith("calibrated"), key
     assert sources["software_factor"].source.startswith("calibrated")
-    assert fit["rows"] == 29
+    assert sources["latency_tail_factor"].source.startswith("measured")
+    assert full["rows"] == quick["rows"] == 29
 
 
 def test_software_factors_are_the_full_grid_fit():
@@ -125,9 +123,9 @@ def test_nvidia_disaggregated_405b_interactive_run_reads_as_the_sources_quote():
     assert calibration.router_replicas(serve) == {"prefill_queue_servers": 14.0}
     aggregated = calibration._serve("data/serve/llama3.1-405b-gb200.yaml", "interactive")
     base = {**slo_preset("interactive", row.benchmark), **calibration._fitted(),
-            "software_factor": calibration.SOFTWARE_FACTORS["v5.1"]}
+            "software_factor": calibration.SOFTWARE_FACTORS["v5.1"], "latency_tail_factor": calibration.measured_tails()[row.benchmark]}
     readings = {"as run": (serve, calibration.router_replicas(serve)), "one queue per context server": (serve, {"prefill_queue_servers": 1}),
                 "aggregated": (aggregated, calibration.router_replicas(aggregated))}
     per_gpu = {name: round(float(evaluate_serve(s, **{**base, **o}).tokens_per_s_per_gpu)) for name, (s, o) in readings.items()}
     assert round(row.tokens_s_per_gpu, 1) == 137.8
-    assert per_gpu == {"as run": 149, "one queue per context server": 42, "aggregated": 105}
+    assert per_gpu == {"as run": 161, "one queue per context server": 50, "aggregated": 93}

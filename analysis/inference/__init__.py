@@ -11,7 +11,9 @@ The package, one concern per module:
 * :mod:`~analysis.inference.fleet` -- replicas sized per pool, the fleet (one vectorized function
   for a point estimate and Monte Carlo draws), costs against API list prices;
 * :mod:`~analysis.inference.serve` -- the serving-file schema behind ``python -m analysis inference``;
-* :mod:`~analysis.inference.calibration` -- MLPerf rows, the fit of the efficiencies, leave-one-out.
+* :mod:`~analysis.inference.loadgen` -- MLPerf's loadgen logs: measured TPOT tails, TTFT, requests in flight;
+* :mod:`~analysis.inference.calibration` -- MLPerf rows, the fit of the efficiencies, leave-one-out, and the model's
+  operating point against the loadgen logs.
 """
 from analysis.inference.parameters import (ATTENTION_TYPES, KV_PRECISIONS, PARAMETERS, PRECISION_BYTES, SCENARIOS,
                                            SERVING_MODES, SLO_PRESETS, SLO_SOURCE, WEIGHT_PRECISIONS, _defaults,
@@ -24,7 +26,9 @@ from analysis.inference.fleet import (REPLICA_SIZES, SECONDS_PER_DAY, FleetResul
                                       fleet_sensitivity, gpu_table, latency_curve, lessee_lease, load_api_prices, model_kwargs,
                                       price_table, scenario_comparison, serving_precision, with_lessee_lease, with_slo)
 from analysis.inference.serve import SERVE_DIR, SERVE_KEYS, ServeResult, ServeSpec, evaluate_serve, parse_serve, run_from_file, serve_variants
+from analysis.inference.loadgen import benchmark_tails, load_loadgen, requests_in_flight, tpot_tail
 from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibration_sweep, h200_over_h100, load_mlperf,
-                                            mlperf_predictions, stored_fit, stored_validation, validation)
+                                            measured_tails, mlperf_predictions, operating_point_accuracy, operating_points,
+                                            stored_fit, stored_validation, validation)
 
 __all__ = [name for name in dir() if not name.startswith("__")]

@@ -9,14 +9,17 @@ The scenario sets the latency targets (:data:`~analysis.inference.parameters.SLO
 Six efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
 squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the dense peak, with
 MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
-``latency_tail_factor`` (p99 over mean TPOT; only the server and interactive rows depend on it),
+``fp4_weight_read_efficiency`` (share of that bandwidth NVFP4 GEMMs reach while memory-bound; the Blackwell rows),
 ``moe_efficiency`` (expert layers; the DeepSeek-R1 rows), ``fp4_efficiency`` (NVFP4 GEMMs; the
 Blackwell rows) and ``attention_efficiency`` (share of the attention roofline of tensor cores and softmax
 exponentials; the long prompts of the Llama 3.1 405B rows carry it). With them, one **software factor per MLPerf round** (v4.1 is the reference, 1): the
 round's TensorRT-LLM speed on the same kernels, shared by every row of the round, multiplying the
 compute efficiency (see :data:`GRID` for how it costs no extra model evaluation). v5.1 shares v5.0's
 factor (:data:`TIED_ROUNDS`: its rows are all NVFP4 Blackwell, so its own factor is not identifiable
-beside ``fp4_efficiency``). Each row's serving file is evaluated under the submitted config of its
+beside ``fp4_efficiency``). The p99/mean TPOT a latency target allows is not fitted: each row is evaluated with its
+benchmark's median measured by MLPerf's loadgen (:func:`analysis.inference.loadgen.benchmark_tails`), and
+:func:`operating_points` checks the model's batch and TPOT against the loadgen logs of every latency-bound run.
+Each row's serving file is evaluated under the submitted config of its
 scenario (the file's ``scenarios`` entry: NVIDIA's replica size, tensor and pipeline parallelism, batch limit,
 token budget per iteration and GEMM + all-reduce fusion differ by scenario; a disaggregated run keeps its pools as
 deployed). :func:`validation` reports the error of each row in-sample, leave-one-out (refit without the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from dataclasses import replace
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -38,12 +42,14 @@ import pandas as pd
 from analysis.catalog import Column, read_yaml
 from analysis.errors import InputError, shown
 from analysis.inference.fleet import _read_table
-from analysis.inference.parameters import default_values, slo_preset
+from analysis.inference.loadgen import benchmark_tails, load_loadgen, overall_tail, requests_in_flight
+from analysis.inference.parameters import PRECISION_BYTES, default_values, slo_preset
+from analysis.inference.roofline import kv_bytes_per_token
 from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
 from analysis.params import Spec
 from analysis.paths import DATA_DIR, PARAMETER_DIR, PROJ_ROOT
 
-FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency",
+FIT_PARAMETERS = ("compute_efficiency", "bandwidth_efficiency", "fp4_weight_read_efficiency", "moe_efficiency", "fp4_efficiency",
                   "attention_efficiency")
 #: MLPerf rounds whose serving stack (TensorRT-LLM version) gets its own fitted ``software_factor``,
 #: relative to the reference round's stack (factor 1). Every row of a round shares its factor.
@@ -60,9 +66,8 @@ TIED_ROUNDS: dict[str, str] = {"v5.1": "v5.0"}
 FLEET_ROUND = "v5.0"
 SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most ~1/3 faster on the same kernels
 # Grid bounds are physical: HBM bandwidth sustained by decode kernels is at most ~90% of nominal
-# (memory-bound kernels on HBM3/HBM3e); the p99/mean TPOT factor is at least 1, and its grid reaches 3.5, past the fit
-# (an interior optimum: a top of 2.5 held it at the bound; MLPerf's TPOT is each query's, so short outputs whose few
-# iterations meet a prefill chunk widen the tail); NVFP4 GEMMs are at
+# (memory-bound kernels on HBM3/HBM3e); NVFP4 GEMMs read their weights at most at that bandwidth (share 1), and the
+# grid reaches down to 0.1, well below the fit (an interior optimum: a floor at the fitted value held it there); NVFP4 GEMMs are at
 # least as fast as FP8 ones on the same GPU (fp4_efficiency >= FP8 / FP4 dense peak = 0.5), else a
 # submitter would serve FP8; attention kernels reach at most FlashAttention-3's best share of their roofline (~0.7-0.77,
 # analysis.inference.roofline; the grid's top is 0.7), in steps of 0.1 (every MLPerf row depends on it, and the DeepSeek-R1
@@ -72,7 +77,7 @@ SOFTWARE_MAX = 1.34          # physical bound of the grid: a later stack at most
 # profile over shifts (no extra model evaluations).
 GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "bandwidth_efficiency": np.round(np.arange(0.60, 0.9001, 0.05), 4),
-        "latency_tail_factor": np.round(np.arange(1.0, 3.5001, 0.25), 4),
+        "fp4_weight_read_efficiency": np.round(np.arange(0.10, 1.0001, 0.075), 4),
         "moe_efficiency": np.round(np.arange(0.05, 0.5001, 0.05), 4),
         "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4),
         "attention_efficiency": np.round(np.arange(0.1, 0.7001, 0.1), 4)}
@@ -110,8 +115,8 @@ SOFTWARE_FACTORS = stored_software_factors()
 def _relevant(row) -> set[str]:
     serve = _serve(row.serve_file, row.scenario)
     moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
-    return ({"compute_efficiency", "bandwidth_efficiency", "attention_efficiency"} | ({"latency_tail_factor"} if row.scenario != "offline" else set())
-            | ({"moe_efficiency"} if moe else set()) | ({"fp4_efficiency"} if serve.precision == "fp4" else set()))
+    fp4 = {"fp4_efficiency", "fp4_weight_read_efficiency"} if serve.precision == "fp4" else set()
+    return {"compute_efficiency", "bandwidth_efficiency", "attention_efficiency"} | ({"moe_efficiency"} if moe else set()) | fp4
 
 
 MLPERF_COLUMNS = (
@@ -161,9 +166,17 @@ def router_replicas(serve: ServeSpec) -> dict:
     return {"prefill_queue_servers": max(float(serve.system_gpus) / float(serve.gpus_per_replica), 1.0)}
 
 
+@lru_cache(maxsize=1)
+def measured_tails() -> dict[str, float]:
+    """p99/mean TPOT per benchmark, the median of its latency-bound MLPerf runs (:func:`loadgen.benchmark_tails`)."""
+    return benchmark_tails(load_loadgen(), load_mlperf()["benchmark"])
+
+
 def _row_kwargs(row, serve: ServeSpec) -> dict:
-    """Latency targets of the row's scenario and its router (:func:`router_replicas`)."""
-    return {**slo_preset(row.scenario, row.benchmark), **router_replicas(serve)}
+    """Latency targets of the row's scenario, its router (:func:`router_replicas`) and its benchmark's measured
+    p99/mean TPOT (:func:`measured_tails`; the offline rows have no target it could act on)."""
+    tail = measured_tails().get(row.benchmark, float(default_values()["latency_tail_factor"]))
+    return {**slo_preset(row.scenario, row.benchmark), **router_replicas(serve), "latency_tail_factor": tail}
 
 
 def predict_row(row, **overrides) -> np.ndarray:
@@ -187,10 +200,10 @@ def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table
     fit = _fitted()
     stacks = {**SOFTWARE_FACTORS, **(software_factors or {})}
     given = {"compute_efficiency": compute_efficiency, "bandwidth_efficiency": bandwidth_efficiency,
-             "latency_tail_factor": latency_tail_factor, "moe_efficiency": overrides.pop("moe_efficiency", None),
-             "fp4_efficiency": overrides.pop("fp4_efficiency", None),
-             "attention_efficiency": overrides.pop("attention_efficiency", None)}
+             **{k: overrides.pop(k, None) for k in FIT_PARAMETERS if k not in ("compute_efficiency", "bandwidth_efficiency")}}
     params = {k: fit[k] if v is None else v for k, v in given.items()}
+    if latency_tail_factor is not None:                   # else each row's benchmark's measured tail (_row_kwargs)
+        params["latency_tail_factor"] = latency_tail_factor
     rows = []
     for r in _rows(table).itertuples():
         serve = _serve(r.serve_file, r.scenario)
@@ -405,6 +418,74 @@ def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct:
             "outside_loo": {str(i): round(float(e), 1) for i, e in zip(ids[loo > within_pct], v.loc[loo > within_pct, "loo_error_pct"])}}
 
 
+# --------------------------------------------------------------------------- the operating point, against loadgen
+def _stages(serve: ServeSpec, gpus: float) -> float:
+    """Pipeline stages of a dense replica (its GPUs over its tensor-parallel degree); 1 for a MoE or without a degree."""
+    moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
+    tp = serve.values.get("tensor_parallel")
+    return 1.0 if moe or tp is None else max(gpus / min(float(tp), gpus), 1.0)
+
+
+def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The model's operating point against what MLPerf's loadgen logged, for every latency-bound (server and interactive)
+    aggregated row with a loadgen summary (data/mlperf_loadgen.csv), at the stored fit.
+
+    Per row: requests in flight per replica (MLPerf: Little's law, :func:`loadgen.requests_in_flight`; model: its batch),
+    mean TPOT and TTFT (MLPerf's; the model's at its own operating point), the model's mean TPOT **at MLPerf's batch**
+    (its step model checked where the system actually ran: targets lifted, the batch held at the measured requests in
+    flight, unless the model's KV cache cannot hold them), and the p99/mean TPOT measured against the benchmark median the
+    model uses. Ratios are model over MLPerf."""
+    table = load_mlperf() if table is None else table
+    logs = load_loadgen()
+    fit = _fitted()
+    rows = []
+    for r in _rows(table).itertuples():
+        if r.scenario == "offline" or r.id not in logs.index:
+            continue
+        log = logs.loc[r.id]
+        serve = _serve(r.serve_file, r.scenario)
+        if serve.values["serving_mode"] == "disaggregated":
+            continue                    # fixed pools: requests in flight per decode replica are not separable from the log
+        kwargs = {**_row_kwargs(r, serve), **fit, "software_factor": SOFTWARE_FACTORS.get(r.round, 1.0)}
+        gpus = replica_size(serve, **kwargs)
+        fixed = serve if serve.gpus_per_replica is not None else replace(serve, gpus_per_replica=gpus)
+        replicas = float(serve.system_gpus) / gpus
+        in_flight = float(requests_in_flight(log["samples_per_s"], log["mean_latency_s"], log["mean_ttft_ms"], replicas))
+        at_fit = evaluate_serve(fixed, **kwargs)
+        held = evaluate_serve(fixed, **{**kwargs, "max_tpot_ms": np.inf, "max_ttft_ms": np.inf,
+                                        "max_batch": in_flight / _stages(serve, gpus)})
+        f = lambda x: float(np.asarray(x))
+        v = serve.values
+        kv_token = float(kv_bytes_per_token(v["layers"], v["hidden"], v["heads"], v["kv_heads"], PRECISION_BYTES[serve.kv_precision],
+                                            v["mla_kv_dim"] if v["attention"] == "mla" else 0.0))
+        rows.append({"id": r.id, "benchmark": r.benchmark, "scenario": r.scenario, "gpus_per_replica": gpus,
+                     # the KV cache MLPerf's requests in flight held each, at most (the model's capacity over them)
+                     "mlperf_kv_tokens_per_request": f(at_fit.kv_capacity_gb_per_replica) * 1e9 / in_flight / kv_token,
+                     "input_tokens": float(v["input_tokens"]), "output_tokens": float(v["output_tokens"]),
+                     "mlperf_requests_in_flight": in_flight, "model_batch": f(at_fit.batch),
+                     "model_batch_kv_limit": f(at_fit.batch_kv_limit),
+                     "mlperf_mean_tpot_ms": float(log["mean_tpot_ms"]), "model_mean_tpot_ms": f(at_fit.tpot_ms),
+                     "model_mean_tpot_at_mlperf_batch_ms": f(held.tpot_ms), "model_batch_held": f(held.batch),
+                     "mlperf_mean_ttft_ms": float(log["mean_ttft_ms"]), "model_mean_ttft_ms": f(at_fit.ttft_ms),
+                     "mlperf_tpot_tail": float(log["p99_tpot_ms"] / log["mean_tpot_ms"]),
+                     "model_tpot_tail": float(kwargs["latency_tail_factor"]), "model_limit": str(at_fit.limit)})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["batch_ratio"] = out["model_batch"] / out["mlperf_requests_in_flight"]
+        out["tpot_ratio"] = out["model_mean_tpot_ms"] / out["mlperf_mean_tpot_ms"]
+        out["tpot_at_mlperf_batch_ratio"] = out["model_mean_tpot_at_mlperf_batch_ms"] / out["mlperf_mean_tpot_ms"]
+    return out
+
+
+def operating_point_accuracy(points: pd.DataFrame | None = None) -> dict:
+    """Median |log ratio| of :func:`operating_points`, as a percentage (exp of the median minus 1): batch, TPOT at the
+    model's operating point and TPOT at MLPerf's batch."""
+    p = operating_points() if points is None else points
+    med = lambda col: float((np.exp(np.median(np.abs(np.log(p[col].to_numpy(float))))) - 1) * 100)
+    return {"runs": int(len(p)), "batch_pct": med("batch_ratio"), "tpot_pct": med("tpot_ratio"),
+            "tpot_at_mlperf_batch_pct": med("tpot_at_mlperf_batch_ratio")}
+
+
 # --------------------------------------------------------------------------- the writer
 #: What each calibrated entry means (the physical reading stated in its ``source``).
 MEANING = {
@@ -412,7 +493,9 @@ MEANING = {
                           "multiplies it by software_factor, capped at the peak)",
     "bandwidth_efficiency": "fraction of nominal HBM bandwidth sustained by decode (memory-bound kernels sustain at most ~90%: "
                             "the grid's cap)",
-    "latency_tail_factor": "p99 over mean time per output token (loadgen's per-request TPOT); TTFT tails come from the M/M/1 queue",
+    "fp4_weight_read_efficiency": "share of the decode HBM bandwidth that NVFP4 GEMMs reach while memory-bound (weight reads: block "
+                                  "scales and dequantisation; FP8 and BF16 GEMMs read at the full share); the Blackwell NVFP4 rows, "
+                                  "whose loadgen logs put a decode step at ~250 requests at ~2.5x the weight read at full share",
     "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",
     "fp4_efficiency": "NVFP4 GEMM speed as a fraction of the FP4 dense peak (grid floor 0.5: NVFP4 at least as fast as FP8, "
                       "else a submitter would serve FP8); the Blackwell NVFP4 rows",
@@ -448,6 +531,18 @@ def _ranges(result: dict, loo: pd.DataFrame, grid: dict) -> dict:
         low, high = min(float(loo[key].min()), step_low, value), max(float(loo[key].max()), step_high, value)
         out[key] = (round(low, 4), round(high, 4))
     return out
+
+
+def _tail_entry() -> dict:
+    """The ``latency_tail_factor`` entry: measured, not fitted (the median p99/mean TPOT of MLPerf's loadgen logs)."""
+    tail = overall_tail(load_loadgen())
+    per = ", ".join(f"{b} {v:.2f}" for b, v in sorted(measured_tails().items()))
+    return {"value": round(tail["value"], 3), "low": round(tail["low"], 3), "high": round(tail["high"], 3),
+            "source": f"measured: median p99 over mean time per output token of the {tail['runs']} latency-bound (server and "
+                      f"interactive) MLPerf Inference runs in data/mlperf_loadgen.csv (their loadgen summaries, mlperf_log_summary.txt); "
+                      f"range: lowest and highest run (a run's p99 below its mean, from one outlier query, read as 1); per benchmark "
+                      f"{per}, each MLPerf row evaluated with its benchmark's (analysis.inference.calibration.measured_tails); "
+                      "written by analysis.inference.calibration.write_calibration(); TTFT tails come from the queue models"}
 
 
 def _source(key: str, result: dict, loo: pd.DataFrame, acc: dict, grid_name: str, date: str) -> str:
@@ -552,6 +647,7 @@ def write_calibration(result: dict | None = None, path: Path | str | None = None
         low, high = ranges[key]
         doc[key] = {"value": round(float(result[key]), 4), "low": low, "high": high,
                     "source": _source(key, result, loo, acc, result.get("grid", "full"), date)}
+    doc["latency_tail_factor"] = _tail_entry()
     path.write_text(dump_parameters(doc, _header(text) or _HEADER), encoding="utf-8")
     provenance = {
         "description": "Fit of the inference efficiencies on MLPerf Inference closed-division results "

@@ -33,7 +33,7 @@ OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
                      "attention_efficiency": ATTENTION_EFFICIENCY_FA3,
                      "software_factor": 1.0, "prefill_router_replicas": 1.0, "gemm_allreduce": False,
-                     "max_num_tokens": np.inf}
+                     "max_num_tokens": np.inf, "scheduler": "max_util", "fp4_weight_read_efficiency": 1.0}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -72,7 +72,7 @@ def model_kwargs(values: dict) -> dict:
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
             "attention_efficiency": v["attention_efficiency"],
             "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
-            "gemm_allreduce": v["gemm_allreduce"], "max_num_tokens": v["max_num_tokens"],
+            "gemm_allreduce": v["gemm_allreduce"], "max_num_tokens": v["max_num_tokens"], "scheduler": v["scheduler"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
             **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),
             **({"input_tokens_cv": v["input_tokens_cv"]} if v.get("input_tokens_cv") is not None else {}),
@@ -82,6 +82,11 @@ def model_kwargs(values: dict) -> dict:
 def gemm_factor(values: dict, precision: str):
     """The calibrated FP4 GEMM efficiency when serving at FP4, else 1."""
     return np.asarray({**OPTIONAL_DEFAULTS, **values}["fp4_efficiency"], float) if precision == "fp4" else 1.0
+
+
+def weight_read_factor(values: dict, precision: str):
+    """The calibrated share of the decode bandwidth NVFP4 GEMMs reach while memory-bound when serving at FP4, else 1."""
+    return np.asarray({**OPTIONAL_DEFAULTS, **values}["fp4_weight_read_efficiency"], float) if precision == "fp4" else 1.0
 
 
 def with_slo(values: dict, scenario: str | None, benchmark: str = "llama2-70b") -> dict:
@@ -119,8 +124,10 @@ def best_replica(spec: GpuSpec, values: dict, scale_out_gb_s_per_gpu: float | No
         kwargs["max_batch"] = np.minimum(kwargs["max_batch"], np.asarray(values["max_batch_per_gpu"], float)[..., None] * grid_sizes)
     weight_bytes = kwargs["params"] * PRECISION_BYTES[precision]
     prefill = prefill_gpus_for(weight_bytes, spec, kwargs["reserved_gb_per_gpu"], grid_sizes)
-    factor = np.asarray({**OPTIONAL_DEFAULTS, **values}["fp4_efficiency"], float)[..., None] if precision == "fp4" else 1.0
+    factor = np.asarray(gemm_factor(values, precision), float)[..., None]
+    read = np.asarray(weight_read_factor(values, precision), float)[..., None]
     grid = replica_throughput(**kwargs, gpus_per_replica=grid_sizes, prefill_gpus_per_replica=prefill, gemm_peak_factor=factor,
+                              weight_read_efficiency=read,
                               weight_bytes_per_param=PRECISION_BYTES[precision],
                               **gpu_kwargs(spec, precision, scale_out_gb_s_per_gpu))
     allowed = grid_sizes <= largest[..., None]               # per draw, when the largest size varies

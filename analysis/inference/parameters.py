@@ -23,6 +23,7 @@ WEIGHT_PRECISIONS = ("bf16", "fp8", "fp4")
 KV_PRECISIONS = ("bf16", "fp8")
 ATTENTION_TYPES = ("gqa", "mla")
 SERVING_MODES = ("aggregated", "disaggregated")
+SCHEDULERS = ("max_util", "no_evict")   # TensorRT-LLM batch_scheduler_policy (the names of NVIDIA's MLPerf harness)
 
 #: MLPerf Inference latency limits (99th percentile TTFT and TPOT, seconds) per benchmark and
 #: scenario, from mlcommons/inference ``loadgen/mlperf.conf`` (``<model>.Server.ttft_latency`` /
@@ -69,6 +70,7 @@ PARAMETERS: dict[str, Spec] = {
     "max_batch_per_gpu": Spec("requests", "scheduler limit on requests in flight per GPU of a replica", min=1, max=100_000),
     "max_tpot_ms": Spec("ms", "target 99th-percentile time per output token (latency target)", min=0, min_inclusive=False, max=1_000_000),
     "max_ttft_ms": Spec("ms", "target 99th-percentile time to first token (latency target)", min=0, min_inclusive=False, max=10_000_000),
+    "scheduler": Spec("-", "KV-cache admission: max_util allocates blocks as tokens are generated (a request holds its prompt and half its output on average; TensorRT-LLM MAX_UTILIZATION, vLLM), no_evict reserves the whole sequence", choices=SCHEDULERS),
     "serving_mode": Spec("-", "aggregated (chunked prefill interleaved with decode) or disaggregated prefill/decode pools", choices=SERVING_MODES),
     "spec_tokens": Spec("tokens", "draft tokens proposed per decode step (0: no speculative decoding)", min=0, max=16, integer=True),
     "spec_acceptance": Spec("-", "probability that each draft token is accepted", min=0, max=0.99),
@@ -79,9 +81,10 @@ PARAMETERS: dict[str, Spec] = {
     "reserved_gb_per_gpu": Spec("GB", "HBM kept for activations, workspace and runtime", min=0, max=1000),
     "compute_efficiency": Spec("-", "fraction of the dense peak at the serving precision reached (calibrated)", min=0, min_inclusive=False, max=1),
     "bandwidth_efficiency": Spec("-", "fraction of nominal HBM bandwidth reached (calibrated)", min=0, min_inclusive=False, max=1),
-    "latency_tail_factor": Spec("-", "99th percentile over mean of TTFT and TPOT (calibrated on MLPerf server/interactive)", min=1, max=10),
+    "latency_tail_factor": Spec("-", "99th percentile over mean of the time per output token (measured: MLPerf loadgen logs of server and interactive runs)", min=1, max=10),
     "moe_efficiency": Spec("-", "fraction of the roofline speed reached by expert layers in decode (grouped GEMMs, dispatch/combine; calibrated)", min=0, min_inclusive=False, max=1),
     "attention_efficiency": Spec("-", "fraction of the attention roofline (tensor cores and softmax exponentials, at the KV-cache precision) reached by attention kernels (calibrated)", min=0, min_inclusive=False, max=1),
+    "fp4_weight_read_efficiency": Spec("-", "share of the decode HBM bandwidth NVFP4 GEMMs reach while memory-bound (weight reads; calibrated on the Blackwell MLPerf rows)", min=0, min_inclusive=False, max=1),
     "fp4_efficiency": Spec("-", "NVFP4 GEMM speed as a fraction of the FP4 dense peak relative to FP8 (block scales, non-FP4 ops; calibrated)", min=0, min_inclusive=False, max=1),
     "software_factor": Spec("-", "speed of the serving stack's kernels and scheduler relative to MLPerf v4.1's TensorRT-LLM: multiplies the compute efficiency (capped at the peak; calibrated per MLPerf round, v5.1 sharing v5.0's; the fleet runs the latest round with FP8 rows)", min=1, max=2),
     "load_factor": Spec("-", "mean demand as a share of serving capacity", min=0, min_inclusive=False, max=1),

@@ -12,8 +12,11 @@ stages ``b`` is one micro-batch, see below).
 
 Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arXiv 2402.16363, Sec. 3):
 
-* **weights (GEMMs)**: ``max(weight bytes read / HBM bandwidth, tokens x 2 x active params / peak)``; a
-  mixture of experts reads the experts its batch touches, ``1 - (1 - active/total)^tokens``.
+* **weights (GEMMs)**: ``max(weight bytes read / (HBM bandwidth x weight_read_efficiency), tokens x 2 x active params
+  / peak)``; a mixture of experts reads the experts its batch touches, ``1 - (1 - active/total)^tokens``.
+  ``weight_read_efficiency`` is the share of the decode bandwidth that GEMMs reach while memory-bound (1 for FP8 and
+  BF16; NVFP4 GEMMs on Blackwell reach less, a calibrated share: MLPerf's loadgen logs show a B200 decode step at ~250
+  requests taking ~2.5x the FP4 weight read at the bandwidth its attention kernels reach).
 * **attention**: ``max(b x KV bytes per token x context / HBM bandwidth, tokens x 4 x layers x d_attn x
   context / peak)``. GQA caches ``2 x layers x kv_heads x head_dim`` values per token (Ainslie et al.
   2023, arXiv 2305.13245) and ``d_attn = hidden``; MLA caches one latent of ``mla_kv_dim`` values per
@@ -96,9 +99,11 @@ so its all-reduces or all-to-alls are those of its own size, not the decode repl
 prefills on the replica itself, whatever pool size is passed.
 
 Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <= KV-cache capacity``
-(each request reserves its sequence: the mean, or ``max_output_tokens`` when a no-evict scheduler
-reserves the limit), ``b <= max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` =
-p99 / mean TPOT) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms``; all grow with ``b``, so a vectorized
+(``scheduler``: TensorRT-LLM's ``max_util``, the default of NVIDIA's MLPerf harness, and vLLM allocate KV blocks as
+tokens are generated, so a request holds on average its prompt and half its output; ``no_evict``, TensorRT-LLM's
+GUARANTEED_NO_EVICT, reserves the whole sequence at admission: the mean output, or ``max_output_tokens``), ``b <=
+max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` = p99 / mean TPOT, measured by
+MLPerf's loadgen: :mod:`analysis.inference.loadgen`) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms``; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
 router (M/M/c, :func:`queue_wait_p99`; 1, the default and the MLPerf calibration's reading: each replica
@@ -291,7 +296,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
                        max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
                        max_input_tokens=np.inf, prefill_queue_servers=1.0, exp_per_s=None,
-                       attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf) -> Throughput:
+                       attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf,
+                       scheduler="max_util", weight_read_efficiency=1.0) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -301,8 +307,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     attention runs at (the KV-cache precision; default ``peak_tflops``); ``moe_efficiency`` is the
     fraction of the roofline speed that expert layers (grouped GEMMs, dispatch/combine) reach;
     ``gemm_peak_factor`` scales the GEMM peak alone (the calibrated FP4 efficiency relative to FP8);
-    ``max_output_tokens``, when given, is what the KV cache reserves per request for its output
-    (a scheduler that cannot evict reserves the output limit, not the mean). ``software_factor``
+    ``max_output_tokens``, when given, is what a ``scheduler`` ``"no_evict"`` reserves per request for its output
+    (it cannot evict, so it reserves the output limit, not the mean); ``"max_util"`` (default) holds the prompt and half
+    the mean output on average. ``weight_read_efficiency`` scales the bandwidth of weight reads alone (the calibrated
+    NVFP4 share when serving FP4). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
     product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
     is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages (``max_batch`` then limits
@@ -378,7 +386,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     # trtGptModelInflightBatching.cpp), each stage on its own micro-batch. ``b`` below is one micro-batch: a token
     # crosses all stages, so TPOT and TTFT are ``stages`` stage times, and ``stages x b`` requests hold KV cache.
     stages = np.where(moe, 1.0, pp)
-    reserve = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
+    # KV held per request: on-demand blocks (max_util) hold the prompt and, averaged over the request's life, half its
+    # output; a no-evict scheduler reserves the whole sequence at admission.
+    reserved = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
+    reserve = np.where(np.asarray(scheduler) == "no_evict", reserved, out / 2.0)
     kv_request = kv_token * (inp + reserve)
     batch_kv = np.floor(kv_capacity / (kv_request * stages))              # per micro-batch (all stages' requests)
 
@@ -433,7 +444,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
 
     def parts(b):
         tokens = b * verify
-        weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / bw
+        weights_mem = micro * weight_bytes * touched_weight_fraction(params, active, tokens / micro) / (bw * f(weight_read_efficiency))
         weights = smooth_roof(weights_mem, tokens * gemm_token_s * moe_slow)
         attention = smooth_roof(b * attn_mem_request_s, tokens * attn_cmp_token_s)
         comm = exposed_allreduce(weights, tokens * allreduce_token_s) + tokens * comm_token_s + step_latency_s
@@ -457,6 +468,18 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     def meets(b):
         _, _, tpot, base = latencies(b)
         return (tail * tpot <= tpot_target) & (base <= ttft_target)
+
+    def max_load(base, rho_full, life_s, busy_full, slots):
+        """Highest share ``x`` of full load whose p99 TTFT meets the target (1 without one): ``base`` plus the prefill
+        queue's wait at utilisation ``x rho_full`` plus the wait for a free slot with a share ``x busy_full`` of the
+        ``slots`` taken (:func:`queue_wait_p99` for both)."""
+        lo, hi = np.zeros(np.shape(base)), np.ones(np.shape(base))
+        for _ in range(BISECTION_STEPS + 6):
+            mid = 0.5 * (lo + hi)
+            ok = (base + prefill_s * queue_wait_p99(mid * rho_full, servers)
+                  + life_s * queue_wait_p99(mid * busy_full, slots) <= ttft_target)
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        return np.where(np.isfinite(ttft_target), np.where(base <= ttft_target, lo, 0.0), 1.0)
 
     def max_utilisation(base):
         """Highest prefill-server utilisation whose p99 TTFT (base + the M/M/c wait) meets the target."""
@@ -485,10 +508,24 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     weights_s, attn_s, comm_s, weights_mem_s = parts(batch)
     step_s, cycle_s, tpot_s, base_s = latencies(batch)
     rho_max = max_utilisation(base_s)
+    # Admission at a hard cap of requests in flight (the KV cache or the batch limit; the token budget defers prefill
+    # chunks and turns no request away) under Poisson arrivals (server, interactive): the stages x cap slots are the
+    # servers of an M/M/c queue whose service time is a request's life in the batch (TPOT x output), and a prompt that
+    # finds them all taken waits for one before its prefill (Erlang C: with hundreds of slots the wait stays rare up to
+    # ~1 - 2/sqrt(slots) of them busy, Halfin and Whitt 1981, Operations Research 29(3)). One arrival rate sets both
+    # queues, so the aggregated replica runs at the highest share of full load whose p99 TTFT (base + both waits) meets
+    # the target (max_load): KV-bound serving under a TTFT target runs below its offline throughput. A disaggregated
+    # system sizes its prefill pool to the target instead (rho_max); offline has no arrivals.
+    slot_cap = np.minimum(batch_kv, max_batch)
+    queued = np.isfinite(slot_cap) & ~disagg & (batch >= 1)
+    slots = stages * np.where(queued, slot_cap, 1.0)
+    busy_full = np.where(queued, batch / np.where(queued, slot_cap, 1.0), 0.0)
+    life_s = tpot_s * out
     with np.errstate(invalid="ignore", divide="ignore"):
         rho_full = np.where(disagg, 1.0, np.nan_to_num(batch * prefill_s / cycle_s))   # prefill share at full load
-        load = np.where(disagg, 1.0, np.clip(np.where(rho_full > 0, rho_max / rho_full, 1.0), 0.0, 1.0))
-        rho = np.where(disagg, rho_max, np.minimum(rho_full, rho_max))
+        prefill_load = np.clip(np.where(rho_full > 0, rho_max / rho_full, 1.0), 0.0, 1.0)
+        load = np.where(disagg, 1.0, max_load(base_s, rho_full, life_s, busy_full, slots))
+        rho = np.where(disagg, rho_max, load * rho_full)
         ok = (batch >= 1) & (rho > 0)
         decode_gpu_s = g * out / tau * step_s / batch                      # decode GPU-seconds per request
         prefill_gpu_s = np.where(disagg, gp * prefill_s / np.maximum(rho, 1e-9), g * prefill_s)
@@ -497,8 +534,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         gpus_per_unit = np.where(disagg, g + np.where(ok, prefill_gpu_s * batch * tau / (out * step_s), 0.0), g)
         prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
         rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
-        ttft_s = base_s + prefill_s * queue_wait_mean(rho_q, servers)     # mean wait before the prefill
-        ttft_p99_s = base_s + prefill_s * queue_wait_p99(rho_q, servers)
+        busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
+        ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * queue_wait_mean(rho_q, servers)   # mean waits
+        ttft_p99_s = base_s + life_s * queue_wait_p99(busy, slots) + prefill_s * queue_wait_p99(rho_q, servers)
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
@@ -513,7 +551,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     binding_tpot = ~(tail * latencies(batch + 1.0)[2] <= tpot_target)
     limit = np.where(batch_kv < 1, "does-not-fit",
                      np.where(~ok, "target-not-met",
-                              np.where((load < 1) & ~disagg, "ttft",
+                              np.where((load < 1) & ~disagg & ((prefill_load < 1) | (latency_batch < cap)), "ttft",
                                        np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
                                                 np.where(batch_kv <= np.minimum(max_batch, budget_batch), "kv-capacity",
                                                          np.where(max_batch <= budget_batch, "max-batch", "token-budget"))))))

@@ -25,14 +25,17 @@ Schema (every key optional unless marked)::
     decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica; with replicas: 2 (and prefill.replicas)
                                      # the system's pools are fixed as deployed, not sized by the model
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
-                                     # (max_output_tokens: the KV cache reserves this per request;
+                                     # (max_output_tokens: what a no_evict scheduler reserves per request;
                                      #  input_tokens_cv / max_input_tokens: spread and cap of prompt lengths)
     cache_hit_rate: 0.5              # share of prompt tokens served from the prefix cache
     speculative: {tokens: 1, acceptance: 0.85}               # draft tokens per step and acceptance rate
     slo: {ttft_s: 0.45, tpot_s: 0.04}                        # 99th-percentile targets; or offline | server | interactive
     benchmark: llama2-70b            # which MLPerf limits the named slo presets use
     latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
-    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.5, overlap: 0.5, moe: 0.3, fp4: 0.7, attention: 0.5, software: 1.0}   # defaults: data/parameters/inference.yaml
+    scheduler: max_util              # KV blocks as tokens are generated (TensorRT-LLM max_util, NVIDIA's MLPerf harness default;
+                                     # vLLM); no_evict reserves each request's whole sequence at admission
+    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.1, overlap: 0.5, moe: 0.3, fp4: 0.7, fp4_read: 0.4, attention: 0.5,
+                 software: 1.0}      # defaults: data/parameters/inference.yaml (tail: p99 / mean TPOT)
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
     scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
       offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, max_num_tokens, gemm_allreduce, memory
@@ -52,8 +55,8 @@ import numpy as np
 
 from analysis.catalog import GpuSpec, gpu as gpu_spec, read_yaml
 from analysis.errors import InputError, shown
-from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs
-from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SLO_PRESETS, WEIGHT_PRECISIONS,
+from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs, weight_read_factor
+from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SCHEDULERS, SLO_PRESETS, WEIGHT_PRECISIONS,
                                            default_values, slo_preset)
 from analysis.inference.roofline import Throughput, fixed_pools, replica_throughput
 from analysis.params import Spec
@@ -63,7 +66,7 @@ from analysis.serialize import plain
 SERVE_DIR = DATA_DIR / "serve"     # the serving files shipped with the suite (MLPerf systems, MoE examples)
 
 SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv_precision", "max_batch", "model", "mla", "ep",
-              "prefill", "decode", "tensor_parallel", "gemm_allreduce", "max_num_tokens", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
+              "prefill", "decode", "tensor_parallel", "gemm_allreduce", "max_num_tokens", "scheduler", "workload", "cache_hit_rate", "speculative", "slo", "benchmark", "latency", "efficiency",
               "memory", "scenarios", "source", "notes"}
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
@@ -74,7 +77,7 @@ SUB_KEYS = {
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
-    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "attention", "software", "source"},
+    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "fp4_read", "attention", "software", "source"},
     "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
     "scenarios": {*SCENARIOS, "source"},
 }
@@ -117,6 +120,7 @@ SERVE_SPECS = {
     "efficiency.overlap": Spec("-", min=0, max=1),
     "efficiency.moe": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.fp4": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.fp4_read": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.attention": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.software": Spec("-", min=1, max=2),
     "memory.kv_fraction": Spec("-", min=0, min_inclusive=False, max=1),
@@ -351,6 +355,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "comm_overlap": number("efficiency.overlap", eff.get("overlap", defaults["comm_overlap"])),
         "moe_efficiency": number("efficiency.moe", eff.get("moe", defaults["moe_efficiency"])),
         "fp4_efficiency": number("efficiency.fp4", eff.get("fp4", defaults["fp4_efficiency"])),
+        "fp4_weight_read_efficiency": number("efficiency.fp4_read", eff.get("fp4_read", defaults["fp4_weight_read_efficiency"])),
         "attention_efficiency": number("efficiency.attention", eff.get("attention", defaults["attention_efficiency"])),
         "software_factor": number("efficiency.software", eff.get("software", defaults["software_factor"])),
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
@@ -360,6 +365,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "prefill_router_replicas": float(number("prefill.replicas", prefill["replicas"])) if "replicas" in prefill else 1.0,
         "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
         "gemm_allreduce": gemm_allreduce,
+        "scheduler": _choice("scheduler", doc.get("scheduler", defaults["scheduler"]), SCHEDULERS),
         "decode_replicas": decode_replicas, "prefill_pool_gpus": prefill_pool,
     }
     weight_gb = model["params"] * PRECISION_BYTES[precision] / 1e9
@@ -378,15 +384,17 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     replica is sized by :func:`best_replica` over the sizes dividing ``system_gpus``."""
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
-        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "attention_efficiency", "max_tpot_ms", "max_ttft_ms",
+        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "fp4_weight_read_efficiency", "attention_efficiency", "max_tpot_ms", "max_ttft_ms",
                  "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap", "input_tokens_cv", "max_input_tokens"}
         unknown = set(overrides) - names
         if unknown:
             raise InputError(f"{sorted(unknown)[0]}: cannot be overridden for an 'auto' replica; use one of {', '.join(sorted(names))}")
         return best_replica(serve.gpu, {**serve.values, **overrides}, sizes=sizes)[0]
     fp4 = overrides.pop("fp4_efficiency", serve.values["fp4_efficiency"])
+    fp4_read = overrides.pop("fp4_weight_read_efficiency", serve.values["fp4_weight_read_efficiency"])
     kwargs = model_kwargs(serve.values)
-    kwargs.update(gemm_peak_factor=gemm_factor({"fp4_efficiency": fp4}, serve.precision), gpus_per_replica=serve.gpus_per_replica, weight_bytes_per_param=PRECISION_BYTES[serve.precision],
+    kwargs.update(gemm_peak_factor=gemm_factor({"fp4_efficiency": fp4}, serve.precision),
+                  weight_read_efficiency=weight_read_factor({"fp4_weight_read_efficiency": fp4_read}, serve.precision), gpus_per_replica=serve.gpus_per_replica, weight_bytes_per_param=PRECISION_BYTES[serve.precision],
                   prefill_gpus_per_replica=serve.prefill_gpus, **gpu_kwargs(serve.gpu, serve.precision))
     kwargs.update(overrides)
     t = replica_throughput(**kwargs)
@@ -466,7 +474,8 @@ class ServeResult:
                "prefill_router_replicas": v.get("prefill_router_replicas", 1.0),
                "tensor_parallel": v.get("tensor_parallel"), "gemm_allreduce": bool(v.get("gemm_allreduce", False)),
                "max_num_tokens": v.get("max_num_tokens") if np.isfinite(v.get("max_num_tokens", np.inf)) else None,
-               "decode_replicas": v.get("decode_replicas")}
+               "decode_replicas": v.get("decode_replicas"), "scheduler": v.get("scheduler", "max_util"),
+               "weight_read_efficiency": (v.get("fp4_weight_read_efficiency", 1.0) if self.precision == "fp4" else 1.0)}
         out = plain(out)
         for key, value in list(out.items()):
             if value is None and key not in reasons and key != "prefill_gpus_per_replica":
@@ -514,12 +523,15 @@ class ServeResult:
             f"{'n/a' if frac is None else f'{frac:.0%}'} of GPU time)",
             f"  latency (mean)    TPOT {ms(d['tpot_ms'])}, TTFT {ms(d['ttft_ms'])}; p99 TPOT {ms(d['tpot_p99_ms'])}, TTFT {ms(d['ttft_p99_ms'])}",
             f"  memory per GPU    {d['weights_gb_per_gpu']:12.1f} GB weights; KV cache {d['kv_capacity_gb_per_replica']:,.0f} GB per replica, "
-            f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request",
+            f"{d['kv_gb_per_request'] * 1e3:,.0f} MB per request ("
+            + ("prompt and half the output: blocks allocated as tokens are generated" if d["scheduler"] == "max_util"
+               else "the whole sequence reserved at admission") + ")",
             f"  efficiencies      compute {self.compute_efficiency:.3f} x serving-stack factor {(self.values or {}).get('software_factor', 1.0):.2f} "
             f"of dense {self.precision} peak, bandwidth "
             f"{self.bandwidth_efficiency:.2f} of HBM, attention "
             + (f"{d['attention_efficiency']:.2f} of its roofline" if d.get("attention_efficiency") is not None else "n/a")
-            + f", p99/mean latency {d['latency_tail_factor']:.2f}",
+            + (f", NVFP4 weight reads {d['weight_read_efficiency']:.2f} of that bandwidth" if self.precision == "fp4" else "")
+            + f", p99/mean TPOT {d['latency_tail_factor']:.2f}",
         ])
 
 
