@@ -350,6 +350,24 @@ def test_run_from_file_example():
     assert f"attention {d['attention_efficiency']:.2f} of its roofline" in result.summary()
 
 
+def test_scheduler_and_fp4_weight_reads_in_a_serve_file():
+    """scheduler: no_evict reserves each request's whole sequence (fewer requests fit than under max_util, which holds the
+    prompt and half the output); an NVFP4 file reads its weights at efficiency.fp4_read of the bandwidth (slower decode
+    when memory-bound); the CLI states both."""
+    doc = {**BASE_DOC, "gpu": "B200", "gpus_per_replica": 1, "precision": "fp4", "max_batch": 64}
+    util, evict = (inf.parse_serve({**doc, "scheduler": k}) for k in ("max_util", "no_evict"))
+    assert float(inf.evaluate_serve(util).batch_kv_limit) > float(inf.evaluate_serve(evict).batch_kv_limit)
+    # 500 + 300 / 2 = 650 tokens held against 800 reserved
+    assert float(inf.evaluate_serve(util).kv_gb_per_request) == pytest.approx(float(inf.evaluate_serve(evict).kv_gb_per_request) * 650 / 800)
+    slow, fast = (inf.parse_serve({**doc, "efficiency": {"fp4_read": r}}) for r in (0.3, 1.0))
+    assert float(inf.evaluate_serve(slow).step_weights_s) > float(inf.evaluate_serve(fast).step_weights_s)
+    assert inf.parse_serve(doc).values["fp4_weight_read_efficiency"] == inf.default_values()["fp4_weight_read_efficiency"]
+    result = inf.run_from_file(PROJ_ROOT / "data/serve/llama2-70b-b200.yaml")
+    d = result.to_dict()
+    assert d["scheduler"] == "max_util" and d["weight_read_efficiency"] == pytest.approx(inf.default_values()["fp4_weight_read_efficiency"])
+    assert "NVFP4 weight reads" in result.summary() and "half the output" in result.summary()
+
+
 def test_wide_ep_serve_file_accepts_the_new_keys():
     r = inf.run_from_file(PROJ_ROOT / "data/serve/moe-1t-h100-wide-ep.yaml").to_dict()
     assert r["serving_mode"] == "disaggregated" and r["attention"] == "mla" and r["gpus_per_replica"] == 64
@@ -397,6 +415,8 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"interactive": {"gemm_allreduce": 1}}},
      r"^scenarios\.interactive\.gemm_allreduce: 1 is not allowed"),
     ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"server": {"tensor_parallel": 0}}}, r"^scenarios\.server\.tensor_parallel: 0 is below 1"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "scheduler": "greedy"}, r"^scheduler: 'greedy' is not allowed; use one of max_util, no_evict"),
+    ({"gpu": "B200", "gpus_per_replica": 1, "precision": "fp4", "efficiency": {"fp4_read": 1.5}}, r"^efficiency\.fp4_read: 1\.5 is above 1"),
 ])
 def test_bad_serve_files_raise_one_line(doc, message):
     doc = {**BASE_DOC, **doc}

@@ -10,26 +10,27 @@ def test_sweep_captions_state_the_prompt_the_serving_files_assume():
     assert view.assumed_prompt_tokens("llama2-70b") == 500 and view.assumed_prompt_tokens("llama3.1-405b") == 9400
     for benchmark, (quick, full) in view.SWEEP_PROMPTS.items():      # the assumed prompt is a point of both sweeps
         assert view.assumed_prompt_tokens(benchmark) in quick and set(quick) <= set(full)
-    sweep = pd.DataFrame({"compute_efficiency": [0.6371, 0.805], "fp4_efficiency": [0.6, 0.5], "moe_efficiency": [0.1, 0.1],
-                          "attention_efficiency": [0.7, 0.3],
+    sweep = pd.DataFrame({"compute_efficiency": [0.6371, 0.805], "bandwidth_efficiency": [0.65, 0.9], "fp4_efficiency": [0.6, 0.5],
+                          "fp4_weight_read_efficiency": [0.325, 0.25], "moe_efficiency": [0.1, 0.1], "attention_efficiency": [0.7, 0.3],
                           "median_abs_error_pct": [8.4, 7.6], "max_abs_error_pct": [37.2, 44.0]}, index=[300, 500])
     t = view.prompt_sweep_table({"llama2-70b": sweep}, "llama2-70b")
     assert t.caption == "Llama 2 70B: refits at other mean prompts (the serving files assume 500 tokens)"
-    assert t.to_frame().values.tolist() == [["0.637", "0.600", "0.100", "0.700", "8%", "37%"],
-                                         ["0.805", "0.500", "0.100", "0.300", "8%", "44%"]]
+    assert t.to_frame().values.tolist() == [["0.637", "0.650", "0.600", "0.325", "0.100", "0.700", "8%", "37%"],
+                                         ["0.805", "0.900", "0.500", "0.250", "0.100", "0.300", "8%", "44%"]]
     with pytest.raises(ValueError, match="no-such-benchmark"):
         view.assumed_prompt_tokens("no-such-benchmark")
 
 
 def test_validation_summary_states_each_rounds_gemm_share_of_the_peak():
     v = pd.DataFrame({"error_pct": [5.0, -20.0], "loo_error_pct": [10.0, -30.0], "logo_error_pct": [12.0, -31.0]})
-    fit = {"compute_efficiency": 0.8532, "bandwidth_efficiency": 0.65, "latency_tail_factor": 2.5, "moe_efficiency": 0.1,
+    fit = {"compute_efficiency": 0.8532, "bandwidth_efficiency": 0.65, "fp4_weight_read_efficiency": 0.325, "moe_efficiency": 0.1,
            "fp4_efficiency": 0.6, "attention_efficiency": 0.3, "software_factors": {"v4.1": 1.0, "v5.0": 1.191}}
     ratio = {"model_ratio": 1.275, "mlperf_low": 1.118, "mlperf_high": 1.276}
     text = view.validation_summary(v, fit, ratio).data
     # 0.8532 x 1.191 = 1.016: capped at the peak
     assert "GEMMs at **85%** of the dense peak in v4.1, **100%** of the dense peak in v5.0." in text
     assert "attention-kernel efficiency **0.300**" in text and "50% of the rows are within 15% leave-one-out" in text
+    assert "NVFP4 GEMMs read their weights at **0.325** of that while memory-bound" in text
 
 
 def test_misfits_list_the_rows_outside_the_target_worst_first():

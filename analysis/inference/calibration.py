@@ -81,8 +81,9 @@ GRID = {"compute_efficiency": np.round(0.40 * 1.06 ** np.arange(16), 4),
         "moe_efficiency": np.round(np.arange(0.05, 0.5001, 0.05), 4),
         "fp4_efficiency": np.round(np.arange(0.50, 1.0001, 0.05), 4),
         "attention_efficiency": np.round(np.arange(0.1, 0.7001, 0.1), 4)}
-# Every other point (the MoE efficiency from its second, so that the full fit 0.1 is on both grids).
-QUICK_GRID = {k: (v[1::2] if k == "moe_efficiency" else v[::2]) for k, v in GRID.items()}
+# Every other point (the MoE efficiency and the NVFP4 weight-read share from their second: their full-grid fit lies
+# nearer those points, and the notebooks' smoke runs use this grid).
+QUICK_GRID = {k: (v[1::2] if k in ("moe_efficiency", "fp4_weight_read_efficiency") else v[::2]) for k, v in GRID.items()}
 #: Where :func:`write_calibration` stores the fit: the calibrated entries of the ``inference`` defaults, and the
 #: fit's provenance with the per-round software factors (the one stored copy of them).
 PARAMETERS_PATH = PARAMETER_DIR / "inference.yaml"
@@ -495,7 +496,8 @@ MEANING = {
                             "the grid's cap)",
     "fp4_weight_read_efficiency": "share of the decode HBM bandwidth that NVFP4 GEMMs reach while memory-bound (weight reads: block "
                                   "scales and dequantisation; FP8 and BF16 GEMMs read at the full share); the Blackwell NVFP4 rows, "
-                                  "whose loadgen logs put a decode step at ~250 requests at ~2.5x the weight read at full share",
+                                  "whose loadgen logs put a decode step at a few hundred requests at several times the weight read "
+                                  "at full share (analysis.inference.calibration.operating_points)",
     "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",
     "fp4_efficiency": "NVFP4 GEMM speed as a fraction of the FP4 dense peak (grid floor 0.5: NVFP4 at least as fast as FP8, "
                       "else a submitter would serve FP8); the Blackwell NVFP4 rows",

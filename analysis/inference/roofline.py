@@ -15,8 +15,8 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
 * **weights (GEMMs)**: ``max(weight bytes read / (HBM bandwidth x weight_read_efficiency), tokens x 2 x active params
   / peak)``; a mixture of experts reads the experts its batch touches, ``1 - (1 - active/total)^tokens``.
   ``weight_read_efficiency`` is the share of the decode bandwidth that GEMMs reach while memory-bound (1 for FP8 and
-  BF16; NVFP4 GEMMs on Blackwell reach less, a calibrated share: MLPerf's loadgen logs show a B200 decode step at ~250
-  requests taking ~2.5x the FP4 weight read at the bandwidth its attention kernels reach).
+  BF16; NVFP4 GEMMs on Blackwell reach less, a calibrated share: MLPerf's loadgen logs put a B200 decode step at a few
+  hundred requests at several times its FP4 weight read at full share; block scales and dequantisation are the likely cost).
 * **attention**: ``max(b x KV bytes per token x context / HBM bandwidth, tokens x 4 x layers x d_attn x
   context / peak)``. GQA caches ``2 x layers x kv_heads x head_dim`` values per token (Ainslie et al.
   2023, arXiv 2305.13245) and ``d_attn = hidden``; MLA caches one latent of ``mla_kv_dim`` values per
@@ -106,12 +106,14 @@ max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail
 MLPerf's loadgen: :mod:`analysis.inference.loadgen`) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms``; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
-router (M/M/c, :func:`queue_wait_p99`; 1, the default and the MLPerf calibration's reading: each replica
-queues its own prompts, M/M/1); the largest ``rho`` meeting the TTFT target caps the load (an aggregated
-replica then runs below full load, a disaggregated prefill pool is sized with that headroom). A router
-over many prefill replicas lets each run busier at the same p99 TTFT: at 14 replicas a prompt waits at
-the 99th percentile 0.65 prefill times at 70% load against 14.2 with a queue of its own. Offline
-has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
+router (M/M/c, :func:`queue_wait_p99`; 1, the default: each replica queues its own prompts, M/M/1; the MLPerf
+calibration pools a system's replicas behind its one harness). A batch held at its KV-cache or scheduler cap also
+queues arrivals for a free slot (an M/M/c queue of ``stages x cap`` slots whose service time is a request's life);
+the largest load whose p99 TTFT (the floor plus both waits) meets the target caps it (an aggregated replica then runs
+below full load, so KV-bound serving under a TTFT target delivers less than offline; a disaggregated prefill pool is
+sized with that headroom). A router over many prefill replicas lets each run busier at the same p99 TTFT: at 14
+replicas a prompt waits at the 99th percentile 0.65 prefill times at 70% load against 14.2 with a queue of its own.
+Offline has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
 attention runs at the FP8 peak (times the attention-kernel share above) when the GEMMs run FP4.
 """
 from __future__ import annotations

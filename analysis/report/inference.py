@@ -352,7 +352,9 @@ def sensitivity_figure(sens: pd.DataFrame, base: float, title: str) -> plt.Figur
 def sweep_view(sweep: pd.DataFrame, caption: str | None = None):
     """Refits of the efficiencies at other assumed prompt lengths (formatted)."""
     out = pd.DataFrame({"Compute efficiency": sweep["compute_efficiency"].map(fmt.number),
+                        "HBM bandwidth efficiency": sweep["bandwidth_efficiency"].map(fmt.number),
                         "FP4 efficiency": sweep["fp4_efficiency"].map(fmt.number),
+                        "FP4 weight-read share": sweep["fp4_weight_read_efficiency"].map(fmt.number),
                         "MoE efficiency": sweep["moe_efficiency"].map(fmt.number),
                         "Attention efficiency": sweep["attention_efficiency"].map(fmt.number),
                         "Median |error|": (sweep["median_abs_error_pct"] / 100).map(lambda x: fmt.pct(x, 0)),
