@@ -63,3 +63,15 @@ def test_titles_and_latency_targets():
     assert view.scenario_title("Lease cost", Scenario()) == "Lease cost (Colossus 1 as operated)"
     quick, full = view.latency_targets_ms(True), view.latency_targets_ms(False)
     assert quick == sorted(quick) and set(quick) <= set(full) and 40 in quick    # the interactive target is a point
+
+
+def test_every_ranged_inference_parameter_has_a_short_label():
+    """The sensitivity chart's tick labels: a registered short label for every parameter with a range (a parameter's long
+    description, the fallback, does not fit beside the bars: matplotlib's layout then gives up with a warning)."""
+    from analysis.inference.parameters import PARAMETERS, _defaults
+    from analysis.report.labels import _LABELS
+
+    ranged = [k for k, p in _defaults().items() if getattr(p, "low", None) is not None and PARAMETERS[k].choices is None]
+    assert "attention_efficiency" in ranged and "fp4_weight_read_efficiency" in ranged
+    for key in ranged:
+        assert f"inference.{key}" in _LABELS and len(view.label(f"inference.{key}")) <= 45, key

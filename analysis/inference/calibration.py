@@ -494,8 +494,10 @@ MEANING = {
                           "multiplies it by software_factor, capped at the peak)",
     "bandwidth_efficiency": "fraction of nominal HBM bandwidth sustained by decode (memory-bound kernels sustain at most ~90%: "
                             "the grid's cap)",
-    "fp4_weight_read_efficiency": "share of the decode HBM bandwidth that NVFP4 GEMMs reach while memory-bound (weight reads: block "
-                                  "scales and dequantisation; FP8 and BF16 GEMMs read at the full share); the Blackwell NVFP4 rows, "
+    "fp4_weight_read_efficiency": "share of the decode HBM bandwidth that NVFP4 GEMMs reach while memory-bound (FP8 and BF16 GEMMs "
+                                  "read at the full share); it stands in for all that slows a small-batch NVFP4 decode step on "
+                                  "Blackwell (block scales, dequantisation, launches without CUDA graphs: a fixed per-step time in its "
+                                  "place fits 18-20 rows, not 25); the Blackwell NVFP4 rows, "
                                   "whose loadgen logs put a decode step at a few hundred requests at several times the weight read "
                                   "at full share (analysis.inference.calibration.operating_points)",
     "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",

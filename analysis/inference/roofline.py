@@ -16,7 +16,8 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   / peak)``; a mixture of experts reads the experts its batch touches, ``1 - (1 - active/total)^tokens``.
   ``weight_read_efficiency`` is the share of the decode bandwidth that GEMMs reach while memory-bound (1 for FP8 and
   BF16; NVFP4 GEMMs on Blackwell reach less, a calibrated share: MLPerf's loadgen logs put a B200 decode step at a few
-  hundred requests at several times its FP4 weight read at full share; block scales and dequantisation are the likely cost).
+  hundred requests at several times its FP4 weight read at full share. The share stands in for all of it: block scales,
+  dequantisation, launches without CUDA graphs; in proportion to the weights read it fits better than a fixed time per step).
 * **attention**: ``max(b x KV bytes per token x context / HBM bandwidth, tokens x 4 x layers x d_attn x
   context / peak)``. GQA caches ``2 x layers x kv_heads x head_dim`` values per token (Ainslie et al.
   2023, arXiv 2305.13245) and ``d_attn = hidden``; MLA caches one latent of ``mla_kv_dim`` values per

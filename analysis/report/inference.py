@@ -36,6 +36,7 @@ register({
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
     "inference.fp4_weight_read_efficiency": "FP4 weight-read share of bandwidth", "inference.scheduler": "KV-cache scheduler",
     "inference.moe_efficiency": "MoE expert-layer efficiency", "inference.fp4_efficiency": "FP4 GEMM efficiency (relative)",
+    "inference.attention_efficiency": "Attention-kernel efficiency",
     "inference.load_factor": "Load factor (demand / capacity)", "inference.lease_usd_per_gpu_hour": "Lease price ($/GPU-hour, fallback)",
     "inference.input_tokens": "Mean prompt tokens", "inference.output_tokens": "Mean generated tokens",
     "inference.layers": "Layers", "inference.hidden": "Hidden size", "inference.heads": "Query heads", "inference.kv_heads": "KV heads",
