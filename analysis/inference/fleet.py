@@ -27,7 +27,9 @@ from analysis.serialize import plain
 SECONDS_PER_DAY = 86400.0
 REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64, 72, 128, 256)
 PREFILL_GPUS_MAX = 32        # disaggregated prefill replica: DeepSeek's prefill unit is EP32 (DeepSeek open-infra day 6, 2025-03)
-# Keys of the inference section that older callers may omit, with the value that reproduces v1 behaviour.
+# Keys of the inference section that older callers may omit, with the value that reproduces v1 behaviour (except the
+# scheduler: v1 reserved every request's whole sequence, which no serving stack here does; omitted, it is max_util,
+# the sourced default of data/parameters/inference.yaml).
 OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token": 0.0, "cache_hit_rate": 0.0,
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
