@@ -592,7 +592,7 @@ def test_admission_queue_at_a_full_batch_runs_below_offline_by_hand():
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if base + slot_wait(mid) + prefill_wait(mid) <= target_ms / 1e3 else (lo, mid)
     load = float(server.tokens_per_s_per_gpu) / float(offline.tokens_per_s_per_gpu)
-    assert load == pytest.approx(lo, abs=1e-6) and 0.9 < load < 0.99
+    assert load == pytest.approx(lo, abs=1e-5) and 0.9 < load < 0.99      # the model bisects 18 times: 2^-18 = 4e-6
     assert float(server.ttft_p99_ms) == pytest.approx(target_ms, rel=1e-4)
     assert float(inf.replica_throughput(**kw, max_tpot_ms=1e6).tokens_per_s_per_gpu) == float(offline.tokens_per_s_per_gpu)
     # a larger cap keeps a larger share busy at the same wait (Halfin-Whitt: ~1 - 2/sqrt(slots))

@@ -476,8 +476,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         """Highest share ``x`` of full load whose p99 TTFT meets the target (1 without one): ``base`` plus the prefill
         queue's wait at utilisation ``x rho_full`` plus the wait for a free slot with a share ``x busy_full`` of the
         ``slots`` taken (:func:`queue_wait_p99` for both)."""
+        if not np.any(np.isfinite(ttft_target)):
+            return np.ones(np.shape(base))
         lo, hi = np.zeros(np.shape(base)), np.ones(np.shape(base))
-        for _ in range(BISECTION_STEPS + 6):
+        for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
             ok = (base + prefill_s * queue_wait_p99(mid * rho_full, servers)
                   + life_s * queue_wait_p99(mid * busy_full, slots) <= ttft_target)
@@ -510,7 +512,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
 
     weights_s, attn_s, comm_s, weights_mem_s = parts(batch)
     step_s, cycle_s, tpot_s, base_s = latencies(batch)
-    rho_max = max_utilisation(base_s)
+    # A disaggregated prefill pool is sized to the TTFT target on its own (max_utilisation); aggregated replicas take
+    # both queues together below (max_load).
+    rho_max = max_utilisation(base_s) if np.any(disagg) else np.zeros(np.shape(base_s))
     # Admission at a hard cap of requests in flight (the KV cache or the batch limit; the token budget defers prefill
     # chunks and turns no request away) under Poisson arrivals (server, interactive): the stages x cap slots are the
     # servers of an M/M/c queue whose service time is a request's life in the batch (TPOT x output), and a prompt that
@@ -526,7 +530,6 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     life_s = tpot_s * out
     with np.errstate(invalid="ignore", divide="ignore"):
         rho_full = np.where(disagg, 1.0, np.nan_to_num(batch * prefill_s / cycle_s))   # prefill share at full load
-        prefill_load = np.clip(np.where(rho_full > 0, rho_max / rho_full, 1.0), 0.0, 1.0)
         load = np.where(disagg, 1.0, max_load(base_s, rho_full, life_s, busy_full, slots))
         rho = np.where(disagg, rho_max, load * rho_full)
         ok = (batch >= 1) & (rho > 0)
@@ -538,8 +541,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
         rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
         busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
+        admission_p99_s = life_s * queue_wait_p99(busy, slots)
         ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * queue_wait_mean(rho_q, servers)   # mean waits
-        ttft_p99_s = base_s + life_s * queue_wait_p99(busy, slots) + prefill_s * queue_wait_p99(rho_q, servers)
+        ttft_p99_s = base_s + admission_p99_s + prefill_s * queue_wait_p99(rho_q, servers)
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
@@ -554,7 +558,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     binding_tpot = ~(tail * latencies(batch + 1.0)[2] <= tpot_target)
     limit = np.where(batch_kv < 1, "does-not-fit",
                      np.where(~ok, "target-not-met",
-                              np.where((load < 1) & ~disagg & ((prefill_load < 1) | (latency_batch < cap)), "ttft",
+                              np.where((load < 1) & ~disagg & ((admission_p99_s <= 0) | (latency_batch < cap)), "ttft",
                                        np.where(latency_batch < cap, np.where(binding_tpot, "tpot", "ttft"),
                                                 np.where(batch_kv <= np.minimum(max_batch, budget_batch), "kv-capacity",
                                                          np.where(max_batch <= budget_batch, "max-batch", "token-budget"))))))
