@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import replace
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
