@@ -88,6 +88,7 @@ def test_cli_calibrate():
     run = lambda *a: subprocess.run([sys.executable, "-m", "analysis", "inference", *a], cwd=PROJ_ROOT, capture_output=True, text=True)
     out = run("--calibrate", "--quick")
     assert out.returncode == 0 and "leave-one-out" in out.stdout and "not written" in out.stdout, out.stderr
+    assert "against MLPerf's loadgen logs (16 latency-bound runs" in out.stdout and "llama2-70b 1.10" in out.stdout
     bad = run("--write")
     assert bad.returncode == 2 and "only with --calibrate" in bad.stderr
 

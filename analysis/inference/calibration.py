@@ -740,6 +740,11 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
     lines.append("  software factors       " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
                  + ("   (written)" if write else f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items())})"))
     lines += [f"  outside {acc['within_pct']:g}% leave-one-out: {rid} {err:+.1f}%" for rid, err in acc["outside_loo"].items()]
+    point = operating_point_accuracy()
+    lines.append(f"  against MLPerf's loadgen logs ({point['runs']} latency-bound runs, stored fit): batch {point['batch_pct']:.0f}%, "
+                 f"mean TPOT {point['tpot_pct']:.0f}%, TPOT at MLPerf's batch {point['tpot_at_mlperf_batch_pct']:.0f}% (median |error|); "
+                 "p99/mean TPOT measured: " + ", ".join(f"{b} {t:.2f}" for b, t in sorted(measured_tails().items())))
     lines.append(f"  written: {', '.join(written)}" if written else "  not written (add --write to store the fit)")
     return {"grid": result["grid"], "fitted": fitted, "software_factors": result["software_factors"], "stored": stored,
-            "accuracy": acc, "written": written, "summary": "\n".join(lines)}
+            "accuracy": acc, "operating_points": point, "measured_tails": measured_tails(), "written": written,
+            "summary": "\n".join(lines)}
