@@ -66,17 +66,20 @@ def requests_in_flight(samples_per_s, mean_latency_s, mean_ttft_ms, replicas=1.0
     return np.asarray(samples_per_s, float) * service_s / np.asarray(replicas, float)
 
 
-def benchmark_tails(loadgen: pd.DataFrame, benchmarks: pd.Series) -> dict[str, float]:
-    """Median p99/mean TPOT of each benchmark's latency-bound runs (server and interactive), at least
-    :data:`MIN_TAIL`. ``benchmarks`` maps a row id to its benchmark (``data/mlperf_inference.csv``)."""
+def _timed_tails(loadgen: pd.DataFrame) -> pd.Series:
+    """p99/mean TPOT of every latency-bound run (server and interactive), indexed by row id."""
     timed = loadgen[loadgen["scenario"] != "offline"].dropna(subset=["mean_tpot_ms", "p99_tpot_ms"])
-    tails = pd.Series(tpot_tail(timed["p99_tpot_ms"], timed["mean_tpot_ms"]), index=timed.index)
-    by = benchmarks.reindex(tails.index)
-    return {str(b): max(float(v), MIN_TAIL) for b, v in tails.groupby(by).median().items()}
+    return pd.Series(tpot_tail(timed["p99_tpot_ms"], timed["mean_tpot_ms"]), index=timed.index)
+
+
+def benchmark_tails(loadgen: pd.DataFrame, benchmarks: pd.Series) -> dict[str, float]:
+    """Median p99/mean TPOT of each benchmark's latency-bound runs, at least :data:`MIN_TAIL`. ``benchmarks`` maps a
+    row id to its benchmark (``data/mlperf_inference.csv``)."""
+    tails = _timed_tails(loadgen)
+    return {str(b): max(float(v), MIN_TAIL) for b, v in tails.groupby(benchmarks.reindex(tails.index)).median().items()}
 
 
 def overall_tail(loadgen: pd.DataFrame) -> dict[str, float]:
     """Median, lowest and highest p99/mean TPOT over every latency-bound run (the fleet's default and its range)."""
-    timed = loadgen[loadgen["scenario"] != "offline"].dropna(subset=["mean_tpot_ms", "p99_tpot_ms"])
-    tails = np.maximum(tpot_tail(timed["p99_tpot_ms"], timed["mean_tpot_ms"]), MIN_TAIL)
+    tails = np.maximum(_timed_tails(loadgen).to_numpy(), MIN_TAIL)
     return {"value": float(np.median(tails)), "low": float(np.min(tails)), "high": float(np.max(tails)), "runs": int(tails.size)}

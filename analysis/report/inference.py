@@ -204,8 +204,11 @@ def _ms(value) -> str:
 def operating_points_view(points: pd.DataFrame):
     """Per latency-bound MLPerf run: requests in flight and mean TPOT as loadgen logged them (Little's law for the
     former) beside the model's, the model's TPOT at MLPerf's batch, and the measured p99/mean TPOT beside the one used."""
+    from analysis.inference.calibration import load_mlperf
+
+    mlperf = load_mlperf()
     out = pd.DataFrame({
-        "Run": points["id"].map(_run_name), "Scenario": points["scenario"].map(SCENARIO_NAMES),
+        "Run": points["id"].map(lambda i: _run_name(mlperf.loc[i])), "Scenario": points["scenario"].map(SCENARIO_NAMES),
         "Requests in flight per replica, MLPerf": points["mlperf_requests_in_flight"].map(fmt.number),
         "Model": points["model_batch"].map(fmt.number),
         "Mean TPOT, MLPerf": points["mlperf_mean_tpot_ms"].map(_ms),
@@ -216,11 +219,8 @@ def operating_points_view(points: pd.DataFrame):
     return fmt.table(out.reset_index(drop=True), labels=False, index=False)
 
 
-def _run_name(row_id: str) -> str:
-    """An MLPerf row id read as a name: round, system, benchmark (``v5.1-dgx-b200-llama2-server`` -> ``v5.1 DGX B200,
-    Llama 2 70B``)."""
-    from analysis.inference.calibration import load_mlperf
-    r = load_mlperf().loc[row_id]
+def _run_name(r: pd.Series) -> str:
+    """An MLPerf row read as a name: round, system, benchmark (``v5.1 NVIDIA DGX B200, Llama 2 70B``)."""
     return f"{r['round']} {r['system'].split(' (')[0]}, {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])}"
 
 
