@@ -76,3 +76,15 @@ def test_model_operating_point_against_loadgen():
     interactive = points[(points["benchmark"] == "llama2-70b") & (points["scenario"] == "interactive")]
     assert len(interactive) == 3 and (interactive["batch_ratio"].sub(1).abs() < 0.3).all()
     assert isinstance(points, pd.DataFrame) and set(points["scenario"]) == {"server", "interactive"}
+
+
+def test_operating_points_view_names_each_run_from_its_own_row():
+    """The view reads round, system and benchmark from the operating-point table itself (no second read of the MLPerf
+    table): the v5.1 DGX B200 Llama 2 server run is named as its row states."""
+    from analysis.report import inference as view
+
+    points = calibration.operating_points()
+    names = view.operating_points_view(points).to_frame()["Run"].tolist()
+    row = points.index[points["id"] == "v5.1-dgx-b200-llama2-server"][0]
+    assert names[row] == "v5.1 NVIDIA DGX B200, Llama 2 70B"
+    assert len(names) == len(points)

@@ -431,7 +431,7 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The model's operating point against what MLPerf's loadgen logged, for every latency-bound (server and interactive)
     aggregated row with a loadgen summary (data/mlperf_loadgen.csv), at the stored fit.
 
-    Per row: requests in flight per replica (MLPerf: Little's law, :func:`loadgen.requests_in_flight`; model: its batch),
+    Per row (with its round and system): requests in flight per replica (MLPerf: Little's law, :func:`loadgen.requests_in_flight`; model: its batch),
     mean TPOT and TTFT (MLPerf's; the model's at its own operating point), the model's mean TPOT **at MLPerf's batch**
     (its step model checked where the system actually ran: targets lifted, the batch held at the measured requests in
     flight, unless the model's KV cache cannot hold them), and the p99/mean TPOT measured against the benchmark median the
@@ -459,7 +459,8 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
         v = serve.values
         kv_token = float(kv_bytes_per_token(v["layers"], v["hidden"], v["heads"], v["kv_heads"], PRECISION_BYTES[serve.kv_precision],
                                             v["mla_kv_dim"] if v["attention"] == "mla" else 0.0))
-        rows.append({"id": r.id, "benchmark": r.benchmark, "scenario": r.scenario, "gpus_per_replica": gpus,
+        rows.append({"id": r.id, "round": r.round, "system": r.system, "benchmark": r.benchmark, "scenario": r.scenario,
+                     "gpus_per_replica": gpus,
                      # the KV cache MLPerf's requests in flight held each, at most (the model's capacity over them)
                      "mlperf_kv_tokens_per_request": f(at_fit.kv_capacity_gb_per_replica) * 1e9 / in_flight / kv_token,
                      "input_tokens": float(v["input_tokens"]), "output_tokens": float(v["output_tokens"]),

@@ -204,11 +204,8 @@ def _ms(value) -> str:
 def operating_points_view(points: pd.DataFrame):
     """Per latency-bound MLPerf run: requests in flight and mean TPOT as loadgen logged them (Little's law for the
     former) beside the model's, the model's TPOT at MLPerf's batch, and the measured p99/mean TPOT beside the one used."""
-    from analysis.inference.calibration import load_mlperf
-
-    mlperf = load_mlperf()
     out = pd.DataFrame({
-        "Run": points["id"].map(lambda i: _run_name(mlperf.loc[i])), "Scenario": points["scenario"].map(SCENARIO_NAMES),
+        "Run": points.apply(_run_name, axis=1), "Scenario": points["scenario"].map(SCENARIO_NAMES),
         "Requests in flight per replica, MLPerf": points["mlperf_requests_in_flight"].map(fmt.number),
         "Model": points["model_batch"].map(fmt.number),
         "Mean TPOT, MLPerf": points["mlperf_mean_tpot_ms"].map(_ms),
