@@ -88,3 +88,20 @@ def test_operating_points_view_names_each_run_from_its_own_row():
     row = points.index[points["id"] == "v5.1-dgx-b200-llama2-server"][0]
     assert names[row] == "v5.1 NVIDIA DGX B200, Llama 2 70B"
     assert len(names) == len(points)
+
+
+def test_kv_implied_prompt_by_hand_and_the_serving_files_state_the_median(logs):
+    """v5.0 8x H200 Llama 2 server, TP1: the cache holds 0.90 x (141 GB - 5 GB workspace - 70 GB FP8 weights) over
+    2 x 80 layers x 8 KV heads x 128 x 1 byte per token; loadgen's 113.04 queries/s over (49.879 s - 0.398 s) on 8
+    replicas keep 699.2 requests in flight; less half of 294.45 output tokens that is the prompt they held. The Llama 2
+    70B serving files state the median over the six server runs."""
+    prompts = calibration.kv_implied_prompts()
+    assert len(prompts) == 6 and set(prompts["round"]) == {"v4.1", "v5.0", "v5.1"}
+    tokens = 0.90 * (141 - 5 - 70) * 1e9 / (2 * 80 * 8 * 128)
+    in_flight = 113.04 * (49.8792 - 0.397824) / 8
+    h200 = prompts.loc[prompts["id"] == "v5.0-h200-llama2-server", "implied_prompt_tokens"].item()
+    assert h200 == pytest.approx(tokens / in_flight - 294.45 / 2, rel=1e-3) and h200 == pytest.approx(371.3, abs=0.5)
+    median = float(prompts["implied_prompt_tokens"].median())
+    stated = {float(calibration._serve(f).values["input_tokens"])
+              for f in calibration.load_mlperf().query("benchmark == 'llama2-70b'")["serve_file"].dropna().unique() if f}
+    assert stated == {round(median)} == {376}

@@ -40,14 +40,23 @@ def test_software_factors_are_the_full_grid_fit():
 
 
 def test_full_grid_leave_one_out():
-    """Stated accuracy (notebooks/32_inference, data/inference_calibration.yaml): full grid, median |LOO| <= 9%, at least 18
-    of 29 rows within 15% leave-one-out, median leave-one-GPU-type-out <= 13%; the leave-one-GPU-type-out errors are reported
-    for every row. (The serving files follow NVIDIA's v5.1 configs per scenario; v5.1 shares v5.0's software factor.)"""
+    """Stated accuracy (notebooks/32_inference, data/inference_calibration.yaml): full grid, median |LOO| <= 5%, at least 24
+    of 29 rows within 15% leave-one-out, median leave-one-GPU-type-out <= 9%; the leave-one-GPU-type-out errors are reported
+    for every row. (The serving files follow NVIDIA's v5.1 configs per scenario; v5.1 shares v5.0's software factor; the
+    Llama 2 70B prompt is the one MLPerf's KV occupancy measures.)"""
     v = inf.validation()
-    assert v["loo_error_pct"].abs().median() <= 9
-    assert (v["loo_error_pct"].abs() <= 15).sum() >= 18
-    assert v["logo_error_pct"].abs().median() <= 13
+    assert v["loo_error_pct"].abs().median() <= 5
+    assert (v["loo_error_pct"].abs() <= 15).sum() >= 24
+    assert v["logo_error_pct"].abs().median() <= 9
     assert v["logo_error_pct"].notna().all()
+
+
+def test_compute_efficiency_is_below_the_peak_in_every_round():
+    """At the measured Llama 2 70B prompt the GEMMs' share of the dense peak is physical in every round: compute efficiency
+    times each round's software factor below 0.9 (the best FP8 GEMMs reach about 0.75-0.8 of the peak). At the 500 tokens
+    assumed before, v5.0's product was 1.016, capped at the peak."""
+    fit = inf.calibrate()
+    assert 0.5 < fit["compute_efficiency"] * max(fit["software_factors"].values()) < 0.9
 
 
 def test_every_row_is_predicted_in_and_out_of_sample(table):
@@ -62,13 +71,16 @@ def test_every_row_is_predicted_in_and_out_of_sample(table):
 
 
 def test_llama2_hopper_rows_out_of_sample():
-    """The nine Llama 2 70B Hopper rows: all within 15% in-sample, eight within 15% leave-one-out and none beyond 25%. (Left
-    out, the v5.0 H200 interactive row moves the refit to the other near-equal optimum, more HBM bandwidth and a lower
-    NVFP4 weight-read share, which runs its one-GPU replicas faster: +23%.)"""
-    v = inf.validation()
+    """The nine Llama 2 70B Hopper rows: all within 15% in-sample, seven within 15% leave-one-out and all but one within
+    20%. The one is the v5.0 H200 interactive row, the only Hopper row bound by HBM bandwidth: left out, nothing else pins
+    the FP8 decode bandwidth and the refit moves to the other near-equal optimum (more HBM bandwidth, a lower NVFP4
+    weight-read share), which runs its one-GPU replicas faster: +28%, within 30%."""
+    v = inf.validation().set_index("id")
     hopper = v[(v["benchmark"] == "llama2-70b") & v["gpu"].isin(["H100", "H200"])]
-    assert len(hopper) == 9 and (hopper["error_pct"].abs() < 15).all(), hopper[["id", "error_pct"]]
-    assert (hopper["loo_error_pct"].abs() < 15).sum() >= 8 and (hopper["loo_error_pct"].abs() < 25).all(), hopper[["id", "loo_error_pct"]]
+    assert len(hopper) == 9 and (hopper["error_pct"].abs() < 15).all(), hopper["error_pct"]
+    loo = hopper["loo_error_pct"].abs()
+    assert (loo < 15).sum() >= 7 and (loo.drop("v5.0-h200-llama2-interactive") < 20).all(), loo
+    assert 15 < loo["v5.0-h200-llama2-interactive"] < 30
 
 
 def test_h200_over_h100_ratio_within_mlperf_range():
@@ -132,4 +144,4 @@ def test_nvidia_disaggregated_405b_interactive_run_reads_as_the_sources_quote():
                 "aggregated": (aggregated, calibration.router_replicas(aggregated))}
     per_gpu = {name: round(float(evaluate_serve(s, **{**base, **o}).tokens_per_s_per_gpu)) for name, (s, o) in readings.items()}
     assert round(row.tokens_s_per_gpu, 1) == 137.8
-    assert per_gpu == {"as run": 161, "one queue per context server": 50, "aggregated": 93}
+    assert per_gpu == {"as run": 175, "one queue per context server": 62, "aggregated": 91}

@@ -6,19 +6,29 @@ from analysis import inference
 from analysis.report import inference as view
 
 
-def test_sweep_captions_state_the_prompt_the_serving_files_assume():
-    assert view.assumed_prompt_tokens("llama2-70b") == 500 and view.assumed_prompt_tokens("llama3.1-405b") == 9400
-    for benchmark, (quick, full) in view.SWEEP_PROMPTS.items():      # the assumed prompt is a point of both sweeps
-        assert view.assumed_prompt_tokens(benchmark) in quick and set(quick) <= set(full)
+def test_sweep_captions_state_the_prompt_the_serving_files_state():
+    assert view.stated_prompt_tokens("llama2-70b") == 376 and view.stated_prompt_tokens("llama3.1-405b") == 9400
+    for benchmark in view.SWEEP_PROMPTS:      # the stated prompt is a point of both sweeps, the quick one inside the full
+        quick, full = view.sweep_prompts(benchmark, True), view.sweep_prompts(benchmark, False)
+        assert view.stated_prompt_tokens(benchmark) in quick and set(quick) <= set(full) and quick == sorted(quick)
     sweep = pd.DataFrame({"compute_efficiency": [0.6371, 0.805], "bandwidth_efficiency": [0.65, 0.9], "fp4_efficiency": [0.6, 0.5],
                           "fp4_weight_read_efficiency": [0.325, 0.25], "moe_efficiency": [0.1, 0.1], "attention_efficiency": [0.7, 0.3],
                           "median_abs_error_pct": [8.4, 7.6], "max_abs_error_pct": [37.2, 44.0]}, index=[300, 500])
     t = view.prompt_sweep_table({"llama2-70b": sweep}, "llama2-70b")
-    assert t.caption == "Llama 2 70B: refits at other mean prompts (the serving files assume 500 tokens)"
+    assert t.caption == "Llama 2 70B: refits at other mean prompts (the serving files state 376 tokens)"
     assert t.to_frame().values.tolist() == [["0.637", "0.650", "0.600", "0.325", "0.100", "0.700", "8%", "37%"],
                                          ["0.805", "0.900", "0.500", "0.250", "0.100", "0.300", "8%", "44%"]]
     with pytest.raises(ValueError, match="no-such-benchmark"):
-        view.assumed_prompt_tokens("no-such-benchmark")
+        view.stated_prompt_tokens("no-such-benchmark")
+
+
+def test_measured_prompt_note_names_each_run_and_flags_a_stale_serving_file():
+    prompts = pd.DataFrame({"round": ["v4.1", "v5.0", "v5.1"], "system": ["NVIDIA DGX H100 (TensorRT)", "NVIDIA 8x H200", "DGX B200"],
+                            "implied_prompt_tokens": [381.4, 283.0, 430.6]})
+    text = view.measured_prompt_note(prompts, 381).data
+    assert "v4.1 NVIDIA DGX H100 **381**; v5.0 NVIDIA 8x H200 **283**; v5.1 DGX B200 **431**" in text
+    assert "Their median, **381 tokens**, is the mean prompt every Llama 2 70B serving file states" in text
+    assert "not the 500 tokens the serving files state" in view.measured_prompt_note(prompts, 500).data
 
 
 def test_validation_summary_states_each_rounds_gemm_share_of_the_peak():

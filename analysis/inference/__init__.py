@@ -28,7 +28,7 @@ from analysis.inference.fleet import (REPLICA_SIZES, SECONDS_PER_DAY, FleetResul
 from analysis.inference.serve import SERVE_DIR, SERVE_KEYS, ServeResult, ServeSpec, evaluate_serve, parse_serve, run_from_file, serve_variants
 from analysis.inference.loadgen import benchmark_tails, load_loadgen, requests_in_flight, tpot_tail
 from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibration_sweep, h200_over_h100, load_mlperf,
-                                            measured_tails, mlperf_predictions, operating_point_accuracy, operating_points,
-                                            stored_fit, stored_validation, validation)
+                                            kv_implied_prompts, measured_tails, mlperf_predictions, operating_point_accuracy,
+                                            operating_points, stored_fit, stored_validation, validation)
 
 __all__ = [name for name in dir() if not name.startswith("__")]

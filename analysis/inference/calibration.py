@@ -488,6 +488,22 @@ def operating_point_accuracy(points: pd.DataFrame | None = None) -> dict:
             "tpot_at_mlperf_batch_pct": med("tpot_at_mlperf_batch_ratio")}
 
 
+def kv_implied_prompts(points: pd.DataFrame | None = None, benchmark: str = "llama2-70b") -> pd.DataFrame:
+    """The mean prompt MLPerf's own KV occupancy implies, per server run of ``benchmark``: the KV cache each request in
+    flight held (:func:`operating_points`, ``mlperf_kv_tokens_per_request``: the cache's capacity over loadgen's requests
+    in flight, Little's law) less half the mean output (a request in flight under KV-as-generated scheduling holds its
+    prompt and, on average, half its output).
+
+    It measures the workload, not the model: the capacity comes from the weights, ``kv_fraction`` and the KV bytes per
+    token, none of which depends on the prompt or on a fitted efficiency. A run that did not fill its cache gives an
+    upper bound, so the suite uses the median over the server runs (the interactive runs hold a few requests each and
+    say nothing about the prompt). Columns: id, round, system, implied_prompt_tokens."""
+    p = operating_points() if points is None else points
+    p = p[(p["benchmark"] == benchmark) & (p["scenario"] == "server")]
+    return pd.DataFrame({"id": p["id"], "round": p["round"], "system": p["system"],
+                         "implied_prompt_tokens": p["mlperf_kv_tokens_per_request"] - p["output_tokens"] / 2}).reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- the writer
 #: What each calibrated entry means (the physical reading stated in its ``source``).
 MEANING = {
@@ -498,7 +514,7 @@ MEANING = {
     "fp4_weight_read_efficiency": "share of the decode HBM bandwidth that NVFP4 GEMMs reach while memory-bound (FP8 and BF16 GEMMs "
                                   "read at the full share); it stands in for all that slows a small-batch NVFP4 decode step on "
                                   "Blackwell (block scales, dequantisation, launches without CUDA graphs: a fixed per-step time in its "
-                                  "place fits 18-20 rows, not 25); the Blackwell NVFP4 rows, "
+                                  "place fit 18-20 rows, not 25, at the 500-token prompt assumed before the Llama 2 70B prompt was measured); the Blackwell NVFP4 rows, "
                                   "whose loadgen logs put a decode step at a few hundred requests at several times the weight read "
                                   "at full share (analysis.inference.calibration.operating_points)",
     "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",

@@ -234,25 +234,25 @@ def operating_points_summary(points: pd.DataFrame, acc: dict, tails: dict):
         + ", ".join(f"{BENCHMARK_NAMES.get(b, b)} **{fmt.factor(t)}**" for b, t in sorted(tails.items())) + ".")
 
 
-def kv_occupancy_note(points: pd.DataFrame):
-    """Where the model's KV cache holds fewer requests than MLPerf kept in flight: the share it holds, and the prompt
-    length MLPerf's occupancy implies (its KV tokens per request less half the mean output), beside the assumed one."""
+def measured_prompt_note(prompts: pd.DataFrame, stated_tokens: float):
+    """The Llama 2 70B mean prompt as MLPerf's own KV occupancy measures it (:func:`analysis.inference.kv_implied_prompts`):
+    each server run's figure, their median, and the prompt the serving files state beside it."""
     from analysis.notebook import Markdown
 
-    short = points[(points["model_limit"] == "kv-capacity") & (points["model_batch"] < points["mlperf_requests_in_flight"])]
-    if short.empty:
-        return Markdown("The model's KV cache holds every batch MLPerf kept in flight.")
-    held = short["model_batch"] / short["mlperf_requests_in_flight"]
-    tokens = short["mlperf_kv_tokens_per_request"]
-    prompts = tokens - short["output_tokens"] / 2
-    assumed = ", ".join(fmt.integer(t) for t in sorted(short["input_tokens"].unique()))
+    runs = "; ".join(f"{r['round']} {r['system'].split(' (')[0]} **{fmt.integer(r['implied_prompt_tokens'])}**"
+                     for _, r in prompts.iterrows())
+    median = float(prompts["implied_prompt_tokens"].median())
+    agrees = round(median) == round(stated_tokens)
     return Markdown(
-        f"Where the KV cache stops the model's batch short of MLPerf's ({fmt.integer(len(short))} server runs), it holds "
-        f"{fmt.pct(held.min(), 0)} to {fmt.pct(held.max(), 0)} of the requests MLPerf kept in flight. MLPerf's caches held those requests "
-        f"in at most {fmt.integer(tokens.min())}-{fmt.integer(tokens.max())} tokens each (capacity over requests in flight): "
-        f"with half the mean output, prompts of about {fmt.integer(prompts.min())}-{fmt.integer(prompts.max())} tokens, "
-        f"shorter than the {assumed} assumed. A shorter assumed prompt fits throughput no better (the refits below), so the "
-        "assumption stays, stated: it is the clearest lead on the remaining gap in batch and time per output token.")
+        "The reference implementation states the mean output of the Llama 2 70B set but not its mean prompt, so the "
+        "prompt is measured from the same logs. In a server run each request in flight holds its prompt and, on average, "
+        "half its output in the KV cache; the cache's capacity (HBM less weights and workspace, at the submitted cache "
+        "fraction) over the requests in flight, less half the mean output, is the prompt those requests held. It depends "
+        "on no fitted efficiency, only on memory (weights, cache fraction, the workspace kept per GPU), and a run whose "
+        "cache was not full gives an upper bound. Per server run: "
+        f"{runs}. Their median, **{fmt.integer(median)} tokens**, is "
+        + ("the mean prompt every Llama 2 70B serving file states, fixed before the fit."
+           if agrees else f"not the {fmt.integer(stated_tokens)} tokens the serving files state: refit after updating them."))
 
 
 def misfits_view(v: pd.DataFrame, within_pct: float = 15.0):
@@ -361,8 +361,8 @@ def sweep_view(sweep: pd.DataFrame, caption: str | None = None):
     return fmt.table(out, labels=False, caption=caption)
 
 
-def assumed_prompt_tokens(benchmark: str) -> float:
-    """The mean prompt every MLPerf serving file of ``benchmark`` assumes (data/serve/; one value per benchmark)."""
+def stated_prompt_tokens(benchmark: str) -> float:
+    """The mean prompt every MLPerf serving file of ``benchmark`` states (data/serve/; one value per benchmark)."""
     from analysis.inference import calibration
 
     rows = calibration.load_mlperf()
@@ -374,9 +374,9 @@ def assumed_prompt_tokens(benchmark: str) -> float:
 
 
 def prompt_sweep_table(sweeps: dict, benchmark: str):
-    """One benchmark's prompt-length sweep of the calibration, captioned with the prompt its serving files assume."""
+    """One benchmark's prompt-length sweep of the calibration, captioned with the prompt its serving files state."""
     return sweep_view(sweeps[benchmark], caption=f"{BENCHMARK_NAMES.get(benchmark, benchmark)}: refits at other mean "
-                                                 f"prompts (the serving files assume {fmt.number(assumed_prompt_tokens(benchmark))} tokens)")
+                                                 f"prompts (the serving files state {fmt.number(stated_prompt_tokens(benchmark))} tokens)")
 
 
 def scenario_title(text: str, sc) -> str:
@@ -425,8 +425,15 @@ WIDE_EP_VARIANTS = {
     "calibrated, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf")},
     "roofline ceiling, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf"), "moe_efficiency": 1.0},
 }
-SWEEP_PROMPTS = {"llama2-70b": ([300, 500, 780], [300, 400, 500, 650, 780]),
-                 "llama3.1-405b": ([4000, 9400, 16000], [4000, 6000, 9400, 12000, 16000])}
+#: Mean prompts the calibration is refitted at (quick, full), besides the one the serving files state: Llama 2 70B spans
+#: the server runs' measured prompts and the 500 tokens assumed before they were measured.
+SWEEP_PROMPTS = {"llama2-70b": ([300, 500], [300, 330, 430, 500, 660]),
+                 "llama3.1-405b": ([4000, 16000], [4000, 6000, 12000, 16000])}
+
+
+def sweep_prompts(benchmark: str, quick: bool) -> list[float]:
+    """The prompts ``benchmark``'s calibration is refitted at: :data:`SWEEP_PROMPTS` and the stated one, ascending."""
+    return sorted({*map(float, SWEEP_PROMPTS[benchmark][0 if quick else 1]), stated_prompt_tokens(benchmark)})
 
 
 def _shared(quick: bool) -> dict:
@@ -434,11 +441,13 @@ def _shared(quick: bool) -> dict:
     # The full grid's fit and validation are stored by write_calibration (a test keeps them fresh): read, not refitted.
     fit = inference.calibrate(quick=True) if quick else inference.stored_fit()
     table = inference.validation(quick=True) if quick else inference.stored_validation()
-    return {"fit": fit, "validation": table, "operating_points": inference.operating_points(),
+    points = inference.operating_points()
+    return {"fit": fit, "validation": table, "operating_points": points,
             "measured_tails": inference.measured_tails(),
             "h200_over_h100": inference.h200_over_h100(1024, 512, "offline"),
             "wide_ep": inference.serve_variants(inference.SERVE_DIR / "moe-1t-h100-wide-ep.yaml", WIDE_EP_VARIANTS),
-            "sweeps": {b: inference.calibration_sweep(p[0] if quick else p[1], b) for b, p in SWEEP_PROMPTS.items()}}
+            "measured_prompts": inference.kv_implied_prompts(points),
+            "sweeps": {b: inference.calibration_sweep(sweep_prompts(b, quick), b) for b in SWEEP_PROMPTS}}
 
 
 def shared_results(quick: bool = False) -> dict:
