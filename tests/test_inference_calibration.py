@@ -32,7 +32,7 @@ def test_stored_values_are_a_fresh_full_grid_fit():
     fresh, kept = inf.validation(), inf.stored_validation()
     assert list(kept.columns) == list(fresh.columns) and list(kept["id"]) == list(fresh["id"])
     numeric = fresh.select_dtypes("number").columns
-    assert np.allclose(kept[numeric].to_numpy(float), fresh[numeric].to_numpy(float), rtol=1e-9, atol=1e-9)
+    assert np.allclose(kept[numeric].to_numpy(float), fresh[numeric].to_numpy(float), rtol=1e-9, atol=1e-9, equal_nan=True)
     kept_fit = inf.stored_fit()
     for key in (*calibration.FIT_PARAMETERS, "software_factor"):
         assert kept_fit[key] == pytest.approx(fit[key], abs=1e-4), key
@@ -132,3 +132,32 @@ def test_accuracy_counts_rows_within_the_target():
     assert a["rows_within_loo"] + len(a["outside_loo"]) == a["rows"] == len(v)
     assert all(abs(e) > 15 - 0.05 for e in a["outside_loo"].values())
     assert a["median_abs_loo_error_pct"] == pytest.approx(v["loo_error_pct"].abs().median())
+
+
+def test_step_weight_is_the_inverse_ratio_of_the_median_residuals_by_hand():
+    """Two rows of one round on a 3-point compute grid (no other axis): the throughput-only fit is the point with the least
+    summed squared log error; the weight is (median |throughput error| / median |step error| of the timed rows)^2 there."""
+    grid = {k: np.array([0.5, 0.53, 0.5618]) if k == "compute_efficiency" else np.array([1.0]) for k in calibration.FIT_PARAMETERS}
+    _, steps = calibration._shifts(grid)
+    n = 3 + steps - 1
+    shape = (n,) + (1,) * (len(calibration.FIT_PARAMETERS) - 1)
+    err = np.stack([np.full(shape, 0.3), np.full(shape, 0.3)])
+    err[0, 1], err[1, 1] = 0.02, -0.04           # point 1 is the fit: errors 0.02 and -0.04, median |.| 0.03
+    step = np.stack([np.full(shape, 0.06), np.full(shape, 9.0)])
+    timed = np.array([True, False])              # the second row has no loadgen log: its step error never counts
+    rounds = np.array([calibration.REFERENCE_ROUND] * 2)
+    assert calibration.step_weight(err, step, timed, rounds, grid) == pytest.approx((0.03 / 0.06) ** 2)
+    assert calibration.step_weight(err, step, np.array([False, False]), rounds, grid) == 0.0
+
+
+def test_step_time_enters_the_objective_of_timed_runs_only():
+    """The stored full-grid weight is the one the quick grid uses; offline and disaggregated rows carry no step error, and
+    each timed run's objective is its throughput error squared plus the weight times its step error squared."""
+    ev = calibration._calibration(True)
+    assert ev.step_weight == pytest.approx(calibration.stored_step_weight()) and 0 < ev.step_weight < 1
+    table = calibration.load_mlperf().loc[list(ev.ids)]
+    offline = (table["scenario"] == "offline").to_numpy()
+    assert not ev.timed[offline].any() and ev.timed.sum() == 16
+    assert not ev.timed[list(ev.ids).index("v5.1-gb200x72-llama31-interactive")]     # disaggregated: pools fixed as run
+    assert np.all(ev.step_err[~ev.timed] == 0)
+    assert np.allclose(ev.sq, ev.err ** 2 + ev.step_weight * ev.step_err ** 2)

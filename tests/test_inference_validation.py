@@ -40,14 +40,18 @@ def test_software_factors_are_the_full_grid_fit():
 
 
 def test_full_grid_leave_one_out():
-    """Stated accuracy (notebooks/32_inference, data/inference_calibration.yaml): full grid, median |LOO| <= 5%, at least 24
-    of 29 rows within 15% leave-one-out, median leave-one-GPU-type-out <= 9%; the leave-one-GPU-type-out errors are reported
-    for every row. (The serving files follow NVIDIA's v5.1 configs per scenario; v5.1 shares v5.0's software factor; the
-    Llama 2 70B prompt is the one MLPerf's KV occupancy measures.)"""
+    """Stated accuracy (notebooks/32_inference, data/inference_calibration.yaml): full grid, median |LOO| <= 5%, at least 26
+    of 29 rows within 15% leave-one-out, median leave-one-GPU-type-out <= 10%; the leave-one-GPU-type-out errors are
+    reported for every row. The three outside are Llama 3.1 405B rows: the two offline ones, prefill-bound at the assumed
+    9,400-token prompt, and the disaggregated GB200 NVL72 interactive one (outside in-sample too). (The serving files follow
+    NVIDIA's v5.1 configs per scenario; v5.1 shares v5.0's software factor; the Llama 2 70B prompt is the one MLPerf's KV
+    occupancy measures; the loadgen step times enter the fit.)"""
     v = inf.validation()
     assert v["loo_error_pct"].abs().median() <= 5
-    assert (v["loo_error_pct"].abs() <= 15).sum() >= 24
-    assert v["logo_error_pct"].abs().median() <= 9
+    assert (v["loo_error_pct"].abs() <= 15).sum() >= 26
+    outside = v.loc[v["loo_error_pct"].abs() > 15]
+    assert set(outside["benchmark"]) <= {"llama3.1-405b"}, outside["id"]
+    assert v["logo_error_pct"].abs().median() <= 10
     assert v["logo_error_pct"].notna().all()
 
 
@@ -71,16 +75,17 @@ def test_every_row_is_predicted_in_and_out_of_sample(table):
 
 
 def test_llama2_hopper_rows_out_of_sample():
-    """The nine Llama 2 70B Hopper rows: all within 15% in-sample, seven within 15% leave-one-out and all but one within
-    20%. The one is the v5.0 H200 interactive row, the only Hopper row bound by HBM bandwidth: left out, nothing else pins
-    the FP8 decode bandwidth and the refit moves to the other near-equal optimum (more HBM bandwidth, a lower NVFP4
-    weight-read share), which runs its one-GPU replicas faster: +28%, within 30%."""
+    """The nine Llama 2 70B Hopper rows: all within 15% in-sample and leave-one-out. The v5.0 H200 interactive row is the
+    only Hopper row whose throughput is bound by HBM bandwidth; fitted on throughput alone, leaving it out left nothing to
+    pin the FP8 decode bandwidth and the refit moved to another near-equal optimum (bandwidth 0.85 of HBM) that ran its
+    one-GPU replicas 28% fast. The Hopper server runs' loadgen step times (mean TPOT at the batch they ran) pin it: the
+    refit without the row (and its step time) keeps the full fit's bandwidth share."""
     v = inf.validation().set_index("id")
     hopper = v[(v["benchmark"] == "llama2-70b") & v["gpu"].isin(["H100", "H200"])]
     assert len(hopper) == 9 and (hopper["error_pct"].abs() < 15).all(), hopper["error_pct"]
-    loo = hopper["loo_error_pct"].abs()
-    assert (loo < 15).sum() >= 7 and (loo.drop("v5.0-h200-llama2-interactive") < 20).all(), loo
-    assert 15 < loo["v5.0-h200-llama2-interactive"] < 30
+    assert (hopper["loo_error_pct"].abs() < 15).all(), hopper["loo_error_pct"]
+    fit = inf.calibrate()
+    assert v.loc["v5.0-h200-llama2-interactive", "loo_bandwidth_efficiency"] == pytest.approx(fit["bandwidth_efficiency"])
 
 
 def test_h200_over_h100_ratio_within_mlperf_range():

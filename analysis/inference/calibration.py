@@ -7,7 +7,12 @@ from the MLCommons reference implementations; prompt means are labelled assumpti
 The scenario sets the latency targets (:data:`~analysis.inference.parameters.SLO_PRESETS`).
 
 Six efficiency parameters are fitted **once over all rows** by a grid search minimising the sum of
-squared log errors of tokens/s per GPU: ``compute_efficiency`` (fraction of the dense peak, with
+squared log errors of tokens/s per GPU and, for the latency-bound runs whose loadgen summary MLPerf published,
+of their **step time**: the mean TPOT at the requests in flight the run held (Little's law,
+:mod:`analysis.inference.loadgen`), weighted by the inverse ratio of the two residuals' spreads
+(:func:`step_weight`). The step time observes the decode step where throughput alone cannot separate it from the
+batch (a bandwidth-bound row's speed is bandwidth times batch): it is what pins the HBM bandwidth share when the one
+Hopper row bound by it is left out. The parameters: ``compute_efficiency`` (fraction of the dense peak, with
 MLPerf v4.1's serving stack), ``bandwidth_efficiency`` (fraction of nominal HBM bandwidth),
 ``fp4_weight_read_efficiency`` (share of that bandwidth NVFP4 GEMMs reach while memory-bound; the Blackwell rows),
 ``moe_efficiency`` (expert layers; the DeepSeek-R1 rows), ``fp4_efficiency`` (NVFP4 GEMMs; the
@@ -35,6 +40,7 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -288,6 +294,105 @@ def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = No
     return ids, np.asarray(rounds), np.stack(errors)
 
 
+# --------------------------------------------------------------------------- loadgen's step time, a second observable
+def _timed_log(row, logs: pd.DataFrame):
+    """The loadgen summary of a latency-bound, aggregated row (its TPOT at the requests in flight it ran), else None:
+    offline runs issue every query at once and a disaggregated run's requests in flight per decode replica are not
+    separable from its log."""
+    if row.scenario == "offline" or row.id not in logs.index:
+        return None
+    if _serve(row.serve_file, row.scenario).values["serving_mode"] == "disaggregated":
+        return None
+    return logs.loc[row.id]
+
+
+def _held(serve: ServeSpec, log, kwargs: dict) -> tuple[ServeSpec, dict, float, float]:
+    """MLPerf's operating point of one run: the serving file with its replica size fixed, keyword arguments that lift
+    the latency targets and hold the batch at loadgen's requests in flight (Little's law, per pipeline stage), the
+    requests in flight and the replica's GPUs."""
+    gpus = replica_size(serve, **kwargs)
+    fixed = serve if serve.gpus_per_replica is not None else replace(serve, gpus_per_replica=gpus)
+    in_flight = float(requests_in_flight(log["samples_per_s"], log["mean_latency_s"], log["mean_ttft_ms"],
+                                         float(serve.system_gpus) / gpus))
+    held = {**kwargs, "max_tpot_ms": np.inf, "max_ttft_ms": np.inf, "max_batch": in_flight / _stages(serve, gpus)}
+    return fixed, held, in_flight, gpus
+
+
+_STEP_LOGS: dict = {}
+
+
+def _step_model_log(row, log, grid: dict, over: dict) -> np.ndarray:
+    """log(model mean TPOT in ms at MLPerf's batch) of one run over the extended grid (software factor 1, as
+    :func:`_model_log`); a grid point whose KV cache cannot hold one request gets a TPOT of 1e9 ms."""
+    key = (row.serve_file, row.scenario, row.benchmark, row.id, _grid_key(grid), tuple(sorted(over.items())))
+    if key not in _STEP_LOGS:
+        _, steps = _shifts(grid)
+        shape = tuple(len(grid[k]) + (steps - 1 if k == "compute_efficiency" else 0) for k in FIT_PARAMETERS)
+        serve = _serve(row.serve_file, row.scenario)
+        sizing = {**_row_kwargs(row, serve), **_fitted(), "software_factor": SOFTWARE_FACTORS.get(row.round, 1.0)}
+        fixed, held, _, _ = _held(serve, log, sizing)
+        tpot = np.asarray(evaluate_serve(fixed, **{**held, **_axes(grid, _relevant(row), steps), "software_factor": 1.0,
+                                                   **over}).tpot_ms, float)
+        _STEP_LOGS[key] = np.log(np.where(np.isfinite(tpot) & (tpot > 0), np.broadcast_to(tpot, shape), 1e9))
+    return _STEP_LOGS[key]
+
+
+class _Evaluated(NamedTuple):
+    """One evaluated grid: per row its log error of tokens/s (``err``) and, where loadgen logged the run, of mean TPOT
+    at MLPerf's batch (``step_err``, zero where ``timed`` is False), the step errors' ``step_weight`` and the summed
+    objective per row (``sq``: ``err^2 + step_weight x step_err^2``)."""
+    ids: tuple
+    rounds: np.ndarray
+    err: np.ndarray
+    grid: dict
+    step_err: np.ndarray
+    timed: np.ndarray
+    step_weight: float
+    sq: np.ndarray
+
+
+def step_weight(err: np.ndarray, step_err: np.ndarray, timed: np.ndarray, rounds: np.ndarray, grid: dict) -> float:
+    """Weight of a run's step-time residual beside its throughput residual: the inverse ratio of their spreads,
+    ``(median |throughput log error| / median |TPOT log error|)^2``, both at the fit on throughput alone (feasible
+    weighted least squares; the median, not the RMS, so that one outlying run does not set it). A run's TPOT at its
+    measured batch observes the same decode step as its throughput, through Little's law's estimate of the batch, so
+    it weighs less than the benchmark's figure."""
+    n_compute, (_, steps) = len(grid["compute_efficiency"]), _shifts(grid)
+    index, shifts, _ = _fit(_round_sums(err ** 2, rounds), n_compute, steps)
+    thr = np.array([_at(e, index, shifts.get(r, 0)) for e, r in zip(err, rounds)])
+    step = np.array([_at(e, index, shifts.get(r, 0)) for e, r, t in zip(step_err, rounds, timed) if t])
+    if step.size == 0 or np.median(np.abs(step)) == 0:
+        return 0.0
+    return float((np.median(np.abs(thr)) / np.median(np.abs(step))) ** 2)
+
+
+def stored_step_weight(path: Path | str | None = None) -> float | None:
+    """The step-time weight of the stored fit (``step_weight`` in data/inference_calibration.yaml), None if absent."""
+    path = Path(path or PROVENANCE_PATH)
+    value = read_yaml(path).get("step_weight") if path.exists() else None
+    return None if value is None else float(value)
+
+
+def _evaluate(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = None) -> _Evaluated:
+    """Every row's throughput error and, for the runs loadgen logged, step-time error over ``grid``. The full grid
+    computes its :func:`step_weight`; any other grid (the quick one, a sensitivity grid) takes the stored full-grid
+    weight, since a coarser grid's throughput-only fit measures the grid's resolution as much as the data's spread."""
+    ids, rounds, err = _log_errors(table, grid, per_benchmark)
+    logs = load_loadgen()
+    rows = {r.id: r for r in _rows(table).itertuples()}
+    step_err, timed = np.zeros_like(err), np.zeros(len(ids), bool)
+    for n, rid in enumerate(ids):
+        r = rows[rid]
+        log = _timed_log(r, logs)
+        if log is not None:
+            over = (per_benchmark or {}).get(r.benchmark, {})
+            step_err[n] = _step_model_log(r, log, grid, over) - np.log(float(log["mean_tpot_ms"]))
+            timed[n] = True
+    stored = None if _grid_key(grid) == _grid_key(GRID) else stored_step_weight()
+    weight = step_weight(err, step_err, timed, rounds, grid) if stored is None else stored
+    return _Evaluated(tuple(ids), rounds, err, grid, step_err, timed, weight, err ** 2 + weight * step_err ** 2)
+
+
 def _free_rounds() -> tuple:
     """The rounds with a fitted factor of their own (the others share a round's, :data:`TIED_ROUNDS`)."""
     return tuple(r for r in SOFTWARE_ROUNDS if r not in TIED_ROUNDS)
@@ -327,19 +432,21 @@ def _params(grid: dict, index: tuple, shifts: dict) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _calibration(quick: bool):
-    grid = QUICK_GRID if quick else GRID
-    ids, rounds, err = _log_errors(load_mlperf(), grid)
-    return tuple(ids), rounds, err, grid
+def _calibration(quick: bool) -> _Evaluated:
+    return _evaluate(load_mlperf(), QUICK_GRID if quick else GRID)
 
 
-def _summary(ids, rounds, err, grid) -> dict:
-    n_compute, (_, steps) = len(grid["compute_efficiency"]), _shifts(grid)
-    index, shifts, loss = _fit(_round_sums(err ** 2, rounds), n_compute, steps)
-    row_err = np.array([(np.exp(_at(e, index, shifts.get(r, 0))) - 1) * 100 for e, r in zip(err, rounds)])
-    return {**_params(grid, index, shifts), "max_abs_error_pct": float(np.max(np.abs(row_err))),
+def _summary(ev: _Evaluated) -> dict:
+    n_compute, (_, steps) = len(ev.grid["compute_efficiency"]), _shifts(ev.grid)
+    index, shifts, _ = _fit(_round_sums(ev.sq, ev.rounds), n_compute, steps)
+    at = lambda errors: np.array([_at(e, index, shifts.get(r, 0)) for e, r in zip(errors, ev.rounds)])
+    log_err, step = at(ev.err), at(ev.step_err)[ev.timed]
+    row_err = (np.exp(log_err) - 1) * 100
+    return {**_params(ev.grid, index, shifts), "max_abs_error_pct": float(np.max(np.abs(row_err))),
             "median_abs_error_pct": float(np.median(np.abs(row_err))),
-            "rms_log_error": float(np.sqrt(loss / len(ids))), "systems": len(ids), "rows": len(ids)}
+            "rms_log_error": float(np.sqrt(np.mean(log_err ** 2))), "systems": len(ev.ids), "rows": len(ev.ids),
+            "step_weight": ev.step_weight, "timed_runs": int(ev.timed.sum()),
+            "median_abs_step_error_pct": float((np.exp(np.median(np.abs(step))) - 1) * 100) if step.size else float("nan")}
 
 
 def calibrate(quick: bool = False, grid=None, per_benchmark: dict | None = None, **_ignored) -> dict:
@@ -349,17 +456,17 @@ def calibrate(quick: bool = False, grid=None, per_benchmark: dict | None = None,
     another workload assumption."""
     if per_benchmark or isinstance(grid, dict):
         g = grid if isinstance(grid, dict) else (QUICK_GRID if quick else GRID)
-        return _summary(*_log_errors(load_mlperf(), g, per_benchmark), g)
-    return _summary(*_calibration(quick))
+        return _summary(_evaluate(load_mlperf(), g, per_benchmark))
+    return _summary(_calibration(quick))
 
 
 @lru_cache(maxsize=4)
 def _refits(quick: bool):
     """The full fit, each leave-one-out refit and each leave-one-GPU-type-out refit (grid indices and shifts)."""
-    ids, rounds, err, g = _calibration(quick)
+    ev = _calibration(quick)
+    ids, rounds, g, sq = ev.ids, ev.rounds, ev.grid, ev.sq        # a left-out run leaves with its step time
     gpus = load_mlperf().loc[list(ids), "gpu"].to_numpy()
     n_compute, (_, steps) = len(g["compute_efficiency"]), _shifts(g)
-    sq = err ** 2
     sums = _round_sums(sq, rounds)
     full = _fit(sums, n_compute, steps)[:2]
     loo = [_fit({**sums, rounds[n]: sums[rounds[n]] - sq[n]}, n_compute, steps)[:2] for n in range(len(ids))]
@@ -371,7 +478,8 @@ def loo_refits(quick: bool = False) -> pd.DataFrame:
     """The fitted parameters of every leave-one-out refit (one row per left-out MLPerf row, index ``id``):
     :data:`FIT_PARAMETERS`, ``software_factor`` (:data:`FLEET_ROUND`'s) and ``software_factor_<round>`` for each round.
     Their spread is the range :func:`write_calibration` stores."""
-    ids, _, _, g = _calibration(quick)
+    ev = _calibration(quick)
+    ids, g = ev.ids, ev.grid
     rows = []
     for rid, (index, shifts) in zip(ids, _refits(quick)[1]):
         params = _params(g, index, shifts)
@@ -381,10 +489,12 @@ def loo_refits(quick: bool = False) -> pd.DataFrame:
 
 
 def validation(quick: bool = False) -> pd.DataFrame:
-    """Error per row: in-sample (one fit over all rows), leave-one-out (refit without the row) and
-    leave-one-GPU-type-out (refit without every row of that GPU type), in percent of MLPerf. All refits
-    reuse the one evaluated grid (a refit only changes which rows are summed)."""
-    ids, rounds, err, g = _calibration(quick)
+    """Error per row: in-sample (one fit over all rows), leave-one-out (refit without the row, and without its run's
+    loadgen step time) and leave-one-GPU-type-out (refit without every row of that GPU type), in percent of MLPerf;
+    ``step_error_pct`` is the in-sample error of the model's mean TPOT at MLPerf's batch against loadgen's (NaN for
+    runs without one). All refits reuse the one evaluated grid (a refit only changes which rows are summed)."""
+    ev = _calibration(quick)
+    ids, rounds, err, g = ev.ids, ev.rounds, ev.err, ev.grid
     table = load_mlperf().loc[list(ids)]
     (full, full_shifts), loo_fits, by_gpu = _refits(quick)
     pct = lambda e: float((np.exp(e) - 1) * 100)
@@ -402,6 +512,7 @@ def validation(quick: bool = False) -> pd.DataFrame:
                      "error_pct": pct(_at(err[n], full, full_shifts.get(rnd, 0))),
                      "loo_error_pct": pct(_at(err[n], loo, loo_shifts.get(rnd, 0))),
                      "logo_error_pct": pct(_at(err[n], out_gpu, out_shifts.get(rnd, 0))),
+                     "step_error_pct": pct(_at(ev.step_err[n], full, full_shifts.get(rnd, 0))) if ev.timed[n] else np.nan,
                      **{f"loo_{k}": loo_params[k] for k in FIT_PARAMETERS},
                      "loo_software_factor": loo_params["software_factors"][rnd]})
     return pd.DataFrame(rows)
@@ -416,7 +527,8 @@ def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct:
     return {"rows": int(len(v)), "median_abs_error_pct": float(v["error_pct"].abs().median()),
             "median_abs_loo_error_pct": float(loo.median()), "median_abs_logo_error_pct": float(v["logo_error_pct"].abs().median()),
             "within_pct": float(within_pct), "rows_within_loo": int((loo <= within_pct).sum()),
-            "outside_loo": {str(i): round(float(e), 1) for i, e in zip(ids[loo > within_pct], v.loc[loo > within_pct, "loo_error_pct"])}}
+            "outside_loo": {str(i): round(float(e), 1) for i, e in zip(ids[loo > within_pct], v.loc[loo > within_pct, "loo_error_pct"])},
+            **({"median_abs_step_error_pct": float(v["step_error_pct"].abs().median())} if "step_error_pct" in v else {})}
 
 
 # --------------------------------------------------------------------------- the operating point, against loadgen
@@ -441,20 +553,14 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     fit = _fitted()
     rows = []
     for r in _rows(table).itertuples():
-        if r.scenario == "offline" or r.id not in logs.index:
+        log = _timed_log(r, logs)
+        if log is None:
             continue
-        log = logs.loc[r.id]
         serve = _serve(r.serve_file, r.scenario)
-        if serve.values["serving_mode"] == "disaggregated":
-            continue                    # fixed pools: requests in flight per decode replica are not separable from the log
         kwargs = {**_row_kwargs(r, serve), **fit, "software_factor": SOFTWARE_FACTORS.get(r.round, 1.0)}
-        gpus = replica_size(serve, **kwargs)
-        fixed = serve if serve.gpus_per_replica is not None else replace(serve, gpus_per_replica=gpus)
-        replicas = float(serve.system_gpus) / gpus
-        in_flight = float(requests_in_flight(log["samples_per_s"], log["mean_latency_s"], log["mean_ttft_ms"], replicas))
+        fixed, held_kwargs, in_flight, gpus = _held(serve, log, kwargs)
         at_fit = evaluate_serve(fixed, **kwargs)
-        held = evaluate_serve(fixed, **{**kwargs, "max_tpot_ms": np.inf, "max_ttft_ms": np.inf,
-                                        "max_batch": in_flight / _stages(serve, gpus)})
+        held = evaluate_serve(fixed, **held_kwargs)
         f = lambda x: float(np.asarray(x))
         v = serve.values
         kv_token = float(kv_bytes_per_token(v["layers"], v["hidden"], v["heads"], v["kv_heads"], PRECISION_BYTES[serve.kv_precision],
@@ -576,7 +682,9 @@ def _source(key: str, result: dict, loo: pd.DataFrame, acc: dict, grid_name: str
             f"{', '.join(FIT_PARAMETERS)} and one software factor per MLPerf round ({', '.join(_free_rounds())}; "
             f"{REFERENCE_ROUND} = 1{tied}) fitted once by grid search minimising the squared log error of tokens/s per GPU over all "
             f"{result['rows']} MLPerf Inference closed-division rows of data/mlperf_inference.csv with a serving file in data/serve/ "
-            f"(prompt and output lengths fixed there, not fitted); {MEANING[key]}; {spread}; range: those refits widened to "
+            f"(prompt and output lengths fixed there, not fitted) and, weighted {result.get('step_weight', 0):.2f}, of the mean TPOT "
+            f"at the batch each of {result.get('timed_runs', 0)} latency-bound runs ran (loadgen logs, data/mlperf_loadgen.csv); "
+            f"{MEANING[key]}; {spread}; range: those refits widened to "
             f"half a grid step either side of the fitted value; median |error| in-sample {acc['median_abs_error_pct']:.1f}%, leave-one-out "
             f"{acc['median_abs_loo_error_pct']:.1f}% ({acc['rows_within_loo']} of {acc['rows']} rows within "
             f"{acc['within_pct']:g}%), leave-one-GPU-type-out {acc['median_abs_logo_error_pct']:.1f}% "
@@ -677,7 +785,12 @@ def write_calibration(result: dict | None = None, path: Path | str | None = None
         "fitted_on": date, "grid": result.get("grid", "full"), "rows": int(result["rows"]),
         "table": "data/mlperf_inference.csv (rows with a serving file in data/serve/)",
         "method": "grid search over the efficiencies and one software factor per round (a shift of the geometric "
-                  "compute-efficiency grid), minimising the summed squared log error of tokens/s per GPU",
+                  "compute-efficiency grid), minimising the summed squared log error of tokens/s per GPU plus, for each "
+                  "latency-bound aggregated run with a loadgen summary (data/mlperf_loadgen.csv), step_weight times the "
+                  "squared log error of its mean TPOT at the requests in flight it ran (Little's law); step_weight = "
+                  "(median |throughput log error| / median |TPOT log error|)^2 at the fit on throughput alone",
+        "step_weight": round(float(result["step_weight"]), 4) if "step_weight" in result else None,
+        "timed_runs": int(result.get("timed_runs", 0)),
         "reference_round": REFERENCE_ROUND, "fleet_round": FLEET_ROUND,
         "software_factors": {r: round(float(f), 4) for r, f in result["software_factors"].items()},
         "parameters": {k: {"value": round(float(result[k]), 4), "loo_low": round(float(loo[k].min()), 4),
@@ -757,11 +870,14 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
     lines.append("  software factors       " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
                  + ("   (written)" if write else f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items())})"))
     lines += [f"  outside {acc['within_pct']:g}% leave-one-out: {rid} {err:+.1f}%" for rid, err in acc["outside_loo"].items()]
+    lines.append(f"  step time in the fit: mean TPOT at MLPerf's batch of {result['timed_runs']} loadgen runs, weight "
+                 f"{result['step_weight']:.2f} beside each row's throughput (a left-out row leaves with its run's)")
     point = operating_point_accuracy()
     lines.append(f"  against MLPerf's loadgen logs ({point['runs']} latency-bound runs, stored fit): batch {point['batch_pct']:.0f}%, "
                  f"mean TPOT {point['tpot_pct']:.0f}%, TPOT at MLPerf's batch {point['tpot_at_mlperf_batch_pct']:.0f}% (median |error|); "
                  "p99/mean TPOT measured: " + ", ".join(f"{b} {t:.2f}" for b, t in sorted(measured_tails().items())))
     lines.append(f"  written: {', '.join(written)}" if written else "  not written (add --write to store the fit)")
     return {"grid": result["grid"], "fitted": fitted, "software_factors": result["software_factors"], "stored": stored,
+            "step_weight": float(result["step_weight"]), "timed_runs": int(result["timed_runs"]),
             "accuracy": acc, "operating_points": point, "measured_tails": measured_tails(), "written": written,
             "summary": "\n".join(lines)}
