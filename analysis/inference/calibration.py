@@ -740,8 +740,10 @@ def stored_validation(path: Path | str | None = None) -> pd.DataFrame:
 
 def stored_fit() -> dict:
     """The stored full-grid fit in :func:`calibrate`'s keys that reports read: :data:`FIT_PARAMETERS` (from
-    data/parameters/inference.yaml), ``software_factors`` per round and the fleet's ``software_factor``."""
-    return {**_fitted(), "software_factors": dict(SOFTWARE_FACTORS), "software_factor": float(default_values()["software_factor"])}
+    data/parameters/inference.yaml), ``software_factors`` per round, the fleet's ``software_factor`` and the loadgen
+    step times' ``step_weight`` (data/inference_calibration.yaml)."""
+    return {**_fitted(), "software_factors": dict(SOFTWARE_FACTORS), "software_factor": float(default_values()["software_factor"]),
+            "step_weight": stored_step_weight()}
 
 
 def calibration_result(quick: bool = False) -> dict:

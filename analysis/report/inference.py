@@ -192,9 +192,20 @@ def validation_summary(v: pd.DataFrame, fit: dict, ratio: dict):
         f"**{fmt.pct(v['loo_error_pct'].abs().median() / 100, 0)}** leave-one-out and "
         f"**{fmt.pct(v['logo_error_pct'].abs().median() / 100, 0)}** leave-one-GPU-type-out; "
         f"{fmt.pct(share('loo_error_pct', 15), 0)} of the rows are within 15% leave-one-out (the target), "
-        f"{fmt.pct(share('loo_error_pct', 25), 0)} within 25%. H200 over H100 on a 70B FP8 model on 8 GPUs, 1,024 in / 512 out, "
+        f"{fmt.pct(share('loo_error_pct', 25), 0)} within 25%.{_step_note(v, fit)} H200 over H100 on a 70B FP8 model on 8 GPUs, 1,024 in / 512 out, "
         f"offline: model **{fmt.factor(ratio['model_ratio'])}**, MLPerf {fmt.factor(ratio['mlperf_low'])} (v5.0) to "
         f"{fmt.factor(ratio['mlperf_high'])} (v4.1).")
+
+
+def _step_note(v: pd.DataFrame, fit: dict) -> str:
+    """The sentence on the loadgen step times in the fit (empty for a fit without them)."""
+    if fit.get("step_weight") is None or "step_error_pct" not in v:
+        return ""
+    timed = v["step_error_pct"].dropna()
+    return (f" Beside each row's throughput, the mean time per output token that {len(timed)} latency-bound runs logged at the "
+            f"batch they ran enters the fit, weighted **{fmt.number(fit['step_weight'])}** (the inverse ratio of the two "
+            f"residuals' spreads); the model misses it by a median **{fmt.pct(timed.abs().median() / 100, 0)}**, and a row left "
+            "out leaves with its run's step time.")
 
 
 def _ms(value) -> str:
