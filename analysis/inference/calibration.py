@@ -359,8 +359,7 @@ def step_weight(err: np.ndarray, step_err: np.ndarray, timed: np.ndarray, rounds
     it weighs less than the benchmark's figure."""
     n_compute, (_, steps) = len(grid["compute_efficiency"]), _shifts(grid)
     index, shifts, _ = _fit(_round_sums(err ** 2, rounds), n_compute, steps)
-    thr = np.array([_at(e, index, shifts.get(r, 0)) for e, r in zip(err, rounds)])
-    step = np.array([_at(e, index, shifts.get(r, 0)) for e, r, t in zip(step_err, rounds, timed) if t])
+    thr, step = _at_fit(err, rounds, index, shifts), _at_fit(step_err, rounds, index, shifts)[timed]
     if step.size == 0 or np.median(np.abs(step)) == 0:
         return 0.0
     return float((np.median(np.abs(thr)) / np.median(np.abs(step))) ** 2)
@@ -423,6 +422,11 @@ def _at(err_row: np.ndarray, index: tuple, shift: int) -> float:
     return float(err_row[(index[0] + shift,) + tuple(index[1:])])
 
 
+def _at_fit(errors: np.ndarray, rounds: np.ndarray, index: tuple, shifts: dict) -> np.ndarray:
+    """Every row's error at one fit (grid ``index``, each round at its software-factor shift)."""
+    return np.array([_at(e, index, shifts.get(r, 0)) for e, r in zip(errors, rounds)])
+
+
 def _params(grid: dict, index: tuple, shifts: dict) -> dict:
     ratio, _ = _shifts(grid)
     out = {k: float(grid[k][i]) for k, i in zip(FIT_PARAMETERS, index)}
@@ -439,14 +443,13 @@ def _calibration(quick: bool) -> _Evaluated:
 def _summary(ev: _Evaluated) -> dict:
     n_compute, (_, steps) = len(ev.grid["compute_efficiency"]), _shifts(ev.grid)
     index, shifts, _ = _fit(_round_sums(ev.sq, ev.rounds), n_compute, steps)
-    at = lambda errors: np.array([_at(e, index, shifts.get(r, 0)) for e, r in zip(errors, ev.rounds)])
-    log_err, step = at(ev.err), at(ev.step_err)[ev.timed]
-    row_err = (np.exp(log_err) - 1) * 100
+    log_err, step = _at_fit(ev.err, ev.rounds, index, shifts), _at_fit(ev.step_err, ev.rounds, index, shifts)[ev.timed]
+    row_err, step_pct = (np.exp(log_err) - 1) * 100, (np.exp(step) - 1) * 100
     return {**_params(ev.grid, index, shifts), "max_abs_error_pct": float(np.max(np.abs(row_err))),
             "median_abs_error_pct": float(np.median(np.abs(row_err))),
             "rms_log_error": float(np.sqrt(np.mean(log_err ** 2))), "systems": len(ev.ids), "rows": len(ev.ids),
             "step_weight": ev.step_weight, "timed_runs": int(ev.timed.sum()),
-            "median_abs_step_error_pct": float((np.exp(np.median(np.abs(step))) - 1) * 100) if step.size else float("nan")}
+            "median_abs_step_error_pct": float(np.median(np.abs(step_pct))) if step.size else float("nan")}
 
 
 def calibrate(quick: bool = False, grid=None, per_benchmark: dict | None = None, **_ignored) -> dict:
