@@ -517,6 +517,15 @@ def test_lessee_pays_colossus1s_allocated_s1_fee():
 
 
 # --------------------------------------------------------------------------- pipeline stages, attention, prompt spread, attention DP
+def test_pipeline_stages_layout_by_hand():
+    # tensor parallel inside the NVLink domain, the rest pipeline stages; a MoE is one expert-parallel stage
+    tp, stages = roofline.pipeline_stages(np.array([8.0, 16.0, 8.0, 16.0]), None, 8, np.array([False, False, False, True]))
+    assert tp.tolist() == [8.0, 8.0, 8.0, 8.0] and stages.tolist() == [1.0, 2.0, 1.0, 1.0]
+    tp, stages = roofline.pipeline_stages(8.0, 1, 8)          # tensor_parallel 1: every GPU a stage
+    assert (float(tp), float(stages)) == (1.0, 8.0)
+    assert float(roofline.pipeline_stages(4.0, 8, 72)[1]) == 1.0   # a degree above the replica is the replica
+
+
 def test_pipeline_stages_have_no_all_reduce_by_hand():
     """NVIDIA's v5.0 H100 Llama 2 70B config is TP1 x PP2: a 2-GPU replica with tensor_parallel 1 sends one BF16 activation
     per token across the stage boundary (NVLink, 450 GB/s per direction) and has no all-reduce and no collective latency."""

@@ -50,7 +50,7 @@ from analysis.errors import InputError, shown
 from analysis.inference.fleet import _read_table
 from analysis.inference.loadgen import benchmark_tails, load_loadgen, overall_tail, requests_in_flight
 from analysis.inference.parameters import PRECISION_BYTES, default_values, slo_preset
-from analysis.inference.roofline import kv_bytes_per_token
+from analysis.inference.roofline import kv_bytes_per_token, pipeline_stages
 from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
 from analysis.params import Spec
 from analysis.paths import DATA_DIR, PARAMETER_DIR, PROJ_ROOT
@@ -536,10 +536,10 @@ def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct:
 
 # --------------------------------------------------------------------------- the operating point, against loadgen
 def _stages(serve: ServeSpec, gpus: float) -> float:
-    """Pipeline stages of a dense replica (its GPUs over its tensor-parallel degree); 1 for a MoE or without a degree."""
-    moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
-    tp = serve.values.get("tensor_parallel")
-    return 1.0 if moe or tp is None else max(gpus / min(float(tp), gpus), 1.0)
+    """Pipeline stages of the row's replica of ``gpus`` GPUs, as the roofline lays it out (:func:`roofline.pipeline_stages`)."""
+    v = serve.values
+    moe = v["experts_per_token"] > 0 and v["active_params_b"] < v["total_params_b"]
+    return float(pipeline_stages(gpus, v.get("tensor_parallel"), serve.gpu.nvlink_domain_gpus, moe)[1])
 
 
 def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -251,6 +251,15 @@ def attention_rate(tensor_flops_s, exp_per_s, head_dim):
     return per_score / smooth_roof(per_score / tensor, 1.0 / np.asarray(exp_per_s, float))
 
 
+def pipeline_stages(gpus_per_replica, tensor_parallel=None, nvlink_domain_gpus=8, moe=False):
+    """Tensor-parallel degree and pipeline stages of a replica: ``tp = min(g, NVLink domain)`` (or ``min(tensor_parallel,
+    g)`` when given) and ``g / tp`` stages for a dense replica; a mixture of experts runs expert parallel over all its
+    GPUs, one stage (module docstring, "pipeline stages"). Returns ``(tp, stages)`` as arrays."""
+    g = np.asarray(gpus_per_replica, float)
+    tp = np.minimum(g, np.asarray(nvlink_domain_gpus, float)) if tensor_parallel is None else np.minimum(np.asarray(tensor_parallel, float), g)
+    return tp, np.where(np.asarray(moe, bool), 1.0, g / tp)
+
+
 def tokens_per_step(spec_tokens, spec_acceptance):
     """Expected tokens per request and decode step with ``k`` draft tokens each accepted with
     probability ``a``: ``(1 - a^(k+1)) / (1 - a)`` (Leviathan et al. 2023, arXiv 2211.17192, eq. 1); 1 if k = 0."""
@@ -356,7 +365,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     domain = f(nvlink_domain_gpus)
     nvl = f(nvlink_gb_s_per_gpu) / 2 * 1e9                                # B/s per direction
     so = f(scale_out_gb_s_per_gpu) * 1e9
-    tp = np.minimum(g, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), g)
+    tp, stages = pipeline_stages(g, tensor_parallel, domain, moe)
     copies = f(experts_per_token) * layers * hidden * (DISPATCH_BYTES + ACTIVATION_BYTES)   # bytes a token sends per step
     node_limited = np.minimum(f(experts_per_token), NODE_LIMIT) / np.maximum(f(experts_per_token), 1.0)
 
@@ -388,7 +397,6 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     # maxBatchSize x pipeline parallelism: cpp/tensorrt_llm/batch_manager/trtGptModel.h and
     # trtGptModelInflightBatching.cpp), each stage on its own micro-batch. ``b`` below is one micro-batch: a token
     # crosses all stages, so TPOT and TTFT are ``stages`` stage times, and ``stages x b`` requests hold KV cache.
-    stages = np.where(moe, 1.0, pp)
     # KV held per request: on-demand blocks (max_util) hold the prompt and, averaged over the request's life, half its
     # output; a no-evict scheduler reserves the whole sequence at admission.
     reserved = out if max_output_tokens is None else np.maximum(f(max_output_tokens), out)
@@ -404,11 +412,12 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     # A disaggregated prefill replica runs its own parallel layout over its ``gp`` GPUs (tensor parallel inside the
     # NVLink domain, or the given degree when it divides them; experts over all of them): DistServe (arXiv 2401.09670)
     # and DeepSeek (prefill EP32, decode EP144; open-infra-index Day 6) size the two phases' parallelism separately.
-    tp_prefill = np.where(disagg, np.minimum(gp, domain) if tensor_parallel is None else np.minimum(f(tensor_parallel), gp), tp)
+    tp_own, stages_own = pipeline_stages(gp, tensor_parallel, domain, moe)
+    tp_prefill = np.where(disagg, tp_own, tp)
     allreduce_prefill, comm_prefill = comm_per_token(gp, tp_prefill)
     allreduce_prefill_token_s = np.where(disagg, allreduce_prefill, allreduce_token_s)
     comm_prefill_token_s = np.where(disagg, comm_prefill, comm_token_s)
-    stages_prefill = np.where(disagg, np.where(moe, 1.0, gp / tp_prefill), stages)
+    stages_prefill = np.where(disagg, stages_own, stages)
     alpha = np.where(g <= domain, COLLECTIVE_LATENCY_NVLINK_S, COLLECTIVE_LATENCY_SCALEOUT_S)
     collectives = np.where(moe, np.where(g > 1, 2.0 * layers, 0.0), np.where(tp > 1, 2.0 * layers / pp, 0.0))
     step_latency_s = collectives * alpha
