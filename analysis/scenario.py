@@ -90,6 +90,14 @@ def scenario_label(name_or_file) -> str:
     except Exception:  # noqa: BLE001
         return str(name_or_file)
 
+
+def draw_stream(seed: int, path: str) -> np.random.Generator:
+    """The random stream of one Monte Carlo input: NumPy's generator seeded by ``seed`` and the first 128 bits of
+    the SHA-256 of ``path`` (``numpy.random.SeedSequence`` entropy words), independent of which other inputs exist
+    or in what order they are drawn."""
+    words = np.frombuffer(hashlib.sha256(path.encode()).digest()[:16], dtype="<u4")
+    return np.random.default_rng([int(seed), *map(int, words)])
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. ``params[section][key]`` is a :class:`Param`."""
@@ -130,33 +138,32 @@ class Scenario:
         cluster's pool counts (``draws["pools.<name>"]``, :attr:`Draws.pool_counts`).
 
         ``vary`` limits which parameters vary (pool counts vary only when ``vary`` is None or
-        names them). Draw order is fixed (sorted paths; pool counts from a second stream), so
-        a seed reproduces the draws exactly. The same ``(n, seed, vary)`` returns the same
+        names them). Every parameter and pool count draws from its own stream, keyed by the seed
+        and its path (:func:`draw_stream`), so a seed reproduces the draws exactly and adding,
+        removing or fixing one parameter leaves every other's draws as they were. The same ``(n, seed, vary)`` returns the same
         object: every model of a scenario consumes one draw set, and none draws again to line
         rows up (the arrays are read-only)."""
         key = (int(n), int(seed), None if vary is None else frozenset(vary))
         if key in self._draws:
             return self._draws[key]
-        rng = np.random.default_rng(seed)
         out = {}
         for path in sorted(f"{s}.{k}" for s in self.params for k in self.params[s]):
             p = self.param(path)
             if isinstance(p.value, str):
                 out[path] = p.value
             elif vary is None or path in vary:
-                out[path] = p.sample(n, rng)
+                out[path] = p.sample(n, draw_stream(seed, path))
             else:
                 out[path] = np.full(n, float(p.value))
-        pool_rng = np.random.default_rng([seed, 1])
         for pool in self.cluster.pools:
             path = f"{POOL_PREFIX}{pool.name}"
             varies = vary is None or path in vary
-            out[path] = pool.count.sample(n, pool_rng) if varies else np.full(n, float(pool.count.value))
-        # section modules may add draws of their own inputs (e.g. the fleet inventory) from a third stream
-        for i, section in enumerate(sorted(self.params)):
+            out[path] = pool.count.sample(n, draw_stream(seed, path)) if varies else np.full(n, float(pool.count.value))
+        # section modules may add draws of their own inputs (e.g. the fleet inventory), one stream per section
+        for section in sorted(self.params):
             module = importlib.import_module(f"analysis.{SECTIONS[section]}")
             if hasattr(module, "sample_inventory"):
-                out.update(module.sample_inventory(self.values(section), int(n), np.random.default_rng([seed, 2, i])))
+                out.update(module.sample_inventory(self.values(section), int(n), draw_stream(seed, f"{section}.inventory")))
         draws = Draws(out, n=int(n), seed=int(seed), scenario=self.name, pool_names=tuple(p.name for p in self.cluster.pools))
         self._draws[key] = draws
         return draws

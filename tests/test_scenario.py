@@ -70,6 +70,25 @@ def test_overrides_merge_over_defaults_and_sample_reproducibly(fake_sections):
     assert np.all(fixed["power.pue"] == 1.5)
 
 
+def test_a_parameter_draws_the_same_whatever_else_varies(monkeypatch):
+    """Each input has its own stream (keyed by seed and path): adding a ranged parameter that sorts before another, or
+    fixing it, leaves the other's draws unchanged (one shared stream in sorted order would shift them)."""
+    specs = {"power": {"pue": Spec("-", min=1.0, max=3.0), "aaa": Spec("-", min=0.0, max=1.0)}}
+    monkeypatch.setattr(scenario_module, "section_specs", lambda: specs)
+    monkeypatch.setattr(scenario_module, "_cross_checks", lambda: iter(()))
+    alone = {"power": {"pue": Param(1.2, 1.1, 1.3, "s")}}
+    monkeypatch.setattr(scenario_module, "defaults", lambda: alone)
+    before = parse_scenario({"name": "t", "cluster": "colossus1"}).sample(200, seed=7)["power.pue"]
+    both = {"power": {"pue": Param(1.2, 1.1, 1.3, "s"), "aaa": Param(0.5, 0.1, 0.9, "s")}}
+    monkeypatch.setattr(scenario_module, "defaults", lambda: both)
+    sc = parse_scenario({"name": "t", "cluster": "colossus1"})
+    after = sc.sample(200, seed=7)
+    assert np.array_equal(after["power.pue"], before) and not np.array_equal(after["power.aaa"], np.full(200, 0.5))
+    assert np.array_equal(sc.sample(200, seed=7, vary={"power.pue"})["power.pue"], before)
+    stream = scenario_module.draw_stream
+    assert stream(7, "power.pue").random() == stream(7, "power.pue").random() != stream(7, "power.aaa").random()
+
+
 def test_unknown_scenario_lists_known():
     with pytest.raises(InputError, match=r"unknown scenario 'colossus3'; known scenarios are .*colossus1"):
         load_scenario("colossus3")
