@@ -218,6 +218,25 @@ def test_expert_all_to_all_slower_across_the_scale_out_network():
     assert float(across.batch_kv_limit) > 3 * float(gqa.batch_kv_limit)
 
 
+def test_scale_out_all_to_all_runs_at_the_nic_share_by_hand():
+    """Across nodes the all-to-all is bound by the NICs at ``scaleout_all_to_all_efficiency`` of their bandwidth (DeepEP's
+    measured share), not slowed by the expert layers' ``moe_efficiency``, which the NVLink all-to-all keeps."""
+    kw = dict(**MOE, input_tokens=2000, output_tokens=400, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, experts_per_token=8,
+              mla_kv_dim=576, max_batch=64, gpus_per_replica=64, nvlink_domain_gpus=8, scale_out_gb_s_per_gpu=50,
+              nvlink_gb_s_per_gpu=900, moe_efficiency=0.25)
+    copies = 8 * 96 * 12288 * (1.0 + 2.0)                       # FP8 dispatch + BF16 combine, every layer
+    nvlink = copies * (63 / 64) * (7 / 63) / 450e9 / 0.25        # the 7 other GPUs of the node, at the expert-layer share
+    latency = 2 * 96 * 25e-6                                     # two collectives per layer across the scale-out network
+    for share in (1.0, 0.5):
+        t = inf.replica_throughput(**kw, scaleout_all_to_all_efficiency=share)
+        nic = copies * (63 / 64) * (56 / 63) * (4 / 8) / (50e9 * share)   # other nodes, at most 4 of 8 experts' nodes
+        assert float(t.batch) == 64
+        assert float(t.step_comm_s) == pytest.approx(64 * max(nvlink, nic) / 64 + latency)
+    inside = dict(kw, gpus_per_replica=8)                        # one node: no NIC in the all-to-all
+    assert float(inf.replica_throughput(**inside, scaleout_all_to_all_efficiency=0.5).step_comm_s) == \
+        float(inf.replica_throughput(**inside, scaleout_all_to_all_efficiency=1.0).step_comm_s)
+
+
 def test_speculative_decoding_helps_at_a_tight_target():
     kw = dict(**LLAMA2, input_tokens=500, output_tokens=300, **H200, gpus_per_replica=1, max_tpot_ms=20)
     assert float(inf.replica_throughput(**kw, spec_tokens=1, spec_acceptance=0.85).tokens_per_s_per_gpu) > \

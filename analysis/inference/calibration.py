@@ -626,7 +626,7 @@ MEANING = {
                                   "place fit 18-20 rows, not 25, at the 500-token prompt assumed before the Llama 2 70B prompt was measured); the Blackwell NVFP4 rows, "
                                   "whose loadgen logs put a decode step at a few hundred requests at several times the weight read "
                                   "at full share (analysis.inference.calibration.operating_points)",
-    "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine (the DeepSeek-R1 rows)",
+    "moe_efficiency": "fraction of the roofline speed of expert layers' grouped GEMMs and dispatch/combine over NVLink (the DeepSeek-R1 rows, whose all-to-all stays inside NVLink; across nodes the all-to-all runs at scaleout_all_to_all_efficiency of the NICs)",
     "fp4_efficiency": "NVFP4 GEMM speed as a fraction of the FP4 dense peak (grid floor 0.5: NVFP4 at least as fast as FP8, "
                       "else a submitter would serve FP8); the Blackwell NVFP4 rows",
     "attention_efficiency": "fraction of the attention roofline (tensor-core FLOPs and softmax exponentials at the KV-cache "

@@ -35,7 +35,8 @@ OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
                      "attention_efficiency": ATTENTION_EFFICIENCY_FA3,
                      "software_factor": 1.0, "prefill_router_replicas": 1.0, "gemm_allreduce": False,
-                     "max_num_tokens": np.inf, "scheduler": "max_util", "fp4_weight_read_efficiency": 1.0}
+                     "max_num_tokens": np.inf, "scheduler": "max_util", "fp4_weight_read_efficiency": 1.0,
+                     "scaleout_all_to_all_efficiency": 1.0}
 
 
 def serving_precision(spec: GpuSpec, requested: str) -> str:
@@ -72,6 +73,7 @@ def model_kwargs(values: dict) -> dict:
             "max_batch": v.get("max_batch", np.inf), "max_tpot_ms": v["max_tpot_ms"], "max_ttft_ms": v["max_ttft_ms"],
             "disaggregated": v["serving_mode"] == "disaggregated", "spec_tokens": v["spec_tokens"],
             "spec_acceptance": v["spec_acceptance"], "comm_overlap": v["comm_overlap"], "moe_efficiency": v["moe_efficiency"],
+            "scaleout_all_to_all_efficiency": v["scaleout_all_to_all_efficiency"],
             "attention_efficiency": v["attention_efficiency"],
             "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
             "gemm_allreduce": v["gemm_allreduce"], "max_num_tokens": v["max_num_tokens"], "scheduler": v["scheduler"],

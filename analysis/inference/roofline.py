@@ -27,7 +27,10 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   2019, Sec. 3); MoE: dispatch (FP8) and combine (BF16) of each token to ``experts_per_token`` experts
   per layer, at most 4 nodes per token across the scale-out network (node-limited routing, DeepSeek-V3,
   arXiv 2412.19437, Sec. 2.1.2); ``comm_overlap`` of it hidden behind compute (two micro-batches,
-  ibid. Sec. 3.4); plus a fixed latency per collective. The overlap has a price: each of the two micro-batches runs
+  ibid. Sec. 3.4); plus a fixed latency per collective. Inside the NVLink domain the all-to-all runs at the expert
+  layers' calibrated share ``moe_efficiency`` (the MLPerf DeepSeek-R1 rows' all-to-all never leaves NVLink, so that
+  is all they measure); across nodes the NICs bind, at ``scaleout_all_to_all_efficiency`` of their bandwidth (DeepEP's
+  kernels reach 39-58 GB/s of a 400 Gb/s NIC's ~50, deepseek-ai/DeepEP README). The overlap has a price: each of the two micro-batches runs
   every layer, so a decode step streams the weights twice (each read touching the experts of half the batch),
   the cost that makes dual-batch overlap lose at small batches (vLLM's dual-batch overlap, ``vllm/v1/worker/gpu/
   ubatch_utils.py``, runs the model on two micro-batches whose all-to-all overlaps the other's compute and is used above a
@@ -309,7 +312,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
                        max_input_tokens=np.inf, prefill_queue_servers=1.0, exp_per_s=None,
                        attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf,
-                       scheduler="max_util", weight_read_efficiency=1.0) -> Throughput:
+                       scheduler="max_util", weight_read_efficiency=1.0, scaleout_all_to_all_efficiency=1.0) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -322,7 +325,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     ``max_output_tokens``, when given, is what a ``scheduler`` ``"no_evict"`` reserves per request for its output
     (it cannot evict, so it reserves the output limit, not the mean); ``"max_util"`` (default) holds the prompt and half
     the mean output on average. ``weight_read_efficiency`` scales the bandwidth of weight reads alone (the calibrated
-    NVFP4 share when serving FP4). ``software_factor``
+    NVFP4 share when serving FP4). ``scaleout_all_to_all_efficiency`` is the share of the scale-out NIC bandwidth an
+    expert-parallel all-to-all reaches across nodes (DeepEP's measured share; the NVLink all-to-all runs at the
+    ``moe_efficiency`` of the expert layers instead). ``software_factor``
     multiplies ``compute_efficiency`` (a newer serving stack's faster kernels and scheduling; the
     product is capped at 1, the dense peak). ``tensor_parallel`` (default ``min(gpus_per_replica, NVLink domain)``)
     is the tensor-parallel degree of a dense replica; the rest of its GPUs are pipeline stages (``max_batch`` then limits
@@ -385,10 +390,14 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         with np.errstate(invalid="ignore", divide="ignore"):
             inside = np.where(gpus > 1, (np.minimum(gpus, domain) - 1) / (gpus - 1), 0.0)  # share of a token's experts in its domain
         remote = (gpus - 1) / gpus
-        ep_token_s = np.maximum(copies * remote * inside / nvl, copies * remote * (1.0 - inside) * node_limited / so) / gpus
+        # The NVLink all-to-all runs at the expert layers' calibrated share (moe_efficiency, fitted on the MLPerf
+        # DeepSeek-R1 rows, whose all-to-all stays inside NVLink); across nodes the NICs bind, at the share of their
+        # bandwidth DeepEP measures (scaleout_all_to_all_efficiency), which no MLPerf row exercises.
+        ep_token_s = np.maximum(copies * remote * inside / nvl * moe_slow,
+                                copies * remote * (1.0 - inside) * node_limited / (so * f(scaleout_all_to_all_efficiency))) / gpus
         # The overlap is DeepSeek-style two-micro-batch overlap of the expert-parallel all-to-all; a dense model's
         # tensor-parallel all-reduces sit between its GEMMs on the critical path unless fused (exposed_allreduce).
-        return allreduce_token_s, np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s * moe_slow, stage_token_s)
+        return allreduce_token_s, np.where(moe, (1.0 - f(comm_overlap)) * ep_token_s, stage_token_s)
 
     allreduce_token_s, comm_token_s = comm_per_token(g, tp)
     pp = g / tp

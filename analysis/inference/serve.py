@@ -77,7 +77,7 @@ SUB_KEYS = {
     "speculative": {"tokens", "acceptance", "source"},
     "slo": {"ttft_s", "tpot_s", "source"},
     "latency": {"max_tpot_ms", "max_ttft_ms", "source"},
-    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "fp4", "fp4_read", "attention", "software", "source"},
+    "efficiency": {"compute", "bandwidth", "tail", "overlap", "moe", "all_to_all", "fp4", "fp4_read", "attention", "software", "source"},
     "memory": {"kv_fraction", "reserved_gb_per_gpu", "source"},
     "scenarios": {*SCENARIOS, "source"},
 }
@@ -119,6 +119,7 @@ SERVE_SPECS = {
     "efficiency.tail": Spec("-", min=1, max=10),
     "efficiency.overlap": Spec("-", min=0, max=1),
     "efficiency.moe": Spec("-", min=0, min_inclusive=False, max=1),
+    "efficiency.all_to_all": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.fp4": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.fp4_read": Spec("-", min=0, min_inclusive=False, max=1),
     "efficiency.attention": Spec("-", min=0, min_inclusive=False, max=1),
@@ -354,6 +355,7 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "latency_tail_factor": number("efficiency.tail", eff.get("tail", defaults["latency_tail_factor"])),
         "comm_overlap": number("efficiency.overlap", eff.get("overlap", defaults["comm_overlap"])),
         "moe_efficiency": number("efficiency.moe", eff.get("moe", defaults["moe_efficiency"])),
+        "scaleout_all_to_all_efficiency": number("efficiency.all_to_all", eff.get("all_to_all", defaults["scaleout_all_to_all_efficiency"])),
         "fp4_efficiency": number("efficiency.fp4", eff.get("fp4", defaults["fp4_efficiency"])),
         "fp4_weight_read_efficiency": number("efficiency.fp4_read", eff.get("fp4_read", defaults["fp4_weight_read_efficiency"])),
         "attention_efficiency": number("efficiency.attention", eff.get("attention", defaults["attention_efficiency"])),
@@ -384,7 +386,7 @@ def evaluate_serve(serve: ServeSpec, **overrides) -> Throughput:
     replica is sized by :func:`best_replica` over the sizes dividing ``system_gpus``."""
     if serve.gpus_per_replica is None:
         sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 72, 128, 256) if s <= serve.system_gpus and serve.system_gpus % s == 0]
-        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "fp4_efficiency", "fp4_weight_read_efficiency", "attention_efficiency", "max_tpot_ms", "max_ttft_ms",
+        names = {"compute_efficiency", "software_factor", "bandwidth_efficiency", "latency_tail_factor", "moe_efficiency", "scaleout_all_to_all_efficiency", "fp4_efficiency", "fp4_weight_read_efficiency", "attention_efficiency", "max_tpot_ms", "max_ttft_ms",
                  "input_tokens", "output_tokens", "cache_hit_rate", "comm_overlap", "input_tokens_cv", "max_input_tokens"}
         unknown = set(overrides) - names
         if unknown:

@@ -31,6 +31,7 @@ register({
     "inference.max_tpot_ms": "p99 time per output token target (ms)", "inference.max_ttft_ms": "p99 time to first token target (ms)",
     "inference.serving_mode": "Prefill/decode serving mode", "inference.spec_tokens": "Speculative draft tokens per step",
     "inference.spec_acceptance": "Draft-token acceptance rate", "inference.comm_overlap": "All-to-all hidden behind compute",
+    "inference.scaleout_all_to_all_efficiency": "Scale-out all-to-all bandwidth share",
     "inference.prefill_router_replicas": "Prefill replicas behind one router",
     "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
@@ -431,10 +432,11 @@ def recorded_figures(fleet, offline, shared: dict) -> dict:
 # --------------------------------------------------------------------------- scenario-independent figures
 WIDE_EP_VARIANTS = {
     "calibrated, interactive target": {},
-    "roofline ceiling, interactive target": {"moe_efficiency": 1.0},
+    "roofline ceiling, interactive target": {"moe_efficiency": 1.0, "scaleout_all_to_all_efficiency": 1.0},
     "calibrated, aggregated prefill and decode": {"serving_mode": "aggregated", "prefill_gpus": None},
     "calibrated, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf")},
-    "roofline ceiling, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf"), "moe_efficiency": 1.0},
+    "roofline ceiling, offline": {"max_tpot_ms": float("inf"), "max_ttft_ms": float("inf"), "moe_efficiency": 1.0,
+                                  "scaleout_all_to_all_efficiency": 1.0},
 }
 #: Mean prompts the calibration is refitted at (quick, full), besides the one the serving files state: Llama 2 70B spans
 #: the server runs' measured prompts and the 500 tokens assumed before they were measured.
