@@ -392,6 +392,13 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     assert r["serving_mode"] == "disaggregated" and r["attention"] == "mla" and r["gpus_per_replica"] == 64
     assert r["max_tpot_ms"] == 40 and r["max_ttft_ms"] == 450 and r["tokens_per_step"] == pytest.approx(1.85)
     assert r["tokens_per_s_per_gpu"] > 0 and r["tpot_p99_ms"] <= 40 + 1e-6 and r["ttft_p99_ms"] <= 450 + 1e-6
+    # 64 GPUs over 8-GPU NVLink domains: the all-to-all crosses the NICs, at the sourced share, beside the fitted MoE share
+    defaults = inf.default_values()
+    assert r["scaleout_all_to_all_efficiency"] == defaults["scaleout_all_to_all_efficiency"] == 0.89
+    assert r["moe_efficiency"] == defaults["moe_efficiency"]
+    inside = inf.run_from_file(PROJ_ROOT / "data/serve/deepseek-r1-b200.yaml")
+    assert inside.to_dict()["scaleout_all_to_all_efficiency"] is None and "across nodes" not in inside.summary()
+    assert inside.to_dict()["null_reasons"]["scaleout_all_to_all_efficiency"] == "the all-to-all stays inside the NVLink domain"
 
 
 @pytest.mark.parametrize("doc, message", [

@@ -451,6 +451,13 @@ class ServeResult:
             reasons["max_num_tokens"] = "no token budget per iteration"
         if v.get("decode_replicas") is None:
             reasons["decode_replicas"] = "pools sized by the model" if v.get("serving_mode") == "disaggregated" else "aggregated serving"
+        moe = v.get("experts_per_token", 0) > 0 and v.get("active_params_b", 0) < v.get("total_params_b", 0)
+        across_nodes = moe and self.gpus_per_replica > gpu_spec(self.gpu).nvlink_domain_gpus
+        if not moe:
+            reasons["moe_efficiency"] = "dense model: no expert layers"
+        if not across_nodes:
+            reasons["scaleout_all_to_all_efficiency"] = ("dense model: no all-to-all" if not moe
+                                                         else "the all-to-all stays inside the NVLink domain")
         if s(t.batch) < 1:
             for key in ("tpot_ms", "ttft_ms", "prefill_time_fraction"):
                 reasons[key] = "no request fits the KV cache" if str(t.limit) == "does-not-fit" else "the latency target cannot be met at batch 1"
@@ -473,6 +480,8 @@ class ServeResult:
                "compute_efficiency": self.compute_efficiency, "bandwidth_efficiency": self.bandwidth_efficiency,
                "latency_tail_factor": v.get("latency_tail_factor", 1.0), "software_factor": v.get("software_factor", 1.0),
                "attention_efficiency": v.get("attention_efficiency"),
+               "moe_efficiency": v.get("moe_efficiency") if moe else None,
+               "scaleout_all_to_all_efficiency": v.get("scaleout_all_to_all_efficiency") if across_nodes else None,
                "prefill_router_replicas": v.get("prefill_router_replicas", 1.0),
                "tensor_parallel": v.get("tensor_parallel"), "gemm_allreduce": bool(v.get("gemm_allreduce", False)),
                "max_num_tokens": v.get("max_num_tokens") if np.isfinite(v.get("max_num_tokens", np.inf)) else None,
@@ -533,6 +542,9 @@ class ServeResult:
             f"{self.bandwidth_efficiency:.2f} of HBM, attention "
             + (f"{d['attention_efficiency']:.2f} of its roofline" if d.get("attention_efficiency") is not None else "n/a")
             + (f", NVFP4 weight reads {d['weight_read_efficiency']:.2f} of that bandwidth" if self.precision == "fp4" else "")
+            + (f", expert layers {d['moe_efficiency']:.2f} of their roofline" if d["moe_efficiency"] is not None else "")
+            + (f", all-to-all across nodes {d['scaleout_all_to_all_efficiency']:.2f} of the NICs"
+               if d["scaleout_all_to_all_efficiency"] is not None else "")
             + f", p99/mean TPOT {d['latency_tail_factor']:.2f}",
         ])
 
