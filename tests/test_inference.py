@@ -443,6 +443,7 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
     ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"server": {"tensor_parallel": 0}}}, r"^scenarios\.server\.tensor_parallel: 0 is below 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "scheduler": "greedy"}, r"^scheduler: 'greedy' is not allowed; use one of max_util, no_evict"),
     ({"gpu": "B200", "gpus_per_replica": 1, "precision": "fp4", "efficiency": {"fp4_read": 1.5}}, r"^efficiency\.fp4_read: 1\.5 is above 1"),
+    ({"gpu": "H100", "gpus_per_replica": 2, "efficiency": {"all_to_all": 0}}, r"^efficiency\.all_to_all: 0 is equal to 0; expected a number in \(0, 1\]"),
 ])
 def test_bad_serve_files_raise_one_line(doc, message):
     doc = {**BASE_DOC, **doc}

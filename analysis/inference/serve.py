@@ -34,8 +34,9 @@ Schema (every key optional unless marked)::
     latency: {max_tpot_ms: 40}       # (v1 form of slo.tpot_s)
     scheduler: max_util              # KV blocks as tokens are generated (TensorRT-LLM max_util, NVIDIA's MLPerf harness default;
                                      # vLLM); no_evict reserves each request's whole sequence at admission
-    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.1, overlap: 0.5, moe: 0.3, fp4: 0.7, fp4_read: 0.4, attention: 0.5,
-                 software: 1.0}      # defaults: data/parameters/inference.yaml (tail: p99 / mean TPOT)
+    efficiency: {compute: 0.6, bandwidth: 0.85, tail: 1.1, overlap: 0.5, moe: 0.3, all_to_all: 0.9, fp4: 0.7, fp4_read: 0.4,
+                 attention: 0.5, software: 1.0}   # defaults: data/parameters/inference.yaml (tail: p99 / mean TPOT;
+                                     # all_to_all: share of the NICs' bandwidth an all-to-all across nodes reaches)
     memory: {kv_fraction: 0.9, reserved_gb_per_gpu: 5}
     scenarios:                       # per-MLPerf-scenario config of the same system (NVIDIA's configs differ by scenario)
       offline: {tensor_parallel: 2, max_batch: 128}   # keys: gpus_per_replica, tensor_parallel, max_batch, max_num_tokens, gemm_allreduce, memory
