@@ -98,6 +98,7 @@ def draw_stream(seed: int, path: str) -> np.random.Generator:
     words = np.frombuffer(hashlib.sha256(path.encode()).digest()[:16], dtype="<u4")
     return np.random.default_rng([int(seed), *map(int, words)])
 
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. ``params[section][key]`` is a :class:`Param`."""

@@ -51,7 +51,7 @@ from analysis.inference.fleet import _read_table
 from analysis.inference.loadgen import benchmark_tails, load_loadgen, overall_tail, requests_in_flight
 from analysis.inference.parameters import PRECISION_BYTES, default_values, slo_preset
 from analysis.inference.roofline import kv_bytes_per_token, pipeline_stages
-from analysis.inference.serve import ServeSpec, evaluate_serve, parse_serve, replica_size
+from analysis.inference.serve import ServeSpec, evaluate_serve, is_mixture_of_experts, parse_serve, replica_size
 from analysis.params import Spec
 from analysis.paths import DATA_DIR, PARAMETER_DIR, PROJ_ROOT
 
@@ -121,7 +121,7 @@ SOFTWARE_FACTORS = stored_software_factors()
 # Which fitted parameters a row depends on (the others are held at any value: broadcast axis of length 1).
 def _relevant(row) -> set[str]:
     serve = _serve(row.serve_file, row.scenario)
-    moe = serve.values["experts_per_token"] > 0 and serve.values["active_params_b"] < serve.values["total_params_b"]
+    moe = is_mixture_of_experts(serve.values)
     fp4 = {"fp4_efficiency", "fp4_weight_read_efficiency"} if serve.precision == "fp4" else set()
     return {"compute_efficiency", "bandwidth_efficiency", "attention_efficiency"} | ({"moe_efficiency"} if moe else set()) | fp4
 
@@ -537,9 +537,8 @@ def accuracy(table: pd.DataFrame | None = None, quick: bool = False, within_pct:
 # --------------------------------------------------------------------------- the operating point, against loadgen
 def _stages(serve: ServeSpec, gpus: float) -> float:
     """Pipeline stages of the row's replica of ``gpus`` GPUs, as the roofline lays it out (:func:`roofline.pipeline_stages`)."""
-    v = serve.values
-    moe = v["experts_per_token"] > 0 and v["active_params_b"] < v["total_params_b"]
-    return float(pipeline_stages(gpus, v.get("tensor_parallel"), serve.gpu.nvlink_domain_gpus, moe)[1])
+    return float(pipeline_stages(gpus, serve.values.get("tensor_parallel"), serve.gpu.nvlink_domain_gpus,
+                                 is_mixture_of_experts(serve.values))[1])
 
 
 def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:

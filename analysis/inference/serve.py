@@ -187,6 +187,12 @@ class ServeSpec:
     benchmark: str = "llama2-70b"
 
 
+def is_mixture_of_experts(values: dict) -> bool:
+    """Whether an ``inference``-section-like dict describes a mixture of experts (routed experts, fewer active than
+    total parameters): the test :func:`~analysis.inference.roofline.replica_throughput` applies."""
+    return values.get("experts_per_token", 0) > 0 and values.get("active_params_b", 0) < values.get("total_params_b", 0)
+
+
 def scenario_doc(doc: dict, scenario: str | None) -> dict:
     """``doc`` with its ``scenarios.<scenario>`` entry applied (``memory`` merged key by key) and the
     ``scenarios`` key removed; every entry is checked (keys, scenarios) whichever one is applied."""
@@ -452,7 +458,7 @@ class ServeResult:
             reasons["max_num_tokens"] = "no token budget per iteration"
         if v.get("decode_replicas") is None:
             reasons["decode_replicas"] = "pools sized by the model" if v.get("serving_mode") == "disaggregated" else "aggregated serving"
-        moe = v.get("experts_per_token", 0) > 0 and v.get("active_params_b", 0) < v.get("total_params_b", 0)
+        moe = is_mixture_of_experts(v)
         across_nodes = moe and self.gpus_per_replica > gpu_spec(self.gpu).nvlink_domain_gpus
         if not moe:
             reasons["moe_efficiency"] = "dense model: no expert layers"
