@@ -149,4 +149,4 @@ def test_nvidia_disaggregated_405b_interactive_run_reads_as_the_sources_quote():
                 "aggregated": (aggregated, calibration.router_replicas(aggregated))}
     per_gpu = {name: round(float(evaluate_serve(s, **{**base, **o}).tokens_per_s_per_gpu)) for name, (s, o) in readings.items()}
     assert round(row.tokens_s_per_gpu, 1) == 137.8
-    assert per_gpu == {"as run": 175, "one queue per context server": 62, "aggregated": 91}
+    assert per_gpu == {"as run": 174, "one queue per context server": 57, "aggregated": 91}

@@ -107,15 +107,19 @@ Latency targets are 99th percentiles. The batch is the largest ``b`` with ``b <=
 tokens are generated, so a request holds on average its prompt and half its output; ``no_evict``, TensorRT-LLM's
 GUARANTEED_NO_EVICT, reserves the whole sequence at admission: the mean output, or ``max_output_tokens``), ``b <=
 max_batch``, the token budget, ``tail x TPOT(b) <= max_tpot_ms`` (``latency_tail_factor`` = p99 / mean TPOT, measured by
-MLPerf's loadgen: :mod:`analysis.inference.loadgen`) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms``; all grow with ``b``, so a vectorized
+MLPerf's loadgen: :mod:`analysis.inference.loadgen`) and a TTFT floor ``stages x (prefill + chunks x step) <= max_ttft_ms`` for
+all but 1% of prompts; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
 router (M/M/c, :func:`queue_wait_p99`; 1, the default: each replica queues its own prompts, M/M/1; the MLPerf
 calibration pools a system's replicas behind its one harness). A batch held at its KV-cache or scheduler cap also
 queues arrivals for a free slot (an M/M/c queue of ``stages x cap`` slots whose service time is a request's life);
-the largest load whose p99 TTFT (the floor plus both waits) meets the target caps it (an aggregated replica then runs
-below full load, so KV-bound serving under a TTFT target delivers less than offline; a disaggregated prefill pool is
-sized with that headroom). A router over many prefill replicas lets each run busier at the same p99 TTFT: at 14
+the largest load whose p99 TTFT meets the target caps it (an aggregated replica then runs below full load, so KV-bound
+serving under a TTFT target delivers less than offline; a disaggregated prefill pool is sized with that headroom). That
+p99 is one of the whole TTFT, read over the prompt lengths (:func:`prompt_length_nodes`: a prompt's own floor, linear in
+its length and quadratic in its attention) and both waits together (:func:`ttft_exceedance`), not the mean prompt's
+floor plus each wait's own p99: a long-context mix (MLPerf's Llama 3.1 405B prompts, up to 20k tokens around a
+9.4k mean) meets its TTFT target at a lower load than its mean prompt would. A router over many prefill replicas lets each run busier at the same p99 TTFT: at 14
 replicas a prompt waits at the 99th percentile 0.65 prefill times at 70% load against 14.2 with a queue of its own.
 Offline has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
 attention runs at the FP8 peak (times the attention-kernel share above) when the GEMMs run FP4.
@@ -125,7 +129,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.special import gammaln, pdtr
+from scipy.special import betainc, betaincinv, gammainc, gammaincinv, gammaln, pdtr
 
 ACTIVATION_BYTES = 2.0       # BF16 activations (all-reduce, combine)
 DISPATCH_BYTES = 1.0         # FP8 dispatch of tokens to experts (DeepSeek-V3, arXiv 2412.19437, Sec. 3.3)
@@ -226,6 +230,87 @@ def queue_wait_mean(rho, servers=1):
     ``rho / (1 - rho)``)."""
     rho, c = _queue_load(rho, servers)
     return erlang_c(rho, c) / (c * (1.0 - rho))
+
+
+PROMPT_NODES = 8             # quadrature nodes over the prompt-length distribution for the TTFT tail
+TTFT_QUANTILE = 0.99         # latency targets are 99th percentiles (MLPerf Inference rules, Server and Interactive)
+
+
+def prompt_length_nodes(mean_tokens, cv, max_tokens=np.inf, nodes: int = PROMPT_NODES):
+    """Prompt lengths as multiples of their mean, and their probabilities: a quadrature over the prompt-length
+    distribution whose intervals narrow towards the long prompts (probability edges ``1 - (1 - j / nodes)^3``, so the
+    1% tail a p99 TTFT target reads is resolved), each node at its interval's conditional mean, so the nodes keep the
+    mean exactly.
+
+    The distribution has the given mean and ``E[n^2] / mean^2 = min(1 + cv^2, max / mean)`` (the second moment the
+    prefill's attention uses): a Beta distribution on ``[0, max_tokens]`` (the two-point limit, short prompts and
+    prompts at the cap, at the largest second moment a cap allows), a Gamma distribution without a cap, and every
+    node at the mean when ``cv = 0``. A Beta(a, b) variable's partial mean over ``[x0, x1]`` is its mean times
+    ``I(x1; a+1, b) - I(x0; a+1, b)``; a Gamma(k)'s is ``k (P(k+1, x1) - P(k+1, x0))`` (regularized incomplete beta and
+    gamma functions). Returns ``(ratio, weights)``, ``ratio`` of the inputs' broadcast shape plus one trailing axis of
+    ``nodes``."""
+    if not np.any(np.asarray(cv, float) > 0):
+        return np.ones(np.shape(np.broadcast(mean_tokens, cv, max_tokens)) + (1,)), np.ones(1)
+    edges = 1.0 - (1.0 - np.arange(nodes + 1) / nodes) ** 3
+    weights = np.diff(edges)
+    mean = np.expand_dims(np.asarray(mean_tokens, float), -1)
+    cv = np.expand_dims(np.asarray(cv, float), -1)
+    cap = np.expand_dims(np.maximum(np.asarray(max_tokens, float), np.asarray(mean_tokens, float)), -1)
+    capped = np.isfinite(cap)
+    second = np.minimum(1.0 + cv ** 2, cap / mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(capped, mean / cap, 0.5)
+        nu = np.maximum(mu * (1.0 - mu) / np.maximum(mu ** 2 * (second - 1.0), 1e-12) - 1.0, 0.02)
+        a, b = mu * nu, (1.0 - mu) * nu
+        x = betaincinv(a, b, edges)                                        # quantiles on [0, 1] at the edges
+        beta = np.clip(np.diff(betainc(a + 1.0, b, x), axis=-1) * mu / weights, x[..., :-1], x[..., 1:]) / mu
+        k = 1.0 / np.maximum(cv ** 2, 1e-12)
+        y = gammaincinv(k, edges)                                          # Gamma(k, 1) quantiles at the edges
+        gamma = np.clip(np.diff(gammainc(k + 1.0, y), axis=-1) * k / weights, y[..., :-1], y[..., 1:]) / k
+    # Each node stays inside its interval: where the quantiles round to the cap (a near two-point distribution) the
+    # partial means lose their digits, and the interval's bounds hold the node.
+    ratio = np.where(cv > 0, np.where(capped, beta, gamma), 1.0)
+    return ratio, weights
+
+
+def wait_exceedance(t_s, wait_share_1, mean_wait_1_s, wait_share_2=0.0, mean_wait_2_s=1.0):
+    """``P(W1 + W2 > t)`` for two independent queue waits, each zero with probability ``1 - C`` and exponential with
+    mean ``theta`` otherwise (an M/M/c wait: ``C`` = :func:`erlang_c`, ``theta = S / (c (1 - rho))``; Kleinrock 1975,
+    Sec. 3.5); both waiting, the sum is hypoexponential. 1 for ``t < 0``."""
+    t = np.maximum(np.asarray(t_s, float), 0.0)
+    c1, c2 = np.asarray(wait_share_1, float), np.asarray(wait_share_2, float)
+    th1 = np.maximum(np.asarray(mean_wait_1_s, float), 1e-12)
+    th2 = np.maximum(np.asarray(mean_wait_2_s, float), 1e-12)
+    e1, e2 = np.exp(-t / th1), np.exp(-t / th2)
+    close = np.abs(th1 - th2) <= 1e-6 * np.maximum(th1, th2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both = np.where(close, (1.0 + t / th1) * e1, (th1 * e1 - th2 * e2) / np.where(close, 1.0, th1 - th2))
+    p = c1 * (1.0 - c2) * e1 + c2 * (1.0 - c1) * e2 + c1 * c2 * both
+    return np.where(np.asarray(t_s, float) < 0, 1.0, p)
+
+
+def ttft_exceedance(target_s, floor_s, weights, wait_share_1, mean_wait_1_s, wait_share_2=0.0, mean_wait_2_s=1.0):
+    """Share of requests whose TTFT exceeds ``target_s``: over the prompt-length nodes (``floor_s`` with a trailing
+    node axis, their ``weights`` from :func:`prompt_length_nodes`), the no-queue TTFT of each plus the queue waits
+    (:func:`wait_exceedance`)."""
+    x = lambda a: np.expand_dims(np.asarray(a, float), -1)
+    p = wait_exceedance(x(target_s) - floor_s, x(wait_share_1), x(mean_wait_1_s), x(wait_share_2), x(mean_wait_2_s))
+    return np.sum(p * weights, axis=-1)
+
+
+def ttft_quantile(floor_s, weights, wait_share_1, mean_wait_1_s, wait_share_2=0.0, mean_wait_2_s=1.0,
+                  quantile=TTFT_QUANTILE):
+    """TTFT at ``quantile`` (default the 99th percentile) of :func:`ttft_exceedance`, by bisection between 0 and the
+    longest floor plus three times each waiting queue's own 99th percentile (``theta ln 100``)."""
+    waiting = lambda share, theta: np.where(np.asarray(share, float) > 0, np.asarray(theta, float), 0.0)
+    hi = np.max(floor_s, axis=-1) + 3.0 * np.log(100.0) * (waiting(wait_share_1, mean_wait_1_s)
+                                                           + waiting(wait_share_2, mean_wait_2_s))
+    lo = np.zeros(np.shape(hi))
+    for _ in range(BISECTION_STEPS + 6):
+        mid = 0.5 * (lo + hi)
+        over = ttft_exceedance(mid, floor_s, weights, wait_share_1, mean_wait_1_s, wait_share_2, mean_wait_2_s) > 1.0 - quantile
+        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
+    return hi
 
 
 def smooth_roof(a, b):
@@ -448,10 +533,16 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     budget_batch = np.floor(np.where(disagg, budget / verify, budget / (verify + new_tokens * tau / out)))
     cap = np.minimum(np.minimum(batch_kv, max_batch), budget_batch)
     prefill_gemm_s = new_tokens * 2.0 * active / flops_prefill
-    prefill_s = (prefill_gemm_s + exposed_allreduce(prefill_gemm_s, new_tokens * allreduce_prefill_token_s)
-                 + 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
-                 + new_tokens * comm_prefill_token_s)
+    prefill_linear_s = (prefill_gemm_s + exposed_allreduce(prefill_gemm_s, new_tokens * allreduce_prefill_token_s)
+                        + new_tokens * comm_prefill_token_s)
+    prefill_attention_s = 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
+    prefill_s = prefill_linear_s + prefill_attention_s
     kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
+    # The TTFT tail is read over the prompt lengths (a long prompt's prefill is long, and quadratically so in its
+    # attention): ``ratio`` = prompt / mean at each quadrature node.
+    ratio, node_weights = prompt_length_nodes(inp, input_tokens_cv, cap_in)
+    node = lambda a: np.expand_dims(np.asarray(a, float), -1)
+    prefill_nodes_s = node(prefill_linear_s) * ratio + node(prefill_attention_s / second_moment) * ratio ** 2
     # Attention data parallelism (MoE, aggregated, latency targets): a prompt's rank-local layers run on 1 of g GPUs
     # while the expert-parallel group waits (module docstring); offline queues balance the ranks. The stall lengthens
     # the replica's cycle (throughput, TPOT); the TTFT queue keeps the balanced service time (the g ranks prefill
@@ -486,32 +577,55 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         base = np.where(disagg, stages_prefill * prefill_s + kv_transfer_s, stages * (prefill_s + chunks * step))  # TTFT, no queue
         return step, cycle, tpot, base
 
+    def floor_nodes(b, step):
+        """No-queue TTFT of a prompt at each quadrature node (:func:`prompt_length_nodes`), the decode step ``step``
+        running beside each of its chunks."""
+        free = node(np.maximum(budget - b * verify, 1.0))
+        chunks = np.maximum(np.ceil(node(new_tokens) * ratio / free), 1.0)
+        return np.where(node(disagg), node(stages_prefill) * prefill_nodes_s + node(kv_transfer_s) * ratio,
+                        node(stages) * (prefill_nodes_s + chunks * node(step)))
+
+    def floor_within(floor_s):
+        """Whether at most 1% of prompts miss the TTFT target before any queue."""
+        return np.sum((floor_s > node(ttft_target)) * node_weights, axis=-1) <= 1.0 - TTFT_QUANTILE
+
     def meets(b):
-        _, _, tpot, base = latencies(b)
-        return (tail * tpot <= tpot_target) & (base <= ttft_target)
+        step, _, tpot, _ = latencies(b)
+        return (tail * tpot <= tpot_target) & floor_within(floor_nodes(b, step))
 
-    def max_load(base, rho_full, life_s, busy_full, slots):
-        """Highest share ``x`` of full load whose p99 TTFT meets the target (1 without one): ``base`` plus the prefill
-        queue's wait at utilisation ``x rho_full`` plus the wait for a free slot with a share ``x busy_full`` of the
-        ``slots`` taken (:func:`queue_wait_p99` for both)."""
+    def waits(rho_prefill, busy, slots, life_s):
+        """Both queues' M/M/c waits as :func:`wait_exceedance` takes them: (share waiting, mean wait if waiting) of
+        the prefill queue at utilisation ``rho_prefill`` and of the admission queue with a share ``busy`` of its
+        ``slots`` taken (service time a request's life)."""
+        r1, c1 = _queue_load(rho_prefill, servers)
+        r2, c2 = _queue_load(busy, slots)
+        return erlang_c(r1, c1), prefill_s / (c1 * (1.0 - r1)), erlang_c(r2, c2), life_s / (c2 * (1.0 - r2))
+
+    def max_load(floor_s, rho_full, life_s, busy_full, slots):
+        """Highest share ``x`` of full load whose p99 TTFT meets the target (1 without one): over the prompt lengths
+        (``floor_s``, one per node), the no-queue TTFT plus the prefill queue's wait at utilisation ``x rho_full``
+        plus the wait for a free slot with a share ``x busy_full`` of the ``slots`` taken (:func:`ttft_exceedance`)."""
+        shape = np.shape(floor_s)[:-1]
         if not np.any(np.isfinite(ttft_target)):
-            return np.ones(np.shape(base))
-        lo, hi = np.zeros(np.shape(base)), np.ones(np.shape(base))
+            return np.ones(shape)
+        lo, hi = np.zeros(shape), np.ones(shape)
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
-            ok = (base + prefill_s * queue_wait_p99(mid * rho_full, servers)
-                  + life_s * queue_wait_p99(mid * busy_full, slots) <= ttft_target)
+            ok = ttft_exceedance(ttft_target, floor_s, node_weights,
+                                 *waits(mid * rho_full, mid * busy_full, slots, life_s)) <= 1.0 - TTFT_QUANTILE
             lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        return np.where(np.isfinite(ttft_target), np.where(base <= ttft_target, lo, 0.0), 1.0)
+        return np.where(np.isfinite(ttft_target), np.where(floor_within(floor_s), lo, 0.0), 1.0)
 
-    def max_utilisation(base):
-        """Highest prefill-server utilisation whose p99 TTFT (base + the M/M/c wait) meets the target."""
-        lo, hi = np.zeros(np.shape(base)), np.full(np.shape(base), 0.999)
+    def max_utilisation(floor_s):
+        """Highest prefill-server utilisation whose p99 TTFT (over the prompt lengths, the no-queue TTFT plus the
+        M/M/c wait) meets the target."""
+        shape = np.shape(floor_s)[:-1]
+        lo, hi = np.zeros(shape), np.full(shape, 0.999)
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
-            ok = base + prefill_s * queue_wait_p99(mid, servers) <= ttft_target
+            ok = ttft_exceedance(ttft_target, floor_s, node_weights, *waits(mid, 0.0, 1.0, 1.0)[:2]) <= 1.0 - TTFT_QUANTILE
             lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        return np.where(np.isfinite(ttft_target), np.where(base <= ttft_target, lo, 0.0), 0.999)
+        return np.where(np.isfinite(ttft_target), np.where(floor_within(floor_s), lo, 0.0), 0.999)
 
     # Largest b meeting the latency targets (all constraints grow with b): bisection in log b.
     hi_cap = np.maximum(np.where(np.isfinite(cap), cap, 1e9), 1.0)
@@ -532,7 +646,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     step_s, cycle_s, tpot_s, base_s = latencies(batch)
     # A disaggregated prefill pool is sized to the TTFT target on its own (max_utilisation); aggregated replicas take
     # both queues together below (max_load).
-    rho_max = max_utilisation(base_s) if np.any(disagg) else np.zeros(np.shape(base_s))
+    floor_s = floor_nodes(batch, step_s)
+    rho_max = max_utilisation(floor_s) if np.any(disagg) else np.zeros(np.shape(base_s))
     # Admission at a hard cap of requests in flight (the KV cache or the batch limit; the token budget defers prefill
     # chunks and turns no request away) under Poisson arrivals (server, interactive): the stages x cap slots are the
     # servers of an M/M/c queue whose service time is a request's life in the batch (TPOT x output), and a prompt that
@@ -548,7 +663,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     life_s = tpot_s * out
     with np.errstate(invalid="ignore", divide="ignore"):
         rho_full = np.where(disagg, 1.0, np.nan_to_num(batch * prefill_s / cycle_s))   # prefill share at full load
-        load = np.where(disagg, 1.0, max_load(base_s, rho_full, life_s, busy_full, slots))
+        load = np.where(disagg, 1.0, max_load(floor_s, rho_full, life_s, busy_full, slots))
         rho = np.where(disagg, rho_max, load * rho_full)
         ok = (batch >= 1) & (rho > 0)
         decode_gpu_s = g * out / tau * step_s / batch                      # decode GPU-seconds per request
@@ -561,7 +676,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
         admission_p99_s = life_s * queue_wait_p99(busy, slots)
         ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * queue_wait_mean(rho_q, servers)   # mean waits
-        ttft_p99_s = base_s + admission_p99_s + prefill_s * queue_wait_p99(rho_q, servers)
+        ttft_p99_s = ttft_quantile(floor_s, node_weights, *waits(rho_q, busy, slots, life_s))
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
