@@ -88,7 +88,7 @@ def test_cli_calibrate():
     run = lambda *a: subprocess.run([sys.executable, "-m", "analysis", "inference", *a], cwd=PROJ_ROOT, capture_output=True, text=True)
     out = run("--calibrate", "--quick")
     assert out.returncode == 0 and "leave-one-out" in out.stdout and "not written" in out.stdout, out.stderr
-    assert "against MLPerf's loadgen logs (16 latency-bound runs" in out.stdout and "llama2-70b 1.10" in out.stdout
+    assert "against MLPerf's loadgen logs (17 latency-bound runs" in out.stdout and "llama2-70b 1.10" in out.stdout
     bad = run("--write")
     assert bad.returncode == 2 and "only with --calibrate" in bad.stderr
 
@@ -151,13 +151,25 @@ def test_step_weight_is_the_inverse_ratio_of_the_median_residuals_by_hand():
 
 
 def test_step_time_enters_the_objective_of_timed_runs_only():
-    """The stored full-grid weight is the one the quick grid uses; offline and disaggregated rows carry no step error, and
-    each timed run's objective is its throughput error squared plus the weight times its step error squared."""
+    """The stored full-grid weight is the one the quick grid uses; offline rows carry no step error (every latency-bound
+    run, the disaggregated one too, does), and each timed run's objective is its throughput error squared plus the
+    weight times its step error squared."""
     ev = calibration._calibration(True)
     assert ev.step_weight == pytest.approx(calibration.stored_step_weight()) and 0 < ev.step_weight < 1
     table = calibration.load_mlperf().loc[list(ev.ids)]
     offline = (table["scenario"] == "offline").to_numpy()
-    assert not ev.timed[offline].any() and ev.timed.sum() == 16
-    assert not ev.timed[list(ev.ids).index("v5.1-gb200x72-llama31-interactive")]     # disaggregated: pools fixed as run
+    assert not ev.timed[offline].any() and ev.timed.sum() == 17 and ev.timed[~offline].all()
     assert np.all(ev.step_err[~ev.timed] == 0)
     assert np.allclose(ev.sq, ev.err ** 2 + ev.step_weight * ev.step_err ** 2)
+
+
+def test_a_disaggregated_run_counts_its_requests_in_flight_over_its_decode_replicas():
+    """NVIDIA's GB200 NVL72 Llama 3.1 405B interactive run (disaggregated: 2 generation servers of 8 GPUs, 14 context
+    servers of 4) keeps 15.18 queries/s x (44.4601 s - 1.365099 s) / 2 = 327.1 requests in each generation server from
+    first token to last (loadgen summary, Little's law); its step time enters the fit beside the aggregated runs'."""
+    points = calibration.operating_points().set_index("id")
+    row = points.loc["v5.1-gb200x72-llama31-interactive"]
+    assert row["mlperf_requests_in_flight"] == pytest.approx(15.18 * (44.4601 - 1.365099) / 2, rel=1e-9)
+    assert row["model_batch_held"] == pytest.approx(row["mlperf_requests_in_flight"], rel=1e-9)
+    assert row["mlperf_mean_tpot_ms"] == pytest.approx(66.169)
+    assert len(points) == 17

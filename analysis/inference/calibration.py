@@ -297,14 +297,19 @@ def _log_errors(table: pd.DataFrame, grid: dict, per_benchmark: dict | None = No
 
 # --------------------------------------------------------------------------- loadgen's step time, a second observable
 def _timed_log(row, logs: pd.DataFrame):
-    """The loadgen summary of a latency-bound, aggregated row (its TPOT at the requests in flight it ran), else None:
-    offline runs issue every query at once and a disaggregated run's requests in flight per decode replica are not
-    separable from its log."""
+    """The loadgen summary of a latency-bound row (its TPOT at the requests in flight it ran), else None: offline runs
+    issue every query at once. A disaggregated run's requests sit in its decode replicas from their first token to
+    their last, so Little's law over that span counts the decode batch there too."""
     if row.scenario == "offline" or row.id not in logs.index:
         return None
-    if _serve(row.serve_file, row.scenario).values["serving_mode"] == "disaggregated":
-        return None
     return logs.loc[row.id]
+
+
+def _decode_replicas(serve: ServeSpec, gpus: float) -> float:
+    """Decode replicas a system's requests in flight spread over: its fixed decode pool when disaggregated, else all
+    its replicas of ``gpus`` GPUs."""
+    fixed = serve.values.get("decode_replicas") if serve.values["serving_mode"] == "disaggregated" else None
+    return float(fixed) if fixed else float(serve.system_gpus) / gpus
 
 
 def _held(serve: ServeSpec, log, kwargs: dict) -> tuple[ServeSpec, dict, float, float]:
@@ -314,7 +319,7 @@ def _held(serve: ServeSpec, log, kwargs: dict) -> tuple[ServeSpec, dict, float, 
     gpus = replica_size(serve, **kwargs)
     fixed = serve if serve.gpus_per_replica is not None else replace(serve, gpus_per_replica=gpus)
     in_flight = float(requests_in_flight(log["samples_per_s"], log["mean_latency_s"], log["mean_ttft_ms"],
-                                         float(serve.system_gpus) / gpus))
+                                         _decode_replicas(serve, gpus)))
     held = {**kwargs, "max_tpot_ms": np.inf, "max_ttft_ms": np.inf, "max_batch": in_flight / _stages(serve, gpus)}
     return fixed, held, in_flight, gpus
 
@@ -544,7 +549,7 @@ def _stages(serve: ServeSpec, gpus: float) -> float:
 
 def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The model's operating point against what MLPerf's loadgen logged, for every latency-bound (server and interactive)
-    aggregated row with a loadgen summary (data/mlperf_loadgen.csv), at the stored fit.
+    row with a loadgen summary (data/mlperf_loadgen.csv; a disaggregated one per decode replica), at the stored fit.
 
     Per row (with its round and system): requests in flight per replica (MLPerf: Little's law, :func:`loadgen.requests_in_flight`; model: its batch),
     mean TPOT and TTFT (MLPerf's; the model's at its own operating point), the model's mean TPOT **at MLPerf's batch**
@@ -791,7 +796,8 @@ def write_calibration(result: dict | None = None, path: Path | str | None = None
         "table": "data/mlperf_inference.csv (rows with a serving file in data/serve/)",
         "method": "grid search over the efficiencies and one software factor per round (a shift of the geometric "
                   "compute-efficiency grid), minimising the summed squared log error of tokens/s per GPU plus, for each "
-                  "latency-bound aggregated run with a loadgen summary (data/mlperf_loadgen.csv), step_weight times the "
+                  "latency-bound run with a loadgen summary (data/mlperf_loadgen.csv; a disaggregated run's over its decode "
+                  "replicas), step_weight times the "
                   "squared log error of its mean TPOT at the requests in flight it ran (Little's law); step_weight = "
                   "(median |throughput log error| / median |TPOT log error|)^2 at the fit on throughput alone",
         "step_weight": round(float(result["step_weight"]), 4) if "step_weight" in result else None,
