@@ -53,6 +53,14 @@ def test_misfits_list_the_rows_outside_the_target_worst_first():
     assert lines == ["* v5.1 GB200 NVL72, Llama 3.1 405B offline (no latency target): **+33%** leave-one-out (+22% in-sample)",
                      "* v5.0 8x H200, Llama 3.1 405B server: **-16%** leave-one-out (-13% in-sample)"]
     assert view.misfits_view(v, within_pct=40).data == "Every row is within 40% leave-one-out."
+    # a logged run's step at MLPerf's batch joins its line; a row without a log (offline) keeps it as it was
+    points = pd.DataFrame({"id": ["a"], "mlperf_requests_in_flight": [327.1], "model_mean_tpot_at_mlperf_batch_ms": [45.9],
+                           "mlperf_mean_tpot_ms": [66.2]})
+    lines = view.misfits_view(v, points=points).data.splitlines()[2:]
+    assert lines[1] == ("* v5.0 8x H200, Llama 3.1 405B server: **-16%** leave-one-out (-13% in-sample); held at the 327 "
+                        "requests in flight per replica MLPerf logged, its mean time per output token is 45.9 ms against "
+                        "66.2 ms measured")
+    assert lines[0].endswith("(+22% in-sample)")
 
 
 def test_validation_and_source_tables_read_as_a_brief():

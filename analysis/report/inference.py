@@ -238,7 +238,7 @@ def operating_points_summary(points: pd.DataFrame, acc: dict, tails: dict):
     from analysis.notebook import Markdown
 
     return Markdown(
-        f"Over the {fmt.integer(acc['runs'])} aggregated server and interactive runs with a loadgen summary, the model's "
+        f"Over the {fmt.integer(acc['runs'])} server and interactive runs with a loadgen summary, the model's "
         f"batch is a median **{fmt.pct(acc['batch_pct'] / 100, 0)}** from the requests MLPerf kept in flight and its mean "
         f"time per output token **{fmt.pct(acc['tpot_pct'] / 100, 0)}** from MLPerf's; held at MLPerf's batch, its step "
         f"model is **{fmt.pct(acc['tpot_at_mlperf_batch_pct'] / 100, 0)}** from the measured TPOT. The p99/mean TPOT each "
@@ -267,9 +267,21 @@ def measured_prompt_note(prompts: pd.DataFrame, stated_tokens: float):
            if agrees else f"not the {fmt.integer(stated_tokens)} tokens the serving files state: refit after updating them."))
 
 
-def misfits_view(v: pd.DataFrame, within_pct: float = 15.0):
+def _held_step_clause(r, points: pd.DataFrame | None) -> str:
+    """For a row whose run loadgen logged: the model's mean TPOT held at MLPerf's requests in flight against the logged
+    one (where the step model, not the batch, misses)."""
+    if points is None or "id" not in r or r["id"] not in set(points["id"]):
+        return ""
+    p = points.set_index("id").loc[r["id"]]
+    return (f"; held at the {fmt.number(p['mlperf_requests_in_flight'])} requests in flight per replica MLPerf logged, "
+            f"its mean time per output token is {fmt.number(p['model_mean_tpot_at_mlperf_batch_ms'])} ms against "
+            f"{fmt.number(p['mlperf_mean_tpot_ms'])} ms measured")
+
+
+def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame | None = None):
     """The MLPerf rows the model misses by more than ``within_pct`` leave-one-out, worst first, each with its error
-    in-sample and leave-one-out (a bullet per row; one sentence when every row is within)."""
+    in-sample and leave-one-out and, given the :func:`~analysis.inference.calibration.operating_points`, its step time
+    at MLPerf's batch against the logged one (a bullet per row; one sentence when every row is within)."""
     from analysis.notebook import Markdown
 
     miss = v["loo_error_pct"].abs()
@@ -278,7 +290,7 @@ def misfits_view(v: pd.DataFrame, within_pct: float = 15.0):
         return Markdown(f"Every row is within {fmt.pct(within_pct / 100, 0)} leave-one-out.")
     lines = [f"* {r['round']} {r['system']}, {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])} "
              f"{SCENARIO_NAMES.get(r['scenario'], r['scenario'])}: **{fmt.signed_pct(r['loo_error_pct'] / 100)}** leave-one-out "
-             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample)" for _, r in out.iterrows()]
+             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample){_held_step_clause(r, points)}" for _, r in out.iterrows()]
     return Markdown(f"Rows outside {fmt.pct(within_pct / 100, 0)} leave-one-out ({fmt.integer(len(out))} of {fmt.integer(len(v))}):\n\n"
                     + "\n".join(lines))
 
