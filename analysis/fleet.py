@@ -178,9 +178,11 @@ def _triangular_ppf(u, low, mode, high):
     return np.where(high > low, np.where(u < c, left, right), mode)
 
 
-def sample_inventory(values: dict, n: int, rng: np.random.Generator) -> dict:
+def sample_inventory(values: dict, n: int, stream) -> dict:
     """``{"fleet_gpus.<cluster>.<pool>": n draws}`` of the GPUs installed at ``values["as_of"]``
-    (each pool triangular within the range interpolated between its anchors). Used by
+    (each pool triangular within the range interpolated between its anchors), each pool from
+    ``stream(path)``, the random generator of its own path (:func:`analysis.scenario.draw_stream`), so
+    adding or removing a pool leaves the others' draws as they were. Used by
     :meth:`analysis.scenario.Scenario.sample` so the draws carry the fleet's counts too."""
     if values.get("fleet", "none") == "none":
         return {}
@@ -188,7 +190,8 @@ def sample_inventory(values: dict, n: int, rng: np.random.Generator) -> dict:
     out = {}
     for c, p in inv.pools:
         v, lo, hi = (float(inv.count((c, p), d, w)) for w in ("value", "low", "high"))
-        out[f"{FLEET_PREFIX}{c}.{p}"] = _triangular_ppf(rng.random(n), min(lo, v), v, max(hi, v))
+        path = f"{FLEET_PREFIX}{c}.{p}"
+        out[path] = _triangular_ppf(stream(path).random(n), min(lo, v), v, max(hi, v))
     return out
 
 

@@ -160,11 +160,12 @@ class Scenario:
             path = f"{POOL_PREFIX}{pool.name}"
             varies = vary is None or path in vary
             out[path] = pool.count.sample(n, draw_stream(seed, path)) if varies else np.full(n, float(pool.count.value))
-        # section modules may add draws of their own inputs (e.g. the fleet inventory), one stream per section
+        # section modules may add draws of their own inputs (e.g. the fleet inventory), each from its own path's stream
+        stream = lambda path: draw_stream(seed, path)
         for section in sorted(self.params):
             module = importlib.import_module(f"analysis.{SECTIONS[section]}")
             if hasattr(module, "sample_inventory"):
-                out.update(module.sample_inventory(self.values(section), int(n), draw_stream(seed, f"{section}.inventory")))
+                out.update(module.sample_inventory(self.values(section), int(n), stream))
         draws = Draws(out, n=int(n), seed=int(seed), scenario=self.name, pool_names=tuple(p.name for p in self.cluster.pools))
         self._draws[key] = draws
         return draws

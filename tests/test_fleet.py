@@ -141,3 +141,20 @@ def test_views_format_every_number(stand_in):
     ax = designs.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Colossus 1 as operated", "Llama 3 405B on 16,384 H100"]
     assert "BF16 dense peak" in ax.get_xlabel()
+
+
+def test_each_fleet_pool_draws_from_its_own_stream():
+    """Every pool of the inventory is drawn from the stream of its own path (seed and path, scenario.draw_stream), so
+    its draws are the triangular quantiles of that stream whatever pools come before it (one stream shared in pool
+    order would shift every later pool's draws when a pool is added)."""
+    from analysis.scenario import draw_stream
+
+    values = load_scenario("colossus1").values("fleet")
+    draws = fleet.sample_inventory(values, 64, lambda path: draw_stream(11, path))
+    inv, day = fleet.load_fleet(values["fleet"]), fleet._day(values["as_of"])
+    assert len(draws) == len(inv.pools) >= 2
+    for c, p in inv.pools:
+        v, lo, hi = (float(inv.count((c, p), day, w)) for w in ("value", "low", "high"))
+        path = f"{fleet.FLEET_PREFIX}{c}.{p}"
+        expected = fleet._triangular_ppf(draw_stream(11, path).random(64), min(lo, v), v, max(hi, v))
+        assert np.array_equal(draws[path], expected)
