@@ -888,3 +888,16 @@ def test_cli_states_the_parallel_layout_fusion_budget_and_fixed_pools():
     assert d["decode_replicas"] == 2 and d["max_num_tokens"] == 1024 and d["gemm_allreduce"] is False
     assert d["tensor_parallel"] is None and d["null_reasons"]["tensor_parallel"].startswith("default")
     assert d["gpus_per_replica"] == 8 and d["prefill_router_replicas"] == 14
+
+
+def test_disaggregated_kv_cache_crosses_nvlink_inside_one_domain_by_hand():
+    """A 4-GPU prefill replica hands each prompt's KV cache to an 8-GPU decode replica: inside one NVLink domain (an
+    NVL72 rack) at NVLink's per-direction bandwidth (450 GB/s per GPU of 900 bidirectional), across domains at the
+    scale-out bandwidth (50 GB/s per GPU); the TTFT differs by ``KV bytes x prompt / 4 x (1/50 - 1/450) GB/s`` and
+    nothing else does."""
+    kw = dict(**SMALL, gpus_per_replica=8, disaggregated=True, prefill_gpus_per_replica=4, nvlink_gb_s_per_gpu=900,
+              scale_out_gb_s_per_gpu=50)
+    rack, nodes = (inf.replica_throughput(**kw, nvlink_domain_gpus=d) for d in (72, 8))
+    kv_bytes = float(roofline.kv_bytes_per_token(10, 1000, 10, 10, 1.0)) * 100
+    assert float(nodes.ttft_ms) - float(rack.ttft_ms) == pytest.approx(kv_bytes / 4 * (1 / 50e9 - 1 / 450e9) * 1e3, rel=1e-9)
+    assert float(nodes.tokens_per_s_per_gpu) == float(rack.tokens_per_s_per_gpu)

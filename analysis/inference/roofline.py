@@ -96,8 +96,8 @@ Scheduling. **Aggregated** (chunked prefill, Sarathi-Serve, Agrawal et al. 2024,
 each request's prompt is prefilled between decode steps, so over one request's life the replica spends
 ``cycle = output / tau x step(b) + b x prefill``; TPOT = ``cycle / output``. **Disaggregated**
 (DistServe, Zhong et al. 2024, arXiv 2401.09670): prefill runs on its own GPUs, TPOT = ``step / tau``;
-each request costs decode GPU-seconds plus prefill GPU-seconds, and its KV cache crosses the scale-out
-network to the decode replica. A prefill replica has its own parallel degree (its ``prefill_gpus_per_replica``
+each request costs decode GPU-seconds plus prefill GPU-seconds, and its KV cache crosses to the decode replica,
+over NVLink when both replicas fit in one NVLink domain (an NVL72 rack) and over the scale-out network otherwise. A prefill replica has its own parallel degree (its ``prefill_gpus_per_replica``
 GPUs: tensor parallel inside the NVLink domain for a dense model, experts spread over all of them for a MoE,
 so its all-reduces or all-to-alls are those of its own size, not the decode replica's); aggregated serving
 prefills on the replica itself, whatever pool size is passed.
@@ -537,7 +537,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                         + new_tokens * comm_prefill_token_s)
     prefill_attention_s = 2.0 * layers * hidden * inp ** 2 * second_moment * (1.0 - hit ** 2) / (gp * attn_peak)
     prefill_s = prefill_linear_s + prefill_attention_s
-    kv_transfer_s = np.where(disagg, kv_token * inp / (gp * so), 0.0)
+    kv_link = np.where(gp + g <= domain, nvl, so)                         # prefill and decode replica in one domain
+    kv_transfer_s = np.where(disagg, kv_token * inp / (gp * kv_link), 0.0)
     # The TTFT tail is read over the prompt lengths (a long prompt's prefill is long, and quadratically so in its
     # attention): ``ratio`` = prompt / mean at each quadrature node.
     ratio, node_weights = prompt_length_nodes(inp, input_tokens_cv, cap_in)
