@@ -173,3 +173,13 @@ def test_a_disaggregated_run_counts_its_requests_in_flight_over_its_decode_repli
     assert row["model_batch_held"] == pytest.approx(row["mlperf_requests_in_flight"], rel=1e-9)
     assert row["mlperf_mean_tpot_ms"] == pytest.approx(66.169)
     assert len(points) == 17
+
+
+def test_prefill_shares_read_which_rows_rest_on_their_prompt():
+    """The rows outside 15% are prefill-bound (at least 60% of their GPU time: their error moves with the assumed 9,400-token
+    prompt); DeepSeek-R1's 4,043-token answers leave its rows almost all decode; every share is a fraction."""
+    shares = calibration.prefill_shares().set_index("id")
+    assert len(shares) == 29 and shares["prefill_time_fraction"].between(0, 1).all()          # the rows with a serving file
+    for rid in ("v5.0-h200-llama31-offline", "v5.1-dgx-b200-llama31-offline", "v5.1-gb200x72-llama31-interactive"):
+        assert shares.loc[rid, "prefill_time_fraction"] >= 0.6 and shares.loc[rid, "input_tokens"] == 9400
+    assert (shares.loc[shares.index.str.contains("dsr1"), "prefill_time_fraction"] < 0.1).all()

@@ -61,6 +61,12 @@ def test_misfits_list_the_rows_outside_the_target_worst_first():
                         "requests in flight per replica MLPerf logged, its mean time per output token is 45.9 ms against "
                         "66.2 ms measured")
     assert lines[0].endswith("(+22% in-sample)")
+    # the prefill's share of the row's GPU time and the prompt it rests on come before the step
+    shares = pd.DataFrame({"id": ["a", "b"], "prefill_time_fraction": [0.81, 0.65], "input_tokens": [9400.0, 9400.0]})
+    lines = view.misfits_view(v, points=points, shares=shares).data.splitlines()[2:]
+    assert lines[0].endswith("(+22% in-sample); prefill takes 65% of its GPU time, at a mean prompt of 9,400 tokens")
+    assert lines[1].startswith("* v5.0 8x H200, Llama 3.1 405B server: **-16%** leave-one-out (-13% in-sample); prefill "
+                               "takes 81% of its GPU time, at a mean prompt of 9,400 tokens; held at the 327 requests")
 
 
 def test_validation_and_source_tables_read_as_a_brief():

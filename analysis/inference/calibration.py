@@ -593,6 +593,21 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     return out
 
 
+def prefill_shares(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per MLPerf row at the stored fit: the share of its GPU time the model spends prefilling and the mean prompt its
+    serving file states, so a row's sensitivity to that prompt reads beside its error (a prefill-bound row moves
+    almost in proportion to its prompt)."""
+    table = load_mlperf() if table is None else table
+    fit = _fitted()
+    rows = []
+    for r in _rows(table).itertuples():
+        serve = _serve(r.serve_file, r.scenario)
+        t = evaluate_serve(serve, **{**_row_kwargs(r, serve), **fit, "software_factor": SOFTWARE_FACTORS.get(r.round, 1.0)})
+        rows.append({"id": r.id, "prefill_time_fraction": float(np.asarray(t.prefill_time_fraction)),
+                     "input_tokens": float(serve.values["input_tokens"])})
+    return pd.DataFrame(rows, columns=["id", "prefill_time_fraction", "input_tokens"])
+
+
 def operating_point_accuracy(points: pd.DataFrame | None = None) -> dict:
     """Median |log ratio| of :func:`operating_points`, as a percentage (exp of the median minus 1): batch, TPOT at the
     model's operating point and TPOT at MLPerf's batch."""

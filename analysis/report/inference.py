@@ -278,10 +278,21 @@ def _held_step_clause(r, points: pd.DataFrame | None) -> str:
             f"{fmt.number(p['mlperf_mean_tpot_ms'])} ms measured")
 
 
-def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame | None = None):
+def _prefill_clause(r, shares: pd.DataFrame | None) -> str:
+    """For a row: the model's prefill share of its GPU time and the mean prompt it rests on."""
+    if shares is None or "id" not in r or r["id"] not in set(shares["id"]):
+        return ""
+    s = shares.set_index("id").loc[r["id"]]
+    return (f"; prefill takes {fmt.pct(s['prefill_time_fraction'], 0)} of its GPU time, at a mean prompt of "
+            f"{fmt.integer(s['input_tokens'])} tokens")
+
+
+def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame | None = None,
+                 shares: pd.DataFrame | None = None):
     """The MLPerf rows the model misses by more than ``within_pct`` leave-one-out, worst first, each with its error
-    in-sample and leave-one-out and, given the :func:`~analysis.inference.calibration.operating_points`, its step time
-    at MLPerf's batch against the logged one (a bullet per row; one sentence when every row is within)."""
+    in-sample and leave-one-out, given :func:`~analysis.inference.calibration.prefill_shares` the prefill's share of
+    its GPU time and its mean prompt, and given the :func:`~analysis.inference.calibration.operating_points` its step
+    time at MLPerf's batch against the logged one (a bullet per row; one sentence when every row is within)."""
     from analysis.notebook import Markdown
 
     miss = v["loo_error_pct"].abs()
@@ -290,7 +301,8 @@ def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame
         return Markdown(f"Every row is within {fmt.pct(within_pct / 100, 0)} leave-one-out.")
     lines = [f"* {r['round']} {r['system']}, {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])} "
              f"{SCENARIO_NAMES.get(r['scenario'], r['scenario'])}: **{fmt.signed_pct(r['loo_error_pct'] / 100)}** leave-one-out "
-             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample){_held_step_clause(r, points)}" for _, r in out.iterrows()]
+             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample){_prefill_clause(r, shares)}{_held_step_clause(r, points)}"
+             for _, r in out.iterrows()]
     return Markdown(f"Rows outside {fmt.pct(within_pct / 100, 0)} leave-one-out ({fmt.integer(len(out))} of {fmt.integer(len(v))}):\n\n"
                     + "\n".join(lines))
 
@@ -467,7 +479,7 @@ def _shared(quick: bool) -> dict:
     fit = inference.calibrate(quick=True) if quick else inference.stored_fit()
     table = inference.validation(quick=True) if quick else inference.stored_validation()
     points = inference.operating_points()
-    return {"fit": fit, "validation": table, "operating_points": points,
+    return {"fit": fit, "validation": table, "operating_points": points, "prefill_shares": inference.prefill_shares(),
             "measured_tails": inference.measured_tails(),
             "h200_over_h100": inference.h200_over_h100(1024, 512, "offline"),
             "wide_ep": inference.serve_variants(inference.SERVE_DIR / "moe-1t-h100-wide-ep.yaml", WIDE_EP_VARIANTS),
