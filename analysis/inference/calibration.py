@@ -199,6 +199,12 @@ def _fitted() -> dict:
     return {k: base[k] for k in FIT_PARAMETERS}
 
 
+def _at_stored_fit(row, serve: ServeSpec) -> dict:
+    """Keyword arguments evaluating one MLPerf row at the stored fit: :func:`_row_kwargs`, the fitted efficiencies and
+    the row's round's software factor."""
+    return {**_row_kwargs(row, serve), **_fitted(), "software_factor": SOFTWARE_FACTORS.get(row.round, 1.0)}
+
+
 def mlperf_predictions(compute_efficiency=None, bandwidth_efficiency=None, table: pd.DataFrame | None = None,
                        latency_tail_factor=None, software_factors: dict | None = None, **overrides) -> pd.DataFrame:
     """Model vs MLPerf tokens/s per GPU for every row with a serving file (efficiencies default to the
@@ -335,7 +341,7 @@ def _step_model_log(row, log, grid: dict, over: dict) -> np.ndarray:
         _, steps = _shifts(grid)
         shape = tuple(len(grid[k]) + (steps - 1 if k == "compute_efficiency" else 0) for k in FIT_PARAMETERS)
         serve = _serve(row.serve_file, row.scenario)
-        sizing = {**_row_kwargs(row, serve), **_fitted(), "software_factor": SOFTWARE_FACTORS.get(row.round, 1.0)}
+        sizing = _at_stored_fit(row, serve)
         fixed, held, _, _ = _held(serve, log, sizing)
         tpot = np.asarray(evaluate_serve(fixed, **{**held, **_axes(grid, _relevant(row), steps), "software_factor": 1.0,
                                                    **over}).tpot_ms, float)
@@ -558,14 +564,13 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     model uses. Ratios are model over MLPerf."""
     table = load_mlperf() if table is None else table
     logs = load_loadgen()
-    fit = _fitted()
     rows = []
     for r in _rows(table).itertuples():
         log = _timed_log(r, logs)
         if log is None:
             continue
         serve = _serve(r.serve_file, r.scenario)
-        kwargs = {**_row_kwargs(r, serve), **fit, "software_factor": SOFTWARE_FACTORS.get(r.round, 1.0)}
+        kwargs = _at_stored_fit(r, serve)
         fixed, held_kwargs, in_flight, gpus = _held(serve, log, kwargs)
         at_fit = evaluate_serve(fixed, **kwargs)
         held = evaluate_serve(fixed, **held_kwargs)
@@ -598,11 +603,10 @@ def prefill_shares(table: pd.DataFrame | None = None) -> pd.DataFrame:
     serving file states, so a row's sensitivity to that prompt reads beside its error (a prefill-bound row moves
     almost in proportion to its prompt)."""
     table = load_mlperf() if table is None else table
-    fit = _fitted()
     rows = []
     for r in _rows(table).itertuples():
         serve = _serve(r.serve_file, r.scenario)
-        t = evaluate_serve(serve, **{**_row_kwargs(r, serve), **fit, "software_factor": SOFTWARE_FACTORS.get(r.round, 1.0)})
+        t = evaluate_serve(serve, **_at_stored_fit(r, serve))
         rows.append({"id": r.id, "prefill_time_fraction": float(np.asarray(t.prefill_time_fraction)),
                      "input_tokens": float(serve.values["input_tokens"])})
     return pd.DataFrame(rows, columns=["id", "prefill_time_fraction", "input_tokens"])

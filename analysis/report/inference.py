@@ -267,12 +267,18 @@ def measured_prompt_note(prompts: pd.DataFrame, stated_tokens: float):
            if agrees else f"not the {fmt.integer(stated_tokens)} tokens the serving files state: refit after updating them."))
 
 
+def _entry(frame: pd.DataFrame | None, r):
+    """The entry of ``frame`` (keyed by an ``id`` column) for validation row ``r``, or None."""
+    if frame is None or "id" not in r or r["id"] not in set(frame["id"]):
+        return None
+    return frame.set_index("id").loc[r["id"]]
+
+
 def _held_step_clause(r, points: pd.DataFrame | None) -> str:
     """For a row whose run loadgen logged: the model's mean TPOT held at MLPerf's requests in flight against the logged
     one (where the step model, not the batch, misses)."""
-    if points is None or "id" not in r or r["id"] not in set(points["id"]):
+    if (p := _entry(points, r)) is None:
         return ""
-    p = points.set_index("id").loc[r["id"]]
     return (f"; held at the {fmt.number(p['mlperf_requests_in_flight'])} requests in flight per replica MLPerf logged, "
             f"its mean time per output token is {fmt.number(p['model_mean_tpot_at_mlperf_batch_ms'])} ms against "
             f"{fmt.number(p['mlperf_mean_tpot_ms'])} ms measured")
@@ -280,9 +286,8 @@ def _held_step_clause(r, points: pd.DataFrame | None) -> str:
 
 def _prefill_clause(r, shares: pd.DataFrame | None) -> str:
     """For a row: the model's prefill share of its GPU time and the mean prompt it rests on."""
-    if shares is None or "id" not in r or r["id"] not in set(shares["id"]):
+    if (s := _entry(shares, r)) is None:
         return ""
-    s = shares.set_index("id").loc[r["id"]]
     return (f"; prefill takes {fmt.pct(s['prefill_time_fraction'], 0)} of its GPU time, at a mean prompt of "
             f"{fmt.integer(s['input_tokens'])} tokens")
 
