@@ -76,6 +76,10 @@ def test_model_operating_point_against_loadgen():
     interactive = points[(points["benchmark"] == "llama2-70b") & (points["scenario"] == "interactive")]
     assert len(interactive) == 3 and (interactive["batch_ratio"].sub(1).abs() < 0.3).all()
     assert isinstance(points, pd.DataFrame) and set(points["scenario"]) == {"server", "interactive"}
+    # how close each run came to its limits, by hand from its loadgen summary: the GB200 NVL72 Llama 3.1 405B
+    # interactive run, p99 TTFT 3,413.531 ms of 4,500 and p99 TPOT 72.155 ms of 80
+    gb200 = points.set_index("id").loc["v5.1-gb200x72-llama31-interactive"]
+    assert gb200["mlperf_ttft_p99_share"] == pytest.approx(3413.531 / 4500) and gb200["mlperf_tpot_p99_share"] == pytest.approx(72.155 / 80)
 
 
 def test_operating_points_view_names_each_run_from_its_own_row():
@@ -84,9 +88,14 @@ def test_operating_points_view_names_each_run_from_its_own_row():
     from analysis.report import inference as view
 
     points = calibration.operating_points()
-    names = view.operating_points_view(points).to_frame()["Run"].tolist()
+    frame = view.operating_points_view(points).to_frame()
+    names = frame["Run"].tolist()
     row = points.index[points["id"] == "v5.1-dgx-b200-llama2-server"][0]
     assert names[row] == "v5.1 NVIDIA DGX B200, Llama 2 70B"
+    # p99 TTFT 436.316 ms of 2,000 and p99 TPOT 132.366 ms of 200 in its loadgen summary
+    log = loadgen.load_loadgen().loc["v5.1-dgx-b200-llama2-server"]
+    expected = f"{100 * log['p99_ttft_ms'] / 2000:.0f}%, {100 * log['p99_tpot_ms'] / 200:.0f}%"
+    assert frame["p99 TTFT, p99 TPOT of the limits, MLPerf"].tolist()[row] == expected == "22%, 66%"
     assert len(names) == len(points)
 
 

@@ -67,6 +67,21 @@ def test_misfits_list_the_rows_outside_the_target_worst_first():
     assert lines[0].endswith("(+22% in-sample); prefill takes 65% of its GPU time, at a mean prompt of 9,400 tokens")
     assert lines[1].startswith("* v5.0 8x H200, Llama 3.1 405B server: **-16%** leave-one-out (-13% in-sample); prefill "
                                "takes 81% of its GPU time, at a mean prompt of 9,400 tokens; held at the 327 requests")
+    # how close the run came to its limits closes a logged run's line (loadgen's p99s over its targets)
+    points = points.assign(mlperf_ttft_p99_share=[3413.5 / 4500], mlperf_tpot_p99_share=[72.2 / 80])
+    lines = view.misfits_view(v, points=points).data.splitlines()[2:]
+    assert lines[1].endswith("66.2 ms measured; the run kept its p99 time to first token at 76% and its p99 time per "
+                             "output token at 90% of the scenario's limits")
+
+
+def test_operating_points_summary_counts_the_runs_below_their_limits():
+    points = pd.DataFrame({"mlperf_ttft_p99_share": [0.94, 0.55, 0.2, 0.76], "mlperf_tpot_p99_share": [0.58, 0.76, 0.95, 0.899]})
+    acc = {"runs": 4, "batch_pct": 17.0, "tpot_pct": 16.0, "tpot_at_mlperf_batch_pct": 8.0}
+    text = view.operating_points_summary(points, acc, {"llama2-70b": 1.1}).data
+    # the second and the fourth keep both p99s below 90% of their limits; the first and third reach one
+    assert " 2 of the 4 runs kept both their p99 time to first token and their p99 time per output token below 90%" in text
+    # a table without the shares (an older operating-point table) reads without the sentence
+    assert "of the scenario's limits" not in view.operating_points_summary(pd.DataFrame(index=range(4)), acc, {}).data
 
 
 def test_validation_and_source_tables_read_as_a_brief():

@@ -561,7 +561,8 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     mean TPOT and TTFT (MLPerf's; the model's at its own operating point), the model's mean TPOT **at MLPerf's batch**
     (its step model checked where the system actually ran: targets lifted, the batch held at the measured requests in
     flight, unless the model's KV cache cannot hold them), and the p99/mean TPOT measured against the benchmark median the
-    model uses. Ratios are model over MLPerf."""
+    model uses, and the run's p99 TTFT and p99 TPOT as shares of the limits it ran under (loadgen's own targets: a run
+    below both was not served at its limits, which the model's capacity reaches). Ratios are model over MLPerf."""
     table = load_mlperf() if table is None else table
     logs = load_loadgen()
     rows = []
@@ -589,6 +590,9 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
                      "model_mean_tpot_at_mlperf_batch_ms": f(held.tpot_ms), "model_batch_held": f(held.batch),
                      "mlperf_mean_ttft_ms": float(log["mean_ttft_ms"]), "model_mean_ttft_ms": f(at_fit.ttft_ms),
                      "mlperf_tpot_tail": float(log["p99_tpot_ms"] / log["mean_tpot_ms"]),
+                     # how close the run came to its scenario's limits (the model serves up to the binding one)
+                     "mlperf_ttft_p99_share": float(log["p99_ttft_ms"] / log["ttft_target_ms"]),
+                     "mlperf_tpot_p99_share": float(log["p99_tpot_ms"] / log["tpot_target_ms"]),
                      "model_tpot_tail": float(kwargs["latency_tail_factor"]), "model_limit": str(at_fit.limit)})
     out = pd.DataFrame(rows)
     if len(out):
