@@ -228,7 +228,7 @@ def operating_points_view(points: pd.DataFrame):
         "Model TPOT at MLPerf's batch": points["model_mean_tpot_at_mlperf_batch_ms"].map(_ms),
         "p99 / mean TPOT, MLPerf": points["mlperf_tpot_tail"].map(fmt.factor),
         "Used": points["model_tpot_tail"].map(fmt.factor),
-        "p99 TTFT, p99 TPOT of the limits, MLPerf": [f"{fmt.pct(a, 0)}, {fmt.pct(b, 0)}" for a, b in
+        "p99 TTFT, TPOT over their limits, MLPerf": [f"{fmt.pct(a, 0)}, {fmt.pct(b, 0)}" for a, b in
                                                        zip(points["mlperf_ttft_p99_share"], points["mlperf_tpot_p99_share"])]})
     return fmt.table(out.reset_index(drop=True), labels=False, index=False)
 
