@@ -602,31 +602,22 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         r2, c2 = _queue_load(busy, slots)
         return erlang_c(r1, c1), prefill_s / (c1 * (1.0 - r1)), erlang_c(r2, c2), life_s / (c2 * (1.0 - r2))
 
-    def max_load(floor_s, rho_full, life_s, busy_full, slots):
-        """Highest share ``x`` of full load whose p99 TTFT meets the target (1 without one): over the prompt lengths
-        (``floor_s``, one per node), the no-queue TTFT plus the prefill queue's wait at utilisation ``x rho_full``
-        plus the wait for a free slot with a share ``x busy_full`` of the ``slots`` taken (:func:`ttft_exceedance`)."""
+    def max_load(floor_s, rho_full, life_s, busy_full, slots, top=1.0):
+        """Highest share ``x`` of full load, at most ``top``, whose p99 TTFT meets the target (``top`` without one): over
+        the prompt lengths (``floor_s``, one per node), the no-queue TTFT plus the prefill queue's wait at utilisation
+        ``x rho_full`` plus the wait for a free slot with a share ``x busy_full`` of the ``slots`` taken
+        (:func:`ttft_exceedance`). A disaggregated prefill pool's utilisation is the same search with no slot queue
+        (``rho_full = 1``, ``busy_full = 0``), up to 0.999."""
         shape = np.shape(floor_s)[:-1]
         if not np.any(np.isfinite(ttft_target)):
-            return np.ones(shape)
-        lo, hi = np.zeros(shape), np.ones(shape)
+            return np.full(shape, top)
+        lo, hi = np.zeros(shape), np.full(shape, top)
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
             ok = ttft_exceedance(ttft_target, floor_s, node_weights,
                                  *waits(mid * rho_full, mid * busy_full, slots, life_s)) <= 1.0 - TTFT_QUANTILE
             lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        return np.where(np.isfinite(ttft_target), np.where(floor_within(floor_s), lo, 0.0), 1.0)
-
-    def max_utilisation(floor_s):
-        """Highest prefill-server utilisation whose p99 TTFT (over the prompt lengths, the no-queue TTFT plus the
-        M/M/c wait) meets the target."""
-        shape = np.shape(floor_s)[:-1]
-        lo, hi = np.zeros(shape), np.full(shape, 0.999)
-        for _ in range(BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            ok = ttft_exceedance(ttft_target, floor_s, node_weights, *waits(mid, 0.0, 1.0, 1.0)[:2]) <= 1.0 - TTFT_QUANTILE
-            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        return np.where(np.isfinite(ttft_target), np.where(floor_within(floor_s), lo, 0.0), 0.999)
+        return np.where(np.isfinite(ttft_target), np.where(floor_within(floor_s), lo, 0.0), top)
 
     # Largest b meeting the latency targets (all constraints grow with b): bisection in log b.
     hi_cap = np.maximum(np.where(np.isfinite(cap), cap, 1e9), 1.0)
@@ -645,10 +636,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
 
     weights_s, attn_s, comm_s, weights_mem_s = parts(batch)
     step_s, cycle_s, tpot_s, base_s = latencies(batch)
-    # A disaggregated prefill pool is sized to the TTFT target on its own (max_utilisation); aggregated replicas take
-    # both queues together below (max_load).
+    # A disaggregated prefill pool is sized to the TTFT target on its own (its prefill queue alone); aggregated
+    # replicas take both queues together below.
     floor_s = floor_nodes(batch, step_s)
-    rho_max = max_utilisation(floor_s) if np.any(disagg) else np.zeros(np.shape(base_s))
+    rho_max = max_load(floor_s, 1.0, 1.0, 0.0, 1.0, top=0.999) if np.any(disagg) else np.zeros(np.shape(base_s))
     # Admission at a hard cap of requests in flight (the KV cache or the batch limit; the token budget defers prefill
     # chunks and turns no request away) under Poisson arrivals (server, interactive): the stages x cap slots are the
     # servers of an M/M/c queue whose service time is a request's life in the batch (TPOT x output), and a prompt that
