@@ -172,7 +172,10 @@ def router_replicas(serve: ServeSpec) -> dict:
     nearer the pooled one, the 18 replicas of the GB200 NVL72 server nearer per-replica queues fed evenly); a refit with
     per-replica queues fed in turn (Kingman's GI/G/1 wait, arrival cv^2 = 1 / replicas) kept 24 of the 29 rows within
     15% leave-one-out, against 26 here. A disaggregated system's queue is its prefill replicas (``prefill.replicas``,
-    behind its orchestrator). An ``auto`` replica keeps the file's value."""
+    behind its orchestrator), read the same way and as optimistically: TensorRT-LLM's disaggregated server routes
+    context requests round robin unless its config names a router (NVIDIA/TensorRT-LLM ``tensorrt_llm/serve/router.py``
+    ``create_router``; the slurm example ``examples/disaggregated/slurm/gen_yaml.py`` names none), so each context
+    server queues every n-th prompt. An ``auto`` replica keeps the file's value."""
     if serve.gpus_per_replica is None:
         return {}
     if serve.values["serving_mode"] == "disaggregated":   # the prefill replicas are the TTFT queue's servers
