@@ -363,7 +363,7 @@ def test_run_from_file_example():
     assert {"tokens_per_s_per_gpu", "batch", "bound", "limit", "null_reasons"} <= set(d)
     assert d["bound"] in inf.BOUNDS and d["batch"] <= 896
     assert d["max_tpot_ms"] is None and d["null_reasons"]["max_tpot_ms"] == "no TPOT target"
-    assert "tokens/s per GPU" in result.summary() and "the batch stops at" in result.summary()
+    assert "tokens/s per GPU" in result.summary() and "the batch is limited by" in result.summary()
     # the calibrated attention efficiency is the one the file is evaluated with, and the summary states it
     assert d["attention_efficiency"] == inf.default_values()["attention_efficiency"]
     assert f"attention {d['attention_efficiency']:.2f} of its roofline" in result.summary()
@@ -474,7 +474,7 @@ def test_cli_json_is_strict_and_errors_exit_2(tmp_path):
     assert d["gpu"] == "H200" and d["tokens_per_s_per_gpu"] > 0 and d["bound"] in inf.BOUNDS
     assert d["batch_latency_limit"] is None and "batch_latency_limit" in d["null_reasons"]
     text = run_cli("inference", "data/serve/moe-1t-h100-wide-ep.yaml")
-    assert text.returncode == 0 and "the batch stops at" in text.stdout and "disaggregated" in text.stdout
+    assert text.returncode == 0 and "the batch is limited by" in text.stdout and "disaggregated" in text.stdout
     cases = {"zero.yaml": "gpus_per_replica: 0", "quoted.yaml": "gpus_per_replica: 2\nmax_batch: '-80'",
              "key.yaml": "gpus_per_replica: 2\nslo: {ttft: 1}"}
     for name, extra in cases.items():

@@ -521,17 +521,17 @@ class ServeResult:
             f"token budget {d['max_num_tokens']:,.0f} per iteration" if d["max_num_tokens"] else "",
             f"pools fixed ({d['decode_replicas']:.0f} decode replicas)" if d["decode_replicas"] else "") if part)
         mode += f", {layout}" if layout else ""
-        limits = {"kv-capacity": "the KV cache is full", "max-batch": "the scheduler's batch limit",
+        limits = {"kv-capacity": "a full KV cache", "max-batch": "the scheduler's batch limit",
                   "token-budget": "the token budget per iteration (max_num_tokens)", "tpot": "the TPOT target",
-                  "ttft": "the TTFT target", "does-not-fit": "no request fits in memory",
-                  "target-not-met": "the latency target cannot be met even at batch 1"}
+                  "ttft": "the TTFT target", "does-not-fit": "memory (no request fits)",
+                  "target-not-met": "the latency target (not met even at batch 1)"}
         frac = d["prefill_time_fraction"]
         return "\n".join([
             f"{self.name}: {self.gpus_per_replica:.0f} x {self.gpu} per replica, {self.precision} weights, {self.kv_precision} "
             f"{d['attention'].upper()} KV cache, {mode}; requests {self.input_tokens:,.0f} in + {self.output_tokens:,.0f} out tokens "
             f"(prefix-cache hit rate {d['cache_hit_rate']:.0%}); {target}",
             f"  tokens/s per GPU  {d['tokens_per_s_per_gpu']:12,.0f}   (per replica {d['tokens_per_s_per_replica']:,.0f}; generated tokens)",
-            f"  batch             {d['batch']:12,.0f}   (KV cache allows {d['batch_kv_limit']:,.0f}); the batch stops at "
+            f"  batch             {d['batch']:12,.0f}   (KV cache allows {d['batch_kv_limit']:,.0f}); the batch is limited by "
             f"{limits.get(d['limit'], d['limit'])}",
             f"  bound             {d['bound']:>12s}   (decode step {d['decode_bound']})",
             f"  decode step       {ms(d['decode_step_ms']):>12s} (weights {d['decode_step_split_ms']['weights']:.1f}, attention "
