@@ -909,8 +909,9 @@ def calibration_report(quick: bool = False, write: bool = False) -> dict:
              f"{acc['median_abs_error_pct']:.1f}%, leave-one-out {acc['median_abs_loo_error_pct']:.1f}% "
              f"({acc['rows_within_loo']} of {acc['rows']} within {acc['within_pct']:g}%), leave-one-GPU-type-out "
              f"{acc['median_abs_logo_error_pct']:.1f}%"]
-    lines += [f"  {k:22s} {fitted[k]:8.4g}   (stored {stored[k]:.4g})" for k in CALIBRATED]
-    lines.append("  software factors       " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
+    width = max(len(k) for k in (*CALIBRATED, "software factors"))
+    lines += [f"  {k:{width}s} {fitted[k]:8.4g}   (stored {stored[k]:.4g})" for k in CALIBRATED]
+    lines.append(f"  {'software factors':{width}s} " + ", ".join(f"{r} {f:.4g}" for r, f in result["software_factors"].items())
                  + ("   (written)" if write else f"   (stored {', '.join(f'{r} {f:.4g}' for r, f in SOFTWARE_FACTORS.items())})"))
     lines += [f"  outside {acc['within_pct']:g}% leave-one-out: {rid} {err:+.1f}%" for rid, err in acc["outside_loo"].items()]
     lines.append(f"  step time in the fit: mean TPOT at MLPerf's batch of {result['timed_runs']} loadgen runs, weight "
