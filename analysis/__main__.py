@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,goodput,bench}``.
+"""Command-line interface: ``python -m analysis {reports,evaluate,mfu,inference,sweep,goodput,bench}``.
 
 Bad input prints one line ``error: ...`` on stderr and exits 2 (never a traceback).
 """
@@ -22,6 +22,7 @@ class _Parser(argparse.ArgumentParser):
 MAX_DRAWS = 1_000_000
 #: --seed range (numpy accepts any non-negative integer; 2**32 - 1 is the classic ceiling).
 MAX_SEED = 2**32 - 1
+JSON_HELP = "print the result as JSON on stdout instead of text"
 
 
 def _integer(text: str) -> int:
@@ -144,19 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="headline figures of one scenario")
     p.add_argument("scenario", help="scenario name or YAML file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument("--draws", type=_integer, default=10000, help=f"Monte Carlo draws (default 10000, at most {MAX_DRAWS:,})")
     p.add_argument("--seed", type=_integer, default=0, help=f"random seed, 0 to {MAX_SEED}")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("mfu", help="step model on one training run (RUN.yaml)")
     p.add_argument("run", help="training run YAML (schema in DESIGN.md)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_mfu)
 
     p = sub.add_parser("inference", help="serving operating point of one replica under latency targets (SERVE.yaml)")
     p.add_argument("serve", nargs="?", help="serving YAML")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument("--calibrate", action="store_true", help="refit the efficiencies on the MLPerf rows and print the accuracy")
     p.add_argument("--write", action="store_true", help="with --calibrate: store the fit (data/parameters/inference.yaml)")
     p.add_argument("--quick", action="store_true", help="with --calibrate: the coarser grid")
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     goodput_cli.add_parser(sub)
 
     p = sub.add_parser("bench", help="throughput of the model code")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_bench)
     return parser
 

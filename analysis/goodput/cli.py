@@ -61,7 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="age of the fleet in months (early-life failures; default from the parameters)")
     p.add_argument("--model", default=None, help="model in data/models.yaml for the checkpoint size (default llama3-405b)")
     p.add_argument("--scenario", default=None, help="take the goodput values of this scenario (name or YAML file)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout instead of text")
     p.set_defaults(func=run)
     return p
 
