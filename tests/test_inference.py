@@ -72,6 +72,15 @@ def test_attention_roofline_of_tensor_cores_and_exponentials_by_hand():
     # B200 FP8: the tensor cores are twice as fast as its exponentials: bound by the exponential (< half the peak)
     b200 = float(roofline.attention_rate(4500e12, b200_exp, 128))
     assert b200 == pytest.approx(512 / math.hypot(512 / 4500e12, 1 / b200_exp)) and b200 / 4500e12 < 0.45
+    # a quarter of the exponentials on the FMA units (FlashAttention-4's FP8 setting on sm_100): the MUFU's share of a
+    # score's time is 3/4 of it; a B200 then runs FP8 attention 1.78x an H100 (1.44x on the MUFU alone); none above
+    # head_dim 128, nor on GB300 (sm_103: fast native exp2)
+    assert roofline.fma_exp_share("blackwell", "fp8") == 0.25 and roofline.fma_exp_share("blackwell", "bf16") == 0.125
+    assert roofline.fma_exp_share("hopper", "fp8") == 0.0 and roofline.fma_exp_share("blackwell", "fp8", "GB300") == 0.0
+    emulated = float(roofline.attention_rate(4500e12, b200_exp, 128, 0.25))
+    assert emulated == pytest.approx(512 / math.hypot(512 / 4500e12, 0.75 / b200_exp))
+    assert emulated / h100 == pytest.approx(1.784, abs=0.002) and b200 / h100 == pytest.approx(1.438, abs=0.002)
+    assert float(roofline.attention_rate(4500e12, b200_exp, 576, 0.25)) == float(roofline.attention_rate(4500e12, b200_exp, 576))
     # wider heads carry more FLOPs per exponential (MLA's 576): closer to the tensor peak; no exponential limit: the peak
     assert float(roofline.attention_rate(4500e12, b200_exp, 576)) / 4500e12 > 0.85
     assert float(roofline.attention_rate(4500e12, None, 128)) == 4500e12
@@ -107,6 +116,27 @@ def test_pooled_prefill_queue_is_erlang_c_by_hand():
     assert waits.shape == (2, 5) and np.all(np.diff(waits, axis=1) <= 0) and waits[0, -1] == 0.0
 
 
+def test_round_robin_prefill_queue_by_hand():
+    """E_c/M/1 (Kleinrock 1975, Sec. 6.4): a prompt waits with probability sigma, the root of sigma = (c rho / (c rho +
+    1 - sigma))^c, and then an exponential time of mean S / (1 - sigma). One server is M/M/1 (sigma = rho); two servers
+    at rho = 0.5: sigma = (1 / (2 - sigma))^2, the root of sigma^3 - 4 sigma^2 + 4 sigma - 1 = (sigma - 1)(sigma^2 - 3
+    sigma + 1) in (0, 1): (3 - sqrt 5) / 2 = 0.382; many servers: the D/M/1 root of sigma = exp(-(1 - sigma) / rho)
+    (0.2032 at rho = 0.5)."""
+    assert float(roofline.round_robin_wait_share(0.7, 1)) == pytest.approx(0.7, abs=1e-9)
+    assert float(roofline.round_robin_wait_share(0.5, 2)) == pytest.approx((3 - math.sqrt(5)) / 2, abs=1e-9)
+    assert float(roofline.round_robin_wait_share(0.5, 4096)) == pytest.approx(0.2032, abs=2e-4)
+    # pooled (M/M/c) and round robin agree at one server; with more, turns wait less than a Poisson share each (M/M/1)
+    # and more than one pooled queue: at 14 servers and 70% load, 7.7 prefill times at the 99th percentile against 0.65
+    share, theta = roofline.prefill_queue(np.array([0.7, 0.7]), 1, np.array(["pooled", "round_robin"]))
+    assert np.allclose(share, 0.7) and np.allclose(theta, 1 / 0.3)
+    p99 = lambda router: float(np.log(100 * roofline.prefill_queue(0.7, 14, router)[0]) * roofline.prefill_queue(0.7, 14, router)[1])
+    assert p99("pooled") == pytest.approx(float(roofline.queue_wait_p99(0.7, 14))) == pytest.approx(0.65, abs=0.005)
+    assert p99("round_robin") == pytest.approx(7.72, abs=0.01) and p99("round_robin") < float(roofline.queue_wait_p99(0.7, 1))
+    # vectorized: more servers fed in turn wait less at the same load
+    sigma = roofline.round_robin_wait_share(np.array([[0.6], [0.9]]), np.array([1, 2, 4, 14, 64]))
+    assert sigma.shape == (2, 5) and np.all(np.diff(sigma, axis=1) < 0)
+
+
 def test_a_router_over_prefill_replicas_serves_more_at_the_same_ttft_target():
     kw = dict(**MOE, input_tokens=3000, output_tokens=400, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=64,
               prefill_gpus_per_replica=32, disaggregated=True, experts_per_token=8, mla_kv_dim=576, cache_hit_rate=0.5,
@@ -115,6 +145,9 @@ def test_a_router_over_prefill_replicas_serves_more_at_the_same_ttft_target():
     per_gpu = [float(t.tokens_per_s_per_gpu) for t in by_servers]
     assert per_gpu[0] < per_gpu[1] < per_gpu[2]
     assert all(float(t.ttft_p99_ms) <= 450 * (1 + 1e-6) for t in by_servers)
+    # 14 servers taking turns: between one queue per server and one pooled queue
+    turns = inf.replica_throughput(**kw, prefill_queue_servers=14, prefill_router="round_robin")
+    assert per_gpu[0] < float(turns.tokens_per_s_per_gpu) < per_gpu[2] and float(turns.ttft_p99_ms) <= 450 * (1 + 1e-6)
     # the decode replica is the same; only the prefill pool's headroom shrinks
     assert len({float(t.batch) for t in by_servers}) == 1
     assert float(by_servers[2].prefill_time_fraction) < float(by_servers[0].prefill_time_fraction)
@@ -442,6 +475,8 @@ def test_wide_ep_serve_file_accepts_the_new_keys():
      r"^scenarios\.interactive\.gemm_allreduce: 1 is not allowed"),
     ({"gpu": "H100", "gpus_per_replica": 2, "scenarios": {"server": {"tensor_parallel": 0}}}, r"^scenarios\.server\.tensor_parallel: 0 is below 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "scheduler": "greedy"}, r"^scheduler: 'greedy' is not allowed; use one of max_util, no_evict"),
+    ({"gpu": "H100", "prefill": {"gpus": 2, "replicas": 4, "router": "random"}, "decode": {"gpus": 2}},
+     r"^prefill\.router: 'random' is not allowed; use one of pooled, round_robin"),
     ({"gpu": "B200", "gpus_per_replica": 1, "precision": "fp4", "efficiency": {"fp4_read": 1.5}}, r"^efficiency\.fp4_read: 1\.5 is above 1"),
     ({"gpu": "H100", "gpus_per_replica": 2, "efficiency": {"all_to_all": 0}}, r"^efficiency\.all_to_all: 0 is equal to 0; expected a number in \(0, 1\]"),
 ])
@@ -887,7 +922,8 @@ def test_cli_states_the_parallel_layout_fusion_budget_and_fixed_pools():
     d = json.loads(run_cli("inference", "data/serve/llama3.1-405b-gb200-disagg.yaml", "--json").stdout)
     assert d["decode_replicas"] == 2 and d["max_num_tokens"] == 1024 and d["gemm_allreduce"] is False
     assert d["tensor_parallel"] is None and d["null_reasons"]["tensor_parallel"].startswith("default")
-    assert d["gpus_per_replica"] == 8 and d["prefill_router_replicas"] == 14
+    assert d["gpus_per_replica"] == 8 and d["prefill_router_replicas"] == 14 and d["prefill_router"] == "round_robin"
+    assert "4-GPU prefill replicas, 14 behind one round-robin router" in run_cli("inference", "data/serve/llama3.1-405b-gb200-disagg.yaml").stdout
 
 
 def test_disaggregated_kv_cache_crosses_nvlink_inside_one_domain_by_hand():

@@ -159,28 +159,35 @@ def _rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def router_replicas(serve: ServeSpec) -> dict:
-    """The TTFT queue of an MLPerf row: one harness takes every query LoadGen issues to the system and hands it to one
-    of the system's ``system_gpus / gpus_per_replica`` replicas (NVIDIA's LLM harness serves each data-parallel rank from
-    its own server process and feeds all of them from one LoadGen: ykamiset/inference_results_v5.1, mirror of
-    mlcommons/inference_results_v5.1, closed/NVIDIA/code/harness/harness_triton_llm/README.md), read as one router
-    over all of them (M/M/c, ``prefill_queue_servers``). That reading is the optimistic bound: the v5.1 harness hands
-    each query on arrival to one core, in the Server scenario by default the one with the fewest pending samples
-    (``code/llmlib/server.py`` ``issue_queries``, ``factory.py`` ``_create_scheduler``, ``config.py``
-    ``traffic_distribution_policy``), and that count includes the requests decoding, so a rank can sit idle on prefill
-    while another queues; per-replica queues (M/M/1) are the pessimistic bound. At the arrival rates MLPerf logged, the
-    loadgen TTFTs of the Llama 3.1 405B runs fall between the two readings (the two 4-GPU replicas of the DGX B200
-    nearer the pooled one, the 18 replicas of the GB200 NVL72 server nearer per-replica queues fed evenly); a refit with
-    per-replica queues fed in turn (Kingman's GI/G/1 wait, arrival cv^2 = 1 / replicas) kept 24 of the 29 rows within
-    15% leave-one-out, against 26 here. A disaggregated system's queue is its prefill replicas (``prefill.replicas``,
-    behind its orchestrator), read the same way and as optimistically: TensorRT-LLM's disaggregated server routes
-    context requests round robin unless its config names a router (NVIDIA/TensorRT-LLM ``tensorrt_llm/serve/router.py``
-    ``create_router``; the slurm example ``examples/disaggregated/slurm/gen_yaml.py`` names none), so each context
-    server queues every n-th prompt. An ``auto`` replica keeps the file's value."""
+    """The TTFT queue of an MLPerf row: its prefill servers (``prefill_queue_servers``) and how prompts reach them
+    (``prefill_router``), read as **round robin**: each server receives every c-th prompt and queues its own
+    (E_c/M/1, :func:`analysis.inference.roofline.round_robin_wait_share`).
+
+    * Aggregated rows: one harness takes every query LoadGen issues to the system and hands it to one of the
+      system's ``system_gpus / gpus_per_replica`` replicas (NVIDIA's LLM harness serves each data-parallel rank from
+      its own server process and feeds all of them from one LoadGen: ykamiset/inference_results_v5.1, mirror of
+      mlcommons/inference_results_v5.1, closed/NVIDIA/code/harness/harness_triton_llm/README.md). The v5.1 harness
+      hands each query on arrival to the core with the fewest pending samples (``code/llmlib/server.py``
+      ``issue_queries``, ``factory.py`` ``_create_scheduler``, ``config.py`` ``traffic_distribution_policy``), and that
+      count includes the requests decoding: tens per replica in the 405B runs against a prefill queue of one or two,
+      so the choice follows the decode counts, not the prefill queues, and spreads the queries evenly, as turns do.
+      One queue over all replicas (M/M/c, ``pooled``) is the optimistic bound. The earlier rounds' harnesses are read
+      the same way (their Llama 2 prompts are short and their TTFT queues barely bind).
+    * Disaggregated rows: the prefill replicas (``prefill.replicas``) behind the file's router (``prefill.router``):
+      TensorRT-LLM's disaggregated server routes context requests round robin unless its config names a router
+      (NVIDIA/TensorRT-LLM ``tensorrt_llm/serve/router.py`` ``create_router``; the slurm example
+      ``examples/disaggregated/slurm/gen_yaml.py`` names none).
+
+    A refit with the aggregated rows' replicas pooled instead (one queue each system) keeps one row fewer within 15%
+    leave-one-out (the DGX B200 405B Server row reads +15.8%) at the same median errors; with the disaggregated run's
+    context servers pooled too, that row reads +37% as run. An ``auto`` replica keeps the file's value."""
     if serve.gpus_per_replica is None:
         return {}
     if serve.values["serving_mode"] == "disaggregated":   # the prefill replicas are the TTFT queue's servers
-        return {"prefill_queue_servers": float(serve.values["prefill_router_replicas"])}
-    return {"prefill_queue_servers": max(float(serve.system_gpus) / float(serve.gpus_per_replica), 1.0)}
+        return {"prefill_queue_servers": float(serve.values["prefill_router_replicas"]),
+                "prefill_router": serve.values["prefill_router"]}
+    return {"prefill_queue_servers": max(float(serve.system_gpus) / float(serve.gpus_per_replica), 1.0),
+            "prefill_router": "round_robin"}
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,8 @@ from analysis.catalog import Cluster, Column, GpuSpec, gpu as gpu_spec, validate
 from analysis.errors import InputError
 from analysis.memo import memoized
 from analysis.inference.parameters import PRECISION_BYTES, slo_preset
-from analysis.inference.roofline import ATTENTION_EFFICIENCY_FA3, Throughput, replica_throughput, softmax_exp_per_s, usd_per_million_tokens
+from analysis.inference.roofline import (ATTENTION_EFFICIENCY_FA3, Throughput, fma_exp_share, replica_throughput, softmax_exp_per_s,
+                                         usd_per_million_tokens)
 from analysis.params import Spec, one_at_a_time_columns, one_at_a_time_ends
 from analysis.paths import DATA_DIR
 from analysis.serialize import plain
@@ -34,7 +35,7 @@ OPTIONAL_DEFAULTS = {"attention": "gqa", "mla_kv_dim": 576.0, "experts_per_token
                      "max_ttft_ms": np.inf, "serving_mode": "aggregated", "spec_tokens": 0.0, "spec_acceptance": 0.0,
                      "comm_overlap": 0.0, "latency_tail_factor": 1.0, "max_batch": np.inf, "moe_efficiency": 1.0, "fp4_efficiency": 1.0,
                      "attention_efficiency": ATTENTION_EFFICIENCY_FA3,
-                     "software_factor": 1.0, "prefill_router_replicas": 1.0, "gemm_allreduce": False,
+                     "software_factor": 1.0, "prefill_router_replicas": 1.0, "prefill_router": "pooled", "gemm_allreduce": False,
                      "max_num_tokens": np.inf, "scheduler": "max_util", "fp4_weight_read_efficiency": 1.0,
                      "scaleout_all_to_all_efficiency": 1.0}
 
@@ -51,6 +52,7 @@ def gpu_kwargs(spec: GpuSpec, precision: str, scale_out_gb_s_per_gpu: float | No
     attention = precision if precision != "fp4" else "fp8"     # attention kernels run FP8/BF16, not FP4
     return {"hbm_gb": spec.hbm_gb, "hbm_tb_s": spec.hbm_tb_s, "peak_tflops": spec.peak_tflops(precision),
             "attention_peak_tflops": spec.peak_tflops(attention), "exp_per_s": softmax_exp_per_s(spec.bf16_tflops_dense, spec.architecture, spec.id),
+            "exp_emulated_share": fma_exp_share(spec.architecture, attention, spec.id),
             "nvlink_gb_s_per_gpu": spec.nvlink_gb_s_per_gpu, "nvlink_domain_gpus": spec.nvlink_domain_gpus,
             "scale_out_gb_s_per_gpu": scale_out_gb_s_per_gpu or spec.scale_out_gb_s_per_gpu}
 
@@ -76,6 +78,7 @@ def model_kwargs(values: dict) -> dict:
             "scaleout_all_to_all_efficiency": v["scaleout_all_to_all_efficiency"],
             "attention_efficiency": v["attention_efficiency"],
             "software_factor": v["software_factor"], "prefill_queue_servers": v["prefill_router_replicas"],
+            "prefill_router": v["prefill_router"],
             "gemm_allreduce": v["gemm_allreduce"], "max_num_tokens": v["max_num_tokens"], "scheduler": v["scheduler"],
             **({"max_output_tokens": v["max_output_tokens"]} if v.get("max_output_tokens") is not None else {}),
             **({"tensor_parallel": v["tensor_parallel"]} if v.get("tensor_parallel") is not None else {}),

@@ -23,6 +23,7 @@ WEIGHT_PRECISIONS = ("bf16", "fp8", "fp4")
 KV_PRECISIONS = ("bf16", "fp8")
 ATTENTION_TYPES = ("gqa", "mla")
 SERVING_MODES = ("aggregated", "disaggregated")
+PREFILL_ROUTERS = ("pooled", "round_robin")   # one queue for all prefill servers, or each server in turn
 SCHEDULERS = ("max_util", "no_evict")   # TensorRT-LLM batch_scheduler_policy (the names of NVIDIA's MLPerf harness)
 
 #: MLPerf Inference latency limits (99th percentile TTFT and TPOT, seconds) per benchmark and
@@ -76,6 +77,7 @@ PARAMETERS: dict[str, Spec] = {
     "spec_acceptance": Spec("-", "probability that each draft token is accepted", min=0, max=0.99),
     "comm_overlap": Spec("-", "share of communication hidden behind compute (two-micro-batch overlap)", min=0, max=1),
     "prefill_router_replicas": Spec("replicas", "prefill servers one router balances: the TTFT queue is M/M/c over them (1: each replica queues its own prompts, M/M/1)", min=1, integer=True, max=4096),
+    "prefill_router": Spec("-", "how that router assigns prompts: pooled (one queue, the next free server takes the next prompt: M/M/c) or round_robin (each server in turn, its own queue: E_c/M/1)", choices=PREFILL_ROUTERS),
     "max_gpus_per_replica": Spec("GPUs", "largest replica considered (decode expert-parallel degree for MoE)", min=1, integer=True, max=4096),
     "kv_memory_fraction": Spec("-", "share of HBM left after weights and reserve that holds KV cache", min=0, min_inclusive=False, max=1),
     "reserved_gb_per_gpu": Spec("GB", "HBM kept for activations, workspace and runtime", min=0, max=1000),

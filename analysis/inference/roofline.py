@@ -50,7 +50,9 @@ Per-kernel roofline summed over a decode step (LLM-Viewer: Yuan et al. 2024, arX
   clock per SM on Ampere, Hopper and Blackwell, while dense BF16 MMA does 2,048 / 4,096 / 8,192 FLOPs per clock per SM:
   Zadouri et al. 2026, FlashAttention-4, Sec. 2; Blackwell Ultra doubles the exponential rate, NVIDIA "Inside Blackwell
   Ultra", 2025-08). At head_dim 128 Hopper FP8 attention is balanced between the two and Blackwell FP8 attention is
-  bound by the exponential: a B200 runs FP8 attention ~1.4x an H100 where its FP8 GEMMs run 2.3x. The
+  bound by the exponential, which Blackwell kernels relieve by computing a share of the exponentials as polynomials
+  on the FMA units (FlashAttention-4's sm_100 forward: 25% at FP8, 12.5% at BF16, :data:`EXP_EMULATED_SHARE`): a B200
+  runs FP8 attention ~1.8x an H100 (1.4x on the MUFU alone) where its FP8 GEMMs run 2.3x. The
   kernels reach a share ``attention_efficiency`` (calibrated) of that roofline, below GEMMs' share: FlashAttention-3's
   best H100 figures (Shah et al. 2024, arXiv 2407.08608: 740 TFLOP/s FP16, ~1.2 PFLOP/s FP8, at head_dim 256) are 0.77 and
   0.68 of it, serving kernels (paged KV, chunked context, causal masks) less. Attention FLOPs (prefill and MLA decode) run
@@ -111,8 +113,9 @@ MLPerf's loadgen: :mod:`analysis.inference.loadgen`) and a TTFT floor ``stages x
 all but 1% of prompts; all grow with ``b``, so a vectorized
 bisection finds it. TTFT also waits in a queue: requests arrive as a Poisson stream (MLPerf's Server
 scenario) at prefill servers busy a share ``rho`` of the time, ``prefill_queue_servers`` of them behind one
-router (M/M/c, :func:`queue_wait_p99`; 1, the default: each replica queues its own prompts, M/M/1; the MLPerf
-calibration pools a system's replicas behind its one harness). A batch held at its KV-cache or scheduler cap also
+router (:func:`prefill_queue`: ``prefill_router`` ``pooled``, one queue, M/M/c; ``round_robin``, each server in turn
+with its own queue, E_c/M/1; 1, the default: each replica queues its own prompts, M/M/1; the MLPerf calibration reads a
+system's replicas as fed in turn by its one harness). A batch held at its KV-cache or scheduler cap also
 queues arrivals for a free slot (an M/M/c queue of ``stages x cap`` slots whose service time is a request's life);
 the largest load whose p99 TTFT meets the target caps it (an aggregated replica then runs below full load, so KV-bound
 serving under a TTFT target delivers less than offline; a disaggregated prefill pool is sized with that headroom). That
@@ -120,7 +123,8 @@ p99 is one of the whole TTFT, read over the prompt lengths (:func:`prompt_length
 its length and quadratic in its attention) and both waits together (:func:`ttft_exceedance`), not the mean prompt's
 floor plus each wait's own p99: a long-context mix (MLPerf's Llama 3.1 405B prompts, up to 20k tokens around a
 9.4k mean) meets its TTFT target at a lower load than its mean prompt would. A router over many prefill replicas lets each run busier at the same p99 TTFT: at 14
-replicas a prompt waits at the 99th percentile 0.65 prefill times at 70% load against 14.2 with a queue of its own.
+replicas at 70% load a prompt waits at the 99th percentile 0.65 prefill times in one pooled queue, 7.7 fed in turn and
+14.2 with a Poisson share of its own.
 Offline has no target and no queue. All peaks are **dense** (no 2:4 sparsity) at the serving precision;
 attention runs at the FP8 peak (times the attention-kernel share above) when the GEMMs run FP4.
 """
@@ -143,6 +147,17 @@ COLLECTIVE_LATENCY_SCALEOUT_S = 25e-6  # assumption: the same across RDMA scale-
 # (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", 2025-08-22: 2x attention-layer acceleration).
 EXP_PER_BF16_FLOP = {"ampere": 16 / 2048, "hopper": 16 / 4096, "blackwell": 16 / 8192}
 EXP_PER_BF16_FLOP_BY_GPU = {"GB300": 32 / 8192}
+# Share of the softmax exponentials a Blackwell attention kernel computes on the FMA units (a cubic polynomial) beside
+# the MUFU, per attention precision, at head_dim <= 128: FlashAttention-4's causal hd128 forward on sm_100 emulates
+# the pairs with ``k % ex2_emu_freq >= freq - ex2_emu_res`` (res 4) of the inner fragments 1-2 of each 128-wide score
+# row (4 fragments of 32): freq 8 for FP8 (the FP8 forward is exponential-bound, "+3.4% (4k)..+5.5% (16k) on B200"),
+# 16 for BF16, so 25% and 12.5% of the exponentials (Dao-AILab/flash-attention flash_attn/cute/flash_fwd_sm100.py
+# _FP8_TUNING_CONFIG / _TUNING_CONFIG, softmax.py apply_exp2_convert; Zadouri et al. 2026, Sec. 3). The MUFU then
+# computes the rest, so the exponential rate is MUFU / (1 - share). None on sm_103 (GB300: "fast native exp2",
+# emulation off) nor above head_dim 128 (off by default there, as for the MLA rows' absorbed 576-wide heads).
+EXP_EMULATED_SHARE = {("blackwell", "fp8"): 0.25, ("blackwell", "bf16"): 0.125}
+EXP_EMULATION_OFF_GPUS = ("GB300",)
+EXP_EMULATION_MAX_HEAD_DIM = 128
 # FlashAttention-3's best H100 figures as a share of the attention roofline (module docstring): the upper end of what
 # attention kernels reach, and the default when no calibrated value is passed.
 ATTENTION_EFFICIENCY_FA3 = 0.68
@@ -230,6 +245,41 @@ def queue_wait_mean(rho, servers=1):
     ``rho / (1 - rho)``)."""
     rho, c = _queue_load(rho, servers)
     return erlang_c(rho, c) / (c * (1.0 - rho))
+
+
+def round_robin_wait_share(rho, servers=1):
+    """Probability that a prompt waits when a router hands prompts to ``c = servers`` prefill servers in turn, each
+    busy a share ``rho`` of the time: a server receives every c-th arrival of a Poisson stream (Erlang-c interarrival
+    times) and serves exponentially, an E_c/M/1 queue. As in every GI/M/1 queue (Kleinrock 1975, Queueing Systems I,
+    Sec. 6.4) a prompt waits with probability ``sigma`` and, if it waits, an exponential time of mean ``S / (1 -
+    sigma)``, with ``sigma`` the root in (0, 1) of ``sigma = A*(mu (1 - sigma)) = (c rho / (c rho + 1 - sigma))^c``
+    (the Laplace transform of the interarrival time; found by bisection, the right side exceeding ``sigma`` below the
+    root). One server: ``sigma = rho`` (M/M/1); many: the D/M/1 root of ``sigma = exp(-(1 - sigma) / rho)``."""
+    rho, c = _queue_load(rho, servers)
+    shape = np.broadcast(rho, c).shape
+    lo, hi = np.zeros(shape), np.ones(shape)
+    for _ in range(ROUND_ROBIN_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        above = (c * rho / (c * rho + 1.0 - mid)) ** c > mid
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return lo
+
+
+ROUND_ROBIN_BISECTION_STEPS = 40    # the waiting probability to ~1e-12
+
+
+def prefill_queue(rho, servers=1, router="pooled"):
+    """The prefill queue's wait as :func:`wait_exceedance` takes it: ``(share of prompts that wait, their mean wait in
+    prefill times)``, for ``servers`` prefill servers busy a share ``rho`` of the time behind one router (Poisson
+    arrivals, exponential prefill times). ``router`` ``"pooled"``: one queue, the next free server takes the next
+    prompt (M/M/c: :func:`erlang_c`, mean ``1 / (c (1 - rho))``); ``"round_robin"``: each server in turn, its own queue
+    (E_c/M/1: :func:`round_robin_wait_share`, mean ``1 / (1 - sigma)``). Both are M/M/1 at one server."""
+    rho, c = _queue_load(rho, servers)
+    turn = np.asarray(router) == "round_robin"
+    pooled = erlang_c(rho, c)
+    sigma = round_robin_wait_share(rho, c) if np.any(turn) else pooled
+    share = np.where(turn, sigma, pooled)
+    return share, np.where(turn, 1.0 / (1.0 - sigma), 1.0 / (c * (1.0 - rho)))
 
 
 PROMPT_NODES = 8             # quadrature nodes over the prompt-length distribution for the TTFT tail
@@ -327,16 +377,25 @@ def softmax_exp_per_s(bf16_tflops_dense, architecture: str, gpu_id: str = ""):
     return None if share is None else np.asarray(bf16_tflops_dense, float) * 1e12 * share
 
 
-def attention_rate(tensor_flops_s, exp_per_s, head_dim):
+def fma_exp_share(architecture: str, precision: str, gpu_id: str = "") -> float:
+    """Share of the softmax exponentials an attention kernel of this GPU computes by polynomial on its FMA units at
+    ``precision`` (:data:`EXP_EMULATED_SHARE`, FlashAttention-4's sm_100 tuning; 0 where it emulates none)."""
+    return 0.0 if gpu_id in EXP_EMULATION_OFF_GPUS else EXP_EMULATED_SHARE.get((architecture, precision), 0.0)
+
+
+def attention_rate(tensor_flops_s, exp_per_s, head_dim, emulated_share=0.0):
     """Attention FLOP/s of one GPU at full kernel efficiency: a roofline of tensor-core time (``4 x head_dim`` FLOPs per
-    score, ``Q K^T`` and ``P V``, at ``tensor_flops_s``) and softmax time (one exponential per score at ``exp_per_s``;
-    ``None``: no limit), combined like every other kernel (:func:`smooth_roof`). Zadouri et al. 2026 (FlashAttention-4),
-    Sec. 2."""
+    score, ``Q K^T`` and ``P V``, at ``tensor_flops_s``) and softmax time (one exponential per score at ``exp_per_s``
+    on the MUFU, ``None``: no limit; a share ``emulated_share`` of them on the FMA units instead at head_dim <= 128,
+    :data:`EXP_EMULATED_SHARE`, so ``exp_per_s / (1 - share)`` in all), combined like every other kernel
+    (:func:`smooth_roof`). Zadouri et al. 2026 (FlashAttention-4), Sec. 2-3."""
     tensor = np.asarray(tensor_flops_s, float)
     if exp_per_s is None:
         return tensor
-    per_score = 4.0 * np.asarray(head_dim, float)
-    return per_score / smooth_roof(per_score / tensor, 1.0 / np.asarray(exp_per_s, float))
+    head_dim = np.asarray(head_dim, float)
+    share = np.where(head_dim <= EXP_EMULATION_MAX_HEAD_DIM, np.asarray(emulated_share, float), 0.0)
+    per_score = 4.0 * head_dim
+    return per_score / smooth_roof(per_score / tensor, (1.0 - share) / np.asarray(exp_per_s, float))
 
 
 def pipeline_stages(gpus_per_replica, tensor_parallel=None, nvlink_domain_gpus=8, moe=False):
@@ -395,7 +454,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        spec_tokens=0.0, spec_acceptance=0.0, disaggregated=False, prefill_gpus_per_replica=None,
                        comm_overlap=0.0, moe_efficiency=1.0, attention_peak_tflops=None, gemm_peak_factor=1.0,
                        max_output_tokens=None, software_factor=1.0, tensor_parallel=None, input_tokens_cv=0.0,
-                       max_input_tokens=np.inf, prefill_queue_servers=1.0, exp_per_s=None,
+                       max_input_tokens=np.inf, prefill_queue_servers=1.0, prefill_router="pooled", exp_per_s=None,
+                       exp_emulated_share=0.0,
                        attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf,
                        scheduler="max_util", weight_read_efficiency=1.0, scaleout_all_to_all_efficiency=1.0) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
@@ -441,7 +501,7 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     # Attention kernels: their own roofline (tensor cores and softmax exponentials) at their own efficiency, never
     # above the GEMMs'. Peak of the KV-cache precision.
     tensor_peak = (f(peak_tflops) if attention_peak_tflops is None else f(attention_peak_tflops)) * 1e12
-    attn_peak = attention_rate(tensor_peak, exp_per_s, d_attn / f(heads)) * np.minimum(compute_efficiency, f(attention_efficiency))
+    attn_peak = attention_rate(tensor_peak, exp_per_s, d_attn / f(heads), exp_emulated_share) * np.minimum(compute_efficiency, f(attention_efficiency))
     attn_flops = g * attn_peak
     moe_slow = 1.0 / np.where((f(experts_per_token) > 0) & (active < params), f(moe_efficiency), 1.0)
     weight_bytes = params * weight_bytes_per_param
@@ -564,7 +624,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         return weights, attention, comm, weights_mem
 
     tail = f(latency_tail_factor)
-    servers = f(prefill_queue_servers)                                     # prefill servers behind one router (M/M/c)
+    servers = f(prefill_queue_servers)                                     # prefill servers behind one router
+    router = np.asarray(prefill_router)                                    # pooled (M/M/c) or round robin (E_c/M/1)
     tpot_target, ttft_target = f(max_tpot_ms) / 1e3, f(max_ttft_ms) / 1e3
 
     def latencies(b):
@@ -595,12 +656,12 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         return (tail * tpot <= tpot_target) & floor_within(floor_nodes(b, step))
 
     def waits(rho_prefill, busy, slots, life_s):
-        """Both queues' M/M/c waits as :func:`wait_exceedance` takes them: (share waiting, mean wait if waiting) of
-        the prefill queue at utilisation ``rho_prefill`` and of the admission queue with a share ``busy`` of its
-        ``slots`` taken (service time a request's life)."""
-        r1, c1 = _queue_load(rho_prefill, servers)
+        """Both queues' waits as :func:`wait_exceedance` takes them: (share waiting, mean wait if waiting) of the
+        prefill queue at utilisation ``rho_prefill`` (:func:`prefill_queue`, its ``router``) and of the admission
+        queue (M/M/c) with a share ``busy`` of its ``slots`` taken (service time a request's life)."""
+        share, theta = prefill_queue(rho_prefill, servers, router)
         r2, c2 = _queue_load(busy, slots)
-        return erlang_c(r1, c1), prefill_s / (c1 * (1.0 - r1)), erlang_c(r2, c2), life_s / (c2 * (1.0 - r2))
+        return share, prefill_s * theta, erlang_c(r2, c2), life_s / (c2 * (1.0 - r2))
 
     def max_load(floor_s, rho_full, life_s, busy_full, slots, top=1.0):
         """Highest share ``x`` of full load, at most ``top``, whose p99 TTFT meets the target (``top`` without one): over
@@ -667,7 +728,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
         busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
         admission_p99_s = life_s * queue_wait_p99(busy, slots)
-        ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * queue_wait_mean(rho_q, servers)   # mean waits
+        prefill_waiting, prefill_wait_prefills = prefill_queue(rho_q, servers, router)
+        ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * prefill_waiting * prefill_wait_prefills   # mean waits
         ttft_p99_s = ttft_quantile(floor_s, node_weights, *waits(rho_q, busy, slots, life_s))
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)

@@ -20,8 +20,9 @@ Schema (every key optional unless marked)::
        experts_per_token: 8}         # experts_per_token: routed experts per token (MoE all-to-all)
     mla: {kv_dim: 576}               # MLA-compressed KV cache (or ``mla: true`` for 576)
     ep: 64                           # expert-parallel degree of a decode replica (= its GPUs)
-    prefill: {gpus: 32, replicas: 14}  # disaggregated prefill pool: GPUs per prefill replica; replicas one router
-                                     # balances (the TTFT queue is M/M/c over them; default 1, each its own queue)
+    prefill: {gpus: 32, replicas: 14, router: round_robin}  # disaggregated prefill pool: GPUs per prefill replica;
+                                     # replicas one router balances (default 1, each its own queue); router: pooled (one
+                                     # queue, M/M/c; the default) or round_robin (each replica in turn, E_c/M/1)
     decode: {gpus: 144}              # disaggregated decode pool: GPUs per decode replica; with replicas: 2 (and prefill.replicas)
                                      # the system's pools are fixed as deployed, not sized by the model
     workload: {input_tokens: 500, output_tokens: 294.45}    # required; means per request
@@ -57,8 +58,8 @@ import numpy as np
 from analysis.catalog import GpuSpec, gpu as gpu_spec, read_yaml
 from analysis.errors import InputError, shown
 from analysis.inference.fleet import best_replica, gemm_factor, gpu_kwargs, model_kwargs, weight_read_factor
-from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, SCENARIOS, SCHEDULERS, SLO_PRESETS, WEIGHT_PRECISIONS,
-                                           default_values, slo_preset)
+from analysis.inference.parameters import (KV_PRECISIONS, PRECISION_BYTES, PREFILL_ROUTERS, SCENARIOS, SCHEDULERS, SLO_PRESETS,
+                                           WEIGHT_PRECISIONS, default_values, slo_preset)
 from analysis.inference.roofline import Throughput, fixed_pools, replica_throughput
 from analysis.params import Spec
 from analysis.paths import DATA_DIR
@@ -72,7 +73,7 @@ SERVE_KEYS = {"name", "gpu", "gpus_per_replica", "system_gpus", "precision", "kv
 SUB_KEYS = {
     "model": {"params", "active_params", "layers", "hidden", "heads", "kv_heads", "experts_per_token", "source"},
     "mla": {"kv_dim", "source"},
-    "prefill": {"gpus", "replicas", "source"},
+    "prefill": {"gpus", "replicas", "router", "source"},
     "decode": {"gpus", "replicas", "source"},
     "workload": {"input_tokens", "output_tokens", "max_output_tokens", "input_tokens_cv", "max_input_tokens", "source"},
     "speculative": {"tokens", "acceptance", "source"},
@@ -370,8 +371,10 @@ def parse_serve(doc: dict, defaults: dict | None = None, scenario: str | None = 
         "kv_memory_fraction": number("memory.kv_fraction", mem.get("kv_fraction", defaults["kv_memory_fraction"])),
         "reserved_gb_per_gpu": number("memory.reserved_gb_per_gpu", mem.get("reserved_gb_per_gpu", defaults["reserved_gb_per_gpu"])),
         "max_gpus_per_replica": float(system),
-        # one router over the prefill replicas (M/M/c TTFT queue); without one each replica queues its own prompts
+        # one router over the prefill replicas (the TTFT queue: pooled M/M/c or round robin E_c/M/1); without one each
+        # replica queues its own prompts
         "prefill_router_replicas": float(number("prefill.replicas", prefill["replicas"])) if "replicas" in prefill else 1.0,
+        "prefill_router": _choice("prefill.router", prefill.get("router", defaults["prefill_router"]), PREFILL_ROUTERS),
         "tensor_parallel": float(number("tensor_parallel", doc["tensor_parallel"])) if "tensor_parallel" in doc else None,
         "gemm_allreduce": gemm_allreduce,
         "scheduler": _choice("scheduler", doc.get("scheduler", defaults["scheduler"]), SCHEDULERS),
@@ -490,6 +493,7 @@ class ServeResult:
                "moe_efficiency": v.get("moe_efficiency") if moe else None,
                "scaleout_all_to_all_efficiency": v.get("scaleout_all_to_all_efficiency") if across_nodes else None,
                "prefill_router_replicas": v.get("prefill_router_replicas", 1.0),
+               "prefill_router": v.get("prefill_router", "pooled"),
                "tensor_parallel": v.get("tensor_parallel"), "gemm_allreduce": bool(v.get("gemm_allreduce", False)),
                "max_num_tokens": v.get("max_num_tokens") if np.isfinite(v.get("max_num_tokens", np.inf)) else None,
                "decode_replicas": v.get("decode_replicas"), "scheduler": v.get("scheduler", "max_util"),
@@ -512,7 +516,8 @@ class ServeResult:
                   f"p99 targets TTFT {ms(d['max_ttft_ms'])}, TPOT {ms(d['max_tpot_ms'])}")
         router = (self.values or {}).get("prefill_router_replicas", 1.0)
         mode = d["serving_mode"] + (f" ({d['prefill_gpus_per_replica']:.0f}-GPU prefill replicas"
-                                    + (f", {router:.0f} behind one router" if router > 1 else "") + ")"
+                                    + (f", {router:.0f} behind one {'round-robin ' if d['prefill_router'] == 'round_robin' else ''}router"
+                                       if router > 1 else "") + ")"
                                     if d["prefill_gpus_per_replica"] else "")
         tp = d["tensor_parallel"]
         layout = ", ".join(part for part in (

@@ -34,7 +34,7 @@ register({
     "inference.serving_mode": "Prefill/decode serving mode", "inference.spec_tokens": "Speculative draft tokens per step",
     "inference.spec_acceptance": "Draft-token acceptance rate", "inference.comm_overlap": "All-to-all hidden behind compute",
     "inference.scaleout_all_to_all_efficiency": "Scale-out all-to-all bandwidth share",
-    "inference.prefill_router_replicas": "Prefill replicas behind one router",
+    "inference.prefill_router_replicas": "Prefill replicas behind one router", "inference.prefill_router": "Prefill router (pooled or round robin)",
     "inference.max_batch_per_gpu": "Scheduler limit, requests per GPU", "inference.compute_efficiency": "Compute efficiency (of dense peak)",
     "inference.bandwidth_efficiency": "HBM bandwidth efficiency", "inference.latency_tail_factor": "p99 / mean TPOT",
     "inference.fp4_weight_read_efficiency": "FP4 weight-read share of bandwidth", "inference.scheduler": "KV-cache scheduler",
