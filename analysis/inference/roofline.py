@@ -247,6 +247,9 @@ def queue_wait_mean(rho, servers=1):
     return erlang_c(rho, c) / (c * (1.0 - rho))
 
 
+ROUND_ROBIN_BISECTION_STEPS = 40    # the waiting probability to ~1e-12
+
+
 def round_robin_wait_share(rho, servers=1):
     """Probability that a prompt waits when a router hands prompts to ``c = servers`` prefill servers in turn, each
     busy a share ``rho`` of the time: a server receives every c-th arrival of a Poisson stream (Erlang-c interarrival
@@ -263,9 +266,6 @@ def round_robin_wait_share(rho, servers=1):
         above = (c * rho / (c * rho + 1.0 - mid)) ** c > mid
         lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
     return lo
-
-
-ROUND_ROBIN_BISECTION_STEPS = 40    # the waiting probability to ~1e-12
 
 
 def prefill_queue(rho, servers=1, router="pooled"):
@@ -728,9 +728,9 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
         busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
         admission_p99_s = life_s * queue_wait_p99(busy, slots)
-        prefill_waiting, prefill_wait_prefills = prefill_queue(rho_q, servers, router)
-        ttft_s = base_s + life_s * queue_wait_mean(busy, slots) + prefill_s * prefill_waiting * prefill_wait_prefills   # mean waits
-        ttft_p99_s = ttft_quantile(floor_s, node_weights, *waits(rho_q, busy, slots, life_s))
+        queue_waits = waits(rho_q, busy, slots, life_s)                   # (share waiting, mean if waiting) of each queue
+        ttft_s = base_s + queue_waits[0] * queue_waits[1] + queue_waits[2] * queue_waits[3]   # mean waits
+        ttft_p99_s = ttft_quantile(floor_s, node_weights, *queue_waits)
         tpot_ms = np.where(ok, tpot_s * 1e3, np.nan)
         ttft_ms = np.where(ok, ttft_s * 1e3, np.nan)
         ttft_p99_ms = np.where(ok, ttft_p99_s * 1e3, np.nan)
