@@ -137,6 +137,25 @@ def test_round_robin_prefill_queue_by_hand():
     assert sigma.shape == (2, 5) and np.all(np.diff(sigma, axis=1) < 0)
 
 
+def test_ttft_at_load_is_the_m_m_1_wait_at_the_batch_full_load_by_hand():
+    """Held at 256 requests with no target (MLPerf's operating point), ``ttft_at_load`` reads the prefill queue at the
+    batch's full load: one replica is an M/M/1 queue busy the prefill share rho of its time, so the mean TTFT grows by
+    rho / (1 - rho) prefill times and the wait exceeds t with probability rho exp(-(1 - rho) t / S). The batch cap is a
+    mean here, not a cap: no admission queue. Throughput and batch do not move."""
+    kw = dict(**SMALL, gpus_per_replica=1, max_batch=256)
+    base = inf.replica_throughput(**kw)
+    loaded = inf.replica_throughput(**kw, ttft_at_load=True)
+    rho, s = float(base.prefill_time_fraction), float(base.prefill_s_per_request)
+    assert 0.2 < rho < 0.9
+    assert float(loaded.ttft_ms) - float(base.ttft_ms) == pytest.approx(1e3 * s * rho / (1 - rho), rel=1e-9)
+    assert float(loaded.tokens_per_s_per_gpu) == float(base.tokens_per_s_per_gpu) and float(loaded.batch) == 256
+    # equal-length prompts: the p99 is the no-queue TTFT plus the wait's own 99th percentile
+    wait_p99_s = s / (1 - rho) * math.log(100 * rho)
+    assert float(loaded.ttft_p99_ms) == pytest.approx(float(base.ttft_ms) + 1e3 * wait_p99_s, rel=1e-6)
+    # without the flag there is no arrival process: equal-length prompts all take the no-queue TTFT
+    assert float(base.ttft_p99_ms) == float(base.ttft_ms)
+
+
 def test_a_router_over_prefill_replicas_serves_more_at_the_same_ttft_target():
     kw = dict(**MOE, input_tokens=3000, output_tokens=400, hbm_gb=80, hbm_tb_s=3.35, peak_tflops=1979, gpus_per_replica=64,
               prefill_gpus_per_replica=32, disaggregated=True, experts_per_token=8, mla_kv_dim=576, cache_hit_rate=0.5,

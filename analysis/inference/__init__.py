@@ -29,6 +29,7 @@ from analysis.inference.serve import SERVE_DIR, SERVE_KEYS, ServeResult, ServeSp
 from analysis.inference.loadgen import benchmark_tails, load_loadgen, requests_in_flight, tpot_tail
 from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibration_sweep, h200_over_h100, load_mlperf,
                                             kv_implied_prompts, measured_tails, mlperf_predictions, operating_point_accuracy,
-                                            operating_points, prefill_shares, stored_fit, stored_validation, validation)
+                                            operating_points, prefill_shares, router_reading_errors, router_readings,
+                                            stored_fit, stored_validation, validation)
 
 __all__ = [name for name in dir() if not name.startswith("__")]

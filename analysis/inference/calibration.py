@@ -178,7 +178,11 @@ def router_replicas(serve: ServeSpec) -> dict:
       (NVIDIA/TensorRT-LLM ``tensorrt_llm/serve/router.py`` ``create_router``; the slurm example
       ``examples/disaggregated/slurm/gen_yaml.py`` names none).
 
-    A refit with the aggregated rows' replicas pooled instead (one queue each system) keeps one row fewer within 15%
+    The time to first token each run logged, read at the run's own load (:func:`router_readings`), brackets the
+    readings rather than singling one out: over the four multi-replica Llama 3.1 405B runs the p99 misses by a median
+    32% fed in turn, 28% pooled and 61% with a Poisson share per replica (one M/M/1 queue each, dispatch blind to the
+    prefill queues), which would put the v5.1 GB200 NVL72 server run, logged at 4.36 s, above its 6 s limit at the load
+    it met it. A refit with the aggregated rows' replicas pooled instead (one queue each system) keeps one row fewer within 15%
     leave-one-out (the DGX B200 405B Server row reads +15.8%) at the same median errors; with the disaggregated run's
     context servers pooled too, that row reads +37% as run. An ``auto`` replica keeps the file's value."""
     if serve.gpus_per_replica is None:
@@ -578,7 +582,9 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     (its step model checked where the system actually ran: targets lifted, the batch held at the measured requests in
     flight, unless the model's KV cache cannot hold them), and the p99/mean TPOT measured against the benchmark median the
     model uses, and the run's p99 TTFT and p99 TPOT as shares of the limits it ran under (loadgen's own targets: a run
-    below both was not served at its limits, which the model's capacity reaches). Ratios are model over MLPerf."""
+    below both was not served at its limits, which the model's capacity reaches), and the model's mean and p99 TTFT **at the
+    run's own load** (held at its requests in flight, prompts arriving at the rate it served: ``ttft_at_load``; NaN for a
+    disaggregated run, whose prefill pool is sized to its target) beside loadgen's p99. Ratios are model over MLPerf."""
     table = load_mlperf() if table is None else table
     logs = load_loadgen()
     rows = []
@@ -591,6 +597,7 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
         fixed, held_kwargs, in_flight, gpus = _held(serve, log, kwargs)
         at_fit = evaluate_serve(fixed, **kwargs)
         held = evaluate_serve(fixed, **held_kwargs)
+        loaded = _ttft_at_load(serve, fixed, held_kwargs)
         f = lambda x: float(np.asarray(x))
         v = serve.values
         kv_token = float(kv_bytes_per_token(v["layers"], v["hidden"], v["heads"], v["kv_heads"], PRECISION_BYTES[serve.kv_precision],
@@ -605,6 +612,9 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
                      "mlperf_mean_tpot_ms": float(log["mean_tpot_ms"]), "model_mean_tpot_ms": f(at_fit.tpot_ms),
                      "model_mean_tpot_at_mlperf_batch_ms": f(held.tpot_ms), "model_batch_held": f(held.batch),
                      "mlperf_mean_ttft_ms": float(log["mean_ttft_ms"]), "model_mean_ttft_ms": f(at_fit.ttft_ms),
+                     # the TTFT queue checked where the system ran: the model's TTFT at the run's own load
+                     "mlperf_p99_ttft_ms": float(log["p99_ttft_ms"]),
+                     "model_mean_ttft_at_mlperf_load_ms": loaded[0], "model_p99_ttft_at_mlperf_load_ms": loaded[1],
                      "mlperf_tpot_tail": float(log["p99_tpot_ms"] / log["mean_tpot_ms"]),
                      # how close the run came to its scenario's limits (the model serves up to the binding one)
                      "mlperf_ttft_p99_share": float(log["p99_ttft_ms"] / log["ttft_target_ms"]),
@@ -615,7 +625,65 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
         out["batch_ratio"] = out["model_batch"] / out["mlperf_requests_in_flight"]
         out["tpot_ratio"] = out["model_mean_tpot_ms"] / out["mlperf_mean_tpot_ms"]
         out["tpot_at_mlperf_batch_ratio"] = out["model_mean_tpot_at_mlperf_batch_ms"] / out["mlperf_mean_tpot_ms"]
+        out["p99_ttft_at_mlperf_load_ratio"] = out["model_p99_ttft_at_mlperf_load_ms"] / out["mlperf_p99_ttft_ms"]
     return out
+
+
+def _ttft_at_load(serve: ServeSpec, fixed: ServeSpec, held_kwargs: dict, **router) -> tuple[float, float]:
+    """Mean and p99 TTFT in ms of an aggregated run held at MLPerf's requests in flight, its prefill queue at that
+    batch's full load (``ttft_at_load``, :func:`analysis.inference.roofline.replica_throughput`); ``router`` replaces
+    the row's prefill servers or router. NaN for a disaggregated run (its prefill pool is sized to the target, not held
+    at a load)."""
+    if serve.values["serving_mode"] == "disaggregated":
+        return float("nan"), float("nan")
+    t = evaluate_serve(fixed, **{**held_kwargs, **router, "ttft_at_load": True})
+    return float(np.asarray(t.ttft_ms)), float(np.asarray(t.ttft_p99_ms))
+
+
+#: The readings of an MLPerf system's TTFT queue :func:`router_readings` compares: the one the calibration uses
+#: (:func:`router_replicas`: the harness feeds the replicas in turn) and the two it does not.
+ROUTER_READINGS = {"round_robin": {"prefill_router": "round_robin"},
+                   "poisson_per_replica": {"prefill_queue_servers": 1.0, "prefill_router": "pooled"},
+                   "pooled": {"prefill_router": "pooled"}}
+
+
+def router_readings(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The model's mean and p99 TTFT at each run's own load under each reading of how the harness spreads prompts over
+    the system's replicas (:data:`ROUTER_READINGS`): fed in turn (E_c/M/1, the reading :func:`router_replicas`
+    uses), a Poisson share per replica (one M/M/1 queue each: the dispatch ignores the prefill queues) and one
+    pooled queue (M/M/c), beside loadgen's. Aggregated latency-bound runs of more than one replica, at the stored fit;
+    the TTFT is not in the fit, so this checks the queue model on what it did not see."""
+    table = load_mlperf() if table is None else table
+    logs = load_loadgen()
+    rows = []
+    for r in _rows(table).itertuples():
+        log = _timed_log(r, logs)
+        if log is None:
+            continue
+        serve = _serve(r.serve_file, r.scenario)
+        kwargs = _at_stored_fit(r, serve)
+        if serve.values["serving_mode"] == "disaggregated" or kwargs.get("prefill_queue_servers", 1.0) <= 1.0:
+            continue
+        fixed, held_kwargs, _, _ = _held(serve, log, kwargs)
+        row = {"id": r.id, "round": r.round, "system": r.system, "benchmark": r.benchmark, "scenario": r.scenario,
+               "replicas": float(kwargs["prefill_queue_servers"]), "mlperf_mean_ttft_ms": float(log["mean_ttft_ms"]),
+               "mlperf_p99_ttft_ms": float(log["p99_ttft_ms"])}
+        for name, router in ROUTER_READINGS.items():
+            row[f"{name}_mean_ttft_ms"], row[f"{name}_p99_ttft_ms"] = _ttft_at_load(serve, fixed, held_kwargs, **router)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def router_reading_errors(readings: pd.DataFrame | None = None, benchmark: str = "llama3.1-405b") -> dict:
+    """Median |log ratio| (as a percentage, exp of the median minus 1) of each reading's mean and p99 TTFT against
+    loadgen's over the ``benchmark``'s runs in :func:`router_readings` (the Llama 3.1 405B runs by default: the only
+    ones whose long prompts make the TTFT queue bind)."""
+    r = router_readings() if readings is None else readings
+    r = r[r["benchmark"] == benchmark]
+    med = lambda model, logged: float((np.exp(np.median(np.abs(np.log(r[model] / r[logged])))) - 1) * 100)
+    return {"runs": int(len(r)), **{name: {"mean_pct": med(f"{name}_mean_ttft_ms", "mlperf_mean_ttft_ms"),
+                                           "p99_pct": med(f"{name}_p99_ttft_ms", "mlperf_p99_ttft_ms")}
+                                    for name in ROUTER_READINGS}}
 
 
 def prefill_shares(table: pd.DataFrame | None = None) -> pd.DataFrame:

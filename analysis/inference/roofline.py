@@ -457,7 +457,8 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
                        max_input_tokens=np.inf, prefill_queue_servers=1.0, prefill_router="pooled", exp_per_s=None,
                        exp_emulated_share=0.0,
                        attention_efficiency=ATTENTION_EFFICIENCY_FA3, gemm_allreduce=False, max_num_tokens=np.inf,
-                       scheduler="max_util", weight_read_efficiency=1.0, scaleout_all_to_all_efficiency=1.0) -> Throughput:
+                       scheduler="max_util", weight_read_efficiency=1.0, scaleout_all_to_all_efficiency=1.0,
+                       ttft_at_load=False) -> Throughput:
     """Serving throughput of one homogeneous replica (all arguments broadcast as numpy arrays).
 
     Units: ``params``/``active_params`` in parameters (not billions), ``hbm_gb`` in GB per GPU,
@@ -480,7 +481,10 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
     all-reduces into its row-parallel GEMMs (TensorRT-LLM's ``gemm_allreduce_plugin``); ``max_num_tokens`` is the token
     budget of one iteration (TensorRT-LLM's runtime ``max_num_tokens``: decode tokens plus prefill chunks). ``input_tokens_cv``
     and ``max_input_tokens`` describe the spread and the cap of prompt lengths (the prefill's quadratic attention
-    term uses their second moment; ``input_tokens`` stays the mean).
+    term uses their second moment; ``input_tokens`` stays the mean). ``ttft_at_load`` reads an aggregated replica's
+    TTFT (mean and p99) with its prefill queue at the batch's full load under Poisson arrivals even without a TTFT
+    target, and with no admission queue: the batch is then the mean number of requests in flight, not a cap (MLPerf's
+    operating point, the requests a run held on average by Little's law, :func:`analysis.inference.calibration.operating_points`).
     See the module docstring for the equations and their sources.
     """
     f = lambda x: np.asarray(x, float)
@@ -725,8 +729,11 @@ def replica_throughput(*, params, active_params, layers, hidden, heads, kv_heads
         per_gpu = np.where(ok, out / request_gpu_s, 0.0)
         gpus_per_unit = np.where(disagg, g + np.where(ok, prefill_gpu_s * batch * tau / (out * step_s), 0.0), g)
         prefill_fraction = np.where(ok, np.where(disagg, prefill_gpu_s / request_gpu_s, rho), np.nan)
-        rho_q = np.where(np.isfinite(ttft_target), rho, 0.0)              # offline: no arrival process, no queue
-        busy = np.where(np.isfinite(ttft_target) & ~disagg, load * busy_full, 0.0)
+        # Offline: no arrival process, no queue. At a held load (ttft_at_load) the batch is a mean, not a cap: arrivals
+        # queue for prefill, not for a slot.
+        at_load = np.asarray(ttft_at_load, bool) & ~disagg
+        rho_q = np.where(np.isfinite(ttft_target) | at_load, rho, 0.0)
+        busy = np.where(np.isfinite(ttft_target) & ~disagg & ~at_load, load * busy_full, 0.0)
         admission_p99_s = life_s * queue_wait_p99(busy, slots)
         queue_waits = waits(rho_q, busy, slots, life_s)                   # (share waiting, mean if waiting) of each queue
         ttft_s = base_s + queue_waits[0] * queue_waits[1] + queue_waits[2] * queue_waits[3]   # mean waits
