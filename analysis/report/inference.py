@@ -260,7 +260,10 @@ def router_readings_view(readings: pd.DataFrame, benchmark: str = "llama3.1-405b
 
 def router_readings_summary(errors: dict, readings: pd.DataFrame):
     """One paragraph: how far each reading's TTFT at the runs' own load sits from loadgen's (median over the Llama 3.1
-    405B runs), and how far the short-prompt runs' logged TTFT sits above the model's."""
+    405B runs), and how far the short-prompt runs' logged TTFT sits above the model's. The hold it names is TensorRT-LLM's
+    attention-DP balancing as NVIDIA's v5.1 DeepSeek-R1 configs set it (``adp_balancing_enable``,
+    ``adp_balancing_timeout_iters`` 9: closed/NVIDIA/configs/B200-SXM-180GBx8/Server/deepseek-r1.py;
+    ``PyExecutor._balance_adp_requests``), which the model does not include."""
     from analysis.notebook import Markdown
 
     phrases = {"round_robin": "with the replicas fed in turn (the reading used)",
@@ -277,8 +280,10 @@ def router_readings_summary(errors: dict, readings: pd.DataFrame):
         "pending requests, which decoding requests dominate). The time to first token is not in the fit, so this checks "
         "the queue model on what it did not see. On the short-prompt runs (Llama 2 70B, DeepSeek-R1) the logged mean is "
         f"a median **{fmt.number(ratio, 2)} times** the model's, whose prefill there takes tens of milliseconds: time the "
-        "model does not count (the harness's own, and the serving scheduler's holding of prompts), which does not "
-        "bind their throughput in the model.")
+        "model does not count, the harness's own and the serving scheduler's (a prompt joins at the next iteration, and "
+        "on the DeepSeek-R1 runs it is held for up to nine iterations until every attention rank has one). The model "
+        "therefore reads those runs' time-to-first-token limits as looser than they were; their throughput is bound "
+        "elsewhere in the model.")
 
 
 def _run_name(r: pd.Series) -> str:
