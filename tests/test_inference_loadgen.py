@@ -147,4 +147,4 @@ def test_router_readings_view_reads_seconds_and_names_each_reading():
     gb200 = frame[frame["Run"] == "v5.1 NVIDIA GB200 NVL72, Llama 3.1 405B"]
     assert gb200["p99 TTFT, MLPerf"].tolist() == ["4.36 s"]
     text = view.router_readings_summary(calibration.router_reading_errors(readings), readings).data
-    assert "4 Llama 3.1 405B runs" in text and "fed in turn (the reading used)" in text and "nan" not in text.lower()
+    assert "4 Llama 3.1 405B runs" in text and "with the replicas fed in turn (mean" in text and "keeps the first" in text and "nan" not in text.lower()

@@ -266,7 +266,7 @@ def router_readings_summary(errors: dict, readings: pd.DataFrame):
     ``PyExecutor._balance_adp_requests``), which the model does not include."""
     from analysis.notebook import Markdown
 
-    phrases = {"round_robin": "with the replicas fed in turn (the reading used)",
+    phrases = {"round_robin": "with the replicas fed in turn",
                "poisson_per_replica": "with a Poisson share per replica", "pooled": "in one pooled queue"}
     parts = [f"**{fmt.pct(v['p99_pct'] / 100, 0)}** {phrases[k]} (mean {fmt.pct(v['mean_pct'] / 100, 0)})"
              for k, v in errors.items() if k in phrases]
@@ -276,7 +276,7 @@ def router_readings_summary(errors: dict, readings: pd.DataFrame):
         f"Over the {fmt.integer(errors['runs'])} Llama 3.1 405B runs served by more than one replica, the model's p99 time to "
         "first token at each run's own load (its requests in flight held, prompts arriving at the rate it served) misses "
         "loadgen's by a median of " + ", ".join(parts[:-1]) + " and " + parts[-1] + ". No reading fits every run: the logs bracket them, and the "
-        "calibration keeps the one the harness code describes (each query handed on arrival, by turn or by the fewest "
+        "calibration keeps the first, the one the harness code describes (each query handed on arrival, by turn or by the fewest "
         "pending requests, which decoding requests dominate). The time to first token is not in the fit, so this checks "
         "the queue model on what it did not see. On the short-prompt runs (Llama 2 70B, DeepSeek-R1) the logged mean is "
         f"a median **{fmt.number(ratio, 2)} times** the model's, whose prefill there takes tens of milliseconds: time the "
