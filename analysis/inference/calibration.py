@@ -573,6 +573,18 @@ def _stages(serve: ServeSpec, gpus: float) -> float:
                                  is_mixture_of_experts(serve.values))[1])
 
 
+def _logged_runs(table: pd.DataFrame | None = None):
+    """Each latency-bound MLPerf row with a loadgen summary (default: data/mlperf_inference.csv): ``(row, its loadgen
+    summary, its serving file under its scenario, keyword arguments at the stored fit)``."""
+    table = load_mlperf() if table is None else table
+    logs = load_loadgen()
+    for r in _rows(table).itertuples():
+        log = _timed_log(r, logs)
+        if log is not None:
+            serve = _serve(r.serve_file, r.scenario)
+            yield r, log, serve, _at_stored_fit(r, serve)
+
+
 def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The model's operating point against what MLPerf's loadgen logged, for every latency-bound (server and interactive)
     row with a loadgen summary (data/mlperf_loadgen.csv; a disaggregated one per decode replica), at the stored fit.
@@ -585,15 +597,8 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     below both was not served at its limits, which the model's capacity reaches), and the model's mean and p99 TTFT **at the
     run's own load** (held at its requests in flight, prompts arriving at the rate it served: ``ttft_at_load``; NaN for a
     disaggregated run, whose prefill pool is sized to its target) beside loadgen's p99. Ratios are model over MLPerf."""
-    table = load_mlperf() if table is None else table
-    logs = load_loadgen()
     rows = []
-    for r in _rows(table).itertuples():
-        log = _timed_log(r, logs)
-        if log is None:
-            continue
-        serve = _serve(r.serve_file, r.scenario)
-        kwargs = _at_stored_fit(r, serve)
+    for r, log, serve, kwargs in _logged_runs(table):
         fixed, held_kwargs, in_flight, gpus = _held(serve, log, kwargs)
         at_fit = evaluate_serve(fixed, **kwargs)
         held = evaluate_serve(fixed, **held_kwargs)
@@ -653,15 +658,8 @@ def router_readings(table: pd.DataFrame | None = None) -> pd.DataFrame:
     uses), a Poisson share per replica (one M/M/1 queue each: the dispatch ignores the prefill queues) and one
     pooled queue (M/M/c), beside loadgen's. Aggregated latency-bound runs of more than one replica, at the stored fit;
     the TTFT is not in the fit, so this checks the queue model on what it did not see."""
-    table = load_mlperf() if table is None else table
-    logs = load_loadgen()
     rows = []
-    for r in _rows(table).itertuples():
-        log = _timed_log(r, logs)
-        if log is None:
-            continue
-        serve = _serve(r.serve_file, r.scenario)
-        kwargs = _at_stored_fit(r, serve)
+    for r, log, serve, kwargs in _logged_runs(table):
         if serve.values["serving_mode"] == "disaggregated" or kwargs.get("prefill_queue_servers", 1.0) <= 1.0:
             continue
         fixed, held_kwargs, _, _ = _held(serve, log, kwargs)
