@@ -13,7 +13,9 @@ The package, one concern per module:
 * :mod:`~analysis.inference.serve` -- the serving-file schema behind ``python -m analysis inference``;
 * :mod:`~analysis.inference.loadgen` -- MLPerf's loadgen logs: measured TPOT tails, TTFT, requests in flight;
 * :mod:`~analysis.inference.calibration` -- MLPerf rows, the fit of the efficiencies, leave-one-out, and the model's
-  operating point against the loadgen logs.
+  operating point against the loadgen logs;
+* :mod:`~analysis.inference.peers` -- the same engine on two GPU types: what MLPerf's paired rows measure (offline
+  capacity) and what they do not (the load a submitter scheduled).
 """
 from analysis.inference.parameters import (ATTENTION_TYPES, KV_PRECISIONS, PARAMETERS, PRECISION_BYTES, SCENARIOS,
                                            SERVING_MODES, SLO_PRESETS, SLO_SOURCE, WEIGHT_PRECISIONS, _defaults,
@@ -31,5 +33,6 @@ from analysis.inference.calibration import (FIT_PARAMETERS, calibrate, calibrati
                                             kv_implied_prompts, measured_tails, mlperf_predictions, operating_point_accuracy,
                                             operating_points, prefill_shares, router_reading_errors, router_readings,
                                             stored_fit, stored_validation, validation)
+from analysis.inference.peers import gpu_pair_summary, gpu_pairs
 
 __all__ = [name for name in dir() if not name.startswith("__")]

@@ -596,7 +596,9 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
     model uses, and the run's p99 TTFT and p99 TPOT as shares of the limits it ran under (loadgen's own targets: a run
     below both was not served at its limits, which the model's capacity reaches), and the model's mean and p99 TTFT **at the
     run's own load** (held at its requests in flight, prompts arriving at the rate it served: ``ttft_at_load``; NaN for a
-    disaggregated run, whose prefill pool is sized to its target) beside loadgen's p99. Ratios are model over MLPerf."""
+    disaggregated run, whose prefill pool is sized to its target) beside loadgen's p99, and the query rate its submitter
+    scheduled per replica (loadgen's ``target_qps`` over the replicas; decode replicas when disaggregated). Ratios are
+    model over MLPerf."""
     rows = []
     for r, log, serve, kwargs in _logged_runs(table):
         fixed, held_kwargs, in_flight, gpus = _held(serve, log, kwargs)
@@ -607,8 +609,11 @@ def operating_points(table: pd.DataFrame | None = None) -> pd.DataFrame:
         v = serve.values
         kv_token = float(kv_bytes_per_token(v["layers"], v["hidden"], v["heads"], v["kv_heads"], PRECISION_BYTES[serve.kv_precision],
                                             v["mla_kv_dim"] if v["attention"] == "mla" else 0.0))
-        rows.append({"id": r.id, "round": r.round, "system": r.system, "benchmark": r.benchmark, "scenario": r.scenario,
-                     "gpus_per_replica": gpus,
+        replicas = _decode_replicas(serve, gpus)
+        rows.append({"id": r.id, "round": r.round, "system": r.system, "gpu": r.gpu, "benchmark": r.benchmark,
+                     "scenario": r.scenario, "gpus_per_replica": gpus, "replicas": replicas,
+                     # the load the submitter scheduled (loadgen's target_qps), per replica
+                     "mlperf_target_qps_per_replica": float(log["target_qps"]) / replicas,
                      # the KV cache MLPerf's requests in flight held each, at most (the model's capacity over them)
                      "mlperf_kv_tokens_per_request": f(at_fit.kv_capacity_gb_per_replica) * 1e9 / in_flight / kv_token,
                      "input_tokens": float(v["input_tokens"]), "output_tokens": float(v["output_tokens"]),

@@ -13,7 +13,10 @@ check the model's *mechanism*, not only its throughput:
   (Little's law, Little 1961, *Operations Research* 9(3); the TTFT share is the time a query waits for and
   sits in its prefill, holding no decode slot) is the decode batch the system ran at;
 * **mean TPOT at that batch** is the step time the roofline should give there
-  (:func:`analysis.inference.calibration.operating_points`).
+  (:func:`analysis.inference.calibration.operating_points`);
+* **the scheduled load** (``target_qps``, under "Test Parameters Used") is the query rate the submitter asked
+  loadgen to issue, the one knob of a server result: two runs of the same engine on different GPUs show how hard
+  each was pushed (:func:`analysis.inference.calibration.peer_loads`).
 
 The interactive scenario is logged as ``Server`` with the tighter targets; offline runs issue every query at
 once, so their latencies are not a service time and only their throughput is used.
@@ -41,6 +44,7 @@ LOADGEN_COLUMNS = (
     Column("mean_tpot_ms", _MS, required=False), Column("p50_tpot_ms", _MS, required=False),
     Column("p90_tpot_ms", _MS, required=False), Column("p99_tpot_ms", _MS, required=False),
     Column("ttft_target_ms", _MS, required=False), Column("tpot_target_ms", _MS, required=False),
+    Column("target_qps", Spec("queries/s", min=0, min_inclusive=False, max=1e9), required=False),
     Column("source"), Column("retrieved"), Column("note", required=False),
 )
 #: The tail is at least 1 by definition of a percentile over a mean of the same values; a benchmark median below

@@ -317,6 +317,64 @@ def _headroom_sentence(points: pd.DataFrame, near: float = HEADROOM_NEAR) -> str
             "(or to its KV cache or batch limit).")
 
 
+def _share_pair(a, b) -> str:
+    return "–" if not np.isfinite(a) else f"{fmt.pct(a, 0)}, {fmt.pct(b, 0)}"
+
+
+def _pair_gpus(pairs: pd.DataFrame) -> tuple[str, str] | None:
+    """The two GPU types when every pair compares the same two, else None."""
+    return (pairs["gpu_a"].iloc[0], pairs["gpu_b"].iloc[0]) if pairs[["gpu_a", "gpu_b"]].nunique().max() == 1 else None
+
+
+def gpu_pairs_view(pairs: pd.DataFrame):
+    """Per pair of MLPerf rows that ran the same engine on two GPU types (:func:`analysis.inference.gpu_pairs`): the
+    second GPU's tokens/s per GPU over the first's as MLPerf measured it, as the model gives it and as the dense peaks
+    stand, and, for a latency-bound pair, the queries/s per replica each run was scheduled at and its p99 TTFT share."""
+    both = _pair_gpus(pairs)
+    runs = f"{both[0]}, {both[1]}" if both else "first, second GPU"
+    qps = lambda a, b: "–" if not np.isfinite(a) else f"{fmt.number(a)}, {fmt.number(b)}"
+    out = pd.DataFrame({
+        "Round, benchmark": [f"{r['round']} {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])}" for _, r in pairs.iterrows()],
+        "Scenario": pairs["scenario"].map(SCENARIO_NAMES),
+        "GPUs per replica": pairs["gpus_per_replica"].map(fmt.integer),
+        "Compared": [f"{r['gpu_b']} over {r['gpu_a']}" for _, r in pairs.iterrows()],
+        "Tokens/s per GPU, MLPerf": pairs["mlperf_ratio"].map(fmt.factor),
+        "Model": pairs["model_ratio"].map(fmt.factor),
+        "Dense peaks": pairs["peak_ratio"].map(fmt.factor),
+        f"Scheduled queries/s per replica ({runs})": [qps(a, b) for a, b in zip(
+            pairs["mlperf_target_qps_per_replica_a"], pairs["mlperf_target_qps_per_replica_b"])],
+        f"p99 TTFT over its limit ({runs})": [_share_pair(a, b) for a, b in zip(
+            pairs["mlperf_ttft_p99_share_a"], pairs["mlperf_ttft_p99_share_b"])]})
+    return fmt.table(out.reset_index(drop=True), labels=False, index=False)
+
+
+def gpu_pairs_summary(summary: dict, pairs: pd.DataFrame):
+    """One paragraph: what the same-engine pairs say about the two GPU types, offline (a measured capacity) and under
+    a latency target (a scheduled rate), from :func:`analysis.inference.gpu_pair_summary`."""
+    from analysis.notebook import Markdown
+
+    if not summary["pairs"]:
+        return Markdown("No MLPerf rows ran the same engine on two GPU types.")
+    a, b = _pair_gpus(pairs) or ("the first GPU type", "the second")
+    span = lambda lo, hi: fmt.factor(lo) if np.isclose(lo, hi) else f"{fmt.factor(lo)} to {fmt.factor(hi)}"
+    timed = pairs[pairs["scenario"] != "offline"]
+    lower = int(((timed["mlperf_ttft_p99_share_b"] < timed["mlperf_ttft_p99_share_a"])
+                 & (timed["mlperf_tpot_p99_share_b"] < timed["mlperf_tpot_p99_share_a"])).sum())
+    return Markdown(
+        f"NVIDIA ran {fmt.integer(summary['pairs'])} benchmark scenarios with the same replica layout on {a} and {b}, "
+        f"whose dense peaks stand at **{span(*summary['peak_ratio'])}** {a}'s (`data/gpus.csv`). Offline, with every "
+        f"query issued at once, the result is what each system could serve: over the {fmt.integer(summary['offline'])} "
+        f"offline pairs MLPerf measured {b} at **{span(*summary['offline_mlperf_ratio'])}** {a} per GPU, the model "
+        f"gives **{span(*summary['offline_model_ratio'])}**. Under a latency target the result is the rate the submitter "
+        f"scheduled, provided the limits held: in **{fmt.integer(summary['same_scheduled_load'])} of the "
+        f"{fmt.integer(summary['latency_bound'])}** latency-bound pairs both runs were scheduled within 5% of the same "
+        f"queries per second per replica (the target rate in each run's loadgen summary), and in {fmt.integer(lower)} the {b} run kept both "
+        f"its p99 latencies further below the limits than the {a} run. Those results measure the load chosen for both, "
+        f"not what each could serve, so they neither confirm nor refute the model's {b}-over-{a} ratio there "
+        f"({span(timed['model_ratio'].min(), timed['model_ratio'].max())}); the model serves each up to its binding "
+        "limit.")
+
+
 def measured_prompt_note(prompts: pd.DataFrame, stated_tokens: float):
     """The Llama 2 70B mean prompt as MLPerf's own KV occupancy measures it (:func:`analysis.inference.kv_implied_prompts`):
     each server run's figure, their median, and the prompt the serving files state beside it."""
@@ -345,14 +403,32 @@ def _entry(frame: pd.DataFrame | None, r):
     return frame.set_index("id").loc[r["id"]]
 
 
-def _held_step_clause(r, points: pd.DataFrame | None) -> str:
+def _held_step_clause(r, points: pd.DataFrame | None, pairs: pd.DataFrame | None = None) -> str:
     """For a row whose run loadgen logged: the model's mean TPOT held at MLPerf's requests in flight against the logged
-    one (where the step model, not the batch, misses)."""
+    one (where the step model, not the batch, misses), and, given the same-engine ``pairs``, the load its submitter
+    scheduled beside the other GPU type's run."""
     if (p := _entry(points, r)) is None:
         return ""
     return (f"; held at the {fmt.number(p['mlperf_requests_in_flight'])} requests in flight per replica MLPerf logged, "
             f"its mean time per output token is {fmt.number(p['model_mean_tpot_at_mlperf_batch_ms'])} ms against "
-            f"{fmt.number(p['mlperf_mean_tpot_ms'])} ms measured{_ttft_at_load_clause(p)}{_headroom_clause(p)}")
+            f"{fmt.number(p['mlperf_mean_tpot_ms'])} ms measured{_ttft_at_load_clause(p)}{_headroom_clause(p)}"
+            f"{_scheduled_load_clause(r, pairs)}")
+
+
+def _scheduled_load_clause(r, pairs: pd.DataFrame | None) -> str:
+    """For a latency-bound row paired with the same engine on another GPU type (:func:`analysis.inference.gpu_pairs`):
+    the queries/s per replica both runs were scheduled at, and the other run's p99 TTFT share."""
+    if pairs is None or not len(pairs):
+        return ""
+    for side, other in (("b", "a"), ("a", "b")):
+        match = pairs[(pairs[f"id_{side}"] == r["id"]) & np.isfinite(pairs[f"mlperf_target_qps_per_replica_{side}"])]
+        if len(match):
+            m = match.iloc[0]
+            return (f"; its submitter scheduled {fmt.number(m[f'mlperf_target_qps_per_replica_{side}'])} queries/s per "
+                    f"replica, against {fmt.number(m[f'mlperf_target_qps_per_replica_{other}'])} on the same replica of the "
+                    f"{m[f'system_{other}'].split(' (')[0]} run, which kept its p99 time to first token at "
+                    f"{fmt.pct(m[f'mlperf_ttft_p99_share_{other}'], 0)} of the limit")
+    return ""
 
 
 def _ttft_at_load_clause(p) -> str:
@@ -382,11 +458,13 @@ def _prefill_clause(r, shares: pd.DataFrame | None) -> str:
 
 
 def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame | None = None,
-                 shares: pd.DataFrame | None = None):
+                 shares: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None):
     """The MLPerf rows the model misses by more than ``within_pct`` leave-one-out, worst first, each with its error
     in-sample and leave-one-out, given :func:`~analysis.inference.calibration.prefill_shares` the prefill's share of
-    its GPU time and its mean prompt, and given the :func:`~analysis.inference.calibration.operating_points` its step
-    time at MLPerf's batch against the logged one (a bullet per row; one sentence when every row is within)."""
+    its GPU time and its mean prompt, given the :func:`~analysis.inference.calibration.operating_points` its step
+    time at MLPerf's batch against the logged one, and given the same-engine :func:`~analysis.inference.gpu_pairs` the
+    load its submitter scheduled beside the other GPU type's run (a bullet per row; one sentence when every row is
+    within)."""
     from analysis.notebook import Markdown
 
     miss = v["loo_error_pct"].abs()
@@ -395,7 +473,7 @@ def misfits_view(v: pd.DataFrame, within_pct: float = 15.0, points: pd.DataFrame
         return Markdown(f"Every row is within {fmt.pct(within_pct / 100, 0)} leave-one-out.")
     lines = [f"* {r['round']} {r['system']}, {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])} "
              f"{SCENARIO_NAMES.get(r['scenario'], r['scenario'])}: **{fmt.signed_pct(r['loo_error_pct'] / 100)}** leave-one-out "
-             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample){_prefill_clause(r, shares)}{_held_step_clause(r, points)}"
+             f"({fmt.signed_pct(r['error_pct'] / 100)} in-sample){_prefill_clause(r, shares)}{_held_step_clause(r, points, pairs)}"
              for _, r in out.iterrows()]
     return Markdown(f"Rows outside {fmt.pct(within_pct / 100, 0)} leave-one-out ({fmt.integer(len(out))} of {fmt.integer(len(v))}):\n\n"
                     + "\n".join(lines))
@@ -574,7 +652,9 @@ def _shared(quick: bool) -> dict:
     table = inference.validation(quick=True) if quick else inference.stored_validation()
     points = inference.operating_points()
     readings = inference.router_readings()
+    pairs = inference.gpu_pairs(points=points)
     return {"fit": fit, "validation": table, "operating_points": points, "prefill_shares": inference.prefill_shares(),
+            "gpu_pairs": pairs, "gpu_pair_summary": inference.gpu_pair_summary(pairs),
             "router_readings": readings, "router_reading_errors": inference.router_reading_errors(readings),
             "measured_tails": inference.measured_tails(),
             "h200_over_h100": inference.h200_over_h100(1024, 512, "offline"),
