@@ -94,3 +94,19 @@ def test_pairs_view_and_summary_read_as_a_brief(pairs):
             if "GB200 NVL72 (72x GB200-186GB, TensorRT), Llama 3.1 405B server" in l][0]
     assert line.endswith("its submitter scheduled 0.975 queries/s per replica, against 0.950 on the same replica of the "
                          "NVIDIA DGX B200 run, which kept its p99 time to first token at 86% of the limit")
+
+
+def test_no_pairs_reads_as_one_sentence_and_an_empty_table():
+    """A table without two GPU types at one layout (here: the GB200 rows left out) pairs nothing; the summary and the
+    report read that, and the misfit lines keep their text without the scheduled-load clause."""
+    from analysis.report import inference as view
+
+    predictions = calibration.mlperf_predictions()
+    none = gpu_pairs(predictions[predictions["gpu"] != "GB200"])
+    assert none.empty and "same_scheduled_load" in none.columns
+    summary = gpu_pair_summary(none)
+    assert (summary["pairs"], summary["latency_bound"], summary["same_scheduled_load"]) == (0, 0, 0)
+    assert view.gpu_pairs_summary(summary, none).data == "No MLPerf rows ran the same engine on two GPU types."
+    assert len(view.gpu_pairs_view(none).to_frame()) == 0
+    text = view.misfits_view(calibration.stored_validation(), points=calibration.operating_points(), pairs=none).data
+    assert "its submitter scheduled" not in text and "Rows outside 15% leave-one-out" in text

@@ -24,6 +24,10 @@ from analysis.inference.calibration import mlperf_predictions, operating_points
 PAIR_KEYS = ("round", "benchmark", "scenario", "gpus_per_replica")
 #: Per-run load and latency columns of :func:`analysis.inference.calibration.operating_points` carried per GPU.
 LOAD_COLUMNS = ("mlperf_target_qps_per_replica", "mlperf_ttft_p99_share", "mlperf_tpot_p99_share")
+#: The columns of :func:`gpu_pairs` (also when no rows pair up).
+PAIR_COLUMNS = (*PAIR_KEYS, "gpu_a", "gpu_b", "id_a", "id_b", "system_a", "system_b", "precision", "mlperf_ratio",
+                "model_ratio", "peak_ratio", *(f"{c}_{side}" for c in LOAD_COLUMNS for side in "ab"),
+                "scheduled_load_ratio", "same_scheduled_load")
 
 
 def _peak_ratio(gpu_a: str, gpu_b: str, precision: str) -> float:
@@ -58,11 +62,10 @@ def gpu_pairs(predictions: pd.DataFrame | None = None, points: pd.DataFrame | No
                 for column in LOAD_COLUMNS:
                     entry[f"{column}_a"], entry[f"{column}_b"] = float(a[column]), float(b[column])
                 out.append(entry)
-    pairs = pd.DataFrame(out)
-    if len(pairs):
-        load = pairs["mlperf_target_qps_per_replica_b"] / pairs["mlperf_target_qps_per_replica_a"]
-        pairs["scheduled_load_ratio"] = load
-        pairs["same_scheduled_load"] = np.abs(load - 1.0) <= 0.05
+    pairs = pd.DataFrame(out, columns=PAIR_COLUMNS[:-2])
+    load = pairs["mlperf_target_qps_per_replica_b"] / pairs["mlperf_target_qps_per_replica_a"]
+    pairs["scheduled_load_ratio"] = load.astype(float)
+    pairs["same_scheduled_load"] = (np.abs(load.astype(float) - 1.0) <= 0.05).astype(bool)
     return pairs
 
 

@@ -323,7 +323,8 @@ def _share_pair(a, b) -> str:
 
 def _pair_gpus(pairs: pd.DataFrame) -> tuple[str, str] | None:
     """The two GPU types when every pair compares the same two, else None."""
-    return (pairs["gpu_a"].iloc[0], pairs["gpu_b"].iloc[0]) if pairs[["gpu_a", "gpu_b"]].nunique().max() == 1 else None
+    same = len(pairs) and pairs[["gpu_a", "gpu_b"]].nunique().max() == 1
+    return (pairs["gpu_a"].iloc[0], pairs["gpu_b"].iloc[0]) if same else None
 
 
 def gpu_pairs_view(pairs: pd.DataFrame):
