@@ -59,6 +59,10 @@ def test_pair_summary_counts_and_spans(pairs):
     # measured offline, the two GPU types serve within a few percent per GPU; the peaks stand 11% apart
     assert 0.9 < s["offline_mlperf_ratio"][0] <= s["offline_mlperf_ratio"][1] < 1.05
     assert s["peak_ratio"][0] == pytest.approx(1.1111, abs=1e-4)
+    # in every latency-bound pair the GB200 run kept both p99 latencies further below the limits
+    timed = pairs[pairs["scenario"] != "offline"]
+    assert s["lower_latencies_b"] == 4
+    assert s["latency_bound_model_ratio"] == (timed["model_ratio"].min(), timed["model_ratio"].max())
 
 
 def test_pairs_of_a_hand_built_table():

@@ -16,7 +16,7 @@ check the model's *mechanism*, not only its throughput:
   (:func:`analysis.inference.calibration.operating_points`);
 * **the scheduled load** (``target_qps``, under "Test Parameters Used") is the query rate the submitter asked
   loadgen to issue, the one knob of a server result: two runs of the same engine on different GPUs show how hard
-  each was pushed (:func:`analysis.inference.calibration.peer_loads`).
+  each was pushed (:func:`analysis.inference.peers.gpu_pairs`).
 
 The interactive scenario is logged as ``Server`` with the tighter targets; offline runs issue every query at
 once, so their latencies are not a service time and only their throughput is used.

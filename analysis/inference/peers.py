@@ -24,6 +24,8 @@ from analysis.inference.calibration import mlperf_predictions, operating_points
 PAIR_KEYS = ("round", "benchmark", "scenario", "gpus_per_replica")
 #: Per-run load and latency columns of :func:`analysis.inference.calibration.operating_points` carried per GPU.
 LOAD_COLUMNS = ("mlperf_target_qps_per_replica", "mlperf_ttft_p99_share", "mlperf_tpot_p99_share")
+#: Two runs scheduled within this share of each other's queries/s per replica count as the same load.
+SAME_LOAD_TOLERANCE = 0.05
 #: The columns of :func:`gpu_pairs` (also when no rows pair up).
 PAIR_COLUMNS = (*PAIR_KEYS, "gpu_a", "gpu_b", "id_a", "id_b", "system_a", "system_b", "precision", "mlperf_ratio",
                 "model_ratio", "peak_ratio", *(f"{c}_{side}" for c in LOAD_COLUMNS for side in "ab"),
@@ -41,43 +43,37 @@ def gpu_pairs(predictions: pd.DataFrame | None = None, points: pd.DataFrame | No
     fit, :func:`~analysis.inference.calibration.mlperf_predictions`) and the dense-peak ratio at the rows' precision,
     and, for latency-bound runs loadgen logged (:func:`~analysis.inference.calibration.operating_points`), each run's
     scheduled queries/s per replica and p99 TTFT and TPOT as shares of their limits (NaN offline).
-    ``same_scheduled_load`` marks the pairs scheduled within 5% of each other per replica."""
+    ``same_scheduled_load`` marks the pairs scheduled within :data:`SAME_LOAD_TOLERANCE` of each other per replica."""
     predictions = mlperf_predictions() if predictions is None else predictions
     points = operating_points() if points is None else points
     rows = predictions.merge(points[["id", *LOAD_COLUMNS]], on="id", how="left")
-    out = []
-    for key, group in rows.groupby(list(PAIR_KEYS), sort=True):
-        group = group.sort_values("gpu")
-        for i in range(len(group)):
-            for j in range(i + 1, len(group)):
-                a, b = group.iloc[i], group.iloc[j]
-                if a["gpu"] == b["gpu"]:
-                    continue
-                entry = dict(zip(PAIR_KEYS, key))
-                entry.update({"gpu_a": a["gpu"], "gpu_b": b["gpu"], "id_a": a["id"], "id_b": b["id"],
-                              "system_a": a["system"], "system_b": b["system"], "precision": a["precision"],
-                              "mlperf_ratio": b["mlperf_tokens_s_per_gpu"] / a["mlperf_tokens_s_per_gpu"],
-                              "model_ratio": b["model_tokens_s_per_gpu"] / a["model_tokens_s_per_gpu"],
-                              "peak_ratio": _peak_ratio(a["gpu"], b["gpu"], a["precision"])})
-                for column in LOAD_COLUMNS:
-                    entry[f"{column}_a"], entry[f"{column}_b"] = float(a[column]), float(b[column])
-                out.append(entry)
-    pairs = pd.DataFrame(out, columns=PAIR_COLUMNS[:-2])
-    load = pairs["mlperf_target_qps_per_replica_b"] / pairs["mlperf_target_qps_per_replica_a"]
-    pairs["scheduled_load_ratio"] = load.astype(float)
-    pairs["same_scheduled_load"] = (np.abs(load.astype(float) - 1.0) <= 0.05).astype(bool)
-    return pairs
+    rows = rows[["id", "system", "gpu", "precision", "mlperf_tokens_s_per_gpu", "model_tokens_s_per_gpu", *PAIR_KEYS,
+                 *LOAD_COLUMNS]]
+    both = rows.merge(rows, on=list(PAIR_KEYS), suffixes=("_a", "_b"))
+    pairs = both[both["gpu_a"] < both["gpu_b"]].rename(columns={"precision_a": "precision"})
+    pairs = pairs.sort_values([*PAIR_KEYS, "id_a", "id_b"]).reset_index(drop=True)
+    pairs["mlperf_ratio"] = pairs["mlperf_tokens_s_per_gpu_b"] / pairs["mlperf_tokens_s_per_gpu_a"]
+    pairs["model_ratio"] = pairs["model_tokens_s_per_gpu_b"] / pairs["model_tokens_s_per_gpu_a"]
+    pairs["peak_ratio"] = [_peak_ratio(a, b, p) for a, b, p in zip(pairs["gpu_a"], pairs["gpu_b"], pairs["precision"])]
+    load = (pairs["mlperf_target_qps_per_replica_b"] / pairs["mlperf_target_qps_per_replica_a"]).astype(float)
+    pairs["scheduled_load_ratio"] = load
+    pairs["same_scheduled_load"] = (np.abs(load - 1.0) <= SAME_LOAD_TOLERANCE).astype(bool)
+    return pairs[list(PAIR_COLUMNS)]
 
 
 def gpu_pair_summary(pairs: pd.DataFrame) -> dict:
-    """The pairs of :func:`gpu_pairs` in a few figures: the latency-bound pairs and how many were scheduled at the
-    same load per replica, and, over the offline pairs (a measured capacity), the range of MLPerf's and the model's
-    ratios and the dense-peak ratio."""
+    """The pairs of :func:`gpu_pairs` in a few figures: the latency-bound pairs, how many were scheduled at the same
+    load per replica, in how many the second GPU's run kept both p99 latencies further below the limits, and the
+    model's ratio over them; over the offline pairs (a measured capacity), the range of MLPerf's and the model's
+    ratios; and the dense-peak ratio."""
     timed = pairs[pairs["scenario"] != "offline"]
     offline = pairs[pairs["scenario"] == "offline"]
     span = lambda s: (float(s.min()), float(s.max())) if len(s) else (np.nan, np.nan)
+    lower = ((timed["mlperf_ttft_p99_share_b"] < timed["mlperf_ttft_p99_share_a"])
+             & (timed["mlperf_tpot_p99_share_b"] < timed["mlperf_tpot_p99_share_a"]))
     return {"pairs": int(len(pairs)), "latency_bound": int(len(timed)),
-            "same_scheduled_load": int(timed["same_scheduled_load"].sum()) if len(timed) else 0,
+            "same_scheduled_load": int(timed["same_scheduled_load"].sum()),
+            "lower_latencies_b": int(lower.sum()), "latency_bound_model_ratio": span(timed["model_ratio"]),
             "offline": int(len(offline)), "offline_mlperf_ratio": span(offline["mlperf_ratio"]),
             "offline_model_ratio": span(offline["model_ratio"]),
             "peak_ratio": span(pairs["peak_ratio"])}

@@ -317,8 +317,9 @@ def _headroom_sentence(points: pd.DataFrame, near: float = HEADROOM_NEAR) -> str
             "(or to its KV cache or batch limit).")
 
 
-def _share_pair(a, b) -> str:
-    return "–" if not np.isfinite(a) else f"{fmt.pct(a, 0)}, {fmt.pct(b, 0)}"
+def _value_pair(a, b, formatter) -> str:
+    """Two runs' values side by side, or a dash where the pair has none (offline)."""
+    return "–" if not np.isfinite(a) else f"{formatter(a)}, {formatter(b)}"
 
 
 def _pair_gpus(pairs: pd.DataFrame) -> tuple[str, str] | None:
@@ -333,7 +334,6 @@ def gpu_pairs_view(pairs: pd.DataFrame):
     stand, and, for a latency-bound pair, the queries/s per replica each run was scheduled at and its p99 TTFT share."""
     both = _pair_gpus(pairs)
     runs = f"{both[0]}, {both[1]}" if both else "first, second GPU"
-    qps = lambda a, b: "–" if not np.isfinite(a) else f"{fmt.number(a)}, {fmt.number(b)}"
     out = pd.DataFrame({
         "Round, benchmark": [f"{r['round']} {BENCHMARK_NAMES.get(r['benchmark'], r['benchmark'])}" for _, r in pairs.iterrows()],
         "Scenario": pairs["scenario"].map(SCENARIO_NAMES),
@@ -342,9 +342,9 @@ def gpu_pairs_view(pairs: pd.DataFrame):
         "Tokens/s per GPU, MLPerf": pairs["mlperf_ratio"].map(fmt.factor),
         "Model": pairs["model_ratio"].map(fmt.factor),
         "Dense peaks": pairs["peak_ratio"].map(fmt.factor),
-        f"Scheduled queries/s per replica ({runs})": [qps(a, b) for a, b in zip(
+        f"Scheduled queries/s per replica ({runs})": [_value_pair(a, b, fmt.number) for a, b in zip(
             pairs["mlperf_target_qps_per_replica_a"], pairs["mlperf_target_qps_per_replica_b"])],
-        f"p99 TTFT over its limit ({runs})": [_share_pair(a, b) for a, b in zip(
+        f"p99 TTFT over its limit ({runs})": [_value_pair(a, b, lambda x: fmt.pct(x, 0)) for a, b in zip(
             pairs["mlperf_ttft_p99_share_a"], pairs["mlperf_ttft_p99_share_b"])]})
     return fmt.table(out.reset_index(drop=True), labels=False, index=False)
 
@@ -352,15 +352,13 @@ def gpu_pairs_view(pairs: pd.DataFrame):
 def gpu_pairs_summary(summary: dict, pairs: pd.DataFrame):
     """One paragraph: what the same-engine pairs say about the two GPU types, offline (a measured capacity) and under
     a latency target (a scheduled rate), from :func:`analysis.inference.gpu_pair_summary`."""
+    from analysis.inference.peers import SAME_LOAD_TOLERANCE
     from analysis.notebook import Markdown
 
     if not summary["pairs"]:
         return Markdown("No MLPerf rows ran the same engine on two GPU types.")
     a, b = _pair_gpus(pairs) or ("the first GPU type", "the second")
     span = lambda lo, hi: fmt.factor(lo) if np.isclose(lo, hi) else f"{fmt.factor(lo)} to {fmt.factor(hi)}"
-    timed = pairs[pairs["scenario"] != "offline"]
-    lower = int(((timed["mlperf_ttft_p99_share_b"] < timed["mlperf_ttft_p99_share_a"])
-                 & (timed["mlperf_tpot_p99_share_b"] < timed["mlperf_tpot_p99_share_a"])).sum())
     return Markdown(
         f"NVIDIA ran {fmt.integer(summary['pairs'])} benchmark scenarios with the same replica layout on {a} and {b}, "
         f"whose dense peaks stand at **{span(*summary['peak_ratio'])}** {a}'s (`data/gpus.csv`). Offline, with every "
@@ -368,11 +366,11 @@ def gpu_pairs_summary(summary: dict, pairs: pd.DataFrame):
         f"offline pairs MLPerf measured {b} at **{span(*summary['offline_mlperf_ratio'])}** {a} per GPU, the model "
         f"gives **{span(*summary['offline_model_ratio'])}**. Under a latency target the result is the rate the submitter "
         f"scheduled, provided the limits held: in **{fmt.integer(summary['same_scheduled_load'])} of the "
-        f"{fmt.integer(summary['latency_bound'])}** latency-bound pairs both runs were scheduled within 5% of the same "
-        f"queries per second per replica (the target rate in each run's loadgen summary), and in {fmt.integer(lower)} the {b} run kept both "
+        f"{fmt.integer(summary['latency_bound'])}** latency-bound pairs both runs were scheduled within {fmt.pct(SAME_LOAD_TOLERANCE, 0)} of the same "
+        f"queries per second per replica (the target rate in each run's loadgen summary), and in {fmt.integer(summary['lower_latencies_b'])} the {b} run kept both "
         f"its p99 latencies further below the limits than the {a} run. Those results measure the load chosen for both, "
         f"not what each could serve, so they neither confirm nor refute the model's {b}-over-{a} ratio there "
-        f"({span(timed['model_ratio'].min(), timed['model_ratio'].max())}); the model serves each up to its binding "
+        f"({span(*summary['latency_bound_model_ratio'])}); the model serves each up to its binding "
         "limit.")
 
 
