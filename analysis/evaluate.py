@@ -32,9 +32,10 @@ class EvaluateResult:
         """The few figures a stakeholder needs, each with its 5-95% range and the report behind it."""
         d = self.to_dict()
         u, g, e, inf = d["utilization"], d["goodput"], d["economics"], d["inference"]
+        precision, basis = u["denominator"].split(" ", 1)       # "bf16 dense": the unit reads "% of BF16 dense peak"
         rows = [
             ("Training utilization of the job", u["value"] * 100, u["p05"] * 100, u["p95"] * 100,
-             f"% of {u['denominator']} peak", "20_utilization"),
+             f"% of {precision.upper()} {basis} peak", "20_utilization"),
         ]
         f = d.get("fleet") or {}
         if f.get("value_bf16_dense") is not None:
@@ -122,7 +123,10 @@ def utilization_section(sc: Scenario, draws, seed: int):
     section[f"{key}_p05"], section[f"{key}_p95"] = _q(other)
     gp = result.goodput
     interval = np.asarray(gp.checkpoint_interval_s, float)
-    good = {"effective_training_time": float(np.mean(gp.effective_training_time)),
+    # The goodput factors of the chain multiply to the effective training time; an islands split weights each job's by
+    # its useful FLOPs there (utilization._reliability_factors), as its draws below do, so point and band agree.
+    runtime = [np.asarray(v, float) for k, v in result.factors.items() if k.startswith("goodput:")]
+    good = {"effective_training_time": float(np.prod(runtime)) if runtime else float(np.mean(gp.effective_training_time)),
             "interruptions_per_day": float(np.sum(gp.interruptions_per_day)),
             "checkpoint_interval_min": float(np.mean(interval)) / 60,
             "scheduling_goodput": float(np.mean(gp.scheduling_goodput)),

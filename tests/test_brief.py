@@ -137,7 +137,7 @@ def test_figures_table_has_bands_and_units(colossus1):
     assert list(table.columns) == ["scenario", "figure", "value", "p05", "p95", "unit", "report", "key"]
     row = table.set_index("key").loc["utilization.value"]
     assert row.value == pytest.approx(100 * d["utilization"]["value"], rel=1e-5)
-    assert row.p05 == pytest.approx(100 * d["utilization"]["p05"], rel=1e-5) and row.unit == "% of bf16 dense peak"
+    assert row.p05 == pytest.approx(100 * d["utilization"]["p05"], rel=1e-5) and row.unit == "% of BF16 dense peak"
     be = table.set_index("key").loc["economics.break_even_lease_usd_per_gpu_hour"]
     assert be.p05 <= be.value <= be.p95 and be.unit == "$ per GPU-hour"
     assert table["unit"].notna().all() and table["value"].notna().all()

@@ -120,16 +120,14 @@ def _tco(d: dict):
 def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, str]]:
     """``[(figure, value text, detail text)]`` of one scenario's results (``to_dict()``);
     ``options`` {option: label}: the incremental-NPV rows (default: the result's own)."""
-    u = _band(d, "utilization.value")
-    u = (u[0], _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95")))
+    bands = banded_figures(d)
+    u, fleet, ettr = bands["Job utilization"], bands["Fleet utilization"], bands["Effective training time"]
     denominator = F.peak_basis(get(d, "utilization.denominator", default=""))
-    fleet = fleet_utilization(d)
-    ettr = _band(d, "goodput.effective_training_time")
     tco, tco_detail = _tco(d)
-    tco_band = _band(d, "tco_blend_usd_per_gpu_hour")
+    tco_band = bands["TCO per GPU-hour"]
     if tco_band[0] is not None:      # the cluster's blend with its 5-95% band over the scenario's draws
         tco = _rate_band(tco_band)
-    be = _band(d, "economics.break_even_lease_usd_per_gpu_hour")
+    be = bands["Break-even lease rate"]
     s1 = _num(get(d, "economics.lease_usd_per_gpu_hour", "inference.lease_usd_per_gpu_hour"))
     site = _num(get(d, "power.site_power_mw"))
     p_lease = _num(get(d, "economics.p_lease_beats_keep"))
@@ -139,7 +137,7 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
         ("Job utilization", F.band(*u), f"one training job, % of {denominator} peak" if denominator else ""),
         ("Effective training time", F.band(*ettr), "after failures, checkpoints, restarts"),
         ("TCO per GPU-hour", tco, tco_detail),
-        ("Cost per useful exaFLOP", F.band(*_band(d, "usd_per_useful_exaflop"), fmt=F.usd), "at the job utilization"),
+        ("Cost per useful exaFLOP", F.band(*bands["Cost per useful exaFLOP"], fmt=F.usd), "at the job utilization"),
         ("Facility power", F.mw(get(d, "power.facility_mw")), f"site reports {F.mw(site)}" if site is not None else ""),
     ]
     for option, name in (options if options is not None else compared_options(d)).items():
@@ -151,6 +149,36 @@ def scenario_rows(d: dict, options: dict | None = None) -> list[tuple[str, str, 
         ("Best option by NPV", label(best) if isinstance(best, str) else F.MISSING, ""),
     ]
     return rows
+
+
+def banded_figures(d: dict) -> dict[str, tuple]:
+    """The comparison table's figures that carry a 5-95% band: ``{figure: (central, p05, p95)}``."""
+    job = (_num(get(d, "utilization.value")), _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95")))
+    return {"Fleet utilization": fleet_utilization(d), "Job utilization": job,
+            "Effective training time": _band(d, "goodput.effective_training_time"),
+            "TCO per GPU-hour": _band(d, "tco_blend_usd_per_gpu_hour"),
+            "Cost per useful exaFLOP": _band(d, "usd_per_useful_exaflop"),
+            "Break-even lease rate": _band(d, "economics.break_even_lease_usd_per_gpu_hour")}
+
+
+def outside_band(value, low, high) -> bool:
+    """Whether a central value lies outside its own 5-95% band (False when any of the three is missing)."""
+    return None not in (value, low, high) and not low <= value <= high
+
+
+def central_outside_note(figures: list[str]) -> str:
+    """Why a central value can lie outside its own 5-95% range, naming the ``figures`` where it does ('' for none).
+
+    The central value sets every input at its most likely value (the mode of its triangular range); where ranges reach
+    further on one side (failure and repair rates, queueing, checkpoint intervals above their optimum all reach
+    further on the costly side), most draws of a product of many such factors fall on that side of it."""
+    if not figures:
+        return ""
+    listed = ", ".join(figures[:-1]) + (" and " if len(figures) > 1 else "") + figures[-1]
+    return (f"A central value sets every parameter at its most likely value. Several sourced ranges reach further on "
+            f"the costly side (failure and repair rates, queueing, checkpoint intervals above their optimum), so most "
+            f"draws can fall on one side of a central value and it can lie outside its own 5-95% range: here "
+            f"{listed}.")
 
 
 # --------------------------------------------------------------------------- sentences
@@ -249,7 +277,7 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
 
     sentences = []
     u, low, high = _num(get(d, "utilization.value")), _num(get(d, "utilization.p05")), _num(get(d, "utilization.p95"))
-    observed, share = _num(get(d, "utilization.observed")), _num(get(d, "utilization.share_at_or_below_observed"))
+    observed = _num(get(d, "utilization.observed"))
     denominator = F.peak_basis(get(d, "utilization.denominator", default="dense"))
     fleet = fleet_utilization(d)[0]
     s = (f"In {esc(d.get('title') or name)}, the model puts training at {F.pct(u)} of the {esc(denominator)} peak "
@@ -258,10 +286,16 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
     if fleet is not None:
         s += f" and the whole fleet, with all its workloads, at {F.pct(fleet)}"
     if observed is not None and fleet is not None and fleet_share is not None:
-        s += f"; the reported {F.pct(observed, 0)} sits at the {F.pct(fleet_share, 0)} quantile of the fleet draws"
-    elif observed is not None and share is not None:
-        s += f"; the reported {F.pct(observed, 0)} sits at the {F.pct(share, 0)} quantile of the draws"
-    sentences.append(s + ", without fitting the model to it.")
+        s += (f"; the reported {F.pct(observed, 0)} sits at the {F.pct(fleet_share, 0)} quantile of the fleet draws, "
+              f"without fitting the model to it.")
+    elif observed is not None:
+        # The reported figure is xAI's whole-fleet MFU: a scenario without that fleet has nothing to set it against
+        # (one job's draws are not a fleet's).
+        s += (f"; the reported {F.pct(observed, 0)} is an MFU over xAI's whole fleet, which this scenario does not "
+              f"model, so it is not compared.")
+    else:
+        s += "."
+    sentences.append(s)
     factors = get(d, "utilization.factors", default={})
     groups = get(d, "utilization.factor_groups", default=None)
     if not isinstance(groups, dict) or not groups:
@@ -282,16 +316,28 @@ def why_utilization_is_low(name: str, d: dict) -> list[str]:
             s += f"; the single largest factor is {esc(_lower(label(single[0])))} ({F.factor(single[1])})"
         s += "."
         sentences.append(s)
+    interruptions = interruption_sentence(d)
+    if interruptions:
+        sentences.append(interruptions)
+    return sentences[:3]
+
+
+def interruption_sentence(d: dict) -> str:
+    """How often the scenario's training job is interrupted and how much of its time it trains (text; '' without a
+    goodput figure). An islands split runs one job per GPU type: their interruptions add up and their effective
+    training time is weighted by each job's useful FLOPs, as in the utilization chain."""
     gpus, per_day, ettr = (_num(get(d, "utilization.largest_job_gpus")), _num(get(d, "goodput.interruptions_per_day")),
                            _num(get(d, "goodput.effective_training_time")))
-    if ettr is not None:
-        s = "One synchronous job"
-        if gpus is not None:
-            s += f" on {F.integer(gpus)} GPUs"
-        if per_day is not None:
-            s += f" is interrupted about {F.number(per_day, 2)} times a day, so it"
-        sentences.append(s + f" spends {'only ' if ettr < 0.7 else ''}{F.pct(ettr, 0)} of its time making progress.")
-    return sentences[:3]
+    if ettr is None:
+        return ""
+    only = "only " if ettr < 0.7 else ""
+    if get(d, "utilization.split") == "islands":
+        s = "Each GPU type trains its own synchronous job" + (f" (the largest on {F.integer(gpus)} GPUs)" if gpus else "")
+        s += f"; between them they are interrupted about {F.number(per_day, 2)} times a day" if per_day is not None else ""
+        return s + f" and spend {only}{F.pct(ettr, 0)} of their time making progress (weighted by their useful FLOPs)."
+    s = "One synchronous job" + (f" on {F.integer(gpus)} GPUs" if gpus is not None else "")
+    s += f" is interrupted about {F.number(per_day, 2)} times a day, so it" if per_day is not None else ""
+    return s + f" spends {only}{F.pct(ettr, 0)} of its time making progress."
 
 
 # --------------------------------------------------------------------------- chart
@@ -496,6 +542,17 @@ def _scenario_detail(title: str) -> str:
     return rest[:-1] if paren and rest.endswith(")") else str(title)
 
 
+def outside_note(dicts: dict) -> str:
+    """:func:`central_outside_note` for the comparison table: each figure whose central value lies outside its band,
+    with the scenarios where it does."""
+    where: dict[str, list[str]] = {}
+    for name, d in dicts.items():
+        for figure, band in banded_figures(d).items():
+            if outside_band(*band):
+                where.setdefault(figure, []).append(_scenario_label(name, d))
+    return central_outside_note([f"{_lower(f)} ({', '.join(names)})" for f, names in where.items()])
+
+
 def comparison_table(dicts: dict, errors: dict | None = None) -> str:
     names = list(dicts) + [n for n in (errors or {}) if n not in dicts]
     options: dict = {}
@@ -626,7 +683,8 @@ def render_index(records, manifest: dict, results: dict | None = None, quick: bo
         parts.append(f'<p class="verdict">{_safe(decision_sentence, primary, d)}</p>')
     parts.append("<h2>The scenarios side by side</h2>"
                  "<p class=\"detail\">Central values with 5-95% ranges over the Monte Carlo draws of every sourced "
-                 "parameter range; n/a where a scenario's results do not hold the figure.</p>")
+                 "parameter range; n/a where a scenario's results do not hold the figure. "
+                 + esc(outside_note(dicts)) + "</p>")
     parts.append(_safe(comparison_table, dicts, errors) if dicts or errors else "<p>No scenario results.</p>")
     if chart and results:
         args = {n: (i or {}).get("argument") or n for n, i in scenarios.items()}

@@ -52,20 +52,24 @@ class ExecutiveSummary(F.ResultView):
         from analysis.catalog import observed_utilization
 
         d, observed = self.d, observed_utilization()
-        u, g = d["utilization"], d["goodput"]
-        text = (f"**Utilization.** For {F.escape_md(self.sc.title)}, the model gives **{F.pct(u['value'])}** of the "
-                f"{F.escape_md(u['denominator'])} peak (5-95%: {F.pct(u.get('p05'))} to {F.pct(u.get('p95'))}) without being "
-                f"fitted to any reported figure. ")
-        if self.lease_applies:
-            text += (f"xAI's reported {F.pct(observed['value'], 0)} falls at the "
-                     f"{F.pct(u.get('share_at_or_below_observed'), 0)} quantile of the model's draws. ")
+        u = d["utilization"]
+        peak = f"of the {F.escape_md(F.peak_basis(u['denominator']))} peak"
+        band = f"(5-95%: {F.pct(u.get('p05'))} to {F.pct(u.get('p95'))})"
+        fleet, low, high = brief.fleet_utilization(d)
+        reported = f"xAI's reported {F.pct(observed['value'], 0)}"
+        if fleet is not None:
+            # The reported figure is an MFU over xAI's whole fleet: it is set against the fleet draws, as the
+            # board brief and the utilization report do, never against one job's.
+            text = (f"**Utilization.** For {F.escape_md(self.sc.title)}, the model puts xAI's whole fleet, with all its "
+                    f"workloads, at **{F.pct(fleet)}** of the BF16 dense peak (5-95%: {F.pct(low)} to {F.pct(high)}) and the "
+                    f"scenario's training job at {F.pct(u['value'])} {peak} {band}, without being fitted to any reported "
+                    f"figure. {reported}, an MFU over the whole fleet with its peak unstated, falls at the "
+                    f"{F.pct(d['fleet'].get('share_at_or_below_observed'), 0)} quantile of the fleet draws. ")
         else:
-            text += f"xAI's reported {F.pct(observed['value'], 0)} concerns Colossus 1, not this cluster. "
-        ettr = g.get("effective_training_time")
-        only = "only " if ettr is not None and ettr < 0.7 else ""
-        text += (f"One synchronous job on {F.integer(u.get('largest_job_gpus'))} GPUs is interrupted about "
-                 f"{F.number(g.get('interruptions_per_day'), 2)} times a day, so it spends {only}"
-                 f"{F.pct(ettr, 0)} of its time making progress.")
+            text = (f"**Utilization.** For {F.escape_md(self.sc.title)}, the model gives **{F.pct(u['value'])}** {peak} "
+                    f"{band} without being fitted to any reported figure. {reported} is an MFU over xAI's whole fleet, "
+                    f"which this scenario does not model, so it is not compared here. ")
+        text += brief.interruption_sentence(d)
         if self.lease_applies:
             text += "\n\n" + self.lease_answer()
         return text
@@ -101,15 +105,18 @@ class ExecutiveSummary(F.ResultView):
         heads = self.result.headlines()
         if not self.lease_applies:
             heads = heads[~heads["report"].isin(["33_lease_vs_rebuild", "32_inference"])]
-        rows = []
+        rows, outside = [], []
         for figure, r in heads.iterrows():
+            if brief.outside_band(F.finite(r.value), F.finite(r.p05), F.finite(r.p95)):
+                outside.append(brief._lower(figure))
             value = F.number(r.value)
             span = f"{F.number(r.p05)} to {F.number(r.p95)}" if F.finite(r.p05) is not None else ""
             rows.append({"Figure": figure, "Value": value, "5-95% range": span, "Unit": r.unit,
                          "Report": f'<a href="{F.escape_html(r.report)}.html">{F.escape_html(r.report[3:].replace("_", " "))}</a>'})
         frame = pd.DataFrame(rows)
         return F.table(frame, formats={"Figure": "text", "Value": "text", "5-95% range": "text", "Unit": "text",
-                                       "Report": lambda v: v}, labels=False, index=False).with_html(["Report"])
+                                       "Report": lambda v: v}, labels=False, index=False,
+                       caption=brief.central_outside_note(outside) or None).with_html(["Report"])
 
     def observed_reference(self) -> str:
         from analysis.catalog import observed_utilization
@@ -127,10 +134,10 @@ class ExecutiveSummary(F.ResultView):
         u = self.d["utilization"]
         groups = utilization.group_factors(u["factors"])
         named = {label(k): v for k, v in groups.items()}
-        fig = plots.waterfall(named, start_label=f"{u['denominator']} peak", end_label="utilization",
+        fig = plots.waterfall(named, start_label=f"{F.peak_basis(u['denominator'])} peak", end_label="utilization",
                               title=f"{self.cluster}: losses by family")
         worst = min(groups, key=groups.get)
-        return _alt(fig, f"Waterfall from 100% of the {u['denominator']} peak to {F.pct(u['value'])} utilization on "
+        return _alt(fig, f"Waterfall from 100% of the {F.peak_basis(u['denominator'])} peak to {F.pct(u['value'])} utilization on "
                          f"{self.cluster}: " + "; ".join(f"{label(k)} {F.factor(v)}" for k, v in groups.items())
                          + f". The largest loss is {label(worst).lower()}.")
 

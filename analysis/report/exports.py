@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis.report.brief import compared_options, get, incremental_band
 from analysis.report.format import finite as _num
+from analysis.report.format import peak_basis
 from analysis.report.labels import label
 
 FIGURE_COLUMNS = ["figure", "value", "p05", "p95", "unit", "report", "key"]
@@ -48,7 +49,7 @@ def figures_table(result) -> pd.DataFrame:
                      "p95": _round(hi * scale) if hi is not None else None, "unit": unit, "report": report, "key": key})
 
     denominator = get(d, "utilization.denominator", default="dense")
-    add("Job utilization", "utilization.value", f"% of {denominator} peak", "20_utilization", 100,
+    add("Job utilization", "utilization.value", f"% of {peak_basis(denominator)} peak", "20_utilization", 100,
         "utilization.p05", "utilization.p95")
     add("Fleet MFU (whole fleet, workload mix)", "fleet.value_bf16_dense", "% of BF16 dense peak", "20_utilization", 100,
         "fleet.p05", "fleet.p95")

@@ -128,7 +128,7 @@ def answer_first(sc, job: dict, whole: g.GoodputResult):
     return Markdown(
         f"**{fmt.escape_md(sc.label)}: the scenario's synchronous job{'s keep' if many else ' keeps'} "
         f"{fmt.pct(job['effective_training_time'])} of {'their' if many else 'its'} wall-clock time for training"
-        f"{' on average' if many else ''}** (5-95% over the sourced ranges: {fmt.pct(job['effective_training_time_p05'])} "
+        f"{', weighted by their useful FLOPs' if many else ''}** (5-95% over the sourced ranges: {fmt.pct(job['effective_training_time_p05'])} "
         f"to {fmt.pct(job['effective_training_time_p95'])}). This is the job definition the utilization chain and the "
         f"executive summary use: {int(job['jobs'])} job(s), the largest on {fmt.number(job['job_gpus'])} GPUs (one job per "
         f"pool for an islands split, otherwise jobs no larger than the scenario's largest job size). "
