@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from analysis import catalog
 from analysis.report import brief
+from analysis.report import format as F
 from analysis.report import fleet as fleet_view
 from analysis.report.executive import ExecutiveSummary
 
@@ -85,4 +86,4 @@ def test_a_central_value_outside_its_band_is_explained_where_it_happens():
     note = brief.outside_note({"a": inside, "b": outside})
     assert note.startswith("A central value sets every parameter at its most likely value.")
     assert note.endswith("its own 5-95% range: here effective training time (B).")
-    assert brief.outside_band(0.92, 0.86, 0.916) and not brief.outside_band(0.92, None, 0.916)
+    assert F.outside_band(0.92, 0.86, 0.916) and not F.outside_band(0.92, None, 0.916)

@@ -161,26 +161,6 @@ def banded_figures(d: dict) -> dict[str, tuple]:
             "Break-even lease rate": _band(d, "economics.break_even_lease_usd_per_gpu_hour")}
 
 
-def outside_band(value, low, high) -> bool:
-    """Whether a central value lies outside its own 5-95% band (False when any of the three is missing)."""
-    return None not in (value, low, high) and not low <= value <= high
-
-
-def central_outside_note(figures: list[str]) -> str:
-    """Why a central value can lie outside its own 5-95% range, naming the ``figures`` where it does ('' for none).
-
-    The central value sets every input at its most likely value (the mode of its triangular range); where ranges reach
-    further on one side (failure and repair rates, queueing, checkpoint intervals above their optimum all reach
-    further on the costly side), most draws of a product of many such factors fall on that side of it."""
-    if not figures:
-        return ""
-    listed = ", ".join(figures[:-1]) + (" and " if len(figures) > 1 else "") + figures[-1]
-    return (f"A central value sets every parameter at its most likely value. Several sourced ranges reach further on "
-            f"the costly side (failure and repair rates, queueing, checkpoint intervals above their optimum), so most "
-            f"draws can fall on one side of a central value and it can lie outside its own 5-95% range: here "
-            f"{listed}.")
-
-
 # --------------------------------------------------------------------------- sentences
 def decision_sentence(name: str, d: dict) -> str:
     """One sentence: the verdict of scenario ``name`` (HTML)."""
@@ -548,9 +528,9 @@ def outside_note(dicts: dict) -> str:
     where: dict[str, list[str]] = {}
     for name, d in dicts.items():
         for figure, band in banded_figures(d).items():
-            if outside_band(*band):
+            if F.outside_band(*band):
                 where.setdefault(figure, []).append(_scenario_label(name, d))
-    return central_outside_note([f"{_lower(f)} ({', '.join(names)})" for f, names in where.items()])
+    return F.central_outside_note([f"{_lower(f)} ({', '.join(names)})" for f, names in where.items()])
 
 
 def comparison_table(dicts: dict, errors: dict | None = None) -> str:

@@ -107,7 +107,7 @@ class ExecutiveSummary(F.ResultView):
             heads = heads[~heads["report"].isin(["33_lease_vs_rebuild", "32_inference"])]
         rows, outside = [], []
         for figure, r in heads.iterrows():
-            if brief.outside_band(F.finite(r.value), F.finite(r.p05), F.finite(r.p95)):
+            if F.outside_band(F.finite(r.value), F.finite(r.p05), F.finite(r.p95)):
                 outside.append(brief._lower(figure))
             value = F.number(r.value)
             span = f"{F.number(r.p05)} to {F.number(r.p95)}" if F.finite(r.p05) is not None else ""
@@ -116,7 +116,7 @@ class ExecutiveSummary(F.ResultView):
         frame = pd.DataFrame(rows)
         return F.table(frame, formats={"Figure": "text", "Value": "text", "5-95% range": "text", "Unit": "text",
                                        "Report": lambda v: v}, labels=False, index=False,
-                       caption=brief.central_outside_note(outside) or None).with_html(["Report"])
+                       caption=F.central_outside_note(outside) or None).with_html(["Report"])
 
     def observed_reference(self) -> str:
         from analysis.catalog import observed_utilization

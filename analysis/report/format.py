@@ -197,6 +197,26 @@ def band(value, low, high, fmt=pct) -> str:
     return f"{fmt(value)} ({fmt(low)} to {fmt(high)})"
 
 
+def outside_band(value, low, high) -> bool:
+    """Whether a central value lies outside its own 5-95% band (False when any of the three is missing)."""
+    return None not in (value, low, high) and not low <= value <= high
+
+
+def central_outside_note(figures: list[str]) -> str:
+    """Why a central value can lie outside its own 5-95% range, naming the ``figures`` where it does ('' for none).
+
+    The central value sets every input at its most likely value (the mode of its triangular range); where ranges reach
+    further on one side (failure and repair rates, queueing, checkpoint intervals above their optimum all reach
+    further on the costly side), most draws of a product of many such factors fall on that side of it."""
+    if not figures:
+        return ""
+    listed = ", ".join(figures[:-1]) + (" and " if len(figures) > 1 else "") + figures[-1]
+    return (f"A central value sets every parameter at its most likely value. Several sourced ranges reach further on "
+            f"the costly side (failure and repair rates, queueing, checkpoint intervals above their optimum), so most "
+            f"draws can fall on one side of a central value and it can lie outside its own 5-95% range: here "
+            f"{listed}.")
+
+
 def auto(value) -> str:
     """Any value by its type: numbers with 3 significant digits, booleans yes/no, missing n/a,
     dicts and lists never dumped raw (``a: 1.2; b: 3``)."""

@@ -125,11 +125,13 @@ def answer_first(sc, job: dict, whole: g.GoodputResult):
 
     def pick(v):
         return largest_job_value(gp, v)
+    band = (job["effective_training_time"], job["effective_training_time_p05"], job["effective_training_time_p95"])
+    outside = " " + fmt.central_outside_note(["the effective training time"]) if fmt.outside_band(*band) else ""
     return Markdown(
         f"**{fmt.escape_md(sc.label)}: the scenario's synchronous job{'s keep' if many else ' keeps'} "
         f"{fmt.pct(job['effective_training_time'])} of {'their' if many else 'its'} wall-clock time for training"
         f"{', weighted by their useful FLOPs' if many else ''}** (5-95% over the sourced ranges: {fmt.pct(job['effective_training_time_p05'])} "
-        f"to {fmt.pct(job['effective_training_time_p95'])}). This is the job definition the utilization chain and the "
+        f"to {fmt.pct(job['effective_training_time_p95'])}).{outside} This is the job definition the utilization chain and the "
         f"executive summary use: {int(job['jobs'])} job(s), the largest on {fmt.number(job['job_gpus'])} GPUs (one job per "
         f"pool for an islands split, otherwise jobs no larger than the scenario's largest job size). "
         f"{'The largest' if many else 'It'} is interrupted {fmt.number(pick(gp.interruptions_per_day))} times a day without plan and "
