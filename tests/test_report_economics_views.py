@@ -154,3 +154,30 @@ def test_lease_tornado_title_names_the_scenario():
     ax = views.lease_tornado_figure(oat, SC).axes[0]
     assert ax.get_title() == "NPV of leasing minus keeping, one parameter at a time (Colossus 1 as operated)"
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "Cost of capital (per year) (0.0500 to 0.120)"   # widest on top
+
+
+def test_public_tco_and_fabric_tables_read_as_words():
+    """No row numbers, no grade letters, no fabric ids: the H100 row at $1.52 against Latent Space's $1.65 (M) reads
+    0.92, medium; Colossus's spectrum-x fabric reads as NVIDIA's product name."""
+    fake = SimpleNamespace(tco_by_gpu=lambda: pd.Series({"H100": 1.52}))
+    table = views.public_tco_table(fake)
+    frame, html = table.to_frame(), table._repr_html_()
+    assert "Published" in frame.columns and "<th>0</th>" not in html and ">medium<" in html
+    latent = frame[frame["Published"] == "$1.65"].iloc[0]
+    assert latent["Modelled"] == "$1.52" and latent["Modelled / published"] == "0.92" and latent["Confidence"] == "medium"
+    assert set(frame["Confidence"]) <= {"high", "medium", "low", "unverified"}
+    fabrics = pd.DataFrame({"pool": ["H100"], "fabric": ["spectrum-x"], "network_usd_per_gpu": [3500.0],
+                            "facility": ["greenfield"], "facility_usd_per_gpu": [12_200.0],
+                            "fabric_source": ["s"], "facility_source": ["t"]})
+    table = views.fabric_facility_table(SimpleNamespace(fabric_table=lambda: fabrics))
+    assert table.loc["H100", "fabric"] == "NVIDIA Spectrum-X Ethernet" and table.loc["H100", "network capex per GPU"] == "$3.50k"
+
+
+def test_capex_table_says_why_a_rack_priced_pool_has_no_server_cost():
+    row = {"gpus": 10.0, "gpu_usd_per_gpu": 42e3, "system_usd_per_gpu": 0.0, "network_usd_per_gpu": 3.5e3,
+           "storage_usd_per_gpu": 1e3, "facility_usd_per_gpu": 15.6e3, "capex_usd_per_gpu": 62.1e3, "capex_usd": 621e3}
+    pools = pd.DataFrame([{"pool": "GB200", "gpu": "GB200", **row},
+                          {"pool": "H100", "gpu": "H100", **dict(row, system_usd_per_gpu=6.7e3)}])
+    table = views.capex_by_pool_table(SimpleNamespace(by_pool=pools))
+    assert table.caption.startswith("GB200: the GPU price is the rack price over its GPUs")
+    assert views.capex_by_pool_table(SimpleNamespace(by_pool=pools.iloc[1:])).caption is None

@@ -278,25 +278,33 @@ def monthly_cash_flow_figure(result, title: str | None = None):
 
 
 # --------------------------------------------------------------------------- cost report
+# data/fabrics.csv ids as a reader names them
+FABRIC_NAMES = {"infiniband": "NVIDIA Quantum InfiniBand", "spectrum-x": "NVIDIA Spectrum-X Ethernet",
+                "roce": "RoCE Ethernet"}
+
+
 def fabric_facility_table(cost_result) -> pd.DataFrame:
     """Fabric and facility per pool with their capex per GPU and sources."""
     t = cost_result.fabric_table()
-    return pd.DataFrame({"pool": t["pool"], "fabric": t["fabric"], "network capex per GPU": t["network_usd_per_gpu"].map(fmt.usd),
+    fabric = t["fabric"].map(lambda f: FABRIC_NAMES.get(str(f), str(f)))
+    return pd.DataFrame({"pool": t["pool"], "fabric": fabric, "network capex per GPU": t["network_usd_per_gpu"].map(fmt.usd),
                          "facility": t["facility"], "facility capex per GPU": t["facility_usd_per_gpu"].map(fmt.usd),
                          "fabric source": t["fabric_source"], "facility source": t["facility_source"]}).set_index("pool")
 
 
-def public_tco_table(cost_result) -> pd.DataFrame:
+def public_tco_table(cost_result):
     """Modelled owned TCO per GPU-hour against published estimates for the same GPU types."""
     from analysis import cost
 
     t = cost.compare_public_tco(cost_result)
     if t.empty:
-        return pd.DataFrame({"note": ["no published TCO estimate for this cluster's GPU types"]})
-    return pd.DataFrame({"GPU": t["gpu"], "published": t["tco_usd_per_gpu_hour"].map(fmt.usd),
-                         "modelled": t["modelled_tco_usd_per_gpu_hour"].map(fmt.usd),
-                         "modelled / published": t["modelled_to_published"].map(lambda v: fmt.number(v, 2)),
-                         "basis": t["basis"], "source": t["source"], "date": t["date"], "confidence": t["confidence"]})
+        frame = pd.DataFrame({"Note": ["no published TCO estimate for this cluster's GPU types"]})
+    else:
+        frame = pd.DataFrame({"GPU": t["gpu"], "Published": t["tco_usd_per_gpu_hour"].map(fmt.usd),
+                              "Modelled": t["modelled_tco_usd_per_gpu_hour"].map(fmt.usd),
+                              "Modelled / published": t["modelled_to_published"].map(lambda v: fmt.number(v, 2)),
+                              "Basis": t["basis"], "Source": t["source"], "Date": t["date"], "Confidence": t["confidence"].map(fmt.confidence_name)})
+    return fmt.table(frame, "text", labels=False, index=False)      # rows are estimates: no row numbers
 
 
 def capex_check_table(check: pd.DataFrame):
@@ -380,7 +388,12 @@ def capex_by_pool_figure(cost_result, sc):
 def capex_by_pool_table(cost_result):
     """Capex per GPU of each pool by component, with its all-in total per GPU and for the pool."""
     columns = ["gpus", *CAPEX_COMPONENTS, "capex_usd_per_gpu", "capex_usd"]
-    return fmt.table(cost_result.by_pool.set_index("pool")[columns], label_index=False)
+    pools = cost_result.by_pool
+    in_gpu_price = sorted(set(pools.loc[pools["system_usd_per_gpu"] == 0, "gpu"].astype(str)))
+    # data/prices.csv: a rack-scale system (NVL72) is priced as its rack over its GPUs, so no server cost is added
+    caption = (f"{' and '.join(in_gpu_price)}: the GPU price is the rack price over its GPUs, Grace CPUs, NVSwitch trays and "
+               f"chassis included (data/prices.csv), so the server and rack column reads $0." if in_gpu_price else None)
+    return fmt.table(pools.set_index("pool")[columns], label_index=False, caption=caption)
 
 
 def sensitivity_figure(sens: pd.DataFrame, utilization: float, sc):

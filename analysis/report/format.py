@@ -197,6 +197,15 @@ def band(value, low, high, fmt=pct) -> str:
     return f"{fmt(value)} ({fmt(low)} to {fmt(high)})"
 
 
+# the confidence grades of the data files (api_prices, tco_estimates, utilization_references) as a reader reads them
+CONFIDENCE_NAMES = {"H": "high", "M": "medium", "L": "low", "U": "unverified"}
+
+
+def confidence_name(grade) -> str:
+    """``"M"`` -> ``"medium"``; any other text (``derived``) as given."""
+    return CONFIDENCE_NAMES.get(str(grade), str(grade))
+
+
 def outside_band(value, low, high) -> bool:
     """Whether a central value lies outside its own 5-95% band (False when any of the three is missing)."""
     return None not in (value, low, high) and not low <= value <= high

@@ -21,7 +21,6 @@ LIMIT_NAMES = {"kv-capacity": "KV cache full", "max-batch": "scheduler batch lim
                "ttft": "TTFT target (prefill queue)", "does-not-fit": "does not fit", "target-not-met": "target not met"}
 #: A logged run "near" its limits keeps its p99 TTFT or p99 TPOT at least this share of the scenario's limit.
 HEADROOM_NEAR = 0.9
-CONFIDENCE_NAMES = {"H": "high", "M": "medium", "L": "low", "U": "unverified"}
 BOUND_NAMES = {"compute": "compute", "memory-bandwidth": "HBM bandwidth", "kv-capacity": "KV-cache capacity",
                "communication": "communication", "latency": "latency target", "prefill-pool": "prefill pool",
                "does-not-fit": "does not fit"}
@@ -164,7 +163,7 @@ def api_prices_view(api: pd.DataFrame):
     """API list prices per million input and output tokens, with the date each took effect and its source."""
     out = pd.DataFrame({"$ per M input tokens": api["input_usd_per_mtok"].map(fmt.usd),
                         "$ per M output tokens": api["output_usd_per_mtok"].map(fmt.usd),
-                        "Since": api["from_date"], "Confidence": api["confidence"].map(lambda c: CONFIDENCE_NAMES.get(c, c)),
+                        "Since": api["from_date"], "Confidence": api["confidence"].map(fmt.confidence_name),
                         "Source": api["source"]}, index=api.index.rename("Model"))
     return fmt.table(out, {"Source": "link"}, labels=False, label_index=False)
 

@@ -207,9 +207,7 @@ class PowerView(F.ResultView):
         return text + "."
 
     def references_table(self):
-        refs = self.references()
-        return F.table(refs[["utilization", "basis", "source", "date", "confidence"]],
-                       {"basis": "text", "date": "text", "confidence": "text"}, label_index=False)
+        return references_table(self.references())
 
     # ------------------------------------------------------------------ uncertainty
     def monte_carlo(self, seed: int = 0):
@@ -248,3 +246,10 @@ def power_view(sc, quick: bool = False, scenario: str | None = None) -> PowerVie
     name or file the notebook was given, the key of :func:`analysis.results.scenario_results`)."""
     from analysis.results import scenario_results
     return PowerView(sc, scenario_results(scenario or sc.name, quick), quick)
+
+
+def references_table(refs):
+    """The published utilization figures (``load_utilization_references()``) with basis, source, date and confidence."""
+    refs = refs.assign(confidence=refs["confidence"].map(F.confidence_name))
+    return F.table(refs[["utilization", "basis", "source", "date", "confidence"]],
+                   {"basis": "text", "date": "text", "confidence": "text"}, label_index=False)
