@@ -91,3 +91,33 @@ def test_sweep_result_memoizes_its_own_sweep_but_reads_a_table_directly(monkeypa
     assert memoized == [("sweep", (got[1], got[2]))]
     got = sweep_view.sweep_result("colossus1", "t.csv", "x.k")
     assert got[1][1] == "t.csv" and got[2]["draws"] == 300 and len(memoized) == 1
+
+
+def test_every_mfu_names_its_peak_and_gives_the_other():
+    """H100 dense peaks 989 (BF16) and 1,979 (FP8) TFLOPS (data/gpus.csv): an FP8 run at 44.9% of the FP8 peak is
+    89.8% of the BF16 one; A100 has no FP8 peak, so its BF16 runs have no other figure."""
+    from analysis.report import step as step_view
+    assert step_view.other_peak_mfu("H100", "fp8", 0.449) == "89.8% of BF16"
+    assert step_view.other_peak_mfu("H100", "bf16", 0.41) == "20.5% of FP8"
+    assert step_view.other_peak_mfu("A100", "bf16", 0.5) == "n/a"
+    runs = pd.DataFrame({"set": ["modern"], "source": ["x"], "gpu": ["H100"], "precision": ["fp8"], "gpus": [8],
+                         "published_read_as": ["as published"]}, index=pd.Index(["r1"], name="run"))
+    frame = step_view.published_runs_table(runs).to_frame()
+    assert frame["Precision"].tolist() == ["FP8"]
+
+
+def test_every_headline_column_has_its_figures_name_and_the_table_has_no_row_numbers():
+    """A sweep column is the slug of a headline figure and its unit (analysis.sweep.figure_column); each reads back
+    as the figure's name, so a new headline without a label fails here rather than showing a slug in the report."""
+    from analysis import evaluate
+    from analysis.sweep import figure_column
+    heads = evaluate.evaluate("colossus1", draws=20, seed=0, flip_thresholds=False).headlines()
+    columns = [figure_column(f, str(h["unit"])) for f, h in heads.iterrows()]
+    assert sorted(columns) == sorted(sweep_view.HEADLINE_COLUMN_LABELS)
+    assert sweep_view._column_label("lessees_exit_option_usd_billions") == "Lessee's exit option ($B)"
+    assert sweep_view._column_label("some_new_fp8_figure_pct") == "Some new FP8 figure (%)"       # fallback
+    t = pd.DataFrame({"goodput.restart_s": [60.0, 120.0], "fleet_mfu_pct": [10.0, 9.0], "fleet_mfu_pct_p05": [8.0, 7.0],
+                      "fleet_mfu_pct_p95": [12.0, 11.0], "point": [0, 1]})
+    view = sweep_view.table_view(SimpleNamespace(table=t, keys=["goodput.restart_s"]))
+    assert view.to_frame()["Fleet MFU (% of BF16 dense peak)"].tolist() == ["10.0 (8.00 to 12.0)", "9.00 (7.00 to 11.0)"]
+    assert "<th>0</th>" not in view._repr_html_()

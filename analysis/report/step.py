@@ -88,6 +88,19 @@ def error_summary_table(result) -> pd.DataFrame:
     return out
 
 
+def other_peak_mfu(gpu_id: str, precision: str, mfu: float) -> str:
+    """An MFU on the other dense peak, named: an FP8 run's against BF16, a BF16 run's against FP8 (``n/a`` on a GPU
+    without FP8, such as A100). The same model FLOPs over another peak: MFU x this peak / the other."""
+    from analysis import catalog
+
+    gpu = catalog.gpu(gpu_id)
+    other = "bf16" if precision == "fp8" else "fp8"
+    peak, other_peak = gpu.peak_tflops(precision), gpu.peak_tflops(other)
+    if not (np.isfinite(peak) and np.isfinite(other_peak) and other_peak > 0):
+        return fmt.MISSING
+    return f"{fmt.pct(mfu * peak / other_peak)} of {PRECISION_LABELS[other]}"
+
+
 def run_error_table(result, modern_only: bool = False) -> pd.DataFrame:
     """Per run: published and predicted tokens/s per GPU, error in-sample and held out (LOSO, LOO)."""
     t = result.table
@@ -106,7 +119,9 @@ def run_error_table(result, modern_only: bool = False) -> pd.DataFrame:
             "Error (in-sample)": fmt.signed_pct(row["error_pct"] / 100, 1),
             "Error (leave-one-source-out)": fmt.signed_pct(loso[run_id] / 100, 1) if run_id in loso.index else fmt.MISSING,
             "Error (leave-one-out)": fmt.signed_pct(loo[run_id] / 100, 1) if run_id in loo.index else fmt.MISSING,
+            "MFU of": f"{PRECISION_LABELS.get(row['precision'], row['precision'])} dense peak",
             "Published MFU": fmt.pct(row["published_mfu"]), "Predicted MFU": fmt.pct(row["predicted_mfu"]),
+            "Predicted MFU, other dense peak": other_peak_mfu(row["gpu"], row["precision"], row["predicted_mfu"]),
             "Recompute": str(row["recompute"]).replace("micro_batch", "micro-batch").replace("_", " "),
             "Memory per GPU": f"{fmt.number(row['memory_gb_per_gpu'])} GB",
         })
@@ -376,7 +391,9 @@ def published_runs_table(runs: pd.DataFrame):
         :func:`analysis.report.format.table` of the six columns, headers as shown.
     """
     t = runs[["set", "source", "gpu", "precision", "gpus", "published_read_as"]].assign(
-        source=[source_label(s) for s in runs["source"]])
+        source=[source_label(s) for s in runs["source"]],
+        precision=[PRECISION_LABELS.get(p, p) for p in runs["precision"]])
+    t.index = t.index.rename("Run")
     return fmt.table(t.rename(columns={"set": "Set", "source": "Source", "gpu": "GPU", "precision": "Precision",
                                        "gpus": "GPUs", "published_read_as": "Published figure read as"}),
                      labels=False, label_index=False)

@@ -31,11 +31,30 @@ def _axis_label(key: str) -> str:
     return label(key)
 
 
-_ACRONYMS = {"npv": "NPV", "tco": "TCO", "mfu": "MFU", "irr": "IRR", "gpu": "GPU", "s 1": "S-1"}
+# The headline figures' sweep columns (analysis.sweep.figure_column of evaluate's figure and unit) under the figure's
+# own name and the short form of its unit; tests/test_report_step_sweep_views.py checks every headline has one.
+HEADLINE_COLUMN_LABELS = {
+    "training_utilization_of_the_job_pct": "Training utilization of the job (% of its dense peak)",
+    "fleet_mfu_pct": "Fleet MFU (% of BF16 dense peak)",
+    "fleet_mfu_against_the_fp8_dense_peak_pct": "Fleet MFU (% of FP8 dense peak)",
+    "tco_per_gpu_hour_usd_per_gpu_hour": "TCO per GPU-hour ($)",
+    "cost_per_useful_exaflop_usd_per_useful_exaflop": "Cost per useful exaFLOP ($)",
+    "effective_training_time_of_the_job_pct": "Effective training time of the job (% of wall-clock time)",
+    "npv_of_leasing_minus_keeping_after_tax_usd_billions": "NPV of leasing minus keeping, after tax ($B)",
+    "break_even_lease_rate_usd_per_gpu_hour": "Break-even lease rate ($ per GPU-hour)",
+    "lessees_exit_option_usd_billions": "Lessee's exit option ($B)",
+    "lessees_cost_per_million_output_tokens_at_the_lease_rate_usd_per_million_tokens":
+        "Lessee's cost per million output tokens ($)",
+}
+_ACRONYMS = {"npv": "NPV", "tco": "TCO", "mfu": "MFU", "irr": "IRR", "gpu": "GPU", "s 1": "S-1", "fp8": "FP8",
+             "bf16": "BF16", "exaflop": "exaFLOP"}
 
 
 def _column_label(column: str) -> str:
-    """``npv_of_lease_..._usd_billions`` -> ``NPV of lease ... ($B)``."""
+    """A headline column by its figure's name (:data:`HEADLINE_COLUMN_LABELS`); any other column (a sweep table
+    written by another version) from its words: ``npv_of_lease_..._usd_billions`` -> ``NPV of lease ... ($B)``."""
+    if column in HEADLINE_COLUMN_LABELS:
+        return HEADLINE_COLUMN_LABELS[column]
     text = column.replace("_pct", " (%)").replace("_usd_billions", " ($B)").replace("_usd_per_gpu_hour", " ($/GPU-hour)")
     text = " " + text.replace("_", " ") + " "
     for word, acronym in _ACRONYMS.items():
@@ -132,9 +151,10 @@ def headline(result, x: str, y: str | None, utilization: str, npv: str) -> str:
             f"{number(t[npv].min())} to {number(t[npv].max())} $B).")
 
 
-def table_view(result, rows: int = 40) -> pd.DataFrame:
-    """The first ``rows`` points with readable headers and formatted numbers (the full table is the CSV)."""
-    from analysis.report.format import number
+def table_view(result, rows: int = 40):
+    """The first ``rows`` points with readable headers and formatted numbers (the full table is the CSV), one row a
+    point and no row numbers."""
+    from analysis.report.format import number, table
     from analysis.sweep import figure_columns
     t = result.table
     out = pd.DataFrame(index=t.index[:rows])
@@ -143,7 +163,7 @@ def table_view(result, rows: int = 40) -> pd.DataFrame:
     for column in figure_columns(t):
         out[_column_label(column)] = [f"{number(v)} ({number(lo)} to {number(hi)})" for v, lo, hi in
                                       zip(t[column][:rows], t[f"{column}_p05"][:rows], t[f"{column}_p95"][:rows])]
-    return out.reset_index(drop=True)
+    return table(out.reset_index(drop=True), "text", labels=False, index=False)
 
 
 # --------------------------------------------------------------------------- what 40_sweep computes and shows

@@ -95,7 +95,8 @@ def run_config(row: pd.Series) -> RunConfig:
 
 
 def published_mfu(row: pd.Series) -> float:
-    """The run's MFU against the BF16 dense peak, as published or derived (module docstring)."""
+    """The run's MFU against the dense peak of its precision (BF16, or FP8 for an FP8 run), as published or derived
+    (module docstring)."""
     peak = catalog.gpu(row["gpu"]).peak_tflops(row["precision"]) * 1e12
     value = float(row["published_value"])
     if row["published_kind"] == "mfu":
@@ -174,7 +175,7 @@ def published_tokens_per_s_per_gpu(entry: dict, config: RunConfig) -> tuple[floa
     par = config.parallelism
     if pub.get("step_time_s"):
         value = par["global_batch"] * config.model["seq_len"] / (float(pub["step_time_s"]) * config.gpus)
-        return value, "global_batch x seq_len / (step time x GPUs)"
+        return value, "global batch x sequence length / (step time x GPUs)"
     value = float(pub["tflops_per_gpu"]) * 1e12 / _model_flops(config)
     return value, "TFLOP/s per GPU / model FLOPs per token (non-causal count, as the source)"
 
