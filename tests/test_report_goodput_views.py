@@ -28,7 +28,7 @@ def _islands_job():
     job = {"result": gp, "effective_training_time": 0.912, "effective_training_time_p05": 0.85,
            "effective_training_time_p95": 0.95, "job_gpus": 4000.0, "jobs": 3.0, "interruptions_per_day": 5.0,
            "checkpoint_interval_min": 25.0, "scheduling_goodput": 0.97}
-    whole = SimpleNamespace(effective_training_time=np.float64(0.1), job_mtbf_h=np.float64(0.25))
+    whole = SimpleNamespace(effective_training_time=np.float64(0.1), job_mtbf_h=np.float64(0.25), job_gpus=np.float64(6790.0))
     sc = SimpleNamespace(label="Test *cluster*", cluster=SimpleNamespace(gpus=7000))
     return sc, job, whole
 
@@ -75,6 +75,16 @@ def test_answer_first_for_one_job_says_it():
     assert "synchronous job keeps 91.2% of its wall-clock time for training** (5-95%" in text
     assert " It is interrupted " in text
     assert view.waterfall_title(sc, dict(job, jobs=1.0)).endswith("effective training time of the 4,000-GPU job")
+    assert "the cluster would keep only 10.0%" in text
+
+
+def test_a_job_that_spans_the_cluster_is_not_contrasted_with_itself():
+    """Colossus 1 as operated runs one job on the whole cluster (less spares, repair, fragmentation): the contrast
+    would repeat the job's own figure, so the paragraph says the job already spans the cluster."""
+    sc, job, whole = _islands_job()
+    text = view.answer_first(sc, dict(job, jobs=1.0), SimpleNamespace(**{**vars(whole), "job_gpus": 4000.0})).data
+    assert "The job already spans the whole cluster (7,000 GPUs less spares, nodes in repair and fragmentation)" in text
+    assert "fails every 15.0 min" in text and "would keep only" not in text
 
 
 def test_validation_paragraph_counts_and_gaps():
@@ -144,3 +154,20 @@ def test_answer_first_explains_a_central_value_above_its_band():
                                       effective_training_time_p95=0.916), whole).data
     assert "(5-95% over the sourced ranges: 86.4% to 91.6%). A central value sets every parameter at its most likely" in text
     assert "it can lie outside its own 5-95% range: here the effective training time. This is the job definition" in text
+
+
+def test_the_whole_cluster_contrast_uses_the_jobs_facts():
+    """The contrast and the curve take the job's GPU mix and model (its failure rates and checkpoint size), so on
+    Colossus 1, whose one job spans the cluster, the whole cluster as one job is the scenario's job: 35%, not the
+    43% of an HGX H100 cluster checkpointing Llama 3 405B that the contrast used to show."""
+    from analysis import goodput
+    from analysis.scenario import load_scenario
+    sc = load_scenario("colossus1")
+    facts = view.scenario_facts(sc)
+    assert facts["gpu_mix"] == {"H100": 150_000.0, "H200": 50_000.0, "GB200": 30_000.0}
+    assert facts["model_parameters"] == pytest.approx(goodput.model_parameters("frontier-moe-3t"))
+    whole = goodput.from_scenario_values(sc.values("goodput"), sc.cluster.gpus, **facts)
+    job = view.scenario_job("colossus1", quick=True)
+    assert float(whole.effective_training_time) == pytest.approx(job["effective_training_time"], rel=1e-6)
+    plain = goodput.from_scenario_values(sc.values("goodput"), sc.cluster.gpus)
+    assert float(plain.effective_training_time) > job["effective_training_time"] + 0.05

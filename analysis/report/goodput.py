@@ -63,6 +63,20 @@ def scenario_job(scenario: str, quick: bool = False) -> dict:
             "jobs": float(np.asarray(point.job_gpus).size), "largest_job_gpus": point.largest_job_gpus}
 
 
+def scenario_facts(sc) -> dict:
+    """The facts the utilization chain gives the goodput model for the scenario's job: its GPU mix (failure rates per
+    GPU type and system, as shares of the cluster's pools) and the model it trains (checkpoint size). The whole
+    cluster as one job and the curve against job size take the same, so they differ from the scenario's job only in
+    size. A GPU type without a failure-rate row falls back to the HGX H100 reference, as in the chain."""
+    from analysis import goodput as model
+
+    mix: dict[str, float] = {}
+    for pool in sc.cluster.pools:
+        mix[pool.gpu.id] = mix.get(pool.gpu.id, 0.0) + pool.gpus
+    known = all(g in model.failure_rate_gpus() for g in mix)
+    return {"gpu_mix": mix if known else None, "model_parameters": model.model_parameters(sc.value("job.model"))}
+
+
 def _scalar(v) -> float:
     return float(np.mean(np.asarray(v, float)))
 
@@ -139,9 +153,20 @@ def answer_first(sc, job: dict, whole: g.GoodputResult):
         f"{fmt.number(pick(gp.mean_time_to_interruption_h) * 60)} min), with a stall of {fmt.number(pick(gp.restart_s) / 60)} min "
         f"per failure and a {gp.checkpoint_mode} checkpoint every {fmt.number(pick(gp.checkpoint_interval_s) / 60)} min "
         f"({gp.interval_source}).\n\n"
-        f"Run as a single job on all {fmt.number(sc.cluster.gpus)} GPUs the cluster would keep only "
-        f"{fmt.pct(float(whole.effective_training_time))}: a job that size fails every "
-        f"{fmt.number(float(whole.job_mtbf_h) * 60)} min. The curve against job size below shows why operators cap job size.")
+        + _whole_cluster_sentence(sc, job, whole))
+
+
+def _whole_cluster_sentence(sc, job: dict, whole: g.GoodputResult) -> str:
+    """The whole cluster as one job, for contrast; when the scenario's job already is that job (no size cap), says so."""
+    if abs(float(np.max(whole.job_gpus)) - float(job["job_gpus"])) <= 0.01 * float(job["job_gpus"]) and job["jobs"] == 1:
+        less = (f" ({fmt.number(sc.cluster.gpus)} GPUs less spares, nodes in repair and fragmentation)"
+                if float(job["job_gpus"]) < float(sc.cluster.gpus) - 0.5 else "")
+        return (f"The job already spans the whole cluster{less}: it fails every {fmt.number(float(whole.job_mtbf_h) * 60)} "
+                f"min. The curve against job size below shows what capping the job size would keep.")
+    return (f"Run as a single job on all {fmt.number(sc.cluster.gpus)} GPUs the cluster would keep only "
+            f"{fmt.pct(float(whole.effective_training_time))}: a job that size fails every "
+            f"{fmt.number(float(whole.job_mtbf_h) * 60)} min. The curve against job size below shows why operators cap "
+            f"job size.")
 
 
 def job_record(job: dict, whole: g.GoodputResult) -> dict:
