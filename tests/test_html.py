@@ -302,6 +302,8 @@ def test_source_text_reads_without_code_names():
                   "see data/gpus.csv and https://example.com/a_b_c; sm_100")
     assert "goodput.nvl72_rate_multiplier" not in text and "NVL72 racks" in text
     assert "85.9 billion B" in text and "data/gpus.csv" in text and 'href="https://example.com/a_b_c"' in text
+    # beyond trillions a power of ten, never "38,000,000,000,000 trillion" (data/parameters/job.yaml: C ~ 3.8e25 FLOPs)
+    assert F.link("C ~ 3.8e25 FLOPs, 2e-5 per h") == "C ~ 3.8 × 10²⁵ FLOPs, 2 × 10⁻⁵ per h"
     assert labels.plain("held as spare_fraction") == f"held as {labels.label('job.spare_fraction')[:1].lower()}" \
         f"{labels.label('job.spare_fraction')[1:]}" or "spare_fraction" not in labels.plain("held as spare_fraction")
     assert labels.plain("an unknown_name stays") == "an unknown_name stays"   # the report test then catches it

@@ -289,9 +289,22 @@ def _plain(text: str) -> str:
     words = {"k": " thousand", "M": " million", "B": " billion", "T": " trillion"}
 
     def spelled(m):
-        text = scaled(float(m.group(0)))
+        x = float(m.group(0))
+        if x != 0 and not 1e-3 <= abs(x) < 1e15:      # beyond "trillion": powers of ten (3.8e25 -> 3.8 × 10²⁵)
+            return power_of_ten(x)
+        text = scaled(x)
         return text[:-1] + words[text[-1]] if text[-1:] in words else text
     return _E_NOTATION.sub(spelled, plain(text))
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(x: float, digits: int = 3) -> str:
+    """A number in scientific form for a reader: ``3.8e25`` -> ``3.8 × 10²⁵``."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def link(source, text: str | None = None) -> str:
