@@ -144,3 +144,10 @@ def test_utc_time_reads_like_a_date():
 def test_signed_percentages_never_read_minus_zero():
     assert [F.signed_pct(x) for x in (0.194, -0.268, -0.004, 0.004, 0.0, None)] == ["+19%", "-27%", "0%", "0%", "0%", F.MISSING]
     assert F.signed_pct(-0.0041, 1) == "-0.4%" and F.FORMATS["signed_pct"] is F.signed_pct
+
+
+def test_factors_from_ten_up_keep_three_significant_figures():
+    """Claude 3 Opus at $188 per million output tokens against a $3.80 lease cost reads ×49.3, not ×49.29."""
+    from analysis.report import format as F
+    assert [F.factor(v) for v in (0.82, 1.5, 49.29, 188.3)] == ["×0.82", "×1.50", "×49.3", "×188"]
+    assert F.factor(0.5619, 3) == "×0.562" and F.factor(None) == F.MISSING

@@ -140,10 +140,13 @@ def points(value, decimals: int = 1) -> str:
 
 
 def factor(value, decimals: int = 2) -> str:
-    """A multiplicative factor: ``0.49`` -> ``×0.49``."""
+    """A multiplicative factor: ``0.49`` -> ``×0.49``; from ten up three significant figures (``×49.3``, ``×188``)."""
     x = finite(value)
     if x is None:
         return MISSING
+    if abs(x) >= 10:
+        decimals = min(decimals, max(0, 2 - int(math.floor(math.log10(abs(x))))))
+        return f"\u00d7{x:,.{decimals}f}"
     return f"\u00d7{x:.{decimals}f}"
 
 
