@@ -434,7 +434,7 @@ def _reliability_factors(split, n, jobs, running, useful, hetero, good, gpu_ids=
     # counted once: only the straggler exposure beyond the calibration runs' own (already in the step model)
     straggle = heterogeneity.straggler_factor_beyond(job_gpus / 8.0, CALIBRATION_HOSTS, h["slow_host_fraction"],
                                                      h["slow_host_slowdown"], h["straggler_mitigation"])
-    extra = {"gpu_mix": _job_gpu_mix(gpu_ids, running, islands)}
+    extra = {"gpu_mix": job_gpu_mix(gpu_ids, running, islands)}
     if model_id is not None:
         extra["model_parameters"] = goodput.model_parameters(model_id)
     gp = goodput.from_scenario_values(_with_pool_axis(good) if islands else good, n / jobs if islands else (n / jobs).sum(axis=-1),
@@ -452,7 +452,7 @@ def _reliability_factors(split, n, jobs, running, useful, hetero, good, gpu_ids=
     return factors, gp
 
 
-def _job_gpu_mix(gpu_ids, running, islands: bool):
+def job_gpu_mix(gpu_ids, running, islands: bool):
     """``{gpu id: GPUs}`` of the job for the goodput model's per-type failure rates (islands:
     one job per pool, a one-hot share on the pool axis); ``None`` (the HGX H100 reference)
     where a GPU type has no failure-rate row."""

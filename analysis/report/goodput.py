@@ -69,12 +69,11 @@ def scenario_facts(sc) -> dict:
     cluster as one job and the curve against job size take the same, so they differ from the scenario's job only in
     size. A GPU type without a failure-rate row falls back to the HGX H100 reference, as in the chain."""
     from analysis import goodput as model
+    from analysis import utilization
 
-    mix: dict[str, float] = {}
-    for pool in sc.cluster.pools:
-        mix[pool.gpu.id] = mix.get(pool.gpu.id, 0.0) + pool.gpus
-    known = all(g in model.failure_rate_gpus() for g in mix)
-    return {"gpu_mix": mix if known else None, "model_parameters": model.model_parameters(sc.value("job.model"))}
+    pools = sc.cluster.pools
+    mix = utilization.job_gpu_mix([p.gpu.id for p in pools], np.array([p.gpus for p in pools]), islands=False)
+    return {"gpu_mix": mix, "model_parameters": model.model_parameters(sc.value("job.model"))}
 
 
 def _scalar(v) -> float:
